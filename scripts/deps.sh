@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Install the Debian packages imgpipe needs, only those missing.
+#   scripts/deps.sh            build + run
+#   scripts/deps.sh test       + what the test suite needs
+#   scripts/deps.sh bench      + what `make bench` needs
+# Used by every Makefile target and by .ci/run.  Needs root or sudo when
+# something is missing; does nothing (and needs nothing) otherwise.
+set -euo pipefail
+
+build_pkgs=(gcc make pkg-config meson ninja-build libvips-dev
+	libmicrohttpd-dev libsqlite3-dev libjansson-dev libglib2.0-dev
+	libcurl4-openssl-dev libhiredis-dev)
+test_pkgs=(libcmocka-dev python3 libimage-exiftool-perl curl jq
+	clang-format)
+bench_pkgs=(gnuplot-nox nginx libnginx-mod-http-dav-ext wrk hyperfine
+	libjpeg-turbo-progs)
+
+want=("${build_pkgs[@]}")
+for extra in "$@"; do
+	case "$extra" in
+	test) want+=("${test_pkgs[@]}") ;;
+	bench) want+=("${test_pkgs[@]}" "${bench_pkgs[@]}") ;;
+	*) echo "deps.sh: unknown set '$extra'" >&2; exit 2 ;;
+	esac
+done
+
+missing=()
+for p in "${want[@]}"; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
+		grep -q 'install ok installed'; then
+		missing+=("$p")
+	fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "deps.sh: installing ${missing[*]}" >&2
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,733 @@
+/*
+ * config.c - defaults, the key table, and the three sources (file, env,
+ * flags) that all end in config_set().  Called by main.c at start-up only.
+ */
+#include "core/config.h"
+#include "core/log.h"
+#include "core/util.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <glib.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+enum key_type {
+	KEY_STR,
+	KEY_INT,
+	KEY_I64,
+	KEY_SIZE,
+	KEY_BOOL,
+	KEY_DOUBLE,
+	KEY_FIT,
+	KEY_GRAVITY,
+	KEY_FORMAT,
+	KEY_LEVEL
+};
+
+/* One row per setting: where it lives and what it accepts.  Rows whose
+ * section is "variant" address a struct variant_spec, the others struct
+ * config (watermark rows point into cfg->watermark). */
+struct key_def {
+	const char *section;
+	const char *key;
+	enum key_type type;
+	size_t offset;
+	size_t size; /* for strings */
+	double min;
+	double max;
+};
+
+#define CFG(f) offsetof(struct config, f), sizeof(((struct config *)0)->f)
+#define VAR(f)                                                                 \
+	offsetof(struct variant_spec, f), sizeof(((struct variant_spec *)0)->f)
+
+static const struct key_def key_table[] = {
+    {"server", "listen", KEY_STR, CFG(listen), 0, 0},
+    {"server", "port", KEY_INT, CFG(port), 0, 65535},
+    {"server", "data_dir", KEY_STR, CFG(data_dir), 0, 0},
+    {"server", "http_threads", KEY_INT, CFG(http_threads), 1, 256},
+    {"server", "max_connections", KEY_INT, CFG(max_connections), 1, 65536},
+    {"server", "wait_max", KEY_INT, CFG(wait_max_s), 0, 3600},
+    {"server", "shutdown_grace", KEY_INT, CFG(shutdown_grace_s), 1, 3600},
+    {"server", "log_level", KEY_LEVEL, CFG(log_level), 0, 0},
+
+    {"limits", "max_body", KEY_SIZE, CFG(max_body_bytes), 1, 4.0e12},
+    {"limits", "max_pixels", KEY_I64, CFG(max_pixels), 1, 1.0e12},
+    {"limits", "max_total_pixels", KEY_I64, CFG(max_total_pixels), 1, 1.0e13},
+    {"limits", "max_pages", KEY_INT, CFG(max_pages), 1, 100000},
+    {"limits", "max_name", KEY_INT, CFG(max_name_bytes), 1, 255},
+    {"limits", "timeout", KEY_INT, CFG(timeout_s), 1, 3600},
+    {"limits", "allow_svg", KEY_BOOL, CFG(allow_svg), 0, 0},
+    {"limits", "allow_pdf", KEY_BOOL, CFG(allow_pdf), 0, 0},
+    {"limits", "fail_on", KEY_STR, CFG(fail_on), 0, 0},
+
+    {"storage", "objstore", KEY_STR, CFG(objstore), 0, 0},
+    {"storage", "table", KEY_STR, CFG(table), 0, 0},
+    {"storage", "queue", KEY_STR, CFG(queue), 0, 0},
+    {"storage", "input_bucket", KEY_STR, CFG(input_bucket), 0, 0},
+    {"storage", "output_bucket", KEY_STR, CFG(output_bucket), 0, 0},
+
+    {"aws", "region", KEY_STR, CFG(aws_region), 0, 0},
+    {"aws", "access_key_id", KEY_STR, CFG(aws_access_key_id), 0, 0},
+    {"aws", "secret_access_key", KEY_STR, CFG(aws_secret_access_key), 0, 0},
+    {"aws", "session_token", KEY_STR, CFG(aws_session_token), 0, 0},
+
+    {"worker", "workers", KEY_INT, CFG(workers), 0, 256},
+    {"worker", "max_attempts", KEY_INT, CFG(max_attempts), 1, 100},
+    {"worker", "backoff", KEY_INT, CFG(backoff_ms), 0, 3600000},
+    {"worker", "backoff_max", KEY_INT, CFG(backoff_max_ms), 0, 86400000},
+    {"worker", "visibility", KEY_INT, CFG(visibility_s), 1, 43200},
+    {"worker", "vips_threads", KEY_INT, CFG(vips_threads), 0, 64},
+    {"worker", "vips_cache_mb", KEY_INT, CFG(vips_cache_mb), 0, 65536},
+
+    {"output", "background", KEY_STR, CFG(background), 0, 0},
+    {"output", "strip", KEY_BOOL, CFG(strip), 0, 0},
+    {"output", "keep_copyright", KEY_BOOL, CFG(keep_copyright), 0, 0},
+    {"output", "progressive", KEY_BOOL, CFG(progressive), 0, 0},
+
+    {"watermark", "enabled", KEY_BOOL, CFG(watermark.enabled), 0, 0},
+    {"watermark", "image", KEY_STR, CFG(watermark.image), 0, 0},
+    {"watermark", "text", KEY_STR, CFG(watermark.text), 0, 0},
+    {"watermark", "font", KEY_STR, CFG(watermark.font), 0, 0},
+    {"watermark", "colour", KEY_STR, CFG(watermark.colour), 0, 0},
+    {"watermark", "color", KEY_STR, CFG(watermark.colour), 0, 0},
+    {"watermark", "position", KEY_GRAVITY, CFG(watermark.position), 0, 0},
+    {"watermark", "opacity", KEY_DOUBLE, CFG(watermark.opacity), 0, 1},
+    {"watermark", "scale", KEY_DOUBLE, CFG(watermark.scale), 0.001, 1},
+    {"watermark", "margin", KEY_DOUBLE, CFG(watermark.margin), 0, 0.5},
+    {"watermark", "tile", KEY_BOOL, CFG(watermark.tile), 0, 0},
+    {"watermark", "spacing", KEY_DOUBLE, CFG(watermark.spacing), 0, 10},
+    {"watermark", "angle", KEY_DOUBLE, CFG(watermark.angle), -360, 360},
+    {"watermark", "adaptive", KEY_BOOL, CFG(watermark.adaptive), 0, 0},
+
+    {"variant", "width", KEY_INT, VAR(width), 1, 16384},
+    {"variant", "height", KEY_INT, VAR(height), 1, 16384},
+    {"variant", "fit", KEY_FIT, VAR(fit), 0, 0},
+    {"variant", "gravity", KEY_GRAVITY, VAR(gravity), 0, 0},
+    {"variant", "format", KEY_FORMAT, VAR(format), 0, 0},
+    {"variant", "quality", KEY_INT, VAR(quality), 1, 100},
+    {"variant", "watermark", KEY_BOOL, VAR(watermark), 0, 0},
+    {"variant", "enlarge", KEY_BOOL, VAR(enlarge), 0, 0},
+    {"variant", "animated", KEY_BOOL, VAR(animated), 0, 0},
+    {"variant", "max_frames", KEY_INT, VAR(max_frames), 1, 10000},
+};
+
+static const char *const fit_names[] = {"inside", "cover", "fill"};
+static const char *const gravity_names[] = {
+    "centre",	  "north",	"south",      "east",	    "west",
+    "north-east", "north-west", "south-east", "south-west", "attention"};
+static const char *const format_names[] = {"jpeg", "webp", "avif",
+					   "png",  "gif",  "auto"};
+static const char *const format_exts[] = {"jpg", "webp", "avif",
+					  "png", "gif",	 "jpg"};
+
+static int
+lookup(const char *const *names, size_t n, const char *s)
+{
+	for (size_t i = 0; i < n; i++)
+		if (g_ascii_strcasecmp(names[i], s) == 0)
+			return (int)i;
+	return -1;
+}
+
+int
+config_parse_fit(const char *s)
+{
+	return lookup(fit_names, UTIL_ARRAY_LEN(fit_names), s);
+}
+
+int
+config_parse_gravity(const char *s)
+{
+	int g = lookup(gravity_names, UTIL_ARRAY_LEN(gravity_names), s);
+
+	if (g < 0 && g_ascii_strcasecmp(s, "center") == 0)
+		g = GRAVITY_CENTRE;
+	return g;
+}
+
+int
+config_parse_format(const char *s)
+{
+	int f = lookup(format_names, UTIL_ARRAY_LEN(format_names), s);
+
+	if (f < 0 && g_ascii_strcasecmp(s, "jpg") == 0)
+		f = FORMAT_JPEG;
+	return f;
+}
+
+const char *
+config_fit_name(enum fit f)
+{
+	return (unsigned)f < UTIL_ARRAY_LEN(fit_names) ? fit_names[f] : "?";
+}
+
+const char *
+config_gravity_name(enum gravity g)
+{
+	return (unsigned)g < UTIL_ARRAY_LEN(gravity_names) ? gravity_names[g]
+							   : "?";
+}
+
+const char *
+config_format_name(enum out_format f)
+{
+	return (unsigned)f < UTIL_ARRAY_LEN(format_names) ? format_names[f]
+							  : "?";
+}
+
+const char *
+config_format_ext(enum out_format f)
+{
+	return (unsigned)f < UTIL_ARRAY_LEN(format_exts) ? format_exts[f]
+							 : "bin";
+}
+
+static void
+variant_init(struct variant_spec *v, const char *name, int w, int h,
+	     enum fit fit, bool watermark)
+{
+	memset(v, 0, sizeof(*v));
+	util_strlcpy(v->name, name, sizeof(v->name));
+	v->width = w;
+	v->height = h;
+	v->fit = fit;
+	v->gravity = GRAVITY_CENTRE;
+	v->format = FORMAT_JPEG;
+	v->quality = 82;
+	v->watermark = watermark;
+	v->max_frames = 100;
+}
+
+void
+config_defaults(struct config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	util_strlcpy(cfg->listen, "127.0.0.1", sizeof(cfg->listen));
+	cfg->port = 8080;
+	util_strlcpy(cfg->data_dir, "./data", sizeof(cfg->data_dir));
+	cfg->http_threads = 4;
+	cfg->max_connections = 512;
+	cfg->wait_max_s = 60;
+	cfg->shutdown_grace_s = 30;
+	util_strlcpy(cfg->log_level, "info", sizeof(cfg->log_level));
+
+	cfg->max_body_bytes = 50LL * 1024 * 1024;
+	cfg->max_pixels = 100LL * 1000 * 1000;
+	cfg->max_total_pixels = 400LL * 1000 * 1000;
+	cfg->max_pages = 256;
+	cfg->max_name_bytes = 255;
+	cfg->timeout_s = 30;
+	util_strlcpy(cfg->fail_on, "error", sizeof(cfg->fail_on));
+
+	util_strlcpy(cfg->objstore, "fs", sizeof(cfg->objstore));
+	util_strlcpy(cfg->table, "sqlite", sizeof(cfg->table));
+	util_strlcpy(cfg->queue, "sqlite", sizeof(cfg->queue));
+	util_strlcpy(cfg->input_bucket, "input", sizeof(cfg->input_bucket));
+	util_strlcpy(cfg->output_bucket, "output", sizeof(cfg->output_bucket));
+	util_strlcpy(cfg->aws_region, "us-east-1", sizeof(cfg->aws_region));
+
+	cfg->workers = 0;
+	cfg->max_attempts = 3;
+	cfg->backoff_ms = 1000;
+	cfg->backoff_max_ms = 60000;
+	cfg->visibility_s = 120;
+	cfg->vips_threads = 1;
+	cfg->vips_cache_mb = 0;
+
+	util_strlcpy(cfg->background, "#ffffff", sizeof(cfg->background));
+	cfg->strip = true;
+	cfg->keep_copyright = false;
+	cfg->progressive = false;
+
+	cfg->n_variants = 3;
+	variant_init(&cfg->variants[0], "large", 1600, 1600, FIT_INSIDE, true);
+	variant_init(&cfg->variants[1], "medium", 800, 800, FIT_INSIDE, true);
+	variant_init(&cfg->variants[2], "thumb", 200, 200, FIT_COVER, false);
+
+	cfg->watermark.enabled = true;
+	util_strlcpy(cfg->watermark.text, "imgpipe",
+		     sizeof(cfg->watermark.text));
+	util_strlcpy(cfg->watermark.font, "sans bold",
+		     sizeof(cfg->watermark.font));
+	util_strlcpy(cfg->watermark.colour, "#ffffff",
+		     sizeof(cfg->watermark.colour));
+	cfg->watermark.position = GRAVITY_SOUTH_EAST;
+	cfg->watermark.opacity = 0.5;
+	cfg->watermark.scale = 0.2;
+	cfg->watermark.margin = 0.03;
+	cfg->watermark.spacing = 0.5;
+	cfg->watermark.angle = 0;
+	cfg->watermark.adaptive = false;
+}
+
+static bool
+variant_name_valid(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n >= CONFIG_NAME_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!(islower((unsigned char)s[i]) ||
+		      isdigit((unsigned char)s[i]) || s[i] == '_' ||
+		      s[i] == '-'))
+			return false;
+	return true;
+}
+
+static struct variant_spec *
+variant_find_or_add(struct config *cfg, const char *name, struct ip_error *err)
+{
+	for (size_t i = 0; i < cfg->n_variants; i++)
+		if (strcmp(cfg->variants[i].name, name) == 0)
+			return &cfg->variants[i];
+	if (!variant_name_valid(name)) {
+		ip_error_set(err, IP_EINVAL,
+			     "variant name '%.40s' must be 1-31 of [a-z0-9_-]",
+			     name);
+		return NULL;
+	}
+	if (cfg->n_variants >= CONFIG_VARIANTS_MAX) {
+		ip_error_set(err, IP_EINVAL, "at most %d variants",
+			     CONFIG_VARIANTS_MAX);
+		return NULL;
+	}
+	variant_init(&cfg->variants[cfg->n_variants], name, 800, 800,
+		     FIT_INSIDE, false);
+	return &cfg->variants[cfg->n_variants++];
+}
+
+int
+config_remove_variant(struct config *cfg, const char *name)
+{
+	for (size_t i = 0; i < cfg->n_variants; i++) {
+		if (strcmp(cfg->variants[i].name, name) != 0)
+			continue;
+		memmove(&cfg->variants[i], &cfg->variants[i + 1],
+			(cfg->n_variants - i - 1) * sizeof(cfg->variants[0]));
+		cfg->n_variants--;
+		return IP_OK;
+	}
+	return IP_ENOTFOUND;
+}
+
+static int
+parse_bool(const char *s, bool *out)
+{
+	static const char *const yes[] = {"1", "true", "yes", "on"};
+	static const char *const no[] = {"0", "false", "no", "off"};
+
+	if (lookup(yes, UTIL_ARRAY_LEN(yes), s) >= 0)
+		*out = true;
+	else if (lookup(no, UTIL_ARRAY_LEN(no), s) >= 0)
+		*out = false;
+	else
+		return -1;
+	return 0;
+}
+
+static int
+parse_i64(const char *s, int64_t *out)
+{
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0')
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int
+set_value(const struct key_def *d, void *base, const char *section,
+	  const char *value, struct ip_error *err)
+{
+	char *dst = (char *)base + d->offset;
+	int64_t i64 = 0;
+	double dbl;
+	char *end;
+	bool b;
+	int e;
+
+	switch (d->type) {
+	case KEY_STR:
+		if (strlen(value) >= d->size)
+			goto too_long;
+		if (strchr(value, '\n') != NULL)
+			goto bad;
+		util_strlcpy(dst, value, d->size);
+		return IP_OK;
+	case KEY_LEVEL:
+		if (log_level_parse(value) < 0)
+			goto bad;
+		util_strlcpy(dst, value, d->size);
+		return IP_OK;
+	case KEY_BOOL:
+		if (parse_bool(value, &b) != 0)
+			goto bad;
+		*(bool *)dst = b;
+		return IP_OK;
+	case KEY_INT:
+	case KEY_I64:
+	case KEY_SIZE:
+		if (d->type == KEY_SIZE ? util_parse_size(value, &i64) != 0
+					: parse_i64(value, &i64) != 0)
+			goto bad;
+		if ((double)i64 < d->min || (double)i64 > d->max)
+			goto range;
+		if (d->type == KEY_INT)
+			*(int *)dst = (int)i64;
+		else
+			*(int64_t *)dst = i64;
+		return IP_OK;
+	case KEY_DOUBLE:
+		errno = 0;
+		dbl = strtod(value, &end);
+		if (errno != 0 || end == value || *end != '\0' ||
+		    !isfinite(dbl))
+			goto bad;
+		if (dbl < d->min || dbl > d->max)
+			goto range;
+		*(double *)dst = dbl;
+		return IP_OK;
+	case KEY_FIT:
+		e = config_parse_fit(value);
+		if (e < 0)
+			goto bad;
+		*(enum fit *)dst = (enum fit)e;
+		return IP_OK;
+	case KEY_GRAVITY:
+		e = config_parse_gravity(value);
+		if (e < 0)
+			goto bad;
+		*(enum gravity *)dst = (enum gravity)e;
+		return IP_OK;
+	case KEY_FORMAT:
+		e = config_parse_format(value);
+		if (e < 0)
+			goto bad;
+		*(enum out_format *)dst = (enum out_format)e;
+		return IP_OK;
+	}
+bad:
+	return ip_error_set(err, IP_EINVAL, "%s.%s: invalid value '%.64s'",
+			    section, d->key, value);
+range:
+	return ip_error_set(err, IP_EINVAL,
+			    "%s.%s: %.64s is out of range [%g, %g]", section,
+			    d->key, value, d->min, d->max);
+too_long:
+	return ip_error_set(err, IP_EINVAL,
+			    "%s.%s: value longer than %zu bytes", section,
+			    d->key, d->size - 1);
+}
+
+int
+config_set(struct config *cfg, const char *section, const char *key,
+	   const char *value, struct ip_error *err)
+{
+	const char *table_section = section;
+	void *base = cfg;
+
+	if (strncmp(section, "variant.", 8) == 0) {
+		struct variant_spec *v =
+		    variant_find_or_add(cfg, section + 8, err);
+
+		if (v == NULL)
+			return IP_EINVAL;
+		table_section = "variant";
+		base = v;
+	}
+	for (size_t i = 0; i < UTIL_ARRAY_LEN(key_table); i++) {
+		const struct key_def *d = &key_table[i];
+
+		if (strcmp(d->section, table_section) == 0 &&
+		    strcmp(d->key, key) == 0)
+			return set_value(d, base, section, value, err);
+	}
+	return ip_error_set(err, IP_EINVAL, "unknown setting %.64s.%.64s",
+			    section, key);
+}
+
+/* [variants] only = a,b: drop every variant not named. */
+static int
+config_keep_variants(struct config *cfg, const char *list, struct ip_error *err)
+{
+	gchar **names = g_strsplit(list, ",", -1);
+	int rc = IP_OK;
+	size_t kept = 0;
+
+	for (size_t i = 0; i < cfg->n_variants; i++) {
+		bool keep = false;
+
+		for (size_t j = 0; names[j] != NULL; j++)
+			if (strcmp(g_strstrip(names[j]),
+				   cfg->variants[i].name) == 0)
+				keep = true;
+		if (keep)
+			cfg->variants[kept++] = cfg->variants[i];
+	}
+	cfg->n_variants = kept;
+	if (kept == 0)
+		rc = ip_error_set(err, IP_EINVAL,
+				  "variants.only keeps no variant");
+	g_strfreev(names);
+	return rc;
+}
+
+int
+config_load_file(struct config *cfg, const char *path, struct ip_error *err)
+{
+	GKeyFile *kf = g_key_file_new();
+	GError *gerr = NULL;
+	gchar **groups = NULL;
+	int rc = IP_OK;
+
+	if (!g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, &gerr)) {
+		rc = ip_error_set(err, IP_EINVAL, "config %s: %s", path,
+				  gerr->message);
+		goto out;
+	}
+	groups = g_key_file_get_groups(kf, NULL);
+	for (size_t g = 0; groups[g] != NULL && rc == IP_OK; g++) {
+		gchar **keys = g_key_file_get_keys(kf, groups[g], NULL, NULL);
+
+		for (size_t k = 0; keys != NULL && keys[k] != NULL; k++) {
+			gchar *v =
+			    g_key_file_get_string(kf, groups[g], keys[k], NULL);
+
+			if (v == NULL)
+				continue;
+			g_strstrip(v);
+			if (strcmp(groups[g], "variants") == 0 &&
+			    strcmp(keys[k], "only") == 0)
+				rc = config_keep_variants(cfg, v, err);
+			else
+				rc =
+				    config_set(cfg, groups[g], keys[k], v, err);
+			g_free(v);
+			if (rc != IP_OK)
+				break;
+		}
+		g_strfreev(keys);
+	}
+	if (rc != IP_OK)
+		ip_error_prefix(err, "config %s", path);
+out:
+	g_strfreev(groups);
+	if (gerr != NULL)
+		g_error_free(gerr);
+	g_key_file_free(kf);
+	return rc;
+}
+
+/*
+ * IMGPIPE_SERVER_PORT=8081 -> [server] port.  Sections are matched against
+ * the key table, longest first, so IMGPIPE_WATERMARK_TEXT is [watermark]
+ * text; IMGPIPE_VARIANT_<NAME>_<KEY> needs the key table to split NAME from
+ * KEY (a variant name may itself contain '_').
+ */
+static const char *const env_sections[] = {
+    "server", "limits", "storage", "aws", "worker", "output", "watermark"};
+
+static int
+env_one(struct config *cfg, const char *name, const char *value,
+	struct ip_error *err)
+{
+	char lower[256];
+	size_t n = strlen(name);
+
+	if (n >= sizeof(lower))
+		return ip_error_set(err, IP_EINVAL,
+				    "environment name too long");
+	for (size_t i = 0; i <= n; i++)
+		lower[i] = (char)tolower((unsigned char)name[i]);
+	for (size_t i = 0; i < UTIL_ARRAY_LEN(env_sections); i++) {
+		size_t sl = strlen(env_sections[i]);
+
+		if (strncmp(lower, env_sections[i], sl) == 0 &&
+		    lower[sl] == '_')
+			return config_set(cfg, env_sections[i], lower + sl + 1,
+					  value, err);
+	}
+	if (strncmp(lower, "variant_", 8) == 0) {
+		const char *rest = lower + 8;
+
+		for (size_t i = 0; i < UTIL_ARRAY_LEN(key_table); i++) {
+			const struct key_def *d = &key_table[i];
+			size_t kl = strlen(d->key);
+			size_t rl = strlen(rest);
+			char section[8 + CONFIG_NAME_MAX + 1];
+
+			if (strcmp(d->section, "variant") != 0 ||
+			    rl <= kl + 1 ||
+			    strcmp(rest + rl - kl, d->key) != 0 ||
+			    rest[rl - kl - 1] != '_' ||
+			    rl - kl - 1 >= CONFIG_NAME_MAX)
+				continue;
+			snprintf(section, sizeof(section), "variant.%.*s",
+				 (int)(rl - kl - 1), rest);
+			return config_set(cfg, section, d->key, value, err);
+		}
+	}
+	return ip_error_set(err, IP_EINVAL, "unknown setting IMGPIPE_%.64s",
+			    name);
+}
+
+int
+config_load_env(struct config *cfg, char *const *envp, struct ip_error *err)
+{
+	/* Non-setting variables that share the prefix. */
+	static const char *const ignored[] = {"IMGPIPE_BIN", "IMGPIPE_CORPUS",
+					      "IMGPIPE_SOURCE_ROOT",
+					      "IMGPIPE_CONFIG"};
+
+	for (size_t i = 0; envp != NULL && envp[i] != NULL; i++) {
+		const char *eq = strchr(envp[i], '=');
+		char name[256];
+		size_t n;
+		bool skip = false;
+		int rc;
+
+		if (strncmp(envp[i], "IMGPIPE_", 8) != 0 || eq == NULL)
+			continue;
+		n = (size_t)(eq - envp[i]);
+		if (n >= sizeof(name))
+			return ip_error_set(err, IP_EINVAL,
+					    "environment name too long");
+		memcpy(name, envp[i], n);
+		name[n] = '\0';
+		for (size_t j = 0; j < UTIL_ARRAY_LEN(ignored); j++)
+			if (strcmp(name, ignored[j]) == 0)
+				skip = true;
+		if (skip || strncmp(name, "IMGPIPE_TEST_", 13) == 0)
+			continue;
+		rc = env_one(cfg, name + 8, eq + 1, err);
+		if (rc != IP_OK) {
+			ip_error_prefix(err, "environment %s", name);
+			return rc;
+		}
+	}
+	return IP_OK;
+}
+
+int
+config_validate(const struct config *cfg, struct ip_error *err)
+{
+	if (cfg->n_variants == 0)
+		return ip_error_set(err, IP_EINVAL, "no variant configured");
+	for (size_t i = 0; i < cfg->n_variants; i++)
+		for (size_t j = i + 1; j < cfg->n_variants; j++)
+			if (strcmp(cfg->variants[i].name,
+				   cfg->variants[j].name) == 0)
+				return ip_error_set(err, IP_EINVAL,
+						    "variant %s defined twice",
+						    cfg->variants[i].name);
+	if (strcmp(cfg->input_bucket, cfg->output_bucket) == 0)
+		return ip_error_set(err, IP_EINVAL,
+				    "input and output bucket must differ "
+				    "(a function writing its own trigger "
+				    "bucket loops forever)");
+	if (cfg->watermark.image[0] != '\0' &&
+	    access(cfg->watermark.image, R_OK) != 0)
+		return ip_error_set(err, IP_EINVAL, "watermark.image %s: %s",
+				    cfg->watermark.image, strerror(errno));
+	if (cfg->data_dir[0] == '\0')
+		return ip_error_set(err, IP_EINVAL, "server.data_dir is empty");
+	if (strlen(cfg->background) != 7 || cfg->background[0] != '#' ||
+	    strspn(cfg->background + 1, "0123456789abcdefABCDEF") != 6)
+		return ip_error_set(err, IP_EINVAL,
+				    "output.background must be #rrggbb");
+	if (cfg->backoff_max_ms < cfg->backoff_ms)
+		return ip_error_set(err, IP_EINVAL,
+				    "worker.backoff_max < worker.backoff");
+	if (strcmp(cfg->fail_on, "none") != 0 &&
+	    strcmp(cfg->fail_on, "truncated") != 0 &&
+	    strcmp(cfg->fail_on, "error") != 0 &&
+	    strcmp(cfg->fail_on, "warning") != 0)
+		return ip_error_set(err, IP_EINVAL,
+				    "limits.fail_on must be none, truncated, "
+				    "error or warning");
+	return IP_OK;
+}
+
+static void
+dump_value(const struct key_def *d, const void *base, FILE *f)
+{
+	const char *p = (const char *)base + d->offset;
+
+	switch (d->type) {
+	case KEY_STR:
+	case KEY_LEVEL:
+		fprintf(f, "%s\n", p);
+		break;
+	case KEY_INT:
+		fprintf(f, "%d\n", *(const int *)p);
+		break;
+	case KEY_I64:
+	case KEY_SIZE:
+		fprintf(f, "%lld\n", (long long)*(const int64_t *)p);
+		break;
+	case KEY_BOOL:
+		fprintf(f, "%s\n", *(const bool *)p ? "true" : "false");
+		break;
+	case KEY_DOUBLE:
+		fprintf(f, "%g\n", *(const double *)p);
+		break;
+	case KEY_FIT:
+		fprintf(f, "%s\n", config_fit_name(*(const enum fit *)p));
+		break;
+	case KEY_GRAVITY:
+		fprintf(f, "%s\n",
+			config_gravity_name(*(const enum gravity *)p));
+		break;
+	case KEY_FORMAT:
+		fprintf(f, "%s\n",
+			config_format_name(*(const enum out_format *)p));
+		break;
+	}
+}
+
+void
+config_dump(const struct config *cfg, void *file)
+{
+	FILE *f = file;
+	const char *section = "";
+
+	for (size_t i = 0; i < UTIL_ARRAY_LEN(key_table); i++) {
+		const struct key_def *d = &key_table[i];
+
+		if (strcmp(d->section, "variant") == 0)
+			continue;
+		if (strcmp(d->key, "color") == 0)
+			continue;
+		if (strstr(d->key, "secret") != NULL ||
+		    strstr(d->key, "token") != NULL) {
+			continue;
+		}
+		if (strcmp(section, d->section) != 0) {
+			section = d->section;
+			fprintf(f, "%s[%s]\n", i == 0 ? "" : "\n", section);
+		}
+		fprintf(f, "%s = ", d->key);
+		dump_value(d, cfg, f);
+	}
+	for (size_t v = 0; v < cfg->n_variants; v++) {
+		fprintf(f, "\n[variant.%s]\n", cfg->variants[v].name);
+		for (size_t i = 0; i < UTIL_ARRAY_LEN(key_table); i++) {
+			const struct key_def *d = &key_table[i];
+
+			if (strcmp(d->section, "variant") != 0)
+				continue;
+			fprintf(f, "%s = ", d->key);
+			dump_value(d, &cfg->variants[v], f);
+		}
+	}
+}

@@ -1,0 +1,189 @@
+/*
+ * config.h - every setting of imgpipe, with embedded defaults.
+ *
+ * Sources in rising precedence (DESIGN §7): built-in defaults, an INI file
+ * (`--config FILE`), the environment (`IMGPIPE_<SECTION>_<KEY>`, e.g.
+ * IMGPIPE_SERVER_PORT, IMGPIPE_VARIANT_THUMB_WIDTH), then command-line flags
+ * (`--set section.key=value` and a few shorthands).  All three go through one
+ * setter, config_set(), driven by one table of keys, so validation and bounds
+ * are the same whatever the source.
+ *
+ * A struct config is filled once at start-up and then only read, so any
+ * thread may read it without locks.
+ */
+#ifndef IMGPIPE_CONFIG_H
+#define IMGPIPE_CONFIG_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/error.h"
+
+#define CONFIG_VARIANTS_MAX 16
+#define CONFIG_NAME_MAX 32
+#define CONFIG_PATH_MAX 1024
+#define CONFIG_BUCKET_MAX 64
+#define CONFIG_URL_MAX 512
+
+enum fit { FIT_INSIDE, FIT_COVER, FIT_FILL };
+
+/* The nine compass gravities plus "attention" (smart crop; cover only). */
+enum gravity {
+	GRAVITY_CENTRE,
+	GRAVITY_NORTH,
+	GRAVITY_SOUTH,
+	GRAVITY_EAST,
+	GRAVITY_WEST,
+	GRAVITY_NORTH_EAST,
+	GRAVITY_NORTH_WEST,
+	GRAVITY_SOUTH_EAST,
+	GRAVITY_SOUTH_WEST,
+	GRAVITY_ATTENTION
+};
+
+/* Output formats; FORMAT_AUTO = JPEG, or PNG/WebP when the source has
+ * alpha (see docs/IMAGES.md). */
+enum out_format {
+	FORMAT_JPEG,
+	FORMAT_WEBP,
+	FORMAT_AVIF,
+	FORMAT_PNG,
+	FORMAT_GIF,
+	FORMAT_AUTO
+};
+
+struct variant_spec {
+	char name[CONFIG_NAME_MAX]; /* [a-z0-9_-]{1,31}, used in keys */
+	int width; /* 1..16384 */
+	int height; /* 1..16384 */
+	enum fit fit;
+	enum gravity gravity; /* crop gravity for cover */
+	enum out_format format;
+	int quality; /* 1..100 */
+	bool watermark;
+	bool enlarge; /* default false: never upscale */
+	bool animated; /* keep all frames (GIF/WebP out) */
+	int max_frames; /* bound when animated */
+};
+
+struct watermark_spec {
+	bool enabled; /* false: no mark on any variant */
+	char image[CONFIG_PATH_MAX]; /* PNG with alpha; wins over text */
+	char text[256]; /* Pango markup allowed */
+	char font[128]; /* e.g. "sans bold" */
+	char colour[16]; /* "#rrggbb" or "auto" (adaptive) */
+	enum gravity position;
+	double opacity; /* 0..1 */
+	double scale; /* mark width / variant width, 0..1 */
+	double margin; /* of the variant's width, 0..0.5 */
+	bool tile;
+	double spacing; /* tile gap, of the mark's width */
+	double angle; /* degrees, -360..360 */
+	bool adaptive; /* light/dark from luminance below */
+};
+
+struct config {
+	/* [server] */
+	char listen[64]; /* host, default 127.0.0.1 */
+	int port; /* 0..65535, 0 = any (tests) */
+	char data_dir[CONFIG_PATH_MAX]; /* default ./data */
+	int http_threads; /* MHD thread pool size */
+	int max_connections;
+	int wait_max_s; /* cap for ?wait= */
+	int shutdown_grace_s; /* SIGTERM drain bound */
+	char log_level[16];
+
+	/* [limits] */
+	int64_t max_body_bytes; /* default 50 MiB */
+	int64_t max_pixels; /* per frame, default 100 M */
+	int64_t max_total_pixels; /* all frames, default 400 M */
+	int max_pages; /* default 256 */
+	int max_name_bytes; /* sanitised client name, <= 255 */
+	int timeout_s; /* per image, default 30 */
+	bool allow_svg;
+	bool allow_pdf;
+	char fail_on[16]; /* libvips fail-on: none|truncated|error|warning */
+
+	/* [storage] backends, each "fs"/"sqlite" (embedded) or a URL that
+	 * names a distributed backend and carries its options, e.g.
+	 *   objstore = s3+http://127.0.0.1:7480/?region=us-east-1&path_style=1
+	 *   table    = dynamodb+http://127.0.0.1:4567/?table=imgpipe
+	 *   queue    = redis://127.0.0.1:6379/?stream=imgpipe
+	 * Each backend parses and validates its own URL. */
+	char objstore[CONFIG_URL_MAX];
+	char table[CONFIG_URL_MAX];
+	char queue[CONFIG_URL_MAX];
+	char input_bucket[CONFIG_BUCKET_MAX];
+	char output_bucket[CONFIG_BUCKET_MAX];
+
+	/* [aws] credentials for s3/dynamodb; empty = AWS_* environment */
+	char aws_region[32];
+	char aws_access_key_id[128];
+	char aws_secret_access_key[128];
+	char aws_session_token[2048];
+
+	/* [worker] */
+	int workers; /* 0 = number of cores */
+	int max_attempts; /* default 3 */
+	int backoff_ms; /* first retry delay, doubles */
+	int backoff_max_ms;
+	int visibility_s; /* queue visibility timeout */
+	int vips_threads; /* libvips threads per worker */
+	int vips_cache_mb; /* 0 = operation cache off */
+
+	/* [output] */
+	char background[16]; /* flatten colour for JPEG, "#ffffff" */
+	bool strip; /* always true in effect; see docs */
+	bool keep_copyright; /* keep Copyright and Artist only */
+	bool progressive; /* progressive JPEG */
+
+	/* [variant.NAME] */
+	size_t n_variants;
+	struct variant_spec variants[CONFIG_VARIANTS_MAX];
+
+	/* [watermark] */
+	struct watermark_spec watermark;
+};
+
+/* Fill cfg with the embedded defaults (three variants, text watermark). */
+void config_defaults(struct config *cfg);
+
+/* Set one key.  section is "server", "limits", "storage", "worker",
+ * "output", "watermark" or "variant.NAME" (a new variant is added on first
+ * use: its fields start from the values of the default "medium").  Returns
+ * IP_OK or IP_EINVAL with a message naming the key and the expected form. */
+int config_set(struct config *cfg, const char *section, const char *key,
+	       const char *value, struct ip_error *err);
+
+/* Load an INI file (GKeyFile syntax, ';' or '#' comments).  A section
+ * [variants] with `only = a,b` removes every variant not listed. */
+int config_load_file(struct config *cfg, const char *path,
+		     struct ip_error *err);
+
+/* Apply IMGPIPE_* variables from envp (NULL-terminated, like environ).
+ * IMGPIPE_VARIANT_<NAME>_<KEY> addresses [variant.name]. */
+int config_load_env(struct config *cfg, char *const *envp,
+		    struct ip_error *err);
+
+/* Remove a variant by name; IP_ENOTFOUND if absent. */
+int config_remove_variant(struct config *cfg, const char *name);
+
+/* Cross-field checks after all sources are applied (at least one variant,
+ * unique names, watermark image readable if set...). */
+int config_validate(const struct config *cfg, struct ip_error *err);
+
+/* Lookup helpers; return -1 if the string is unknown. */
+int config_parse_fit(const char *s);
+int config_parse_gravity(const char *s);
+int config_parse_format(const char *s);
+const char *config_fit_name(enum fit f);
+const char *config_gravity_name(enum gravity g);
+const char *config_format_name(enum out_format f); /* "jpeg", "webp"... */
+const char *config_format_ext(enum out_format f); /* "jpg", "webp"... */
+
+/* Print every key with its current value as INI (for `imgpipe config`). */
+void config_dump(const struct config *cfg, void *file /* FILE* */);
+
+#endif

@@ -1,0 +1,98 @@
+/*
+ * record.h - the metadata record of one image (DESIGN §6), as a fixed-size
+ * value so it can be copied between threads and backends without sharing.
+ *
+ * The JSON form (record_to_json / record_from_json) is the one the HTTP API
+ * returns and the one table backends store; attribute names are those of
+ * DESIGN §6.  Times are RFC 3339 UTC in JSON, epoch milliseconds in C.
+ *
+ * `version` supports the conditional update of the table interface: each
+ * successful write stores version+1, and an update names the version it read.
+ */
+#ifndef IMGPIPE_RECORD_H
+#define IMGPIPE_RECORD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/error.h"
+
+#define RECORD_ID_MAX 32
+#define RECORD_NAME_MAX 256 /* sanitised client name <= 255 bytes */
+#define RECORD_KEY_MAX 512 /* object key, bytes */
+#define RECORD_BUCKET_MAX 64
+#define RECORD_ERR_MAX 512
+#define RECORD_VARIANTS_MAX 16
+
+enum record_status {
+	RECORD_PENDING,
+	RECORD_PROCESSING,
+	RECORD_DONE,
+	RECORD_FAILED
+};
+
+struct record_variant {
+	char name[32];
+	char bucket[RECORD_BUCKET_MAX];
+	char key[RECORD_KEY_MAX];
+	char format[8]; /* "jpeg", "webp", "avif", "png", "gif" */
+	char content_type[32];
+	int width;
+	int height;
+	int64_t bytes;
+	char sha256[65];
+};
+
+struct record {
+	char id[RECORD_ID_MAX];
+	char name[RECORD_NAME_MAX];
+	char input_bucket[RECORD_BUCKET_MAX];
+	char input_key[RECORD_KEY_MAX];
+	char content_type[64];
+	char format[16]; /* sniffed: "jpeg", "png", "webp", ... */
+	int64_t bytes;
+	char sha256[65];
+	int stored_width; /* as stored in the file */
+	int stored_height;
+	int width; /* as displayed (after EXIF orientation) */
+	int height;
+	int orientation; /* EXIF 1..8, 1 if none */
+	bool has_alpha;
+	char colourspace[16]; /* "srgb", "cmyk", "b-w", "rgb16"... */
+	int pages;
+	int64_t uploaded_at; /* epoch ms */
+	enum record_status status;
+	int attempts;
+	char error[RECORD_ERR_MAX];
+	int64_t processed_at; /* epoch ms, 0 = not yet */
+	int64_t processing_ms;
+	char placeholder[128]; /* BlurHash of the smallest variant */
+	char dominant[8]; /* "#rrggbb" */
+	int64_t version;
+	size_t n_variants;
+	struct record_variant variants[RECORD_VARIANTS_MAX];
+};
+
+struct json_t; /* jansson's, kept opaque here */
+
+const char *record_status_name(enum record_status s);
+int record_status_parse(const char *s); /* -1 if unknown */
+
+/* New reference (caller json_decref's) or NULL on OOM. */
+struct json_t *record_to_json(const struct record *r);
+/* Newly allocated compact JSON text, or NULL on OOM. Caller free()s. */
+char *record_to_string(const struct record *r);
+
+/* Fill r from a JSON object; unknown attributes are ignored, every known
+ * one is type- and length-checked (IP_EINVAL names the bad attribute). */
+int record_from_json(const struct json_t *obj, struct record *r,
+		     struct ip_error *err);
+int record_from_string(const char *text, size_t len, struct record *r,
+		       struct ip_error *err);
+
+/* Find a variant by name; NULL if absent. Borrowed pointer into r. */
+const struct record_variant *record_variant_get(const struct record *r,
+						const char *name);
+
+#endif

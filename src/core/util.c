@@ -1,0 +1,269 @@
+/*
+ * util.c - see util.h.
+ */
+#include "core/util.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+int64_t
+util_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t
+util_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+char *
+util_rfc3339(int64_t ms, char *buf, size_t len)
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+		 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+		 tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+	return buf;
+}
+
+int64_t
+util_rfc3339_parse(const char *s)
+{
+	struct tm tm;
+	int ms = 0;
+	int n = 0;
+
+	memset(&tm, 0, sizeof(tm));
+	if (s == NULL ||
+	    sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon,
+		   &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) != 6)
+		return -1;
+	s += n;
+	if (*s == '.') {
+		int digits = 0;
+
+		s++;
+		while (isdigit((unsigned char)*s)) {
+			if (digits < 3) {
+				ms = ms * 10 + (*s - '0');
+				digits++;
+			}
+			s++;
+		}
+		while (digits++ < 3)
+			ms *= 10;
+	}
+	if (strcmp(s, "Z") != 0)
+		return -1;
+	if (tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 ||
+	    tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 ||
+	    tm.tm_sec > 60)
+		return -1;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	return (int64_t)timegm(&tm) * 1000 + ms;
+}
+
+char *
+util_http_date(int64_t ms, char *buf, size_t len)
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(buf, len, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	return buf;
+}
+
+static const char crockford[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+void
+util_new_id(char *buf, size_t len)
+{
+	unsigned char rnd[10];
+	uint64_t t = (uint64_t)util_now_ms();
+	unsigned char bytes[16];
+	int bit = 0;
+
+	if (len < 27) {
+		if (len > 0)
+			buf[0] = '\0';
+		return;
+	}
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
+		/* getrandom on Linux >= 3.17 does not fail for 10 bytes;
+		 * fall back to time and address bits rather than abort. */
+		uint64_t x = t ^ (uint64_t)(uintptr_t)buf;
+
+		for (size_t i = 0; i < sizeof(rnd); i++) {
+			x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+			rnd[i] = (unsigned char)(x >> 56);
+		}
+	}
+	for (int i = 0; i < 6; i++)
+		bytes[i] = (unsigned char)(t >> (40 - 8 * i));
+	memcpy(bytes + 6, rnd, sizeof(rnd));
+	/* 128 bits -> 26 chars; the first char carries the top 3 bits. */
+	for (int i = 0; i < 26; i++) {
+		int nbits = i == 0 ? 3 : 5;
+		unsigned v = 0;
+
+		for (int b = 0; b < nbits; b++, bit++)
+			v = (v << 1) | ((bytes[bit / 8] >> (7 - bit % 8)) & 1u);
+		buf[i] = crockford[v];
+	}
+	buf[26] = '\0';
+}
+
+bool
+util_id_valid(const char *s)
+{
+	size_t i;
+
+	if (s == NULL)
+		return false;
+	for (i = 0; s[i] != '\0'; i++)
+		if (i >= 26 || strchr(crockford, s[i]) == NULL)
+			return false;
+	return i == 26 && s[0] <= '7';
+}
+
+void
+util_hex(const unsigned char *in, size_t n, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = digits[in[i] >> 4];
+		out[2 * i + 1] = digits[in[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+size_t
+util_strlcpy(char *dst, const char *src, size_t size)
+{
+	size_t n = strlen(src);
+
+	if (size > 0) {
+		size_t c = n < size - 1 ? n : size - 1;
+
+		memcpy(dst, src, c);
+		dst[c] = '\0';
+	}
+	return n;
+}
+
+int
+util_write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len > 0) {
+		ssize_t w = write(fd, p, len);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+int
+util_fsync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int rc = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (fsync(fd) != 0)
+		rc = -errno;
+	close(fd);
+	return rc;
+}
+
+int
+util_mkdir_p(const char *path)
+{
+	char buf[4096];
+	size_t n = strlen(path);
+
+	if (n == 0 || n >= sizeof(buf))
+		return -ENAMETOOLONG;
+	memcpy(buf, path, n + 1);
+	for (size_t i = 1; i <= n; i++) {
+		if (buf[i] != '/' && buf[i] != '\0')
+			continue;
+		buf[i] = '\0';
+		if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+			return -errno;
+		buf[i] = i == n ? '\0' : '/';
+	}
+	return 0;
+}
+
+int
+util_parse_size(const char *s, int64_t *out)
+{
+	char *end;
+	double v;
+	int64_t mult = 1;
+
+	if (s == NULL || *s == '\0')
+		return -1;
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno != 0 || end == s || v < 0)
+		return -1;
+	while (*end == ' ')
+		end++;
+	switch (toupper((unsigned char)*end)) {
+	case '\0':
+		break;
+	case 'K':
+		mult = 1024;
+		break;
+	case 'M':
+		mult = 1024 * 1024;
+		break;
+	case 'G':
+		mult = 1024LL * 1024 * 1024;
+		break;
+	default:
+		return -1;
+	}
+	if (*end != '\0') {
+		end++;
+		if (strcasecmp(end, "") != 0 && strcasecmp(end, "B") != 0 &&
+		    strcasecmp(end, "iB") != 0)
+			return -1;
+	}
+	if (v * (double)mult > 9.0e18)
+		return -1;
+	*out = (int64_t)(v * (double)mult);
+	return 0;
+}

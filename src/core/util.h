@@ -1,0 +1,53 @@
+/*
+ * util.h - small helpers shared by every module: time, ids, hex, files.
+ *
+ * Thread-safety: all reentrant.
+ */
+#ifndef IMGPIPE_UTIL_H
+#define IMGPIPE_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/error.h"
+
+#define UTIL_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Wall clock in milliseconds since the epoch; monotonic clock in ms. */
+int64_t util_now_ms(void);
+int64_t util_mono_ms(void);
+
+/* RFC 3339 UTC with milliseconds: "2026-01-01T00:00:00.000Z".
+ * buf needs 25 bytes.  Returns buf. */
+char *util_rfc3339(int64_t ms, char *buf, size_t len);
+/* Parse what util_rfc3339 writes (also without fraction); -1 on error. */
+int64_t util_rfc3339_parse(const char *s);
+/* RFC 7231 IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT"), buf >= 30. */
+char *util_http_date(int64_t ms, char *buf, size_t len);
+
+/* A new image id: 26 characters of Crockford base32 (a ULID: 48-bit ms
+ * time + 80 random bits), so ids sort by creation time.  buf >= 27. */
+void util_new_id(char *buf, size_t len);
+/* True if s has the exact shape util_new_id produces. */
+bool util_id_valid(const char *s);
+
+/* Lower-case hex of n bytes into out (2n+1 bytes). */
+void util_hex(const unsigned char *in, size_t n, char *out);
+
+/* strlcpy semantics: always terminates, returns strlen(src). */
+size_t util_strlcpy(char *dst, const char *src, size_t size);
+
+/* Write all of buf to fd (retrying on EINTR/short writes). 0 or -errno. */
+int util_write_all(int fd, const void *buf, size_t len);
+
+/* fsync the directory that contains path (or path itself if a dir). */
+int util_fsync_dir(const char *dir);
+
+/* mkdir -p with mode 0755. 0 or -errno. */
+int util_mkdir_p(const char *path);
+
+/* Parse a size such as "50M", "1.5GiB", "1024", "64k" into bytes.  0 or -1. */
+int util_parse_size(const char *s, int64_t *out);
+
+#endif

@@ -1,0 +1,113 @@
+/*
+ * imgproc.h - the image processor interface.
+ *
+ * Backend: imgproc_vips.c (libvips).  Two operations:
+ * - probe: read the header only (no pixel decode) of an untrusted file,
+ *   sniff the real format from its bytes, and apply the limits of the
+ *   config (loader allowed, pixels per frame, total pixels, pages).
+ *   The gateway calls it before it commits an upload.
+ * - process: the image work of the function: decode once (shrink-on-load
+ *   to the largest variant), auto-rotate, convert to sRGB, derive every
+ *   variant, watermark, strip, encode.  Outputs are memory buffers (a
+ *   variant is small); the caller stores them.
+ *
+ * Errors: IP_EMEDIA (not an image we may load), IP_EUNPROCESSABLE (too
+ * many pixels/pages, corrupt or truncated data), IP_ETIMEOUT (the per-image
+ * time limit cancelled the work), IP_ENOMEM.
+ *
+ * Thread-safety: one struct imgproc is shared by all workers; process may
+ * run on many threads at once (the watermark cache is locked inside).
+ */
+#ifndef IMGPIPE_IMGPROC_H
+#define IMGPIPE_IMGPROC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/config.h"
+#include "core/error.h"
+#include "core/record.h"
+
+struct imgproc;
+
+struct image_info {
+	char format[16];	/* "jpeg", "png", "webp", "gif", "heif", ... */
+	char content_type[64];	/* "image/jpeg" ... from the sniffed format */
+	int width;		/* stored (one frame) */
+	int height;
+	int display_width;	/* after EXIF orientation */
+	int display_height;
+	int orientation;	/* 1..8 */
+	int pages;		/* frames, 1 for still images */
+	bool has_alpha;
+	char colourspace[16];	/* "srgb", "cmyk", "b-w", "rgb16", ... */
+};
+
+struct imgproc_variant {
+	char name[32];
+	enum out_format format;	/* resolved: never FORMAT_AUTO */
+	int width;
+	int height;
+	void *data;		/* malloc'd (g_free-compatible not assumed) */
+	size_t len;
+	char sha256[65];
+};
+
+struct imgproc_result {
+	struct image_info info;
+	size_t n;
+	struct imgproc_variant variants[RECORD_VARIANTS_MAX];
+	char placeholder[128];	/* BlurHash, may be empty */
+	char dominant[8];	/* "#rrggbb", may be empty */
+};
+
+struct imgproc_ops {
+	const char *name;
+	void (*close)(struct imgproc *p);
+	int (*probe)(struct imgproc *p, int fd, struct image_info *out,
+		     struct ip_error *err);
+	/* Reads the image from fd (seekable; position irrelevant). */
+	int (*process)(struct imgproc *p, int fd,
+		       const struct variant_spec *specs, size_t n_specs,
+		       struct imgproc_result *out, struct ip_error *err);
+};
+
+struct imgproc {
+	const struct imgproc_ops *ops;
+};
+
+/* Initialise libvips once per process (idempotent) with the config's
+ * safety settings (untrusted loaders blocked, cache off, threads).
+ * Then build the shared processor, loading the watermark image if any. */
+int imgproc_vips_new(const struct config *cfg, struct imgproc **out,
+		     struct ip_error *err);
+
+/* "8.14.1": the libvips this binary runs on (vips_version.c). */
+const char *imgproc_vips_version(void);
+
+/* Free the variant buffers of a result (safe on a zeroed result). */
+void imgproc_result_clear(struct imgproc_result *r);
+
+static inline void
+imgproc_close(struct imgproc *p)
+{
+	if (p != NULL)
+		p->ops->close(p);
+}
+
+static inline int
+imgproc_probe(struct imgproc *p, int fd, struct image_info *out,
+	      struct ip_error *err)
+{
+	return p->ops->probe(p, fd, out, err);
+}
+
+static inline int
+imgproc_process(struct imgproc *p, int fd, const struct variant_spec *specs,
+		size_t n, struct imgproc_result *out, struct ip_error *err)
+{
+	return p->ops->process(p, fd, specs, n, out, err);
+}
+
+#endif

@@ -1,0 +1,678 @@
+/*
+ * main.c - the imgpipe command: argv, configuration, wiring, signals.
+ *
+ *   imgpipe serve              gateway + queue + worker pool (embedded)
+ *   imgpipe gateway            the HTTP half only
+ *   imgpipe worker             the worker half only
+ *   imgpipe process FILE... -o DIR   the function on local files
+ *   imgpipe dlq list|redrive [ID]    the dead-letter store
+ *   imgpipe config             print the effective configuration
+ *   imgpipe --version | --help
+ */
+#include "core/config.h"
+#include "core/log.h"
+#include "core/record.h"
+#include "core/util.h"
+#include "http/http.h"
+#include "imgproc/imgproc.h"
+#include "objstore/objstore.h"
+#include "pipeline/app.h"
+#include "pipeline/ingest.h"
+#include "pipeline/pipeline.h"
+#include "pipeline/workers.h"
+#include "queue/queue.h"
+#include "table/table.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <glib.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+extern char **environ;
+
+#ifndef IMGPIPE_VERSION
+#define IMGPIPE_VERSION "0.1.0"
+#endif
+
+/* Options every command accepts. */
+static gchar *opt_config;
+static gchar **opt_set;
+static gchar *opt_data_dir;
+static gchar *opt_log_level;
+static gchar *opt_listen;
+static gint opt_port = -1;
+static gint opt_workers = -1;
+static gchar *opt_output;
+static gboolean opt_all;
+
+static const GOptionEntry common_entries[] = {
+    {"config", 'c', 0, G_OPTION_ARG_FILENAME, &opt_config,
+     "INI configuration file", "FILE"},
+    {"set", 's', 0, G_OPTION_ARG_STRING_ARRAY, &opt_set,
+     "set one key (repeatable), e.g. --set variant.thumb.width=150",
+     "SECTION.KEY=VALUE"},
+    {"data-dir", 'd', 0, G_OPTION_ARG_FILENAME, &opt_data_dir,
+     "data directory (default ./data)", "DIR"},
+    {"log-level", 0, 0, G_OPTION_ARG_STRING, &opt_log_level,
+     "debug, info, warn, error or quiet", "LEVEL"},
+    {NULL, 0, 0, 0, NULL, NULL, NULL}};
+
+static const GOptionEntry serve_entries[] = {
+    {"listen", 'l', 0, G_OPTION_ARG_STRING, &opt_listen,
+     "address to listen on (default 127.0.0.1)", "ADDR"},
+    {"port", 'p', 0, G_OPTION_ARG_INT, &opt_port,
+     "port (default 8080, 0 = any free port)", "PORT"},
+    {"workers", 'w', 0, G_OPTION_ARG_INT, &opt_workers,
+     "worker threads (default: number of cores)", "N"},
+    {NULL, 0, 0, 0, NULL, NULL, NULL}};
+
+static const GOptionEntry process_entries[] = {
+    {"output", 'o', 0, G_OPTION_ARG_FILENAME, &opt_output,
+     "directory for the variants (required)", "DIR"},
+    {NULL, 0, 0, 0, NULL, NULL, NULL}};
+
+static const GOptionEntry dlq_entries[] = {
+    {"all", 'a', 0, G_OPTION_ARG_NONE, &opt_all,
+     "redrive every dead-lettered message", NULL},
+    {NULL, 0, 0, 0, NULL, NULL, NULL}};
+
+static void
+free_options(void)
+{
+	g_free(opt_config);
+	g_strfreev(opt_set);
+	g_free(opt_data_dir);
+	g_free(opt_log_level);
+	g_free(opt_listen);
+	g_free(opt_output);
+}
+
+/* Defaults, then file, then environment, then flags (DESIGN §7). */
+static int
+load_config(struct config *cfg, struct ip_error *err)
+{
+	char num[32];
+	int rc;
+
+	config_defaults(cfg);
+	if (opt_config == NULL && getenv("IMGPIPE_CONFIG") != NULL)
+		opt_config = g_strdup(getenv("IMGPIPE_CONFIG"));
+	if (opt_config != NULL) {
+		rc = config_load_file(cfg, opt_config, err);
+		if (rc != IP_OK)
+			return rc;
+	}
+	rc = config_load_env(cfg, environ, err);
+	if (rc != IP_OK)
+		return rc;
+	for (size_t i = 0; opt_set != NULL && opt_set[i] != NULL; i++) {
+		char *eq = strchr(opt_set[i], '=');
+		char *dot;
+
+		if (eq == NULL)
+			return ip_error_set(
+			    err, IP_EINVAL,
+			    "--set %s: expected SECTION.KEY=VALUE", opt_set[i]);
+		*eq = '\0';
+		dot = strrchr(opt_set[i], '.');
+		if (dot == NULL)
+			return ip_error_set(err, IP_EINVAL,
+					    "--set %s: expected SECTION.KEY",
+					    opt_set[i]);
+		*dot = '\0';
+		rc = config_set(cfg, opt_set[i], dot + 1, eq + 1, err);
+		*dot = '.';
+		*eq = '=';
+		if (rc != IP_OK)
+			return rc;
+	}
+	if (opt_data_dir != NULL)
+		rc = config_set(cfg, "server", "data_dir", opt_data_dir, err);
+	if (rc == IP_OK && opt_log_level != NULL)
+		rc = config_set(cfg, "server", "log_level", opt_log_level, err);
+	if (rc == IP_OK && opt_listen != NULL)
+		rc = config_set(cfg, "server", "listen", opt_listen, err);
+	if (rc == IP_OK && opt_port >= 0) {
+		snprintf(num, sizeof(num), "%d", opt_port);
+		rc = config_set(cfg, "server", "port", num, err);
+	}
+	if (rc == IP_OK && opt_workers >= 0) {
+		snprintf(num, sizeof(num), "%d", opt_workers);
+		rc = config_set(cfg, "worker", "workers", num, err);
+	}
+	if (rc != IP_OK)
+		return rc;
+	if (cfg->workers == 0) {
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+		cfg->workers = n > 0 ? (int)n : 1;
+	}
+	log_set_level((enum log_level)log_level_parse(cfg->log_level));
+	return config_validate(cfg, err);
+}
+
+static int
+parse_args(const char *cmd, const char *params, const char *summary,
+	   const GOptionEntry *extra, int *argc, char ***argv)
+{
+	GOptionContext *ctx = g_option_context_new(params);
+	GError *gerr = NULL;
+	char title[64];
+	int rc = 0;
+
+	snprintf(title, sizeof(title), "imgpipe %s", cmd);
+	g_option_context_set_summary(ctx, summary);
+	g_option_context_add_main_entries(ctx, common_entries, NULL);
+	if (extra != NULL)
+		g_option_context_add_main_entries(ctx, extra, NULL);
+	g_set_prgname(title);
+	if (!g_option_context_parse(ctx, argc, argv, &gerr)) {
+		fprintf(stderr, "imgpipe %s: %s (try --help)\n", cmd,
+			gerr->message);
+		g_error_free(gerr);
+		rc = 2;
+	}
+	g_option_context_free(ctx);
+	return rc;
+}
+
+static sigset_t
+block_signals(void)
+{
+	sigset_t set;
+
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	/* Blocked before any thread starts, so every thread inherits the
+	 * mask and only sigwait() below sees the signals. */
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	return set;
+}
+
+enum run_mode { RUN_SERVE, RUN_GATEWAY, RUN_WORKER };
+
+static int
+cmd_run(enum run_mode mode, int argc, char **argv)
+{
+	static const char *const names[] = {"serve", "gateway", "worker"};
+	static const char *const summaries[] = {
+	    "Run the whole pipeline in one process: HTTP gateway, queue "
+	    "and worker pool.",
+	    "Run the HTTP gateway only (workers run elsewhere on the same "
+	    "backends).",
+	    "Run the worker pool only (uploads arrive through a gateway "
+	    "elsewhere)."};
+	struct workers *pool = NULL;
+	struct http_server *http = NULL;
+	struct ip_error err;
+	struct config cfg;
+	struct app app;
+	sigset_t set;
+	int sig = 0;
+	int rc;
+
+	if (parse_args(names[mode], "", summaries[mode],
+		       mode == RUN_WORKER ? NULL : serve_entries, &argc,
+		       &argv) != 0)
+		return 2;
+	if (mode == RUN_WORKER && opt_workers < 0 && argc > 1) {
+		fprintf(stderr, "imgpipe worker: unexpected argument %s\n",
+			argv[1]);
+		return 2;
+	}
+	if (load_config(&cfg, &err) != IP_OK) {
+		fprintf(stderr, "imgpipe: %s\n", err.msg);
+		return 2;
+	}
+	set = block_signals();
+	rc = app_open(&app, &cfg, APP_NEED_ALL, &err);
+	if (rc != IP_OK) {
+		log_error("cannot start: %s", err.msg);
+		return 1;
+	}
+	if (mode == RUN_SERVE) {
+		rc = workers_recover(&app, &err);
+		if (rc < 0) {
+			log_error("recovery: %s", err.msg);
+			goto out;
+		}
+	}
+	if (mode != RUN_GATEWAY) {
+		rc = workers_start(&app, app.cfg.workers, &pool, &err);
+		if (rc != IP_OK) {
+			log_error("workers: %s", err.msg);
+			goto out;
+		}
+	}
+	if (mode != RUN_WORKER) {
+		rc = http_server_start(&app, &http, &err);
+		if (rc != IP_OK) {
+			log_error("http: %s", err.msg);
+			goto out;
+		}
+		printf("imgpipe listening on http://%s:%d\n", app.cfg.listen,
+		       http_server_port(http));
+		fflush(stdout);
+	}
+	log_info("imgpipe %s %s: data in %s, %d worker(s)", names[mode],
+		 IMGPIPE_VERSION, app.cfg.data_dir,
+		 mode == RUN_GATEWAY ? 0 : app.cfg.workers);
+	while (sigwait(&set, &sig) != 0)
+		;
+	log_info("signal %d: draining (at most %d s)", sig,
+		 app.cfg.shutdown_grace_s);
+	rc = IP_OK;
+out:
+	if (http != NULL)
+		http_server_quiesce(http);
+	app_stop(&app);
+	if (pool != NULL &&
+	    workers_stop(pool, (int64_t)app.cfg.shutdown_grace_s * 1000) > 0) {
+		/* A thread is still inside libvips: exit without tearing down
+		 * what it uses.  Its message is redelivered on restart. */
+		log_warn("exiting with work in flight");
+		fflush(NULL);
+		_exit(rc == IP_OK ? 0 : 1);
+	}
+	if (http != NULL)
+		http_server_stop(http);
+	app_close(&app);
+	log_info("stopped");
+	return rc == IP_OK ? 0 : 1;
+}
+
+static int
+rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+/* Copy src into the data dir's tmp, hashing as we go (as the gateway
+ * spools an upload). */
+static int
+spool_file(const char *src, const char *tmpdir, char *path, size_t path_len,
+	   char sha[65], int64_t *bytes, struct ip_error *err)
+{
+	GChecksum *ck = g_checksum_new(G_CHECKSUM_SHA256);
+	char buf[1 << 16];
+	int in = open(src, O_RDONLY | O_CLOEXEC);
+	int out = -1;
+	int rc = IP_OK;
+	gsize n = 65;
+
+	*bytes = 0;
+	if (in < 0) {
+		rc = ip_error_set(err, IP_EIO, "%s: %s", src, strerror(errno));
+		goto done;
+	}
+	snprintf(path, path_len, "%s/process-XXXXXX", tmpdir);
+	out = mkostemp(path, O_CLOEXEC);
+	if (out < 0) {
+		rc = ip_error_set(err, IP_EIO, "%s: %s", path, strerror(errno));
+		goto done;
+	}
+	for (;;) {
+		ssize_t r = read(in, buf, sizeof(buf));
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			rc = ip_error_set(err, IP_EIO, "%s: %s", src,
+					  strerror(errno));
+			goto done;
+		}
+		if (r == 0)
+			break;
+		g_checksum_update(ck, (const guchar *)buf, (gssize)r);
+		if (util_write_all(out, buf, (size_t)r) != 0) {
+			rc =
+			    ip_error_set(err, IP_EIO, "%s: write failed", path);
+			goto done;
+		}
+		*bytes += r;
+	}
+	{
+		guint8 digest[32];
+
+		g_checksum_get_digest(ck, digest, &n);
+		util_hex(digest, 32, sha);
+	}
+done:
+	if (in >= 0)
+		close(in);
+	if (out >= 0)
+		close(out);
+	if (rc != IP_OK && out >= 0)
+		unlink(path);
+	g_checksum_free(ck);
+	return rc;
+}
+
+/* Copy one stored variant out to DIR/<stem>-<variant>.<ext>. */
+static int
+export_variant(struct app *app, const struct record_variant *v,
+	       const char *stem, const char *dir, struct ip_error *err)
+{
+	const char *ext = strrchr(v->key, '.');
+	char path[4096];
+	char buf[1 << 16];
+	int in = -1, out = -1;
+	int rc;
+
+	rc = objstore_open_read(app->store, v->bucket, v->key, &in, NULL, err);
+	if (rc != IP_OK)
+		return rc;
+	snprintf(path, sizeof(path), "%s/%s-%s%s", dir, stem, v->name,
+		 ext != NULL ? ext : "");
+	out = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (out < 0) {
+		rc = ip_error_set(err, IP_EIO, "%s: %s", path, strerror(errno));
+		goto done;
+	}
+	for (;;) {
+		ssize_t r = read(in, buf, sizeof(buf));
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			if (r < 0)
+				rc = ip_error_set(err, IP_EIO, "read %s",
+						  v->key);
+			break;
+		}
+		if (util_write_all(out, buf, (size_t)r) != 0) {
+			rc = ip_error_set(err, IP_EIO, "write %s", path);
+			break;
+		}
+	}
+done:
+	if (in >= 0)
+		close(in);
+	if (out >= 0)
+		close(out);
+	return rc;
+}
+
+/* One file through the same path as an upload: spool, commit (probe,
+ * object, record, event), then the function on the queued event. */
+static int
+process_one(struct app *app, const char *file, const char *tmpdir,
+	    const char *outdir, struct ip_error *err)
+{
+	struct ingest_upload up;
+	struct record r;
+	struct queue_msg m;
+	struct pipeline_invocation inv = {1, true};
+	char tmp[4096];
+	char sha[65];
+	char stem[RECORD_NAME_MAX];
+	int64_t bytes;
+	char *json;
+	int fd;
+	int rc;
+
+	memset(&m, 0, sizeof(m));
+	rc = spool_file(file, tmpdir, tmp, sizeof(tmp), sha, &bytes, err);
+	if (rc != IP_OK)
+		return rc;
+	fd = open(tmp, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		unlink(tmp);
+		return ip_error_set(err, IP_EIO, "%s: %s", tmp,
+				    strerror(errno));
+	}
+	memset(&up, 0, sizeof(up));
+	up.tmp_path = tmp;
+	up.fd = fd;
+	up.bytes = bytes;
+	up.sha256_hex = sha;
+	up.name = file;
+	rc = ingest_commit(app, &up, &r, err);
+	close(fd);
+	if (access(tmp, F_OK) == 0)
+		unlink(tmp);
+	if (rc != IP_OK)
+		return rc;
+	rc = queue_receive(app->queue, 600, 0, &m, err);
+	if (rc == IP_OK)
+		rc = pipeline_handle_event(&app->pipe, m.body, m.len, &inv,
+					   NULL, err);
+	if (rc == IP_OK)
+		queue_delete(app->queue, &m, err);
+	queue_msg_clear(&m);
+	if (rc != IP_OK)
+		return rc;
+	rc = table_get(app->table, r.id, &r, err);
+	if (rc != IP_OK)
+		return rc;
+	util_strlcpy(stem, r.name, sizeof(stem));
+	if (strrchr(stem, '.') != NULL)
+		*strrchr(stem, '.') = '\0';
+	for (size_t i = 0; rc == IP_OK && i < r.n_variants; i++)
+		rc = export_variant(app, &r.variants[i], stem, outdir, err);
+	json = record_to_string(&r);
+	if (json != NULL)
+		printf("%s\n", json);
+	free(json);
+	if (rc == IP_OK && r.status == RECORD_FAILED)
+		rc = ip_error_set(err, IP_EUNPROCESSABLE, "%s", r.error);
+	return rc;
+}
+
+static int
+cmd_process(int argc, char **argv)
+{
+	struct ip_error err;
+	struct config cfg;
+	struct app app;
+	char data[] = "/tmp/imgpipe-process-XXXXXX";
+	char tmpdir[sizeof(data) + 8];
+	int failures = 0;
+
+	if (parse_args("process", "FILE...",
+		       "Run the function on local files, without a server.\n"
+		       "Writes DIR/<name>-<variant>.<ext> and prints each "
+		       "record as one JSON line.",
+		       process_entries, &argc, &argv) != 0)
+		return 2;
+	if (opt_output == NULL || argc < 2) {
+		fprintf(stderr, "imgpipe process: need FILE... and -o DIR "
+				"(try --help)\n");
+		return 2;
+	}
+	if (load_config(&cfg, &err) != IP_OK) {
+		fprintf(stderr, "imgpipe: %s\n", err.msg);
+		return 2;
+	}
+	if (util_mkdir_p(opt_output) != 0) {
+		fprintf(stderr, "imgpipe process: %s: %s\n", opt_output,
+			strerror(errno));
+		return 1;
+	}
+	/* A private embedded pipeline in a temporary data dir. */
+	if (mkdtemp(data) == NULL) {
+		fprintf(stderr, "imgpipe process: mkdtemp: %s\n",
+			strerror(errno));
+		return 1;
+	}
+	util_strlcpy(cfg.data_dir, data, sizeof(cfg.data_dir));
+	util_strlcpy(cfg.objstore, "fs", sizeof(cfg.objstore));
+	util_strlcpy(cfg.table, "sqlite", sizeof(cfg.table));
+	util_strlcpy(cfg.queue, "sqlite", sizeof(cfg.queue));
+	if (app_open(&app, &cfg, APP_NEED_ALL, &err) != IP_OK) {
+		fprintf(stderr, "imgpipe process: %s\n", err.msg);
+		nftw(data, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+		return 1;
+	}
+	snprintf(tmpdir, sizeof(tmpdir), "%s/tmp", data);
+	util_mkdir_p(tmpdir);
+	for (int i = 1; i < argc; i++) {
+		ip_error_clear(&err);
+		if (process_one(&app, argv[i], tmpdir, opt_output, &err) !=
+		    IP_OK) {
+			fprintf(stderr, "imgpipe process: %s: %s\n", argv[i],
+				err.msg);
+			failures++;
+		}
+	}
+	app_close(&app);
+	nftw(data, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	return failures == 0 ? 0 : 1;
+}
+
+static int
+cmd_dlq(int argc, char **argv)
+{
+	struct queue_dead_list l;
+	struct ip_error err;
+	struct config cfg;
+	struct queue *q = NULL;
+	const char *sub;
+	int rc = 0;
+
+	if (parse_args("dlq", "list | redrive [ID]",
+		       "Inspect or re-drive the dead-letter store.\n"
+		       "  list           one JSON line per dead message\n"
+		       "  redrive ID     put one message back on the queue\n"
+		       "  redrive --all  put every message back",
+		       dlq_entries, &argc, &argv) != 0)
+		return 2;
+	sub = argc > 1 ? argv[1] : "";
+	if (strcmp(sub, "list") != 0 && strcmp(sub, "redrive") != 0) {
+		fprintf(stderr, "imgpipe dlq: expected list or redrive\n");
+		return 2;
+	}
+	if (strcmp(sub, "redrive") == 0 && (argc > 2) == (opt_all != 0)) {
+		fprintf(stderr, "imgpipe dlq redrive: give one ID or --all\n");
+		return 2;
+	}
+	if (load_config(&cfg, &err) != IP_OK) {
+		fprintf(stderr, "imgpipe: %s\n", err.msg);
+		return 2;
+	}
+	if (queue_open(&cfg, &q, &err) != IP_OK) {
+		fprintf(stderr, "imgpipe dlq: %s\n", err.msg);
+		return 1;
+	}
+	if (strcmp(sub, "list") == 0) {
+		memset(&l, 0, sizeof(l));
+		if (queue_dlq_list(q, 1000, &l, &err) != IP_OK) {
+			fprintf(stderr, "imgpipe dlq: %s\n", err.msg);
+			rc = 1;
+		}
+		for (size_t i = 0; rc == 0 && i < l.n; i++) {
+			char when[40];
+			gchar *reason = g_strescape(l.items[i].reason, NULL);
+			gchar *body = g_strescape(l.items[i].body, NULL);
+
+			printf("{\"id\":\"%s\",\"receive_count\":%d,"
+			       "\"dead_at\":\"%s\",\"reason\":\"%s\","
+			       "\"body\":\"%s\"}\n",
+			       l.items[i].id, l.items[i].receive_count,
+			       util_rfc3339(l.items[i].dead_at_ms, when,
+					    sizeof(when)),
+			       reason, body);
+			g_free(reason);
+			g_free(body);
+		}
+		queue_dead_list_free(&l);
+	} else {
+		int n = queue_dlq_redrive(q, opt_all ? NULL : argv[2], &err);
+
+		if (n < 0) {
+			fprintf(stderr, "imgpipe dlq redrive: %s\n", err.msg);
+			rc = 1;
+		} else {
+			printf("%d message(s) re-driven\n", n);
+		}
+	}
+	queue_close(q);
+	return rc;
+}
+
+static int
+cmd_config(int argc, char **argv)
+{
+	struct ip_error err;
+	struct config cfg;
+
+	if (parse_args("config", "",
+		       "Print the effective configuration as INI.", NULL, &argc,
+		       &argv) != 0)
+		return 2;
+	if (load_config(&cfg, &err) != IP_OK) {
+		fprintf(stderr, "imgpipe: %s\n", err.msg);
+		return 2;
+	}
+	config_dump(&cfg, stdout);
+	return 0;
+}
+
+static const struct {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *help;
+} commands[] = {
+    {"serve", NULL, "gateway + queue + workers in one process"},
+    {"gateway", NULL, "the HTTP gateway only"},
+    {"worker", NULL, "the worker pool only"},
+    {"process", cmd_process, "run the function on local files"},
+    {"dlq", cmd_dlq, "list or re-drive dead-lettered events"},
+    {"config", cmd_config, "print the effective configuration"},
+};
+
+static void
+usage(FILE *f)
+{
+	fprintf(f, "usage: imgpipe COMMAND [OPTIONS]\n\ncommands:\n");
+	for (size_t i = 0; i < UTIL_ARRAY_LEN(commands); i++)
+		fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].help);
+	fprintf(f, "\n`imgpipe COMMAND --help` for a command's options; "
+		   "`imgpipe --version`.\n");
+}
+
+int
+main(int argc, char **argv)
+{
+	int rc = 2;
+
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0) {
+		printf("imgpipe %s\nbackends: objstore fs; table sqlite; "
+		       "queue sqlite; imgproc vips %s\n",
+		       IMGPIPE_VERSION, imgproc_vips_version());
+		return 0;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	for (size_t i = 0; i < UTIL_ARRAY_LEN(commands); i++) {
+		if (strcmp(argv[1], commands[i].name) != 0)
+			continue;
+		if (commands[i].run != NULL)
+			rc = commands[i].run(argc - 1, argv + 1);
+		else
+			rc = cmd_run((enum run_mode)i, argc - 1, argv + 1);
+		free_options();
+		return rc;
+	}
+	fprintf(stderr, "imgpipe: unknown command '%s'\n\n", argv[1]);
+	usage(stderr);
+	return 2;
+}

@@ -1,0 +1,215 @@
+/*
+ * ingest.c - from a spooled upload to a durable, announced original (see
+ * ingest.h), and the reverse (delete).  Called on HTTP threads.
+ *
+ * DESIGN: the order is object, record, event.  Each step is durable before
+ * the next starts, and a failure undoes the earlier steps, so a request
+ * that is not answered 202 leaves nothing visible.  A crash between steps
+ * can leave an object (and maybe a pending record) without an event; the
+ * start-up recovery of `imgpipe serve` re-announces every unfinished record,
+ * which is what S3 itself would do for an object that exists.
+ */
+#include "pipeline/ingest.h"
+#include "core/event.h"
+#include "core/log.h"
+#include "core/util.h"
+#include "imgproc/imgproc.h"
+#include "objstore/objstore.h"
+#include "pipeline/app.h"
+#include "queue/queue.h"
+#include "table/table.h"
+
+#include <glib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+void
+ingest_sanitize_name(const char *in, size_t max_bytes, char *out,
+		     size_t out_len)
+{
+	const char *base = in;
+	const char *p;
+	size_t o = 0;
+	size_t start, end;
+
+	if (out_len == 0)
+		return;
+	if (max_bytes >= out_len)
+		max_bytes = out_len - 1;
+	for (p = in; *p != '\0'; p++)
+		if (*p == '/' || *p == '\\')
+			base = p + 1;
+	/* Copy valid, printable UTF-8 characters that fit. */
+	for (p = base; *p != '\0';) {
+		gunichar c = g_utf8_get_char_validated(p, -1);
+		size_t n;
+
+		if (c == (gunichar)-1 || c == (gunichar)-2) {
+			p++; /* invalid byte: dropped */
+			continue;
+		}
+		n = (size_t)(g_utf8_next_char(p) - p);
+		if (c < 0x20 || c == 0x7f || (c >= 0x80 && c < 0xa0) ||
+		    c == 0x2028 || c == 0x2029) {
+			p += n;
+			continue;
+		}
+		if (o + n > max_bytes)
+			break;
+		memcpy(out + o, p, n);
+		o += n;
+		p += n;
+	}
+	out[o] = '\0';
+	/* Trim spaces and dots at both ends ("..", " x. " -> "x"). */
+	start = strspn(out, " .");
+	end = o;
+	while (end > start && (out[end - 1] == ' ' || out[end - 1] == '.'))
+		end--;
+	memmove(out, out + start, end - start);
+	out[end - start] = '\0';
+	if (out[0] == '\0')
+		util_strlcpy(out, "image", out_len);
+}
+
+int
+ingest_commit(struct app *app, const struct ingest_upload *up,
+	      struct record *out, struct ip_error *err)
+{
+	const struct config *cfg = &app->cfg;
+	struct objstore_put_opts opts;
+	struct image_info info;
+	struct record *r = out;
+	char *event = NULL;
+	bool stored = false;
+	bool recorded = false;
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	if (up->bytes <= 0)
+		return ip_error_set(err, IP_EINVAL,
+				    "the request body is empty");
+	if (up->bytes > cfg->max_body_bytes)
+		return ip_error_set(err, IP_ETOOBIG,
+				    "the body is larger than %lld bytes",
+				    (long long)cfg->max_body_bytes);
+	rc = imgproc_probe(app->img, up->fd, &info, err);
+	if (rc != IP_OK)
+		return rc;
+
+	util_new_id(r->id, sizeof(r->id));
+	ingest_sanitize_name(up->name != NULL ? up->name : "",
+			     (size_t)cfg->max_name_bytes, r->name,
+			     sizeof(r->name));
+	util_strlcpy(r->input_bucket, cfg->input_bucket,
+		     sizeof(r->input_bucket));
+	rc = pipeline_input_key(r->id, r->name, r->input_key,
+				sizeof(r->input_key), err);
+	if (rc != IP_OK)
+		return rc;
+	util_strlcpy(r->content_type, info.content_type,
+		     sizeof(r->content_type));
+	util_strlcpy(r->format, info.format, sizeof(r->format));
+	r->bytes = up->bytes;
+	util_strlcpy(r->sha256, up->sha256_hex, sizeof(r->sha256));
+	r->stored_width = info.width;
+	r->stored_height = info.height;
+	r->width = info.display_width;
+	r->height = info.display_height;
+	r->orientation = info.orientation;
+	r->has_alpha = info.has_alpha;
+	util_strlcpy(r->colourspace, info.colourspace, sizeof(r->colourspace));
+	r->pages = info.pages;
+	r->uploaded_at = util_now_ms();
+	r->status = RECORD_PENDING;
+
+	memset(&opts, 0, sizeof(opts));
+	opts.content_type = r->content_type;
+	opts.sha256_hex = up->sha256_hex;
+	opts.move = true;
+	rc = objstore_put_file(app->store, r->input_bucket, r->input_key,
+			       up->tmp_path, &opts, err);
+	if (rc != IP_OK)
+		goto fail;
+	stored = true;
+	rc = table_put(app->table, r, err);
+	if (rc != IP_OK)
+		goto fail;
+	recorded = true;
+	event = event_build(cfg->aws_region, r->input_bucket, r->input_key,
+			    r->bytes, r->sha256, r->uploaded_at);
+	if (event == NULL) {
+		rc = ip_error_set(err, IP_ENOMEM, "out of memory");
+		goto fail;
+	}
+	rc = queue_send(app->queue, event, strlen(event), r->id, 0, err);
+	if (rc != IP_OK)
+		goto fail;
+	free(event);
+	return IP_OK;
+fail : {
+	struct ip_error undo;
+
+	log_warn("upload %s not committed: %s", r->id, err->msg);
+	if (recorded && table_delete(app->table, r->id, &undo) != IP_OK)
+		log_error("undo record %s: %s", r->id, undo.msg);
+	if (stored && objstore_delete(app->store, r->input_bucket, r->input_key,
+				      &undo) != IP_OK)
+		log_error("undo object %s: %s", r->input_key, undo.msg);
+}
+	free(event);
+	return rc;
+}
+
+/* Delete every object under "{id}/" in the output bucket: the variants
+ * the record names and any a worker wrote after we read the record. */
+static int
+delete_outputs(struct app *app, const char *id, struct ip_error *err)
+{
+	char prefix[RECORD_ID_MAX + 2];
+	char token[RECORD_KEY_MAX + 8] = "";
+	int rc = IP_OK;
+
+	snprintf(prefix, sizeof(prefix), "%s/", id);
+	do {
+		struct objstore_listing l;
+
+		memset(&l, 0, sizeof(l));
+		rc = objstore_list(app->store, app->cfg.output_bucket, prefix,
+				   token, 100, &l, err);
+		for (size_t i = 0; rc == IP_OK && i < l.n; i++)
+			rc = objstore_delete(app->store, app->cfg.output_bucket,
+					     l.keys[i], err);
+		util_strlcpy(token, l.next_token, sizeof(token));
+		objstore_listing_free(&l);
+	} while (rc == IP_OK && token[0] != '\0');
+	return rc;
+}
+
+/*
+ * DESIGN: original first, so a worker that has not yet claimed the image
+ * cannot re-create the record from the object (pipeline.c builds records
+ * for objects it finds); then the record, so a worker finishing later sees
+ * IP_ENOTFOUND and takes its variants back; then every output under the id.
+ */
+int
+ingest_delete(struct app *app, const char *id, struct ip_error *err)
+{
+	struct record r;
+	int rc;
+
+	if (!util_id_valid(id))
+		return ip_error_set(err, IP_ENOTFOUND, "no image %.40s", id);
+	rc = table_get(app->table, id, &r, err);
+	if (rc != IP_OK)
+		return rc;
+	rc = objstore_delete(app->store, r.input_bucket, r.input_key, err);
+	if (rc != IP_OK)
+		return rc;
+	rc = table_delete(app->table, id, err);
+	if (rc != IP_OK && rc != IP_ENOTFOUND)
+		return rc;
+	return delete_outputs(app, id, err);
+}

@@ -1,0 +1,49 @@
+/*
+ * ingest.h - what the gateway does with an upload once its bytes are in a
+ * local temporary file: check it, commit it, announce it.
+ *
+ * ingest_commit is the durability point of DESIGN §1.1: when it returns
+ * IP_OK the original is durable in the input bucket, the `pending` record
+ * is committed and the ObjectCreated event is queued, so a 202 may be sent.
+ * On any failure it undoes what it did (object, record) and the caller
+ * removes the temp file: a refused upload leaves nothing behind.
+ *
+ * Thread-safety: any thread; the app is shared read-only.
+ */
+#ifndef IMGPIPE_INGEST_H
+#define IMGPIPE_INGEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/error.h"
+#include "core/record.h"
+
+struct app;
+
+struct ingest_upload {
+	const char *tmp_path; /* fsync'd temp file holding the body */
+	int fd; /* open on tmp_path, for probing */
+	int64_t bytes;
+	const char *sha256_hex; /* computed while streaming */
+	const char *name; /* client file name, raw (sanitised here) */
+};
+
+/* Sanitise a client file name: keep the last path segment (after '/' or
+ * '\\'), drop control characters and invalid UTF-8, trim spaces and dots
+ * at the ends, cap at max_bytes without splitting a UTF-8 sequence.  An
+ * empty result becomes "image".  out_len must exceed max_bytes. */
+void ingest_sanitize_name(const char *in, size_t max_bytes, char *out,
+			  size_t out_len);
+
+/* Probe (header only, limits), then commit as above.  The temp file is
+ * moved into the store when the backend can (the caller must then not
+ * unlink it; up->tmp_path no longer exists) - check with access(). */
+int ingest_commit(struct app *app, const struct ingest_upload *up,
+		  struct record *out, struct ip_error *err);
+
+/* Remove variants, original and record of id.  IP_ENOTFOUND if no such
+ * record. */
+int ingest_delete(struct app *app, const char *id, struct ip_error *err);
+
+#endif

@@ -1,0 +1,262 @@
+/*
+ * workers.c - the worker pool and start-up recovery (see workers.h).
+ */
+#include "pipeline/workers.h"
+#include "core/event.h"
+#include "core/log.h"
+#include "core/util.h"
+#include "pipeline/app.h"
+#include "queue/queue.h"
+#include "table/table.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#define RECEIVE_WAIT_MS 1000
+
+struct worker {
+	pthread_t thread;
+	struct workers *pool;
+	int index;
+	bool started;
+	atomic_bool finished;
+};
+
+struct workers {
+	struct app *app;
+	int n;
+	struct worker *threads;
+};
+
+static int64_t
+backoff_delay(const struct config *cfg, int attempt)
+{
+	int64_t d = cfg->backoff_ms;
+	uint32_t r = 0;
+
+	for (int i = 1; i < attempt && d < cfg->backoff_max_ms; i++)
+		d *= 2;
+	if (d > cfg->backoff_max_ms)
+		d = cfg->backoff_max_ms;
+	if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
+		r = 0;
+	/* +-20% jitter so retries of a burst do not arrive together. */
+	return d + (d * (int64_t)(r % 41) - d * 20) / 100;
+}
+
+static void
+run_one(struct workers *pool, struct queue_msg *m)
+{
+	struct app *app = pool->app;
+	const struct config *cfg = &app->cfg;
+	struct pipeline_invocation inv;
+	struct pipeline_stats stats;
+	struct ip_error err, e2;
+	int rc;
+
+	ip_error_clear(&err);
+	inv.attempt = m->receive_count;
+	inv.final = m->receive_count >= cfg->max_attempts;
+	if (m->receive_count > cfg->max_attempts) {
+		/* Delivered again after its last attempt: the worker that
+		 * had it died.  Do not run it a fourth time. */
+		snprintf(err.msg, sizeof(err.msg),
+			 "gave up after %d deliveries (the worker processing "
+			 "it stopped before finishing)",
+			 m->receive_count - 1);
+		pipeline_fail_event(&app->pipe, m->body, m->len, err.msg, &e2);
+		rc = IP_ERETRY;
+		goto dead;
+	}
+	rc = pipeline_handle_event(&app->pipe, m->body, m->len, &inv, &stats,
+				   &err);
+	if (rc == IP_OK) {
+		if (queue_delete(app->queue, m, &e2) != IP_OK)
+			log_warn("queue delete %s: %s", m->id, e2.msg);
+		return;
+	}
+	if (rc == IP_EINVAL && stats.done + stats.failed + stats.skipped == 0) {
+		/* The event itself is malformed: nothing to retry. */
+		log_warn("event %s dropped to the dead-letter store: %s", m->id,
+			 err.msg);
+		goto dead;
+	}
+	if (!inv.final) {
+		int64_t delay = backoff_delay(cfg, inv.attempt);
+
+		atomic_fetch_add(&app->metrics.attempts_retried, 1);
+		log_warn("event %s attempt %d/%d failed (%s); retry in %lld ms",
+			 m->id, inv.attempt, cfg->max_attempts, err.msg,
+			 (long long)delay);
+		if (queue_retry(app->queue, m, delay, &e2) != IP_OK)
+			log_warn("queue retry %s: %s", m->id, e2.msg);
+		return;
+	}
+dead:
+	atomic_fetch_add(&app->metrics.dead_lettered, 1);
+	if (queue_dead_letter(app->queue, m, err.msg, &e2) != IP_OK)
+		log_warn("queue dead-letter %s: %s", m->id, e2.msg);
+	else
+		log_warn("event %s moved to the dead-letter store after %d "
+			 "attempts: %s",
+			 m->id, m->receive_count, err.msg);
+}
+
+static void *
+worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct app *app = w->pool->app;
+	int failures = 0;
+
+	while (!atomic_load(&app->stopping)) {
+		struct queue_msg m;
+		struct ip_error err;
+		int rc;
+
+		memset(&m, 0, sizeof(m));
+		rc = queue_receive(app->queue, app->cfg.visibility_s,
+				   RECEIVE_WAIT_MS, &m, &err);
+		if (rc == IP_ENOTFOUND)
+			continue;
+		if (rc != IP_OK) {
+			/* Queue unreachable: log once per streak and wait
+			 * (woken early by shutdown via the queue's wake). */
+			if (failures++ == 0)
+				log_error("worker %d: queue receive: %s",
+					  w->index, err.msg);
+			struct timespec ts = {0, 200 * 1000000L};
+
+			nanosleep(&ts, NULL);
+			continue;
+		}
+		failures = 0;
+		run_one(w->pool, &m);
+		queue_msg_clear(&m);
+	}
+	atomic_store(&w->finished, true);
+	return NULL;
+}
+
+int
+workers_start(struct app *app, int n, struct workers **out,
+	      struct ip_error *err)
+{
+	struct workers *pool = calloc(1, sizeof(*pool));
+
+	if (pool == NULL)
+		return ip_error_set(err, IP_ENOMEM, "out of memory");
+	pool->threads = calloc((size_t)n, sizeof(*pool->threads));
+	if (pool->threads == NULL) {
+		free(pool);
+		return ip_error_set(err, IP_ENOMEM, "out of memory");
+	}
+	pool->app = app;
+	pool->n = n;
+	for (int i = 0; i < n; i++) {
+		struct worker *w = &pool->threads[i];
+		int e;
+
+		w->pool = pool;
+		w->index = i;
+		atomic_init(&w->finished, false);
+		e = pthread_create(&w->thread, NULL, worker_main, w);
+		if (e != 0) {
+			ip_error_set(err, IP_ENOMEM, "worker thread: %s",
+				     strerror(e));
+			app_stop(app);
+			workers_stop(pool, 60000);
+			return IP_ENOMEM;
+		}
+		w->started = true;
+	}
+	*out = pool;
+	return IP_OK;
+}
+
+int
+workers_stop(struct workers *pool, int64_t grace_ms)
+{
+	int64_t deadline = util_mono_ms() + grace_ms;
+	int left = 0;
+
+	if (pool == NULL)
+		return 0;
+	for (int i = 0; i < pool->n; i++) {
+		struct worker *w = &pool->threads[i];
+		struct timespec ts;
+		int64_t now = util_now_ms();
+		int64_t until = now + (deadline - util_mono_ms());
+
+		if (!w->started)
+			continue;
+		ts.tv_sec = until / 1000;
+		ts.tv_nsec = (until % 1000) * 1000000;
+		if (pthread_timedjoin_np(w->thread, NULL, &ts) != 0) {
+			left++;
+			continue;
+		}
+		w->started = false;
+	}
+	if (left > 0) {
+		log_warn("%d worker(s) still busy after %lld ms: their events "
+			 "return to the queue",
+			 left, (long long)grace_ms);
+		return left; /* threads still use the pool: leave it */
+	}
+	free(pool->threads);
+	free(pool);
+	return 0;
+}
+
+static int
+announce(struct app *app, const struct record *r, struct ip_error *err)
+{
+	char *ev =
+	    event_build(app->cfg.aws_region, r->input_bucket, r->input_key,
+			r->bytes, r->sha256, r->uploaded_at);
+	int rc;
+
+	if (ev == NULL)
+		return ip_error_set(err, IP_ENOMEM, "out of memory");
+	rc = queue_send(app->queue, ev, strlen(ev), r->id, 0, err);
+	free(ev);
+	return rc;
+}
+
+int
+workers_recover(struct app *app, struct ip_error *err)
+{
+	char cursor[TABLE_CURSOR_MAX] = "";
+	int count = 0;
+	int rc;
+
+	if (app->queue->ops->release_all != NULL) {
+		rc = app->queue->ops->release_all(app->queue, err);
+		if (rc != IP_OK)
+			return rc;
+	}
+	do {
+		struct table_page page;
+
+		memset(&page, 0, sizeof(page));
+		rc = table_list_unfinished(app->table, cursor, 100, &page, err);
+		for (size_t i = 0; rc == IP_OK && i < page.n; i++) {
+			rc = announce(app, &page.items[i], err);
+			count++;
+		}
+		util_strlcpy(cursor, page.next_cursor, sizeof(cursor));
+		table_page_free(&page);
+	} while (rc == IP_OK && cursor[0] != '\0');
+	if (rc != IP_OK)
+		return rc;
+	if (count > 0)
+		log_info("recovery: %d unfinished image(s) re-announced",
+			 count);
+	return count;
+}

@@ -1,0 +1,132 @@
+/*
+ * table.h - the metadata table interface (DynamoDB's model: items by id).
+ *
+ * Backends: table_sqlite.c (embedded, WAL), later table_dynamodb.c.
+ * Each item is one struct record (core/record.h) keyed by record.id.
+ *
+ * Optimistic concurrency: every stored record carries `version`.
+ * table_put creates version 1; table_update(r, expected) succeeds only if
+ * the stored version equals `expected`, and stores r with version
+ * expected+1 (r->version is set to that on success).  A stale writer gets
+ * IP_ECONFLICT and must re-read.  This is what stops a slow worker from
+ * overwriting `done` with `processing`.
+ *
+ * Listing is newest first.  Ids are ULIDs, so "newest first" is "id
+ * descending"; the cursor is opaque to callers (base64url of the last id
+ * for sqlite) and validated when it comes back.
+ *
+ * Thread-safety: every operation may be called from any thread at once.
+ */
+#ifndef IMGPIPE_TABLE_H
+#define IMGPIPE_TABLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/config.h"
+#include "core/error.h"
+#include "core/record.h"
+
+#define TABLE_LIST_MAX 1000
+#define TABLE_CURSOR_MAX 128
+
+struct table;
+
+struct table_page {
+	size_t n;
+	struct record *items;		 /* n records, malloc'd */
+	char next_cursor[TABLE_CURSOR_MAX]; /* "" when there is no more */
+};
+
+struct table_ops {
+	const char *name;
+	unsigned caps;
+	void (*close)(struct table *t);
+	int (*ping)(struct table *t, struct ip_error *err);
+	/* Create; IP_EEXIST if the id exists.  Stores version 1 and sets
+	 * r->version = 1. */
+	int (*put)(struct table *t, struct record *r, struct ip_error *err);
+	int (*get)(struct table *t, const char *id, struct record *out,
+		   struct ip_error *err);
+	/* Conditional replace, see above.  IP_ENOTFOUND if the id is gone. */
+	int (*update)(struct table *t, struct record *r, int64_t expected,
+		      struct ip_error *err);
+	/* Deleting a missing id is IP_ENOTFOUND. */
+	int (*del)(struct table *t, const char *id, struct ip_error *err);
+	/* Newest first; limit 1..TABLE_LIST_MAX; cursor NULL/"" = start.
+	 * IP_EINVAL for a cursor this backend did not make. */
+	int (*list)(struct table *t, const char *cursor, size_t limit,
+		    struct table_page *out, struct ip_error *err);
+	/* Records whose status is pending or processing, oldest first, after
+	 * cursor; used by start-up recovery.  Same paging contract. */
+	int (*list_unfinished)(struct table *t, const char *cursor,
+			       size_t limit, struct table_page *out,
+			       struct ip_error *err);
+};
+
+struct table {
+	const struct table_ops *ops;
+};
+
+/* Open the backend named by cfg->table ("sqlite" = DATA/imgpipe.db). */
+int table_open(const struct config *cfg, struct table **out,
+	       struct ip_error *err);
+void table_page_free(struct table_page *p);
+
+int table_sqlite_open(const char *path, struct table **out,
+		      struct ip_error *err);
+
+static inline void
+table_close(struct table *t)
+{
+	if (t != NULL)
+		t->ops->close(t);
+}
+
+static inline int
+table_ping(struct table *t, struct ip_error *e)
+{
+	return t->ops->ping(t, e);
+}
+
+static inline int
+table_put(struct table *t, struct record *r, struct ip_error *e)
+{
+	return t->ops->put(t, r, e);
+}
+
+static inline int
+table_get(struct table *t, const char *id, struct record *out,
+	  struct ip_error *e)
+{
+	return t->ops->get(t, id, out, e);
+}
+
+static inline int
+table_update(struct table *t, struct record *r, int64_t expected,
+	     struct ip_error *e)
+{
+	return t->ops->update(t, r, expected, e);
+}
+
+static inline int
+table_delete(struct table *t, const char *id, struct ip_error *e)
+{
+	return t->ops->del(t, id, e);
+}
+
+static inline int
+table_list(struct table *t, const char *cursor, size_t limit,
+	   struct table_page *out, struct ip_error *e)
+{
+	return t->ops->list(t, cursor, limit, out, e);
+}
+
+static inline int
+table_list_unfinished(struct table *t, const char *cursor, size_t limit,
+		      struct table_page *out, struct ip_error *e)
+{
+	return t->ops->list_unfinished(t, cursor, limit, out, e);
+}
+
+#endif

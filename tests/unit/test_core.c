@@ -1,0 +1,469 @@
+/*
+ * test_core.c - unit tests of the core: configuration precedence and
+ * validation, the S3 event both ways, the record's JSON, the error table,
+ * ids, keys and client file names.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "core/config.h"
+#include "core/error.h"
+#include "core/event.h"
+#include "core/record.h"
+#include "core/util.h"
+#include "pipeline/ingest.h"
+#include "pipeline/pipeline.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* ---- configuration ---- */
+
+static void
+test_config_defaults(void **state)
+{
+	struct config c;
+	struct ip_error e;
+
+	(void)state;
+	config_defaults(&c);
+	assert_int_equal(c.port, 8080);
+	assert_string_equal(c.listen, "127.0.0.1");
+	assert_string_equal(c.data_dir, "./data");
+	assert_int_equal(c.n_variants, 3);
+	assert_string_equal(c.variants[0].name, "large");
+	assert_int_equal(c.variants[0].width, 1600);
+	assert_true(c.variants[0].watermark);
+	assert_string_equal(c.variants[2].name, "thumb");
+	assert_int_equal(c.variants[2].fit, FIT_COVER);
+	assert_false(c.variants[2].watermark);
+	assert_int_equal(c.variants[1].quality, 82);
+	assert_int_equal(c.max_body_bytes, 50 * 1024 * 1024);
+	assert_int_equal(c.max_pixels, 100000000);
+	assert_int_equal(c.max_attempts, 3);
+	assert_int_equal(config_validate(&c, &e), IP_OK);
+}
+
+static char *
+write_temp(const char *text)
+{
+	char *path = strdup("/tmp/imgpipe-test-XXXXXX");
+	int fd = mkstemp(path);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	return path;
+}
+
+static void
+test_config_precedence(void **state)
+{
+	char *ini = write_temp("[server]\nport = 9000\nlisten = 0.0.0.0\n"
+			       "[variant.thumb]\nwidth = 150\n"
+			       "[variant.tiny]\nwidth = 32\nheight = 32\n"
+			       "fit = cover\nformat = webp\n"
+			       "[watermark]\ntext = (c) Example\n"
+			       "position = north-west\nopacity = 0.25\n");
+	char *env[] = { "IMGPIPE_SERVER_PORT=9100",
+			"IMGPIPE_VARIANT_THUMB_HEIGHT=120",
+			"IMGPIPE_BIN=/ignored", "PATH=/bin", NULL };
+	struct config c;
+	struct ip_error e;
+
+	(void)state;
+	config_defaults(&c);
+	assert_int_equal(config_load_file(&c, ini, &e), IP_OK);
+	assert_int_equal(c.port, 9000);
+	assert_string_equal(c.listen, "0.0.0.0");
+	assert_int_equal(c.n_variants, 4);
+	assert_int_equal(c.variants[2].width, 150);
+	assert_int_equal(c.variants[3].fit, FIT_COVER);
+	assert_int_equal(c.variants[3].format, FORMAT_WEBP);
+	assert_string_equal(c.watermark.text, "(c) Example");
+	assert_int_equal(c.watermark.position, GRAVITY_NORTH_WEST);
+	/* environment beats the file */
+	assert_int_equal(config_load_env(&c, env, &e), IP_OK);
+	assert_int_equal(c.port, 9100);
+	assert_int_equal(c.variants[2].height, 120);
+	/* flags (config_set) beat the environment */
+	assert_int_equal(config_set(&c, "server", "port", "9200", &e), IP_OK);
+	assert_int_equal(c.port, 9200);
+	assert_int_equal(config_validate(&c, &e), IP_OK);
+	unlink(ini);
+	free(ini);
+}
+
+static void
+test_config_rejects(void **state)
+{
+	static const struct {
+		const char *section, *key, *value;
+	} bad[] = {
+		{ "server", "port", "70000" },
+		{ "server", "port", "80x" },
+		{ "server", "nope", "1" },
+		{ "limits", "max_body", "lots" },
+		{ "watermark", "opacity", "1.5" },
+		{ "watermark", "position", "up" },
+		{ "variant.thumb", "fit", "squash" },
+		{ "variant.Bad Name", "width", "10" },
+		{ "variant.x", "width", "0" },
+		{ "worker", "max_attempts", "0" },
+		{ "output", "progressive", "maybe" },
+	};
+	struct config c;
+	struct ip_error e;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		config_defaults(&c);
+		assert_int_equal(config_set(&c, bad[i].section, bad[i].key,
+					    bad[i].value, &e),
+				 IP_EINVAL);
+		assert_non_null(strstr(e.msg, bad[i].key[0] ? "" : ""));
+		assert_true(strlen(e.msg) > 0);
+	}
+	config_defaults(&c);
+	assert_int_equal(config_set(&c, "limits", "max_body", "10M", &e),
+			 IP_OK);
+	assert_int_equal(c.max_body_bytes, 10 * 1024 * 1024);
+	/* the same bucket for input and output would loop forever */
+	config_set(&c, "storage", "output_bucket", "input", &e);
+	assert_int_equal(config_validate(&c, &e), IP_EINVAL);
+	assert_non_null(strstr(e.msg, "differ"));
+}
+
+static void
+test_config_bad_file(void **state)
+{
+	char *ini = write_temp("[server]\nport = many\n");
+	char *env[] = { "IMGPIPE_SERVER_PROT=1", NULL };
+	struct config c;
+	struct ip_error e;
+
+	(void)state;
+	config_defaults(&c);
+	assert_int_equal(config_load_file(&c, ini, &e), IP_EINVAL);
+	assert_non_null(strstr(e.msg, "server.port"));
+	assert_int_equal(config_load_file(&c, "/nonexistent.ini", &e),
+			 IP_EINVAL);
+	assert_int_equal(config_load_env(&c, env, &e), IP_EINVAL);
+	assert_non_null(strstr(e.msg, "SERVER_PROT"));
+	unlink(ini);
+	free(ini);
+}
+
+/* ---- events ---- */
+
+static void
+test_event_roundtrip(void **state)
+{
+	const char *key = "01JABCDEFGHJKMNPQRSTVWXYZ0/my photo+1%.jpg";
+	struct event ev;
+	struct ip_error e;
+	char *text;
+
+	(void)state;
+	text = event_build("us-east-1", "input", key, 1234, "abc", 0);
+	assert_non_null(text);
+	/* encoded as S3 does: space as '+', '+' and '%' escaped */
+	assert_non_null(strstr(text, "my+photo%2B1%25.jpg"));
+	assert_non_null(strstr(text, "\"eventSource\":\"aws:s3\""));
+	assert_int_equal(event_parse(text, strlen(text), &ev, &e), IP_OK);
+	assert_int_equal(ev.n, 1);
+	assert_string_equal(ev.records[0].key, key);
+	assert_string_equal(ev.records[0].bucket, "input");
+	assert_string_equal(ev.records[0].event_name, "ObjectCreated:Put");
+	assert_int_equal(ev.records[0].size, 1234);
+	free(text);
+}
+
+static void
+test_event_foreign_shapes(void **state)
+{
+	/* radosgw: unencoded key, ceph:s3, version 2.2, extra fields */
+	const char *rgw =
+		"{\"Records\":[{\"eventVersion\":\"2.2\",\"eventSource\":"
+		"\"ceph:s3\",\"awsRegion\":\"\",\"eventName\":"
+		"\"ObjectCreated:Put\",\"s3\":{\"bucket\":{\"name\":\"in\"},"
+		"\"object\":{\"key\":\"a b+c.jpg\",\"size\":5,\"metadata\":[],"
+		"\"tags\":[]}},\"opaqueData\":\"\"}]}";
+	/* SNS-wrapped S3 event (Architect sandbox @events) */
+	const char *sns =
+		"{\"Records\":[{\"Sns\":{\"Message\":\"{\\\"Records\\\":[{"
+		"\\\"eventSource\\\":\\\"aws:s3\\\",\\\"eventName\\\":"
+		"\\\"ObjectCreated:Post\\\",\\\"s3\\\":{\\\"bucket\\\":{"
+		"\\\"name\\\":\\\"in\\\"},\\\"object\\\":{\\\"key\\\":"
+		"\\\"x%20y.png\\\"}}}]}\"}}]}";
+	struct event ev;
+	struct ip_error e;
+
+	(void)state;
+	assert_int_equal(event_parse(rgw, strlen(rgw), &ev, &e), IP_OK);
+	assert_int_equal(ev.n, 1);
+	assert_string_equal(ev.records[0].key, "a b+c.jpg");
+	assert_int_equal(event_parse(sns, strlen(sns), &ev, &e), IP_OK);
+	assert_int_equal(ev.n, 1);
+	assert_string_equal(ev.records[0].key, "x y.png");
+}
+
+static void
+test_event_rejects(void **state)
+{
+	static const char *const bad[] = {
+		"",
+		"[]",
+		"{\"Records\":3}",
+		"{\"Records\":[{\"s3\":{\"bucket\":{},\"object\":{\"key\":"
+		"\"k\"}}}]}",
+		"{\"Records\":[{\"s3\":{\"bucket\":{\"name\":\"b\"},"
+		"\"object\":{\"key\":\"bad%zz\"}}}]}",
+		"{\"Records\":[{\"s3\":{\"bucket\":{\"name\":\"b\"},"
+		"\"object\":{\"key\":\"nul%00\"}}}]}",
+		"{\"Records\":[{\"s3\":{\"bucket\":{\"name\":\"b\"},"
+		"\"object\":{}}}]}",
+	};
+	struct event ev;
+	struct ip_error e;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_not_equal(event_parse(bad[i], strlen(bad[i]), &ev,
+						 &e),
+				     IP_OK);
+}
+
+/* ---- record ---- */
+
+static void
+test_record_roundtrip(void **state)
+{
+	struct record a, b;
+	struct ip_error e;
+	char *text;
+
+	(void)state;
+	memset(&a, 0, sizeof(a));
+	util_new_id(a.id, sizeof(a.id));
+	strcpy(a.name, "Café \"quoted\".jpg");
+	strcpy(a.input_bucket, "input");
+	snprintf(a.input_key, sizeof(a.input_key), "%s/x.jpg", a.id);
+	strcpy(a.content_type, "image/jpeg");
+	strcpy(a.format, "jpeg");
+	a.bytes = 123456789012LL;
+	memset(a.sha256, 'a', 64);
+	a.stored_width = 2848;
+	a.stored_height = 4272;
+	a.width = 4272;
+	a.height = 2848;
+	a.orientation = 6;
+	a.has_alpha = true;
+	strcpy(a.colourspace, "srgb");
+	a.pages = 1;
+	a.uploaded_at = 1767225600123LL;
+	a.status = RECORD_DONE;
+	a.attempts = 2;
+	a.processed_at = 1767225601456LL;
+	a.processing_ms = 333;
+	strcpy(a.placeholder, "LKO2?U%2Tw=w]~RBVZRi};RPxuwH");
+	strcpy(a.dominant, "#a1b2c3");
+	a.version = 7;
+	a.n_variants = 2;
+	strcpy(a.variants[0].name, "large");
+	strcpy(a.variants[0].bucket, "output");
+	strcpy(a.variants[0].key, "k/large.jpg");
+	strcpy(a.variants[0].format, "jpeg");
+	strcpy(a.variants[0].content_type, "image/jpeg");
+	a.variants[0].width = 1600;
+	a.variants[0].height = 1067;
+	a.variants[0].bytes = 200000;
+	memset(a.variants[0].sha256, 'b', 64);
+	strcpy(a.variants[1].name, "thumb");
+	a.variants[1].width = 200;
+	a.variants[1].height = 200;
+	text = record_to_string(&a);
+	assert_non_null(text);
+	assert_non_null(strstr(text, "\"uploaded_at\":\"2026-01-01T00:00:00.123Z\""));
+	assert_non_null(strstr(text, "\"status\":\"done\""));
+	assert_int_equal(record_from_string(text, strlen(text), &b, &e), IP_OK);
+	assert_memory_equal(&a, &b, sizeof(a));
+	assert_non_null(record_variant_get(&b, "thumb"));
+	assert_null(record_variant_get(&b, "medium"));
+	free(text);
+}
+
+static void
+test_record_rejects(void **state)
+{
+	static const char *const bad[] = {
+		"{}",
+		"{\"id\":\"nope\",\"status\":\"done\"}",
+		"{\"id\":\"01JABCDEFGHJKMNPQRSTVWXYZ0\",\"status\":\"weird\"}",
+		"{\"id\":\"01JABCDEFGHJKMNPQRSTVWXYZ0\",\"status\":\"done\","
+		"\"width\":-1}",
+		"{\"id\":\"01JABCDEFGHJKMNPQRSTVWXYZ0\",\"status\":\"done\","
+		"\"uploaded_at\":\"yesterday\"}",
+		"{\"id\":\"01JABCDEFGHJKMNPQRSTVWXYZ0\",\"status\":\"done\","
+		"\"variants\":{}}",
+		"{\"id\":\"01JABCDEFGHJKMNPQRSTVWXYZ0\",\"status\":\"done\","
+		"\"format\":\"a-format-name-that-is-far-too-long\"}",
+		"[1]",
+	};
+	struct record r;
+	struct ip_error e;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(record_from_string(bad[i], strlen(bad[i]), &r,
+						    &e),
+				 IP_EINVAL);
+}
+
+/* ---- errors, ids, keys, names ---- */
+
+static void
+test_error_table(void **state)
+{
+	static const struct {
+		int code, http;
+		const char *name;
+	} rows[] = {
+		{ IP_OK, 200, "ok" },
+		{ IP_EINVAL, 400, "invalid_request" },
+		{ IP_ENOTFOUND, 404, "not_found" },
+		{ IP_ECONFLICT, 409, "conflict" },
+		{ IP_ETOOBIG, 413, "payload_too_large" },
+		{ IP_EMEDIA, 415, "unsupported_media_type" },
+		{ IP_EUNPROCESSABLE, 422, "unprocessable_image" },
+		{ IP_EFULL, 429, "too_many_requests" },
+		{ IP_EBACKEND, 503, "backend_unavailable" },
+		{ IP_ELENGTH, 411, "length_required" },
+		{ IP_ENOTSUP, 405, "method_not_allowed" },
+		{ -999, 500, "internal_error" },
+	};
+	struct ip_error e;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		assert_int_equal(ip_code_http(rows[i].code), rows[i].http);
+		assert_string_equal(ip_code_name(rows[i].code), rows[i].name);
+	}
+	assert_int_equal(ip_error_set(&e, IP_EMEDIA, "x=%d", 5), IP_EMEDIA);
+	assert_string_equal(e.msg, "x=5");
+	ip_error_prefix(&e, "put %s", "a");
+	assert_string_equal(e.msg, "put a: x=5");
+	assert_true(ip_code_transient(IP_EBACKEND));
+	assert_false(ip_code_transient(IP_EMEDIA));
+}
+
+static void
+test_ids_and_keys(void **state)
+{
+	char a[32], b[32], id[RECORD_ID_MAX], key[RECORD_KEY_MAX];
+	struct ip_error e;
+
+	(void)state;
+	util_new_id(a, sizeof(a));
+	util_new_id(b, sizeof(b));
+	assert_int_equal(strlen(a), 26);
+	assert_true(util_id_valid(a));
+	assert_string_not_equal(a, b);
+	assert_false(util_id_valid("01JABCDEFGHJKMNPQRSTVWXYZ"));
+	assert_false(util_id_valid("01JABCDEFGHJKMNPQRSTVWXYZU"));
+	assert_false(util_id_valid("../etc/passwd"));
+	assert_int_equal(pipeline_input_key(a, "x.jpg", key, sizeof(key), &e),
+			 IP_OK);
+	assert_int_equal(pipeline_key_id(key, id), IP_OK);
+	assert_string_equal(id, a);
+	assert_int_equal(pipeline_key_id("foreign/x.jpg", id), IP_EINVAL);
+	assert_int_equal(pipeline_key_id(a, id), IP_EINVAL);
+	pipeline_variant_key(a, "thumb", "jpg", key, sizeof(key));
+	assert_non_null(strstr(key, "/thumb.jpg"));
+}
+
+static void
+test_sanitize_name(void **state)
+{
+	static const struct {
+		const char *in, *out;
+	} rows[] = {
+		{ "photo.jpg", "photo.jpg" },
+		{ "../../etc/passwd", "passwd" },
+		{ "C:\\Users\\me\\cat.png", "cat.png" },
+		{ "a\x01\x1f\x7f" "b.jpg", "ab.jpg" },
+		{ "..", "image" },
+		{ "", "image" },
+		{ "  spaced .jpg. ", "spaced .jpg" },
+		{ "caf\xc3\xa9.jpg", "caf\xc3\xa9.jpg" },
+		{ "bad\xff\xfeutf8.jpg", "badutf8.jpg" },
+		{ "dir/", "image" },
+	};
+	char out[RECORD_NAME_MAX];
+	char longname[600];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		ingest_sanitize_name(rows[i].in, 255, out, sizeof(out));
+		assert_string_equal(out, rows[i].out);
+	}
+	/* 300 two-byte characters: capped at 255 bytes, no split char */
+	for (int i = 0; i < 300; i++) {
+		longname[2 * i] = (char)0xc3;
+		longname[2 * i + 1] = (char)0xa9;
+	}
+	longname[600 - 1] = '\0';
+	longname[598] = '\0';
+	ingest_sanitize_name(longname, 255, out, sizeof(out));
+	assert_int_equal(strlen(out), 254);
+}
+
+static void
+test_time_and_size(void **state)
+{
+	char buf[40];
+	int64_t v;
+
+	(void)state;
+	assert_string_equal(util_rfc3339(0, buf, sizeof(buf)),
+			    "1970-01-01T00:00:00.000Z");
+	assert_int_equal(util_rfc3339_parse("2026-01-01T00:00:00.5Z"),
+			 1767225600500LL);
+	assert_int_equal(util_rfc3339_parse("2026-01-01 00:00:00Z"), -1);
+	assert_int_equal(util_rfc3339_parse("2026-13-01T00:00:00Z"), -1);
+	assert_int_equal(util_parse_size("1.5k", &v), 0);
+	assert_int_equal(v, 1536);
+	assert_int_equal(util_parse_size("50MiB", &v), 0);
+	assert_int_equal(v, 50 * 1024 * 1024);
+	assert_int_equal(util_parse_size("-1", &v), -1);
+	assert_int_equal(util_parse_size("5Q", &v), -1);
+	assert_string_equal(util_http_date(784111777000LL, buf, sizeof(buf)),
+			    "Sun, 06 Nov 1994 08:49:37 GMT");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_config_defaults),
+		cmocka_unit_test(test_config_precedence),
+		cmocka_unit_test(test_config_rejects),
+		cmocka_unit_test(test_config_bad_file),
+		cmocka_unit_test(test_event_roundtrip),
+		cmocka_unit_test(test_event_foreign_shapes),
+		cmocka_unit_test(test_event_rejects),
+		cmocka_unit_test(test_record_roundtrip),
+		cmocka_unit_test(test_record_rejects),
+		cmocka_unit_test(test_error_table),
+		cmocka_unit_test(test_ids_and_keys),
+		cmocka_unit_test(test_sanitize_name),
+		cmocka_unit_test(test_time_and_size),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

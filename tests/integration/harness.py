@@ -1,0 +1,179 @@
+"""Integration test harness: runs the real imgpipe binary on 127.0.0.1 with
+a fresh data directory and speaks HTTP to it.
+
+Nothing here sleeps to synchronise: the server prints its URL once it
+listens (we block on that line), uploads are awaited with ?wait=, and
+process exits with wait().
+"""
+import hashlib
+import http.client
+import io
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import unittest
+import uuid
+
+BIN = os.environ.get("IMGPIPE_BIN", "build/imgpipe")
+CORPUS = os.environ.get("IMGPIPE_CORPUS", "../shared/corpus")
+PHOTOS = sorted(f for f in os.listdir(CORPUS)
+                if f.endswith((".jpg", ".png", ".webp")) and f != "watermark.png")
+
+
+def corpus(name):
+    with open(os.path.join(CORPUS, name), "rb") as f:
+        return f.read()
+
+
+class Response:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+    def json(self):
+        return json.loads(self.body)
+
+    def header(self, name):
+        for k, v in self.headers:
+            if k.lower() == name.lower():
+                return v
+        return None
+
+    def __repr__(self):
+        return f"<{self.status} {self.body[:300]!r}>"
+
+
+class Server:
+    """One imgpipe process. `args` are extra command-line flags."""
+
+    def __init__(self, data_dir=None, args=(), env=None, command="serve"):
+        self.own_dir = data_dir is None
+        self.data_dir = data_dir or tempfile.mkdtemp(prefix="imgpipe-it-")
+        self.args = list(args)
+        self.env = dict(os.environ)
+        self.env.update(env or {})
+        self.command = command
+        self.proc = None
+        self.port = None
+        self.log_path = os.path.join(self.data_dir, "server.log")
+
+    def start(self):
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [BIN, self.command, "--port", "0", "--data-dir", self.data_dir,
+             "--log-level", "info"] + self.args,
+            stdout=subprocess.PIPE, stderr=self.log, env=self.env)
+        line = self.proc.stdout.readline().decode()
+        if "listening on" not in line:
+            self.proc.wait(timeout=10)
+            raise RuntimeError("server did not start: %r\n%s" %
+                               (line, self.read_log()))
+        self.port = int(line.strip().rsplit(":", 1)[1])
+        return self
+
+    def read_log(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode(errors="replace")[-4000:]
+
+    def stop(self, sig=signal.SIGTERM, timeout=60):
+        """Signal the server and wait for it; returns its exit status."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        rc = self.proc.wait(timeout=timeout)
+        self.proc.stdout.close()
+        self.log.close()
+        self.proc = None
+        return rc
+
+    def cleanup(self):
+        if self.proc is not None:
+            self.stop(signal.SIGKILL)
+        if self.own_dir:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+
+    # ---- HTTP ----
+    def request(self, method, path, body=None, headers=None, timeout=120):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port,
+                                          timeout=timeout)
+        try:
+            conn.request(method, path, body=body, headers=headers or {})
+            r = conn.getresponse()
+            data = r.read()
+            return Response(r.status, r.getheaders(), data)
+        finally:
+            conn.close()
+
+    def put(self, name, data, wait=None, headers=None):
+        q = f"?wait={wait}" if wait is not None else ""
+        return self.request("PUT", f"/v1/images/{name}{q}", data,
+                            headers or {"Content-Type": "application/octet-stream"})
+
+    def post_multipart(self, name, data, wait=None):
+        boundary = uuid.uuid4().hex
+        body = io.BytesIO()
+        body.write(f"--{boundary}\r\nContent-Disposition: form-data; "
+                   f"name=\"note\"\r\n\r\nignored\r\n".encode())
+        body.write(f"--{boundary}\r\nContent-Disposition: form-data; "
+                   f"name=\"file\"; filename=\"{name}\"\r\n"
+                   f"Content-Type: application/octet-stream\r\n\r\n".encode())
+        body.write(data)
+        body.write(f"\r\n--{boundary}--\r\n".encode())
+        q = f"?wait={wait}" if wait is not None else ""
+        return self.request(
+            "POST", f"/v1/images{q}", body.getvalue(),
+            {"Content-Type": f"multipart/form-data; boundary={boundary}"})
+
+    def wait_done(self, image_id, seconds=60):
+        r = self.request("GET", f"/v1/images/{image_id}?wait={seconds}")
+        assert r.status == 200, r
+        return r.json()
+
+    # ---- what is on disk ----
+    def files_under(self, *parts):
+        root = os.path.join(self.data_dir, *parts)
+        out = []
+        for dirpath, _, files in os.walk(root):
+            for f in files:
+                out.append(os.path.relpath(os.path.join(dirpath, f), root))
+        return sorted(out)
+
+
+class ServerTest(unittest.TestCase):
+    """A test case with one running server per test."""
+    server_args = ()
+
+    def setUp(self):
+        self.server = Server(args=self.server_args).start()
+
+    def tearDown(self):
+        log = None
+        if self.server.proc is not None:
+            rc = self.server.stop()
+            if rc != 0:
+                log = self.server.read_log()
+        self.server.cleanup()
+        if log is not None:
+            self.fail("server exited non-zero on SIGTERM:\n" + log)
+
+    def assertJsonError(self, r, status, code=None):
+        self.assertEqual(r.status, status, r)
+        self.assertTrue(r.header("Content-Type").startswith("application/json"), r.headers)
+        err = r.json()["error"]
+        self.assertIsInstance(err["message"], str)
+        self.assertTrue(err["message"])
+        if code is not None:
+            self.assertEqual(err["code"], code, r)
+
+
+def sha256(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+def main():
+    unittest.main(verbosity=2)

@@ -70,9 +70,11 @@ test_config_precedence(void **state)
 			       "fit = cover\nformat = webp\n"
 			       "[watermark]\ntext = (c) Example\n"
 			       "position = north-west\nopacity = 0.25\n");
-	char *env[] = { "IMGPIPE_SERVER_PORT=9100",
-			"IMGPIPE_VARIANT_THUMB_HEIGHT=120",
-			"IMGPIPE_BIN=/ignored", "PATH=/bin", NULL };
+	char e1[] = "IMGPIPE_SERVER_PORT=9100";
+	char e2[] = "IMGPIPE_VARIANT_THUMB_HEIGHT=120";
+	char e3[] = "IMGPIPE_BIN=/ignored";
+	char e4[] = "PATH=/bin";
+	char *env[] = { e1, e2, e3, e4, NULL };
 	struct config c;
 	struct ip_error e;
 
@@ -143,7 +145,8 @@ static void
 test_config_bad_file(void **state)
 {
 	char *ini = write_temp("[server]\nport = many\n");
-	char *env[] = { "IMGPIPE_SERVER_PROT=1", NULL };
+	char e1[] = "IMGPIPE_SERVER_PROT=1";
+	char *env[] = { e1, NULL };
 	struct config c;
 	struct ip_error e;
 

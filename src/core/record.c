@@ -96,9 +96,10 @@ record_to_json(const struct record *r)
 	bad |= json_object_set_new(o, "error", opt_string(r->error));
 	bad |=
 	    json_object_set_new(o, "processed_at", time_json(r->processed_at));
-	bad |= json_object_set_new(
-	    o, "processing_ms",
-	    r->processed_at > 0 ? json_integer(r->processing_ms) : json_null());
+	bad |= json_object_set_new(o, "processing_ms",
+				   r->processed_at > 0 || r->processing_ms > 0
+				       ? json_integer(r->processing_ms)
+				       : json_null());
 	bad |=
 	    json_object_set_new(o, "placeholder", opt_string(r->placeholder));
 	bad |=

@@ -1,0 +1,271 @@
+/*
+ * objstore.c - the backend registry of the object store, and the key and
+ * bucket rules every backend applies before touching anything.
+ *
+ * Called by main/app wiring (objstore_open, once at start-up), by every
+ * backend (objstore_key_valid, objstore_bucket_valid) and by anyone who
+ * lists (objstore_listing_free).  Everything here is reentrant; the
+ * registry is a constant table.
+ *
+ * Adding a backend is one line in `backends` below: the scheme of the
+ * configured URL ("fs", "s3" for "s3+http://..." and "s3://...") selects
+ * the entry, and the entry's open function parses the rest of the URL.
+ */
+#include "objstore/objstore.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+
+#define SCHEME_MAX 16
+
+static int open_fs(const struct config *cfg, struct objstore **out,
+		   struct ip_error *err);
+
+static const struct {
+	const char *scheme;
+	int (*open)(const struct config *cfg, struct objstore **out,
+		    struct ip_error *err);
+} backends[] = {
+	{ "fs", open_fs },
+};
+
+/*
+ * The scheme of a backend URL: the text before the first ':' or '+', or
+ * the whole string for a bare name ("fs").  Empty on a malformed URL.
+ */
+static void
+url_scheme(const char *url, char *out, size_t size)
+{
+	size_t n = strcspn(url, ":+");
+
+	if (n == 0 || n >= size) {
+		out[0] = '\0';
+		return;
+	}
+	memcpy(out, url, n);
+	out[n] = '\0';
+}
+
+/*
+ * "fs" roots the store in DATA/buckets; "fs:///abs/path" roots it there.
+ * Nothing else is an fs URL (no host, no relative path, no query).
+ */
+static int
+open_fs(const struct config *cfg, struct objstore **out, struct ip_error *err)
+{
+	char root[CONFIG_PATH_MAX + 16];
+	const char *url = cfg->objstore;
+	const char *path;
+	int n;
+
+	if (strcmp(url, "fs") == 0) {
+		if (cfg->data_dir[0] == '\0')
+			return ip_error_set(err, IP_EINVAL,
+					    "objstore fs: data_dir is empty");
+		n = snprintf(root, sizeof(root), "%s/buckets", cfg->data_dir);
+		if (n < 0 || (size_t)n >= sizeof(root))
+			return ip_error_set(err, IP_EINVAL,
+					    "objstore fs: data_dir too long");
+		return objstore_fs_open(root, out, err);
+	}
+	if (strncmp(url, "fs://", 5) != 0)
+		return ip_error_set(err, IP_EINVAL,
+				    "objstore: expected \"fs\" or "
+				    "\"fs:///absolute/path\", got \"%s\"",
+				    url);
+	path = url + 5;
+	if (path[0] != '/' || path[1] == '\0' || strpbrk(path, "?#") != NULL)
+		return ip_error_set(err, IP_EINVAL,
+				    "objstore: fs URL needs an absolute path "
+				    "and nothing else (fs:///srv/imgpipe)");
+	return objstore_fs_open(path, out, err);
+}
+
+int
+objstore_open(const struct config *cfg, struct objstore **out,
+	      struct ip_error *err)
+{
+	char scheme[SCHEME_MAX];
+	struct objstore *s = NULL;
+	int rc = IP_EINVAL;
+
+	*out = NULL;
+	url_scheme(cfg->objstore, scheme, sizeof(scheme));
+	for (size_t i = 0; i < sizeof(backends) / sizeof(backends[0]); i++) {
+		if (strcmp(scheme, backends[i].scheme) != 0)
+			continue;
+		rc = backends[i].open(cfg, &s, err);
+		if (rc != IP_OK)
+			goto out;
+		rc = objstore_ensure_bucket(s, cfg->input_bucket, err);
+		if (rc != IP_OK) {
+			ip_error_prefix(err, "input bucket \"%s\"",
+					cfg->input_bucket);
+			goto out;
+		}
+		rc = objstore_ensure_bucket(s, cfg->output_bucket, err);
+		if (rc != IP_OK) {
+			ip_error_prefix(err, "output bucket \"%s\"",
+					cfg->output_bucket);
+			goto out;
+		}
+		log_info("objstore: %s backend ready", s->ops->name);
+		*out = s;
+		s = NULL;
+		goto out;
+	}
+	ip_error_set(err, IP_EINVAL, "objstore: unknown backend \"%s\"",
+		     cfg->objstore);
+out:
+	objstore_close(s);
+	return rc;
+}
+
+/*
+ * Length of the UTF-8 sequence at p (1..4), or 0 if it is malformed,
+ * overlong, a surrogate, above U+10FFFF, or a C0/C1 control or DEL.
+ */
+static size_t
+utf8_char_len(const unsigned char *p)
+{
+	unsigned c = p[0];
+	unsigned cp;
+	size_t n;
+
+	if (c < 0x80)
+		return c < 0x20 || c == 0x7f ? 0 : 1;
+	if (c >= 0xc2 && c <= 0xdf) {
+		n = 2;
+		cp = c & 0x1f;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		n = 3;
+		cp = c & 0x0f;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		n = 4;
+		cp = c & 0x07;
+	} else {
+		return 0;
+	}
+	for (size_t i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (p[i] & 0x3f);
+	}
+	if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
+	    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	if (cp >= 0x80 && cp <= 0x9f)
+		return 0;
+	return n;
+}
+
+bool
+objstore_key_valid(const char *key)
+{
+	const unsigned char *p = (const unsigned char *)key;
+	size_t seg_start = 0;
+	size_t i = 0;
+	size_t n;
+
+	if (key == NULL || key[0] == '\0' || key[0] == '/')
+		return false;
+	for (;;) {
+		if (p[i] == '/' || p[i] == '\0') {
+			size_t seg = i - seg_start;
+
+			if (seg == 0)
+				return false;
+			if (seg == 1 && p[seg_start] == '.')
+				return false;
+			if (seg == 2 && p[seg_start] == '.' &&
+			    p[seg_start + 1] == '.')
+				return false;
+			if (p[i] == '\0')
+				break;
+			i++;
+			seg_start = i;
+			continue;
+		}
+		if (p[i] == '\\')
+			return false;
+		n = utf8_char_len(p + i);
+		if (n == 0)
+			return false;
+		i += n;
+		if (i >= RECORD_KEY_MAX)
+			return false;
+	}
+	return i < RECORD_KEY_MAX;
+}
+
+/* True for a dotted quad such as "192.168.5.4" (S3 refuses those). */
+static bool
+looks_like_ipv4(const char *s)
+{
+	int dots = 0;
+	int digits = 0;
+
+	for (; *s != '\0'; s++) {
+		if (*s == '.') {
+			if (digits == 0)
+				return false;
+			dots++;
+			digits = 0;
+		} else if (*s >= '0' && *s <= '9') {
+			if (++digits > 3)
+				return false;
+		} else {
+			return false;
+		}
+	}
+	return dots == 3 && digits > 0;
+}
+
+bool
+objstore_bucket_valid(const char *bucket)
+{
+	size_t n;
+
+	if (bucket == NULL)
+		return false;
+	n = strnlen(bucket, 64);
+	if (n < 3 || n > 63)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = bucket[i];
+		bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+
+		if (!alnum && c != '.' && c != '-')
+			return false;
+		/* Labels start and end with a letter or digit. */
+		if (!alnum && (i == 0 || i == n - 1))
+			return false;
+		if (c == '.' && (bucket[i - 1] == '.' ||
+				 bucket[i - 1] == '-' || bucket[i + 1] == '-'))
+			return false;
+	}
+	if (looks_like_ipv4(bucket) || strncmp(bucket, "xn--", 4) == 0)
+		return false;
+	if ((n > 8 && strcmp(bucket + n - 8, "-s3alias") == 0) ||
+	    (n > 7 && strcmp(bucket + n - 7, "--ol-s3") == 0))
+		return false;
+	return true;
+}
+
+void
+objstore_listing_free(struct objstore_listing *l)
+{
+	if (l == NULL)
+		return;
+	for (size_t i = 0; i < l->n; i++)
+		free(l->keys[i]);
+	free(l->keys);
+	free(l->sizes);
+	l->keys = NULL;
+	l->sizes = NULL;
+	l->n = 0;
+	l->next_token[0] = '\0';
+}

@@ -1,0 +1,1053 @@
+/*
+ * queue_sqlite.c - the embedded event queue: a durable SQLite table with a
+ * visibility timeout, receipts, and a dead-letter table.
+ *
+ * Called through the queue.h wrappers by the gateway and recovery (send),
+ * the workers (receive, delete, retry, dead_letter), the admin paths
+ * (dlq_list, dlq_redrive), start-up (release_all), /metrics (depth) and
+ * shutdown (wake), all from any thread at once.
+ *
+ * DESIGN
+ *
+ * One connection and one mutex; the mutex is also the one of the condition
+ * variable that blocked receives wait on, so "look, then sleep" cannot miss
+ * a send: send, retry, redrive, release_all and wake all broadcast with the
+ * mutex held.  A receive that finds nothing sleeps until the earliest
+ * visible_at, its own deadline, or QUEUE_SQLITE_POLL_MS, whichever comes
+ * first; the poll bound is what lets it notice messages sent by another
+ * process sharing the file (the condition variable is per process).
+ * The condition variable runs on CLOCK_MONOTONIC; visible_at is wall-clock
+ * milliseconds (util_now_ms) because it is stored and must survive restarts.
+ *
+ * Schema (user_version 1):
+ *   messages(id INTEGER PRIMARY KEY AUTOINCREMENT, dedup TEXT, body BLOB,
+ *            sent_at, visible_at, receive_count, receipt TEXT)
+ *     + partial UNIQUE index on dedup (live messages only), index on
+ *       visible_at
+ *   dead(id, body, receive_count, reason, dead_at, sent_at)
+ * A message keeps its id through the dead-letter table and back, and
+ * AUTOINCREMENT never hands an id out twice, so ids are unique forever.
+ *
+ * States of a row in messages:
+ *   visible    visible_at <= now
+ *   in flight  visible_at >  now, receipt set     (received)
+ *   delayed    visible_at >  now, receipt NULL    (delayed send, retry)
+ * receive gives a fresh receipt; retry and release_all clear it, so a
+ * receipt is valid from its receive until the next receive, retry,
+ * release_all, delete or dead_letter.  A stale receipt is IP_ECONFLICT; a
+ * message that is gone altogether (deleted by the holder of a newer
+ * receipt, or dead) is IP_ENOTFOUND.
+ *
+ * depth: visible = visible rows, in-flight = every row not yet visible
+ * (received or delayed), so the two add up to everything queued.
+ *
+ * Durability: journal_mode=WAL, synchronous=FULL; every state change is
+ * one transaction.
+ */
+#include "queue/queue.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "core/log.h"
+#include "core/util.h"
+
+#define QUEUE_SQLITE_POLL_MS 500
+#define SQLQ_SCHEMA_VERSION 1
+#define SQLQ_BUSY_MS 5000
+#define SQLQ_DEDUP_MAX 128		     /* as SQS */
+#define SQLQ_DELAY_MAX_MS (12LL * 3600 * 1000) /* delays and backoffs */
+#define SQLQ_VISIBILITY_MAX_S (12 * 3600)	     /* as SQS */
+#define SQLQ_DLQ_LIST_MAX 1000
+
+enum sqlq_stmt {
+	ST_BEGIN,
+	ST_COMMIT,
+	ST_ROLLBACK,
+	ST_SEND,
+	ST_PICK,
+	ST_TAKE,
+	ST_NEXT,
+	ST_STATE,
+	ST_DEL,
+	ST_RETRY,
+	ST_BURY,
+	ST_BURY_DEL,
+	ST_DLQ_LIST,
+	ST_REDRIVE_ONE,
+	ST_UNBURY_ONE,
+	ST_REDRIVE_ALL,
+	ST_UNBURY_ALL,
+	ST_RELEASE,
+	ST_DEPTH,
+	ST_PING,
+	ST_COUNT
+};
+
+static const char *const sqlq_sql[ST_COUNT] = {
+	[ST_BEGIN] = "BEGIN IMMEDIATE",
+	[ST_COMMIT] = "COMMIT",
+	[ST_ROLLBACK] = "ROLLBACK",
+	/* OR IGNORE: a live message with the same dedup wins, silently. */
+	[ST_SEND] = "INSERT OR IGNORE INTO messages"
+		    "(dedup, body, sent_at, visible_at, receive_count)"
+		    " VALUES (?1, ?2, ?3, ?4, 0)",
+	[ST_PICK] = "SELECT id, body, sent_at, receive_count FROM messages"
+		    " WHERE visible_at <= ?1 ORDER BY id LIMIT 1",
+	[ST_TAKE] = "UPDATE messages SET visible_at = ?2,"
+		    " receive_count = receive_count + 1, receipt = ?3"
+		    " WHERE id = ?1",
+	[ST_NEXT] = "SELECT MIN(visible_at) FROM messages",
+	[ST_STATE] = "SELECT 1 FROM messages WHERE id = ?1",
+	[ST_DEL] = "DELETE FROM messages WHERE id = ?1 AND receipt = ?2",
+	[ST_RETRY] = "UPDATE messages SET visible_at = ?3, receipt = NULL"
+		     " WHERE id = ?1 AND receipt = ?2",
+	[ST_BURY] = "INSERT INTO dead"
+		    "(id, body, receive_count, reason, dead_at, sent_at)"
+		    " SELECT id, body, receive_count, ?3, ?4, sent_at"
+		    " FROM messages WHERE id = ?1 AND receipt = ?2",
+	[ST_BURY_DEL] = "DELETE FROM messages WHERE id = ?1",
+	[ST_DLQ_LIST] = "SELECT id, body, receive_count, reason, dead_at"
+			" FROM dead ORDER BY dead_at, id LIMIT ?1",
+	[ST_REDRIVE_ONE] = "INSERT INTO messages(id, dedup, body, sent_at,"
+			   " visible_at, receive_count, receipt)"
+			   " SELECT id, NULL, body, sent_at, ?2, 0, NULL"
+			   " FROM dead WHERE id = ?1",
+	[ST_UNBURY_ONE] = "DELETE FROM dead WHERE id = ?1",
+	[ST_REDRIVE_ALL] = "INSERT INTO messages(id, dedup, body, sent_at,"
+			   " visible_at, receive_count, receipt)"
+			   " SELECT id, NULL, body, sent_at, ?1, 0, NULL"
+			   " FROM dead",
+	[ST_UNBURY_ALL] = "DELETE FROM dead",
+	[ST_RELEASE] = "UPDATE messages SET visible_at = ?1, receipt = NULL"
+		       " WHERE receipt IS NOT NULL AND visible_at > ?1",
+	[ST_DEPTH] = "SELECT COALESCE(SUM(visible_at <= ?1), 0),"
+		     " COALESCE(SUM(visible_at > ?1), 0) FROM messages",
+	[ST_PING] = "SELECT 1",
+};
+
+static const char sqlq_schema[] =
+	"CREATE TABLE IF NOT EXISTS messages ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" dedup TEXT,"
+	" body BLOB NOT NULL,"
+	" sent_at INTEGER NOT NULL,"
+	" visible_at INTEGER NOT NULL,"
+	" receive_count INTEGER NOT NULL DEFAULT 0,"
+	" receipt TEXT);"
+	"CREATE UNIQUE INDEX IF NOT EXISTS messages_dedup ON messages(dedup)"
+	" WHERE dedup IS NOT NULL;"
+	"CREATE INDEX IF NOT EXISTS messages_visible ON messages(visible_at);"
+	"CREATE TABLE IF NOT EXISTS dead ("
+	" id INTEGER PRIMARY KEY,"
+	" body BLOB NOT NULL,"
+	" receive_count INTEGER NOT NULL,"
+	" reason TEXT NOT NULL,"
+	" dead_at INTEGER NOT NULL,"
+	" sent_at INTEGER NOT NULL);";
+
+struct sqlq {
+	struct queue base;	/* first: the interface casts */
+	pthread_mutex_t lock;	/* guards db, statements, wake_gen */
+	pthread_cond_t cond;	/* "something may have become visible" */
+	uint64_t wake_gen;	/* bumped by wake(): blocked receives end */
+	sqlite3 *db;
+	sqlite3_stmt *st[ST_COUNT];
+	char path[CONFIG_PATH_MAX];
+};
+
+static const struct queue_ops sqlq_ops;
+
+static struct sqlq *
+sqlq(struct queue *q)
+{
+	return (struct sqlq *)q;
+}
+
+static int
+sqlq_error(struct sqlq *s, int rc, const char *what, struct ip_error *err)
+{
+	int code;
+
+	switch (rc & 0xff) {
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		code = IP_ERETRY;
+		break;
+	case SQLITE_NOMEM:
+		code = IP_ENOMEM;
+		break;
+	case SQLITE_IOERR:
+	case SQLITE_FULL:
+	case SQLITE_CANTOPEN:
+	case SQLITE_READONLY:
+		code = IP_EIO;
+		break;
+	default:
+		code = IP_EBACKEND;
+		break;
+	}
+	return ip_error_set(err, code, "queue sqlite: %s: %s", what,
+			    s->db != NULL ? sqlite3_errmsg(s->db)
+					  : sqlite3_errstr(rc));
+}
+
+static void
+sqlq_done(sqlite3_stmt *st)
+{
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+}
+
+/* Step a statement that returns no row; reset it. */
+static int
+sqlq_exec(struct sqlq *s, enum sqlq_stmt which, struct ip_error *err)
+{
+	sqlite3_stmt *st = s->st[which];
+	int rc = sqlite3_step(st);
+
+	sqlq_done(st);
+	if (rc != SQLITE_DONE)
+		return sqlq_error(s, rc, sqlq_sql[which], err);
+	return IP_OK;
+}
+
+static int
+sqlq_begin(struct sqlq *s, struct ip_error *err)
+{
+	return sqlq_exec(s, ST_BEGIN, err);
+}
+
+/* Commit if rc is IP_OK, else roll back; returns the final code. */
+static int
+sqlq_end(struct sqlq *s, int rc, struct ip_error *err)
+{
+	if (rc == IP_OK) {
+		rc = sqlq_exec(s, ST_COMMIT, err);
+		if (rc == IP_OK)
+			return IP_OK;
+	}
+	if (!sqlite3_get_autocommit(s->db))
+		sqlq_exec(s, ST_ROLLBACK, NULL);
+	return rc;
+}
+
+/* Message ids are the decimal text of a positive rowid. */
+static bool
+sqlq_parse_id(const char *text, int64_t *id)
+{
+	int64_t v = 0;
+	size_t i;
+
+	if (text == NULL || text[0] < '1' || text[0] > '9')
+		return false;
+	for (i = 0; text[i] != '\0'; i++) {
+		if (i >= 18 || text[i] < '0' || text[i] > '9')
+			return false;
+		v = v * 10 + (text[i] - '0');
+	}
+	*id = v;
+	return true;
+}
+
+static int
+sqlq_check_msg(const struct queue_msg *m, int64_t *id, struct ip_error *err)
+{
+	if (m == NULL || !sqlq_parse_id(m->id, id))
+		return ip_error_set(err, IP_EINVAL, "queue: bad message id");
+	if (m->receipt[0] == '\0' ||
+	    strnlen(m->receipt, QUEUE_RECEIPT_MAX) >= QUEUE_RECEIPT_MAX)
+		return ip_error_set(err, IP_EINVAL, "queue: bad receipt");
+	return IP_OK;
+}
+
+/*
+ * Why did a receipt-guarded statement change nothing?  Lock held.
+ * IP_ECONFLICT if the message is there under a newer receipt (or none),
+ * IP_ENOTFOUND if it is gone.
+ */
+static int
+sqlq_why_unchanged(struct sqlq *s, int64_t id, struct ip_error *err)
+{
+	sqlite3_stmt *st = s->st[ST_STATE];
+	int rc;
+
+	sqlite3_bind_int64(st, 1, id);
+	rc = sqlite3_step(st);
+	sqlq_done(st);
+	if (rc == SQLITE_ROW)
+		return ip_error_set(err, IP_ECONFLICT,
+				    "queue: stale receipt for message %lld",
+				    (long long)id);
+	if (rc == SQLITE_DONE)
+		return ip_error_set(err, IP_ENOTFOUND,
+				    "queue: message %lld is gone",
+				    (long long)id);
+	return sqlq_error(s, rc, "state", err);
+}
+
+static bool
+dedup_valid(const char *d)
+{
+	size_t n = strnlen(d, SQLQ_DEDUP_MAX + 1);
+
+	if (n > SQLQ_DEDUP_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (d[i] < 0x21 || d[i] > 0x7e)
+			return false;
+	return true;
+}
+
+static int
+sqlq_send(struct queue *q, const char *body, size_t len,
+	  const char *dedup_id, int64_t delay_ms, struct ip_error *err)
+{
+	struct sqlq *s = sqlq(q);
+	sqlite3_stmt *st;
+	int64_t now = util_now_ms();
+	int rc;
+
+	if (body == NULL || len == 0)
+		return ip_error_set(err, IP_EINVAL, "queue: empty message");
+	if (len > QUEUE_BODY_MAX)
+		return ip_error_set(err, IP_ETOOBIG,
+				    "queue: message of %zu bytes, max %d", len,
+				    QUEUE_BODY_MAX);
+	if (dedup_id != NULL && dedup_id[0] == '\0')
+		dedup_id = NULL;
+	if (dedup_id != NULL && !dedup_valid(dedup_id))
+		return ip_error_set(err, IP_EINVAL, "queue: bad dedup id");
+	if (delay_ms < 0 || delay_ms > SQLQ_DELAY_MAX_MS)
+		return ip_error_set(err, IP_EINVAL, "queue: bad delay");
+	pthread_mutex_lock(&s->lock);
+	st = s->st[ST_SEND];
+	rc = SQLITE_OK;
+	if (dedup_id != NULL)
+		rc = sqlite3_bind_text(st, 1, dedup_id, -1, SQLITE_STATIC);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_blob(st, 2, body, (int)len, SQLITE_STATIC);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(st, 3, now);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(st, 4, now + delay_ms);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	if (rc != SQLITE_DONE) {
+		rc = sqlq_error(s, rc, "send", err);
+	} else {
+		rc = IP_OK;
+		if (sqlite3_changes(s->db) == 0)
+			log_debug("queue: duplicate of live message %s dropped",
+				  dedup_id);
+		else
+			pthread_cond_broadcast(&s->cond);
+	}
+	sqlq_done(st);
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+/*
+ * One attempt to take the oldest visible message, in one transaction.
+ * IP_ENOTFOUND if none; then *next_ms is the earliest visible_at of any
+ * message (0 if the queue is empty).  Lock held.
+ */
+static int
+sqlq_take(struct sqlq *s, int visibility_s, struct queue_msg *out,
+	  int64_t *next_ms, struct ip_error *err)
+{
+	unsigned char rnd[16];
+	char receipt[sizeof(rnd) * 2 + 1];
+	int64_t now = util_now_ms();
+	sqlite3_stmt *st;
+	int64_t id;
+	const void *blob;
+	int len;
+	int rc;
+
+	*next_ms = 0;
+	rc = sqlq_begin(s, err);
+	if (rc != IP_OK)
+		return rc;
+	st = s->st[ST_PICK];
+	sqlite3_bind_int64(st, 1, now);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE) {
+		sqlq_done(st);
+		st = s->st[ST_NEXT];
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW) {
+			*next_ms = sqlite3_column_int64(st, 0);
+			rc = ip_error_set(err, IP_ENOTFOUND,
+					  "queue: no visible message");
+		} else {
+			rc = sqlq_error(s, rc, "next", err);
+		}
+		goto out;
+	}
+	if (rc != SQLITE_ROW) {
+		rc = sqlq_error(s, rc, "pick", err);
+		goto out;
+	}
+	id = sqlite3_column_int64(st, 0);
+	blob = sqlite3_column_blob(st, 1);
+	len = sqlite3_column_bytes(st, 1);
+	if (len <= 0 || len > QUEUE_BODY_MAX || blob == NULL) {
+		rc = ip_error_set(err, IP_EBACKEND,
+				  "queue sqlite: message %lld has a body of "
+				  "%d bytes",
+				  (long long)id, len);
+		goto out;
+	}
+	memset(out, 0, sizeof(*out));
+	out->body = malloc((size_t)len + 1);
+	if (out->body == NULL) {
+		rc = ip_error_set(err, IP_ENOMEM, "queue: receive");
+		goto out;
+	}
+	memcpy(out->body, blob, (size_t)len);
+	out->body[len] = '\0';
+	out->len = (size_t)len;
+	out->sent_at_ms = sqlite3_column_int64(st, 2);
+	out->receive_count = sqlite3_column_int(st, 3) + 1;
+	snprintf(out->id, sizeof(out->id), "%lld", (long long)id);
+	sqlq_done(st);
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
+		rc = ip_error_set(err, IP_EIO, "queue: getrandom: %s",
+				  strerror(errno));
+		goto out;
+	}
+	util_hex(rnd, sizeof(rnd), receipt);
+	util_strlcpy(out->receipt, receipt, sizeof(out->receipt));
+	st = s->st[ST_TAKE];
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, now + (int64_t)visibility_s * 1000);
+	sqlite3_bind_text(st, 3, out->receipt, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	rc = rc == SQLITE_DONE ? IP_OK : sqlq_error(s, rc, "take", err);
+out:
+	sqlq_done(st);
+	/* Nothing found is not a failure of the transaction. */
+	if (rc == IP_ENOTFOUND) {
+		rc = sqlq_end(s, IP_OK, err);
+		if (rc == IP_OK)
+			rc = IP_ENOTFOUND;
+	} else {
+		rc = sqlq_end(s, rc, err);
+	}
+	if (rc != IP_OK)
+		queue_msg_clear(out);
+	return rc;
+}
+
+static void
+mono_timespec(int64_t mono_ms, struct timespec *ts)
+{
+	ts->tv_sec = (time_t)(mono_ms / 1000);
+	ts->tv_nsec = (long)(mono_ms % 1000) * 1000000L;
+}
+
+static int
+sqlq_receive(struct queue *q, int visibility_s, int wait_ms,
+	     struct queue_msg *out, struct ip_error *err)
+{
+	struct sqlq *s = sqlq(q);
+	int64_t deadline;
+	uint64_t gen;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (visibility_s < 0 || visibility_s > SQLQ_VISIBILITY_MAX_S)
+		return ip_error_set(err, IP_EINVAL,
+				    "queue: visibility must be 0..%d s",
+				    SQLQ_VISIBILITY_MAX_S);
+	if (wait_ms < 0)
+		return ip_error_set(err, IP_EINVAL, "queue: negative wait");
+	deadline = util_mono_ms() + wait_ms;
+	pthread_mutex_lock(&s->lock);
+	gen = s->wake_gen;
+	for (;;) {
+		struct timespec ts;
+		int64_t next_ms;
+		int64_t now;
+		int64_t until;
+
+		rc = sqlq_take(s, visibility_s, out, &next_ms, err);
+		if (rc != IP_ENOTFOUND)
+			break;
+		now = util_mono_ms();
+		if (now >= deadline || s->wake_gen != gen)
+			break;
+		until = deadline;
+		if (until > now + QUEUE_SQLITE_POLL_MS)
+			until = now + QUEUE_SQLITE_POLL_MS;
+		if (next_ms > 0) {
+			int64_t rel = next_ms - util_now_ms();
+
+			if (rel < 0)
+				rel = 0;
+			if (until > now + rel)
+				until = now + rel;
+		}
+		mono_timespec(until, &ts);
+		pthread_cond_timedwait(&s->cond, &s->lock, &ts);
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (rc == IP_ENOTFOUND)
+		ip_error_set(err, IP_ENOTFOUND,
+			     "queue: no message within %d ms", wait_ms);
+	return rc;
+}
+
+static int
+sqlq_del(struct queue *q, const struct queue_msg *m, struct ip_error *err)
+{
+	struct sqlq *s = sqlq(q);
+	sqlite3_stmt *st;
+	int64_t id;
+	int rc;
+
+	rc = sqlq_check_msg(m, &id, err);
+	if (rc != IP_OK)
+		return rc;
+	pthread_mutex_lock(&s->lock);
+	st = s->st[ST_DEL];
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_text(st, 2, m->receipt, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlq_done(st);
+	if (rc != SQLITE_DONE)
+		rc = sqlq_error(s, rc, "delete", err);
+	else if (sqlite3_changes(s->db) == 0)
+		rc = sqlq_why_unchanged(s, id, err);
+	else
+		rc = IP_OK;
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+static int
+sqlq_retry(struct queue *q, const struct queue_msg *m, int64_t delay_ms,
+	   struct ip_error *err)
+{
+	struct sqlq *s = sqlq(q);
+	sqlite3_stmt *st;
+	int64_t id;
+	int rc;
+
+	rc = sqlq_check_msg(m, &id, err);
+	if (rc != IP_OK)
+		return rc;
+	if (delay_ms < 0 || delay_ms > SQLQ_DELAY_MAX_MS)
+		return ip_error_set(err, IP_EINVAL, "queue: bad retry delay");
+	pthread_mutex_lock(&s->lock);
+	st = s->st[ST_RETRY];
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_text(st, 2, m->receipt, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, util_now_ms() + delay_ms);
+	rc = sqlite3_step(st);
+	sqlq_done(st);
+	if (rc != SQLITE_DONE) {
+		rc = sqlq_error(s, rc, "retry", err);
+	} else if (sqlite3_changes(s->db) == 0) {
+		rc = sqlq_why_unchanged(s, id, err);
+	} else {
+		rc = IP_OK;
+		pthread_cond_broadcast(&s->cond);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+/* Length of at most max bytes of s, not cutting a UTF-8 sequence. */
+static size_t
+utf8_prefix_len(const char *s, size_t max)
+{
+	size_t n = strnlen(s, max);
+
+	if (s[n] == '\0')
+		return n;
+	while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+		n--;
+	return n;
+}
+
+static int
+sqlq_dead_letter(struct queue *q, const struct queue_msg *m,
+		 const char *reason, struct ip_error *err)
+{
+	struct sqlq *s = sqlq(q);
+	sqlite3_stmt *st;
+	int64_t id;
+	int rc;
+
+	rc = sqlq_check_msg(m, &id, err);
+	if (rc != IP_OK)
+		return rc;
+	if (reason == NULL)
+		reason = "";
+	pthread_mutex_lock(&s->lock);
+	rc = sqlq_begin(s, err);
+	if (rc != IP_OK)
+		goto out;
+	st = s->st[ST_BURY];
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_text(st, 2, m->receipt, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, reason,
+			  (int)utf8_prefix_len(reason, QUEUE_REASON_MAX - 1),
+			  SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, util_now_ms());
+	rc = sqlite3_step(st);
+	sqlq_done(st);
+	if (rc != SQLITE_DONE)
+		rc = sqlq_error(s, rc, "dead letter", err);
+	else if (sqlite3_changes(s->db) == 0)
+		rc = sqlq_why_unchanged(s, id, err);
+	else
+		rc = IP_OK;
+	if (rc == IP_OK) {
+		st = s->st[ST_BURY_DEL];
+		sqlite3_bind_int64(st, 1, id);
+		rc = sqlite3_step(st);
+		sqlq_done(st);
+		rc = rc == SQLITE_DONE ? IP_OK
+				       : sqlq_error(s, rc, "dead letter", err);
+	}
+	rc = sqlq_end(s, rc, err);
+out:
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+static int
+sqlq_dlq_list(struct queue *q, size_t limit, struct queue_dead_list *out,
+	      struct ip_error *err)
+{
+	struct sqlq *s = sqlq(q);
+	struct queue_dead *items = NULL;
+	size_t n = 0;
+	sqlite3_stmt *st;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (limit > SQLQ_DLQ_LIST_MAX)
+		limit = SQLQ_DLQ_LIST_MAX;
+	if (limit == 0)
+		return IP_OK;
+	pthread_mutex_lock(&s->lock);
+	st = s->st[ST_DLQ_LIST];
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)limit);
+	for (;;) {
+		struct queue_dead *d;
+		const void *blob;
+		const unsigned char *reason;
+		int len;
+
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_DONE)
+			break;
+		if (rc != SQLITE_ROW) {
+			rc = sqlq_error(s, rc, "dlq list", err);
+			goto out;
+		}
+		if (items == NULL) {
+			items = calloc(limit, sizeof(*items));
+			if (items == NULL) {
+				rc = ip_error_set(err, IP_ENOMEM, "dlq list");
+				goto out;
+			}
+		}
+		d = &items[n];
+		blob = sqlite3_column_blob(st, 1);
+		len = sqlite3_column_bytes(st, 1);
+		if (len < 0 || len > QUEUE_BODY_MAX) {
+			rc = ip_error_set(err, IP_EBACKEND,
+					  "queue sqlite: dead body of %d bytes",
+					  len);
+			goto out;
+		}
+		d->body = malloc((size_t)len + 1);
+		if (d->body == NULL) {
+			rc = ip_error_set(err, IP_ENOMEM, "dlq list");
+			goto out;
+		}
+		if (len > 0)
+			memcpy(d->body, blob, (size_t)len);
+		d->body[len] = '\0';
+		d->len = (size_t)len;
+		snprintf(d->id, sizeof(d->id), "%lld",
+			 (long long)sqlite3_column_int64(st, 0));
+		d->receive_count = sqlite3_column_int(st, 2);
+		reason = sqlite3_column_text(st, 3);
+		util_strlcpy(d->reason,
+			     reason != NULL ? (const char *)reason : "",
+			     sizeof(d->reason));
+		d->dead_at_ms = sqlite3_column_int64(st, 4);
+		n++;
+	}
+	rc = IP_OK;
+	out->items = items;
+	out->n = n;
+	items = NULL;
+out:
+	sqlq_done(st);
+	pthread_mutex_unlock(&s->lock);
+	if (items != NULL) {
+		struct queue_dead_list partial = { .n = n, .items = items };
+
+		queue_dead_list_free(&partial);
+	}
+	return rc;
+}
+
+static int
+sqlq_dlq_redrive(struct queue *q, const char *id_text, struct ip_error *err)
+{
+	struct sqlq *s = sqlq(q);
+	sqlite3_stmt *st;
+	int64_t now = util_now_ms();
+	int64_t id = 0;
+	int n = 0;
+	int rc;
+
+	if (id_text != NULL && !sqlq_parse_id(id_text, &id))
+		return ip_error_set(err, IP_EINVAL, "queue: bad message id");
+	pthread_mutex_lock(&s->lock);
+	rc = sqlq_begin(s, err);
+	if (rc != IP_OK)
+		goto out;
+	st = s->st[id_text != NULL ? ST_REDRIVE_ONE : ST_REDRIVE_ALL];
+	if (id_text != NULL) {
+		sqlite3_bind_int64(st, 1, id);
+		sqlite3_bind_int64(st, 2, now);
+	} else {
+		sqlite3_bind_int64(st, 1, now);
+	}
+	rc = sqlite3_step(st);
+	sqlq_done(st);
+	if (rc != SQLITE_DONE) {
+		rc = sqlq_error(s, rc, "redrive", err);
+		goto end;
+	}
+	n = sqlite3_changes(s->db);
+	if (id_text != NULL && n == 0) {
+		rc = ip_error_set(err, IP_ENOTFOUND,
+				  "queue: no dead message %s", id_text);
+		goto end;
+	}
+	st = s->st[id_text != NULL ? ST_UNBURY_ONE : ST_UNBURY_ALL];
+	if (id_text != NULL)
+		sqlite3_bind_int64(st, 1, id);
+	rc = sqlite3_step(st);
+	sqlq_done(st);
+	rc = rc == SQLITE_DONE ? IP_OK : sqlq_error(s, rc, "redrive", err);
+end:
+	rc = sqlq_end(s, rc, err);
+	if (rc == IP_OK && n > 0)
+		pthread_cond_broadcast(&s->cond);
+out:
+	pthread_mutex_unlock(&s->lock);
+	return rc == IP_OK ? n : rc;
+}
+
+static int
+sqlq_release_all(struct queue *q, struct ip_error *err)
+{
+	struct sqlq *s = sqlq(q);
+	sqlite3_stmt *st;
+	int rc;
+
+	pthread_mutex_lock(&s->lock);
+	st = s->st[ST_RELEASE];
+	sqlite3_bind_int64(st, 1, util_now_ms());
+	rc = sqlite3_step(st);
+	sqlq_done(st);
+	if (rc != SQLITE_DONE) {
+		rc = sqlq_error(s, rc, "release", err);
+	} else {
+		rc = IP_OK;
+		if (sqlite3_changes(s->db) > 0) {
+			log_info("queue: released %d in-flight messages",
+				 sqlite3_changes(s->db));
+			pthread_cond_broadcast(&s->cond);
+		}
+	}
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+static int
+sqlq_depth(struct queue *q, int64_t *visible, int64_t *inflight,
+	   struct ip_error *err)
+{
+	struct sqlq *s = sqlq(q);
+	sqlite3_stmt *st;
+	int rc;
+
+	pthread_mutex_lock(&s->lock);
+	st = s->st[ST_DEPTH];
+	sqlite3_bind_int64(st, 1, util_now_ms());
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*visible = sqlite3_column_int64(st, 0);
+		*inflight = sqlite3_column_int64(st, 1);
+		rc = IP_OK;
+	} else {
+		rc = sqlq_error(s, rc, "depth", err);
+	}
+	sqlq_done(st);
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+static void
+sqlq_wake(struct queue *q)
+{
+	struct sqlq *s = sqlq(q);
+
+	pthread_mutex_lock(&s->lock);
+	s->wake_gen++;
+	pthread_cond_broadcast(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+}
+
+static int
+sqlq_ping(struct queue *q, struct ip_error *err)
+{
+	struct sqlq *s = sqlq(q);
+	sqlite3_stmt *st;
+	int rc;
+
+	pthread_mutex_lock(&s->lock);
+	st = s->st[ST_PING];
+	rc = sqlite3_step(st);
+	rc = rc == SQLITE_ROW ? IP_OK : sqlq_error(s, rc, "ping", err);
+	sqlq_done(st);
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+static void
+sqlq_close(struct queue *q)
+{
+	struct sqlq *s = sqlq(q);
+
+	for (int i = 0; i < ST_COUNT; i++)
+		sqlite3_finalize(s->st[i]);
+	if (s->db != NULL && sqlite3_close(s->db) != SQLITE_OK)
+		log_error("queue sqlite: close %s: %s", s->path,
+			  sqlite3_errmsg(s->db));
+	pthread_cond_destroy(&s->cond);
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+}
+
+static int
+sqlq_pragma(struct sqlq *s, const char *sql, const char *want,
+	    struct ip_error *err)
+{
+	sqlite3_stmt *st = NULL;
+	const unsigned char *got;
+	int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+
+	if (rc != SQLITE_OK) {
+		rc = sqlq_error(s, rc, sql, err);
+		goto out;
+	}
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		rc = sqlq_error(s, rc, sql, err);
+		goto out;
+	}
+	got = rc == SQLITE_ROW ? sqlite3_column_text(st, 0) : NULL;
+	if (want != NULL &&
+	    (got == NULL || strcmp((const char *)got, want) != 0)) {
+		rc = ip_error_set(err, IP_EBACKEND,
+				  "queue sqlite: %s did not give %s", sql,
+				  want);
+		goto out;
+	}
+	rc = IP_OK;
+out:
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int
+sqlq_migrate(struct sqlq *s, struct ip_error *err)
+{
+	sqlite3_stmt *st = NULL;
+	char sql[64];
+	int version;
+	int rc;
+
+	rc = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+	if (rc != SQLITE_OK)
+		return sqlq_error(s, rc, "begin", err);
+	rc = sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		rc = sqlq_error(s, rc, "user_version", err);
+		goto out;
+	}
+	version = sqlite3_column_int(st, 0);
+	if (version > SQLQ_SCHEMA_VERSION) {
+		rc = ip_error_set(err, IP_EBACKEND,
+				  "queue sqlite: %s has schema %d, newer than "
+				  "this imgpipe (%d)",
+				  s->path, version, SQLQ_SCHEMA_VERSION);
+		goto out;
+	}
+	rc = sqlite3_exec(s->db, sqlq_schema, NULL, NULL, NULL);
+	if (rc != SQLITE_OK) {
+		rc = sqlq_error(s, rc, "schema", err);
+		goto out;
+	}
+	snprintf(sql, sizeof(sql), "PRAGMA user_version = %d",
+		 SQLQ_SCHEMA_VERSION);
+	rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+	if (rc != SQLITE_OK) {
+		rc = sqlq_error(s, rc, "user_version", err);
+		goto out;
+	}
+	rc = IP_OK;
+out:
+	sqlite3_finalize(st);
+	if (rc == IP_OK &&
+	    sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+		rc = sqlq_error(s, SQLITE_ERROR, "commit", err);
+	if (rc != IP_OK)
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	return rc;
+}
+
+static int
+sqlq_mkdir_parent(const char *path, struct ip_error *err)
+{
+	char dir[CONFIG_PATH_MAX];
+	char *slash;
+	int e;
+
+	util_strlcpy(dir, path, sizeof(dir));
+	slash = strrchr(dir, '/');
+	if (slash == NULL || slash == dir)
+		return IP_OK;
+	*slash = '\0';
+	e = util_mkdir_p(dir);
+	if (e != 0)
+		return ip_error_set(err, IP_EIO, "queue sqlite: mkdir %s: %s",
+				    dir, strerror(-e));
+	return IP_OK;
+}
+
+static int
+sqlq_init_sync(struct sqlq *s, struct ip_error *err)
+{
+	pthread_condattr_t attr;
+	int e;
+
+	e = pthread_mutex_init(&s->lock, NULL);
+	if (e != 0)
+		return ip_error_set(err, IP_ENOMEM, "queue: mutex: %s",
+				    strerror(e));
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	e = pthread_cond_init(&s->cond, &attr);
+	pthread_condattr_destroy(&attr);
+	if (e != 0) {
+		pthread_mutex_destroy(&s->lock);
+		return ip_error_set(err, IP_ENOMEM, "queue: cond: %s",
+				    strerror(e));
+	}
+	return IP_OK;
+}
+
+int
+queue_sqlite_open(const char *path, struct queue **out,
+		  struct ip_error *err)
+{
+	struct sqlq *s = NULL;
+	int rc;
+
+	*out = NULL;
+	if (path == NULL || path[0] == '\0' ||
+	    strlen(path) >= sizeof(s->path))
+		return ip_error_set(err, IP_EINVAL, "queue sqlite: bad path");
+	rc = sqlq_mkdir_parent(path, err);
+	if (rc != IP_OK)
+		return rc;
+	s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return ip_error_set(err, IP_ENOMEM, "queue sqlite");
+	rc = sqlq_init_sync(s, err);
+	if (rc != IP_OK) {
+		free(s);
+		return rc;
+	}
+	s->base.ops = &sqlq_ops;
+	util_strlcpy(s->path, path, sizeof(s->path));
+	/* NOMUTEX: s->lock already serialises every use of the handle. */
+	rc = sqlite3_open_v2(path, &s->db,
+			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+				     SQLITE_OPEN_NOMUTEX,
+			     NULL);
+	if (rc != SQLITE_OK) {
+		rc = sqlq_error(s, rc, path, err);
+		goto out;
+	}
+	sqlite3_extended_result_codes(s->db, 1);
+	rc = sqlite3_busy_timeout(s->db, SQLQ_BUSY_MS);
+	if (rc != SQLITE_OK) {
+		rc = sqlq_error(s, rc, "busy_timeout", err);
+		goto out;
+	}
+	rc = sqlq_pragma(s, "PRAGMA journal_mode=WAL", "wal", err);
+	if (rc == IP_OK)
+		rc = sqlq_pragma(s, "PRAGMA synchronous=FULL", NULL, err);
+	if (rc == IP_OK)
+		rc = sqlq_migrate(s, err);
+	if (rc != IP_OK)
+		goto out;
+	for (int i = 0; i < ST_COUNT; i++) {
+		rc = sqlite3_prepare_v3(s->db, sqlq_sql[i], -1,
+					SQLITE_PREPARE_PERSISTENT, &s->st[i],
+					NULL);
+		if (rc != SQLITE_OK) {
+			rc = sqlq_error(s, rc, "prepare", err);
+			goto out;
+		}
+	}
+	*out = &s->base;
+	s = NULL;
+	rc = IP_OK;
+out:
+	if (s != NULL)
+		sqlq_close(&s->base);
+	return rc;
+}
+
+static const struct queue_ops sqlq_ops = {
+	.name = "sqlite",
+	.caps = 0,
+	.close = sqlq_close,
+	.ping = sqlq_ping,
+	.send = sqlq_send,
+	.receive = sqlq_receive,
+	.del = sqlq_del,
+	.retry = sqlq_retry,
+	.dead_letter = sqlq_dead_letter,
+	.dlq_list = sqlq_dlq_list,
+	.dlq_redrive = sqlq_dlq_redrive,
+	.release_all = sqlq_release_all,
+	.depth = sqlq_depth,
+	.wake = sqlq_wake,
+};

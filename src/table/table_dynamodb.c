@@ -1,0 +1,988 @@
+/*
+ * table_dynamodb.c - the metadata table on the DynamoDB JSON 1.0 API (AWS
+ * DynamoDB, dynalite, DynamoDB Local, ScyllaDB Alternator), over libcurl
+ * with SigV4 (aws.c).
+ *
+ * Called through the table.h wrappers by the gateway, the workers, the
+ * HTTP handlers and start-up recovery, from any thread at once; and by
+ * `imgpipe init` (table_dynamodb_init).  The struct is read-only after
+ * open; the aws_client locks its own connection pool.
+ *
+ * DESIGN
+ *
+ * One item per image:
+ *   id (S, the hash key)   status (S)   version (N)   uploaded_at (N)
+ *   doc (S: record_to_string, the whole record)
+ *   gsi_pk (S, always "img")            key of index "newest"
+ *   unf_pk (S, "img" only while the status is pending or processing)
+ * Index "newest"    (gsi_pk HASH, id RANGE, projection ALL): the list,
+ *   a Query with ScanIndexForward=false.  ULIDs sort by time, so id order
+ *   is upload order.
+ * Index "unfinished" (unf_pk HASH, id RANGE, projection ALL): a sparse
+ *   index, since items without unf_pk are not in it; list_unfinished is
+ *   a Query on it, oldest first.  Its cost: every write of an unfinished
+ *   record is also written to this index, and the done/failed write
+ *   removes it (one more index write per state change); a Query reads
+ *   only the unfinished items instead of scanning or filtering them all.
+ * Both hash keys are a constant, so each index is one partition: fine up
+ * to about 1000 writes/s per index, the limit of one DynamoDB partition
+ * (far above what the image pipeline's workers write).  Index reads are
+ * eventually consistent on AWS (a record may show up in a list a moment
+ * after its put); get is a ConsistentRead.
+ *
+ * Cursors are base64url of the last id returned; a page continues with
+ * ExclusiveStartKey made from it (a position, valid even if that item was
+ * deleted since).  A page asks for limit+1 items, so next_cursor is empty
+ * exactly when nothing follows, as with the sqlite backend.
+ *
+ * Writes: put is PutItem with attribute_not_exists(id); update is
+ * UpdateItem with "version = :expected", and a failed condition is
+ * re-read (gone: IP_ENOTFOUND, else IP_ECONFLICT).  A conditional write
+ * whose first attempt may have landed before its reply was lost (the
+ * retry then fails its own condition) is checked by re-reading: if the
+ * stored item is exactly what we wrote, the write succeeded.
+ */
+#include "table/table_dynamodb.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "aws/aws.h"
+#include "core/log.h"
+#include "core/util.h"
+
+#define DDB_TABLE_MAX 256
+#define DDB_REPLY_MAX (16 * 1024 * 1024)
+#define DDB_CREATE_WAIT_MS (300 * 1000)
+#define DDB_PAGES_MAX 64	/* Query calls per list page */
+#define DDB_GSI_PK "img"
+#define DDB_IDX_NEWEST "newest"
+#define DDB_IDX_UNFINISHED "unfinished"
+
+struct ddb {
+	struct table base;	/* first: the interface casts */
+	struct aws_client *client;
+	char url[AWS_HOST_MAX + 16];
+	char table[DDB_TABLE_MAX];
+};
+
+static const struct table_ops ddb_ops;
+
+static struct ddb *
+ddb(struct table *t)
+{
+	return (struct ddb *)t;
+}
+
+/* ---- cursors --------------------------------------------------------- */
+
+static const char b64url[] =
+	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+void
+table_dynamodb_cursor_encode(const char *id, char *out, size_t size)
+{
+	const unsigned char *in = (const unsigned char *)id;
+	size_t n = strlen(id);
+	size_t o = 0;
+
+	for (size_t i = 0; i < n && o + 5 <= size; i += 3) {
+		unsigned v = (unsigned)in[i] << 16;
+		size_t left = n - i;
+
+		if (left > 1)
+			v |= (unsigned)in[i + 1] << 8;
+		if (left > 2)
+			v |= in[i + 2];
+		out[o++] = b64url[(v >> 18) & 63];
+		out[o++] = b64url[(v >> 12) & 63];
+		if (left > 1)
+			out[o++] = b64url[(v >> 6) & 63];
+		if (left > 2)
+			out[o++] = b64url[v & 63];
+	}
+	out[o] = '\0';
+}
+
+bool
+table_dynamodb_cursor_decode(const char *cursor, char *id, size_t size)
+{
+	size_t n = strnlen(cursor, TABLE_CURSOR_MAX);
+	unsigned v = 0;
+	int bits = 0;
+	size_t o = 0;
+
+	if (n == 0 || n >= TABLE_CURSOR_MAX || n % 4 == 1)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		const char *p = strchr(b64url, cursor[i]);
+
+		if (p == NULL)
+			return false;
+		v = (v << 6) | (unsigned)(p - b64url);
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			if (o + 1 >= size)
+				return false;
+			id[o++] = (char)((v >> bits) & 0xff);
+		}
+	}
+	if ((v & ((1u << bits) - 1)) != 0)
+		return false;
+	id[o] = '\0';
+	return util_id_valid(id);
+}
+
+/* ---- requests -------------------------------------------------------- */
+
+/*
+ * Call DynamoDB operation op with body req (a reference is stolen).
+ * *reply (if not NULL) receives the parsed JSON object of a success;
+ * code (AWS_CODE_MAX, may be NULL) the AWS error code of a failure;
+ * *attempts how many attempts were made.
+ */
+static int
+ddb_call(struct ddb *d, const char *op, json_t *req, json_t **reply,
+	 char *code, int *attempts, struct ip_error *err)
+{
+	char target[96];
+	const char *headers[3] = { "Content-Type: application/x-amz-json-1.0",
+				   target, NULL };
+	struct aws_request rq;
+	struct aws_response rs;
+	json_error_t jerr;
+	char *body = NULL;
+	int rc;
+
+	memset(&rs, 0, sizeof(rs));
+	if (reply != NULL)
+		*reply = NULL;
+	if (code != NULL)
+		code[0] = '\0';
+	if (attempts != NULL)
+		*attempts = 0;
+	if (req == NULL)
+		return ip_error_set(err, IP_ENOMEM, "dynamodb %s", op);
+	if (json_object_set_new(req, "TableName", json_string(d->table)) != 0)
+		goto nomem;
+	body = json_dumps(req, JSON_COMPACT);
+	if (body == NULL)
+		goto nomem;
+	snprintf(target, sizeof(target), "X-Amz-Target: DynamoDB_20120810.%s",
+		 op);
+	memset(&rq, 0, sizeof(rq));
+	rq.method = "POST";
+	rq.url = d->url;
+	rq.headers = headers;
+	rq.body = body;
+	rq.body_fd = -1;
+	rq.body_len = (int64_t)strlen(body);
+	rq.out_fd = -1;
+	rq.reply_max = DDB_REPLY_MAX;
+	rc = aws_request_perform(d->client, &rq, &rs, err);
+	if (attempts != NULL)
+		*attempts = rs.attempts;
+	if (code != NULL)
+		util_strlcpy(code, rs.code, AWS_CODE_MAX);
+	if (rc != IP_OK) {
+		ip_error_prefix(err, "dynamodb %s %s", op, d->table);
+		goto out;
+	}
+	if (reply != NULL) {
+		*reply = json_loadb(rs.body != NULL ? rs.body : "", rs.body_len,
+				    0, &jerr);
+		if (!json_is_object(*reply)) {
+			json_decref(*reply);
+			*reply = NULL;
+			rc = ip_error_set(err, IP_EBACKEND,
+					  "dynamodb %s: reply is not a JSON "
+					  "object: %s",
+					  op, jerr.text);
+		}
+	}
+out:
+	free(body);
+	json_decref(req);
+	aws_response_free(&rs);
+	return rc;
+nomem:
+	json_decref(req);
+	return ip_error_set(err, IP_ENOMEM, "dynamodb %s", op);
+}
+
+static json_t *
+attr_s(const char *s)
+{
+	return json_pack("{s:s}", "S", s);
+}
+
+static json_t *
+attr_n(int64_t n)
+{
+	char buf[24];
+
+	snprintf(buf, sizeof(buf), "%" PRId64, n);
+	return json_pack("{s:s}", "N", buf);
+}
+
+static json_t *
+key_of(const char *id)
+{
+	return json_pack("{s:o}", "id", attr_s(id));
+}
+
+static bool
+unfinished(enum record_status s)
+{
+	return s == RECORD_PENDING || s == RECORD_PROCESSING;
+}
+
+/* The string value of attribute name of item ("S"), or NULL. */
+static const char *
+item_s(json_t *item, const char *name, size_t *len)
+{
+	json_t *v = json_object_get(json_object_get(item, name), "S");
+
+	if (!json_is_string(v))
+		return NULL;
+	if (len != NULL)
+		*len = json_string_length(v);
+	return json_string_value(v);
+}
+
+/* The number value of attribute name of item ("N"), false if absent. */
+static bool
+item_n(json_t *item, const char *name, int64_t *out)
+{
+	const char *s = json_string_value(
+		json_object_get(json_object_get(item, name), "N"));
+	char *end;
+	long long v;
+
+	if (s == NULL)
+		return false;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0')
+		return false;
+	*out = v;
+	return true;
+}
+
+/* A stored item into r; IP_EBACKEND if it is damaged. */
+static int
+item_record(json_t *item, struct record *r, struct ip_error *err)
+{
+	const char *id = item_s(item, "id", NULL);
+	size_t len = 0;
+	const char *doc = item_s(item, "doc", &len);
+	int64_t version;
+	int rc;
+
+	if (id == NULL || !util_id_valid(id) || doc == NULL ||
+	    !item_n(item, "version", &version) || version < 1)
+		return ip_error_set(err, IP_EBACKEND,
+				    "table dynamodb: damaged item");
+	memset(r, 0, sizeof(*r));
+	rc = record_from_string(doc, len, r, err);
+	if (rc != IP_OK) {
+		ip_error_prefix(err, "table dynamodb: stored record %s", id);
+		return IP_EBACKEND;
+	}
+	if (strcmp(r->id, id) != 0)
+		return ip_error_set(err, IP_EBACKEND,
+				    "table dynamodb: item %s holds record %s",
+				    id, r->id);
+	r->version = version;
+	return IP_OK;
+}
+
+static int
+check_record(const struct record *r, struct ip_error *err)
+{
+	if (!util_id_valid(r->id))
+		return ip_error_set(err, IP_EINVAL, "record id is not a ULID");
+	if ((int)r->status < RECORD_PENDING || r->status > RECORD_FAILED)
+		return ip_error_set(err, IP_EINVAL, "record status invalid");
+	return IP_OK;
+}
+
+/* GetItem (consistent).  *item_out (may be NULL) gets the raw item. */
+static int
+ddb_get_item(struct ddb *d, const char *id, struct record *out,
+	     json_t **item_out, struct ip_error *err)
+{
+	json_t *reply = NULL;
+	json_t *item;
+	int rc;
+
+	if (item_out != NULL)
+		*item_out = NULL;
+	rc = ddb_call(d, "GetItem",
+		      json_pack("{s:o, s:b}", "Key", key_of(id),
+				"ConsistentRead", 1),
+		      &reply, NULL, NULL, err);
+	if (rc != IP_OK)
+		return rc;
+	item = json_object_get(reply, "Item");
+	if (!json_is_object(item)) {
+		rc = ip_error_set(err, IP_ENOTFOUND, "no record %s", id);
+		goto out;
+	}
+	rc = item_record(item, out, err);
+	if (rc == IP_OK && item_out != NULL)
+		*item_out = json_incref(item);
+out:
+	json_decref(reply);
+	return rc;
+}
+
+/*
+ * After a conditional write failed its condition: is the stored item
+ * exactly (doc, version) - i.e. did an earlier attempt of ours land?
+ * Returns IP_OK if so, IP_ENOTFOUND if the item is gone, IP_ECONFLICT if
+ * it is something else, or the error of the read.
+ */
+static int
+ddb_recheck(struct ddb *d, const char *id, const char *doc, int64_t version,
+	    struct ip_error *err)
+{
+	struct record *r = malloc(sizeof(*r));
+	json_t *item = NULL;
+	const char *sdoc;
+	int64_t sver;
+	int rc;
+
+	if (r == NULL)
+		return ip_error_set(err, IP_ENOMEM, "table dynamodb");
+	rc = ddb_get_item(d, id, r, &item, err);
+	if (rc != IP_OK)
+		goto out;
+	sdoc = item_s(item, "doc", NULL);
+	if (doc != NULL && sdoc != NULL && strcmp(sdoc, doc) == 0 &&
+	    item_n(item, "version", &sver) && sver == version)
+		rc = IP_OK;
+	else
+		rc = IP_ECONFLICT;
+out:
+	json_decref(item);
+	free(r);
+	return rc;
+}
+
+/* The item of r, stored at r->version; *doc_out gets the doc text. */
+static json_t *
+record_item(const struct record *r, char **doc_out)
+{
+	char *doc = record_to_string(r);
+	json_t *item;
+
+	*doc_out = NULL;
+	if (doc == NULL)
+		return NULL;
+	item = json_pack("{s:o, s:o, s:o, s:o, s:o, s:o}", "id", attr_s(r->id),
+			 "status", attr_s(record_status_name(r->status)),
+			 "version", attr_n(r->version), "uploaded_at",
+			 attr_n(r->uploaded_at), "doc", attr_s(doc), "gsi_pk",
+			 attr_s(DDB_GSI_PK));
+	if (item != NULL && unfinished(r->status) &&
+	    json_object_set_new(item, "unf_pk", attr_s(DDB_GSI_PK)) != 0) {
+		json_decref(item);
+		item = NULL;
+	}
+	if (item == NULL)
+		free(doc);
+	else
+		*doc_out = doc;
+	return item;
+}
+
+/* ---- operations ------------------------------------------------------ */
+
+static int
+ddb_put(struct table *t, struct record *r, struct ip_error *err)
+{
+	struct ddb *d = ddb(t);
+	int64_t old_version = r->version;
+	char code[AWS_CODE_MAX];
+	char *doc = NULL;
+	json_t *item;
+	int attempts;
+	int rc;
+
+	rc = check_record(r, err);
+	if (rc != IP_OK)
+		return rc;
+	r->version = 1;
+	item = record_item(r, &doc);
+	rc = ddb_call(d, "PutItem",
+		      item == NULL ? NULL
+				   : json_pack("{s:o, s:s, s:{s:s}}", "Item",
+					       item, "ConditionExpression",
+					       "attribute_not_exists(#i)",
+					       "ExpressionAttributeNames", "#i",
+					       "id"),
+		      NULL, code, &attempts, err);
+	if (rc != IP_OK && strcmp(code, "ConditionalCheckFailedException") == 0) {
+		rc = IP_EEXIST;
+		if (attempts > 1 && ddb_recheck(d, r->id, doc, 1, NULL) == IP_OK)
+			rc = IP_OK;
+		if (rc != IP_OK)
+			ip_error_set(err, IP_EEXIST, "record %s exists", r->id);
+	}
+	free(doc);
+	if (rc != IP_OK)
+		r->version = old_version;
+	return rc;
+}
+
+static int
+ddb_get(struct table *t, const char *id, struct record *out,
+	struct ip_error *err)
+{
+	if (!util_id_valid(id))
+		return ip_error_set(err, IP_EINVAL, "id is not a ULID");
+	return ddb_get_item(ddb(t), id, out, NULL, err);
+}
+
+static int
+ddb_update(struct table *t, struct record *r, int64_t expected,
+	   struct ip_error *err)
+{
+	struct ddb *d = ddb(t);
+	int64_t old_version = r->version;
+	char code[AWS_CODE_MAX];
+	char *doc = NULL;
+	json_t *req = NULL;
+	const char *expr;
+	int attempts;
+	int rc;
+
+	rc = check_record(r, err);
+	if (rc != IP_OK)
+		return rc;
+	if (expected < 1 || expected == INT64_MAX)
+		return ip_error_set(err, IP_EINVAL, "bad expected version");
+	r->version = expected + 1;
+	doc = record_to_string(r);
+	if (doc == NULL) {
+		rc = ip_error_set(err, IP_ENOMEM, "table dynamodb");
+		goto out;
+	}
+	expr = unfinished(r->status)
+		       ? "SET #s = :s, #v = :nv, #u = :u, #d = :d, #g = :g,"
+			 " #f = :g"
+		       : "SET #s = :s, #v = :nv, #u = :u, #d = :d, #g = :g"
+			 " REMOVE #f";
+	req = json_pack("{s:o, s:s, s:s,"
+			" s:{s:s, s:s, s:s, s:s, s:s, s:s, s:s},"
+			" s:{s:o, s:o, s:o, s:o, s:o, s:o}}",
+			"Key", key_of(r->id), "UpdateExpression", expr,
+			"ConditionExpression",
+			"attribute_exists(#i) AND #v = :ov",
+			"ExpressionAttributeNames", "#i", "id", "#s", "status",
+			"#v", "version", "#u", "uploaded_at", "#d", "doc", "#g",
+			"gsi_pk", "#f", "unf_pk",
+			"ExpressionAttributeValues", ":s",
+			attr_s(record_status_name(r->status)), ":nv",
+			attr_n(r->version), ":ov", attr_n(expected), ":u",
+			attr_n(r->uploaded_at), ":d", attr_s(doc), ":g",
+			attr_s(DDB_GSI_PK));
+	rc = ddb_call(d, "UpdateItem", req, NULL, code, &attempts, err);
+	if (rc != IP_OK && strcmp(code, "ConditionalCheckFailedException") == 0) {
+		rc = ddb_recheck(d, r->id, attempts > 1 ? doc : NULL,
+				 r->version, err);
+		if (rc == IP_ECONFLICT)
+			ip_error_set(err, IP_ECONFLICT,
+				     "record %s is not at version %lld", r->id,
+				     (long long)expected);
+	}
+out:
+	free(doc);
+	if (rc != IP_OK)
+		r->version = old_version;
+	return rc;
+}
+
+static int
+ddb_del(struct table *t, const char *id, struct ip_error *err)
+{
+	struct ddb *d = ddb(t);
+	char code[AWS_CODE_MAX];
+	int attempts;
+	int rc;
+
+	if (!util_id_valid(id))
+		return ip_error_set(err, IP_EINVAL, "id is not a ULID");
+	rc = ddb_call(d, "DeleteItem",
+		      json_pack("{s:o, s:s, s:{s:s}}", "Key", key_of(id),
+				"ConditionExpression", "attribute_exists(#i)",
+				"ExpressionAttributeNames", "#i", "id"),
+		      NULL, code, &attempts, err);
+	if (rc != IP_OK && strcmp(code, "ConditionalCheckFailedException") == 0) {
+		/* Gone; if an earlier attempt of ours removed it, fine. */
+		if (attempts > 1) {
+			ip_error_clear(err);
+			return IP_OK;
+		}
+		rc = ip_error_set(err, IP_ENOTFOUND, "no record %s", id);
+	}
+	return rc;
+}
+
+/* Append the items of a Query reply to the page (capacity want). */
+static int
+ddb_take_items(json_t *reply, struct record *items, size_t want, size_t *n,
+	       struct ip_error *err)
+{
+	json_t *arr = json_object_get(reply, "Items");
+	size_t i;
+	json_t *item;
+
+	if (!json_is_array(arr))
+		return ip_error_set(err, IP_EBACKEND,
+				    "dynamodb Query: reply without Items");
+	json_array_foreach(arr, i, item)
+	{
+		struct ip_error e;
+
+		if (*n >= want)
+			return ip_error_set(err, IP_EBACKEND,
+					    "dynamodb Query: more items than "
+					    "asked for");
+		if (item_record(item, &items[*n], &e) != IP_OK) {
+			/* One damaged item must not hide all the others. */
+			log_error("%s, skipped in listing", e.msg);
+			continue;
+		}
+		(*n)++;
+	}
+	return IP_OK;
+}
+
+static int
+ddb_list_common(struct table *t, bool unfin, const char *cursor,
+		size_t limit, struct table_page *out, struct ip_error *err)
+{
+	struct ddb *d = ddb(t);
+	const char *index = unfin ? DDB_IDX_UNFINISHED : DDB_IDX_NEWEST;
+	const char *pk = unfin ? "unf_pk" : "gsi_pk";
+	char after[RECORD_ID_MAX];
+	struct record *items = NULL;
+	json_t *start = NULL;
+	size_t want = limit + 1;
+	size_t n = 0;
+	int rc = IP_OK;
+
+	memset(out, 0, sizeof(*out));
+	if (limit < 1 || limit > TABLE_LIST_MAX)
+		return ip_error_set(err, IP_EINVAL, "limit must be 1..%d",
+				    TABLE_LIST_MAX);
+	if (cursor != NULL && cursor[0] != '\0') {
+		if (!table_dynamodb_cursor_decode(cursor, after,
+						  sizeof(after)))
+			return ip_error_set(err, IP_EINVAL, "invalid cursor");
+		start = json_pack("{s:o, s:o}", "id", attr_s(after), pk,
+				  attr_s(DDB_GSI_PK));
+		if (start == NULL)
+			return ip_error_set(err, IP_ENOMEM, "list");
+	}
+	items = calloc(want, sizeof(*items));
+	if (items == NULL) {
+		rc = ip_error_set(err, IP_ENOMEM, "list");
+		goto out;
+	}
+	for (int page = 0; page < DDB_PAGES_MAX && n < want; page++) {
+		json_t *req;
+		json_t *reply = NULL;
+		json_t *lek;
+
+		req = json_pack("{s:s, s:s, s:{s:s}, s:{s:o}, s:b, s:I}",
+				"IndexName", index, "KeyConditionExpression",
+				"#p = :p", "ExpressionAttributeNames", "#p", pk,
+				"ExpressionAttributeValues", ":p",
+				attr_s(DDB_GSI_PK), "ScanIndexForward", unfin,
+				"Limit", (json_int_t)(want - n));
+		if (req != NULL && start != NULL) {
+			json_object_set_new(req, "ExclusiveStartKey", start);
+			start = NULL;
+		}
+		rc = ddb_call(d, "Query", req, &reply, NULL, NULL, err);
+		if (rc == IP_OK)
+			rc = ddb_take_items(reply, items, want, &n, err);
+		lek = json_object_get(reply, "LastEvaluatedKey");
+		if (rc == IP_OK && json_is_object(lek) && json_object_size(lek))
+			start = json_incref(lek);
+		json_decref(reply);
+		if (rc != IP_OK)
+			goto out;
+		if (start == NULL)
+			break;
+	}
+	if (n == want) {
+		n = limit;
+		table_dynamodb_cursor_encode(items[n - 1].id, out->next_cursor,
+					     sizeof(out->next_cursor));
+	} else if (start != NULL && n > 0) {
+		/* Page budget spent with more to come: a shorter page. */
+		table_dynamodb_cursor_encode(items[n - 1].id, out->next_cursor,
+					     sizeof(out->next_cursor));
+	}
+	out->n = n;
+	out->items = items;
+	items = NULL;
+out:
+	json_decref(start);
+	free(items);
+	return rc;
+}
+
+static int
+ddb_list(struct table *t, const char *cursor, size_t limit,
+	 struct table_page *out, struct ip_error *err)
+{
+	return ddb_list_common(t, false, cursor, limit, out, err);
+}
+
+static int
+ddb_list_unfinished(struct table *t, const char *cursor, size_t limit,
+		    struct table_page *out, struct ip_error *err)
+{
+	return ddb_list_common(t, true, cursor, limit, out, err);
+}
+
+static int
+ddb_ping(struct table *t, struct ip_error *err)
+{
+	/* A read any role of the pipeline may make; the item need not
+	 * exist ("~" is never a ULID). */
+	return ddb_call(ddb(t), "GetItem",
+			json_pack("{s:o, s:s, s:{s:s}}", "Key", key_of("~ping"),
+				  "ProjectionExpression", "#i",
+				  "ExpressionAttributeNames", "#i", "id"),
+			NULL, NULL, NULL, err);
+}
+
+static void
+ddb_close(struct table *t)
+{
+	struct ddb *d = ddb(t);
+
+	aws_client_free(d->client);
+	free(d);
+}
+
+/* ---- table creation -------------------------------------------------- */
+
+static json_t *
+index_def(const char *name, const char *pk)
+{
+	return json_pack("{s:s, s:[{s:s, s:s}, {s:s, s:s}], s:{s:s}}",
+			 "IndexName", name, "KeySchema", "AttributeName", pk,
+			 "KeyType", "HASH", "AttributeName", "id", "KeyType",
+			 "RANGE", "Projection", "ProjectionType", "ALL");
+}
+
+static int
+ddb_create_table(struct ddb *d, struct ip_error *err)
+{
+	char code[AWS_CODE_MAX];
+	json_t *req;
+	int rc;
+
+	req = json_pack("{s:s, s:[{s:s, s:s}, {s:s, s:s}, {s:s, s:s}],"
+			" s:[{s:s, s:s}], s:[o, o]}",
+			"BillingMode", "PAY_PER_REQUEST",
+			"AttributeDefinitions", "AttributeName", "id",
+			"AttributeType", "S", "AttributeName", "gsi_pk",
+			"AttributeType", "S", "AttributeName", "unf_pk",
+			"AttributeType", "S", "KeySchema", "AttributeName",
+			"id", "KeyType", "HASH", "GlobalSecondaryIndexes",
+			index_def(DDB_IDX_NEWEST, "gsi_pk"),
+			index_def(DDB_IDX_UNFINISHED, "unf_pk"));
+	rc = ddb_call(d, "CreateTable", req, NULL, code, NULL, err);
+	if (rc != IP_OK && strcmp(code, "ResourceInUseException") == 0) {
+		/* Another process is creating it: wait for it as well. */
+		ip_error_clear(err);
+		return IP_OK;
+	}
+	if (rc == IP_OK)
+		log_info("table dynamodb: creating table %s", d->table);
+	return rc;
+}
+
+/*
+ * DescribeTable: *exists, and *active when the table and both indexes
+ * are ACTIVE.  IP_EBACKEND if the table lacks an index we need.
+ */
+static int
+ddb_describe(struct ddb *d, bool *exists, bool *active, struct ip_error *err)
+{
+	static const char *const need[] = { DDB_IDX_NEWEST,
+					    DDB_IDX_UNFINISHED };
+	char code[AWS_CODE_MAX];
+	json_t *reply = NULL;
+	json_t *tbl;
+	json_t *gsis;
+	const char *status;
+	int rc;
+
+	*exists = false;
+	*active = false;
+	rc = ddb_call(d, "DescribeTable", json_object(), &reply, code, NULL,
+		      err);
+	if (rc != IP_OK) {
+		if (strcmp(code, "ResourceNotFoundException") == 0) {
+			ip_error_clear(err);
+			rc = IP_OK;
+		}
+		goto out;
+	}
+	*exists = true;
+	tbl = json_object_get(reply, "Table");
+	status = json_string_value(json_object_get(tbl, "TableStatus"));
+	gsis = json_object_get(tbl, "GlobalSecondaryIndexes");
+	*active = status != NULL && strcmp(status, "ACTIVE") == 0;
+	for (size_t k = 0; k < UTIL_ARRAY_LEN(need); k++) {
+		bool found = false;
+		size_t i;
+		json_t *g;
+
+		json_array_foreach(gsis, i, g)
+		{
+			const char *name = json_string_value(
+				json_object_get(g, "IndexName"));
+			const char *st = json_string_value(
+				json_object_get(g, "IndexStatus"));
+
+			if (name == NULL || strcmp(name, need[k]) != 0)
+				continue;
+			found = true;
+			/* dynalite reports no IndexStatus: ACTIVE then. */
+			if (st != NULL && strcmp(st, "ACTIVE") != 0)
+				*active = false;
+		}
+		if (!found && status != NULL && strcmp(status, "CREATING") != 0) {
+			rc = ip_error_set(err, IP_EBACKEND,
+					  "table dynamodb: table %s exists "
+					  "without the index \"%s\" imgpipe "
+					  "needs (see docs/DISTRIBUTED.md)",
+					  d->table, need[k]);
+			goto out;
+		}
+	}
+out:
+	json_decref(reply);
+	return rc;
+}
+
+static void
+sleep_ms(int64_t ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000,
+			       .tv_nsec = (long)(ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+/* Create the table when missing and wait, bounded, until it is ACTIVE. */
+static int
+ddb_ensure_table(struct ddb *d, struct ip_error *err)
+{
+	int64_t started = util_mono_ms();
+	int64_t pause = 100;
+	bool created = false;
+	bool exists;
+	bool active;
+	int rc;
+
+	for (;;) {
+		rc = ddb_describe(d, &exists, &active, err);
+		if (rc != IP_OK)
+			return rc;
+		if (active)
+			return IP_OK;
+		if (!exists && !created) {
+			rc = ddb_create_table(d, err);
+			if (rc != IP_OK)
+				return rc;
+			created = true;
+			continue;
+		}
+		if (!exists && util_mono_ms() - started > 30 * 1000)
+			return ip_error_set(err, IP_EBACKEND,
+					    "table dynamodb: table %s still "
+					    "missing 30 s after CreateTable",
+					    d->table);
+		if (util_mono_ms() - started > DDB_CREATE_WAIT_MS)
+			return ip_error_set(err, IP_ETIMEOUT,
+					    "table dynamodb: table %s not "
+					    "ACTIVE after %d s",
+					    d->table, DDB_CREATE_WAIT_MS / 1000);
+		/* Polling the service is the only way to learn the state. */
+		sleep_ms(pause);
+		if (pause < 2000)
+			pause *= 2;
+	}
+}
+
+/* ---- open ------------------------------------------------------------ */
+
+static const char *const ddb_params[] = {
+	"table", "region", "attempts", "timeout", "create", NULL,
+};
+
+static bool
+table_name_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n < 3 || n >= DDB_TABLE_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '_' || c == '-' ||
+		      c == '.'))
+			return false;
+	}
+	return true;
+}
+
+static int
+ddb_new(const struct config *cfg, struct ddb **out, bool *create,
+	struct ip_error *err)
+{
+	struct ddb *d = NULL;
+	struct aws_url u;
+	struct aws_creds creds;
+	struct aws_client_opts copts = { .service = "dynamodb" };
+	const char *name;
+	int64_t attempts;
+	int64_t timeout;
+	int rc;
+
+	*out = NULL;
+	memset(&creds, 0, sizeof(creds));
+	rc = aws_url_parse(cfg->table, "dynamodb", &u, err);
+	if (rc == IP_OK)
+		rc = aws_url_check_params(&u, ddb_params, err);
+	if (rc == IP_OK)
+		rc = aws_url_bool(&u, "create", true, create, err);
+	if (rc == IP_OK)
+		rc = aws_url_int(&u, "attempts", AWS_ATTEMPTS_DEFAULT, 1,
+				 AWS_ATTEMPTS_MAX, &attempts, err);
+	if (rc == IP_OK)
+		rc = aws_url_int(&u, "timeout", 30, 1, 3600, &timeout, err);
+	if (rc != IP_OK)
+		goto fail;
+	name = aws_url_param(&u, "table");
+	if (name == NULL)
+		name = "imgpipe";
+	if (!table_name_ok(name)) {
+		rc = ip_error_set(err, IP_EINVAL,
+				  "bad table name (3..255 of [A-Za-z0-9_.-])");
+		goto fail;
+	}
+	rc = aws_creds_load(cfg, aws_url_param(&u, "region"), &creds, err);
+	if (rc != IP_OK)
+		goto fail;
+	d = calloc(1, sizeof(*d));
+	if (d == NULL) {
+		rc = ip_error_set(err, IP_ENOMEM, "table dynamodb");
+		goto fail;
+	}
+	d->base.ops = &ddb_ops;
+	util_strlcpy(d->table, name, sizeof(d->table));
+	if (u.aws)
+		snprintf(d->url, sizeof(d->url),
+			 "https://dynamodb.%s.amazonaws.com/", creds.region);
+	else
+		snprintf(d->url, sizeof(d->url), "%s://%s/",
+			 u.https ? "https" : "http", u.host);
+	copts.attempts = (int)attempts;
+	copts.low_speed_s = (int)timeout;
+	rc = aws_client_new(&creds, &copts, &d->client, err);
+	if (rc != IP_OK)
+		goto fail;
+	memset(&creds, 0, sizeof(creds));
+	*out = d;
+	return IP_OK;
+fail:
+	memset(&creds, 0, sizeof(creds));
+	ip_error_prefix(err, "table dynamodb");
+	if (d != NULL)
+		ddb_close(&d->base);
+	return rc;
+}
+
+int
+table_dynamodb_open(const struct config *cfg, struct table **out,
+		    struct ip_error *err)
+{
+	struct ddb *d;
+	bool create;
+	bool exists;
+	bool active;
+	int rc;
+
+	*out = NULL;
+	rc = ddb_new(cfg, &d, &create, err);
+	if (rc != IP_OK)
+		return rc;
+	if (create) {
+		rc = ddb_ensure_table(d, err);
+	} else {
+		rc = ddb_describe(d, &exists, &active, err);
+		if (rc == IP_OK && !active)
+			rc = ip_error_set(err, IP_EBACKEND,
+					  "table dynamodb: table %s %s (run "
+					  "`imgpipe init`)",
+					  d->table,
+					  exists ? "is not ACTIVE" : "missing");
+	}
+	if (rc != IP_OK) {
+		ddb_close(&d->base);
+		return rc;
+	}
+	*out = &d->base;
+	return IP_OK;
+}
+
+int
+table_dynamodb_init(const struct config *cfg, struct ip_error *err)
+{
+	struct ddb *d;
+	bool create;
+	int rc;
+
+	rc = ddb_new(cfg, &d, &create, err);
+	if (rc != IP_OK)
+		return rc;
+	rc = ddb_ensure_table(d, err);
+	if (rc == IP_OK)
+		log_info("table dynamodb: table %s is ACTIVE", d->table);
+	ddb_close(&d->base);
+	return rc;
+}
+
+static const struct table_ops ddb_ops = {
+	.name = "dynamodb",
+	.caps = 0,
+	.close = ddb_close,
+	.ping = ddb_ping,
+	.put = ddb_put,
+	.get = ddb_get,
+	.update = ddb_update,
+	.del = ddb_del,
+	.list = ddb_list,
+	.list_unfinished = ddb_list_unfinished,
+};

@@ -1,0 +1,561 @@
+/*
+ * handlers.c - the read, delete and operational routes of the gateway:
+ * records, listing, the original and variant bytes (ETag, Last-Modified,
+ * conditional GET, single Range), DELETE, /healthz, /readyz, /metrics.
+ *
+ * Called by server.c on libmicrohttpd's connection threads; may block on
+ * the table, the store and `?wait=`.  Bytes are served from the store's
+ * file descriptor (libmicrohttpd sends them with sendfile where it can),
+ * never loaded into memory.
+ */
+#include "http/handlers.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/util.h"
+#include "http/params.h"
+#include "objstore/objstore.h"
+#include "pipeline/app.h"
+#include "pipeline/ingest.h"
+#include "queue/queue.h"
+#include "table/table.h"
+
+#define CACHE_ORIGINAL "public, max-age=86400"
+#define CACHE_VARIANT "public, max-age=31536000, immutable"
+
+json_t *
+handlers_record_json(const struct app *app, const struct record *r)
+{
+	json_t *o = record_to_json(r);
+	json_t *links;
+	json_t *variants;
+	char url[RECORD_ID_MAX + 128];
+
+	if (o == NULL)
+		return NULL;
+	links = json_object();
+	variants = json_object();
+	if (links == NULL || variants == NULL)
+		goto fail;
+	snprintf(url, sizeof(url), "/v1/images/%s", r->id);
+	json_object_set_new(links, "self", json_string(url));
+	snprintf(url, sizeof(url), "/v1/images/%s/original", r->id);
+	json_object_set_new(links, "original", json_string(url));
+	/* The variants the record has, or, before it has any, the ones the
+	 * configuration will make. */
+	if (r->n_variants > 0) {
+		for (size_t i = 0; i < r->n_variants; i++) {
+			snprintf(url, sizeof(url), "/v1/images/%s/variants/%s",
+				 r->id, r->variants[i].name);
+			json_object_set_new(variants, r->variants[i].name,
+					    json_string(url));
+		}
+	} else {
+		for (size_t i = 0; i < app->cfg.n_variants; i++) {
+			snprintf(url, sizeof(url), "/v1/images/%s/variants/%s",
+				 r->id, app->cfg.variants[i].name);
+			json_object_set_new(variants, app->cfg.variants[i].name,
+					    json_string(url));
+		}
+	}
+	json_object_set_new(links, "variants", variants);
+	json_object_set_new(o, "links", links);
+	return o;
+fail:
+	json_decref(variants);
+	json_decref(links);
+	json_decref(o);
+	return NULL;
+}
+
+/* The {id} of the route if it has the shape of one; NULL otherwise (such
+ * an id cannot exist, so the caller answers 404). */
+static const char *
+route_id(struct http_request *rq)
+{
+	const char *id = routes_param(&rq->match, "id");
+
+	return util_id_valid(id) ? id : NULL;
+}
+
+static enum MHD_Result
+no_such_image(struct http_request *rq)
+{
+	return reply_error(rq, IP_ENOTFOUND, "no image with this id");
+}
+
+/* Read the record of the route's id; answers (and returns false) when
+ * there is none or the table fails. */
+static bool
+load_record(struct http_request *rq, struct record *rec, enum MHD_Result *ret)
+{
+	const char *id = route_id(rq);
+	struct ip_error err;
+	int rc;
+
+	if (id == NULL) {
+		*ret = no_such_image(rq);
+		return false;
+	}
+	ip_error_clear(&err);
+	rc = table_get(rq->app->table, id, rec, &err);
+	if (rc == IP_ENOTFOUND) {
+		*ret = no_such_image(rq);
+		return false;
+	}
+	if (rc != IP_OK) {
+		*ret = reply_ip_error(rq, &err);
+		return false;
+	}
+	return true;
+}
+
+enum MHD_Result
+handlers_image_get(struct http_request *rq)
+{
+	struct record *rec = malloc(sizeof(*rec));
+	struct ip_error err;
+	enum MHD_Result ret;
+	int wait_s;
+	int rc;
+
+	if (rec == NULL)
+		return reply_error(rq, IP_ENOMEM, "out of memory");
+	ip_error_clear(&err);
+	if (params_wait(reply_query(rq, "wait"), rq->app->cfg.wait_max_s,
+			&wait_s, &err) != IP_OK) {
+		ret = reply_ip_error(rq, &err);
+		goto out;
+	}
+	if (!load_record(rq, rec, &ret))
+		goto out;
+	if (wait_s > 0 && (rec->status == RECORD_PENDING ||
+			   rec->status == RECORD_PROCESSING)) {
+		rc = app_wait_record(rq->app, rec->id, (int64_t)wait_s * 1000,
+				     rec, &err);
+		if (rc == IP_ENOTFOUND) {
+			ret = no_such_image(rq);
+			goto out;
+		}
+		if (rc != IP_OK && rc != IP_ETIMEOUT) {
+			ret = reply_ip_error(rq, &err);
+			goto out;
+		}
+	}
+	ret = reply_json(rq, MHD_HTTP_OK, handlers_record_json(rq->app, rec));
+out:
+	free(rec);
+	return ret;
+}
+
+enum MHD_Result
+handlers_image_list(struct http_request *rq)
+{
+	struct table_page page = {0};
+	char cursor[TABLE_CURSOR_MAX];
+	struct ip_error err;
+	json_t *items = NULL;
+	json_t *body;
+	enum MHD_Result ret;
+	int limit;
+	int rc;
+
+	ip_error_clear(&err);
+	if (params_limit(reply_query(rq, "limit"), &limit, &err) != IP_OK ||
+	    params_cursor(reply_query(rq, "cursor"), cursor, sizeof(cursor),
+			  &err) != IP_OK)
+		return reply_ip_error(rq, &err);
+	rc = table_list(rq->app->table, cursor[0] != '\0' ? cursor : NULL,
+			(size_t)limit, &page, &err);
+	if (rc == IP_EINVAL)
+		return reply_error(rq, IP_EINVAL, "invalid cursor");
+	if (rc != IP_OK)
+		return reply_ip_error(rq, &err);
+	items = json_array();
+	if (items == NULL)
+		goto oom;
+	for (size_t i = 0; i < page.n; i++) {
+		json_t *it = handlers_record_json(rq->app, &page.items[i]);
+
+		if (it == NULL || json_array_append_new(items, it) != 0)
+			goto oom;
+	}
+	body = json_pack("{s:o, s:o}", "items", items, "next_cursor",
+			 page.next_cursor[0] != '\0'
+			     ? json_string(page.next_cursor)
+			     : json_null());
+	items = NULL; /* json_pack's "o" stole it, even on failure */
+	ret = reply_json(rq, MHD_HTTP_OK, body);
+	table_page_free(&page);
+	return ret;
+oom:
+	json_decref(items);
+	table_page_free(&page);
+	return reply_error(rq, IP_ENOMEM, "out of memory listing images");
+}
+
+enum MHD_Result
+handlers_image_delete(struct http_request *rq)
+{
+	const char *id = route_id(rq);
+	struct ip_error err;
+	int rc;
+
+	if (id == NULL)
+		return no_such_image(rq);
+	ip_error_clear(&err);
+	rc = ingest_delete(rq->app, id, &err);
+	if (rc == IP_ENOTFOUND)
+		return no_such_image(rq);
+	if (rc != IP_OK)
+		return reply_ip_error(rq, &err);
+	return reply_empty(rq, MHD_HTTP_NO_CONTENT);
+}
+
+struct served {
+	const char *content_type;
+	const char *sha256; /* hex, the ETag */
+	int64_t last_modified_ms;
+	const char *cache_control;
+};
+
+static void
+add_validators(struct MHD_Response *resp, const char *etag, const char *lm,
+	       const char *cache)
+{
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_LAST_MODIFIED, lm);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, cache);
+}
+
+/* If-None-Match wins over If-Modified-Since (RFC 9110 §13.2.2). */
+static bool
+not_modified(struct http_request *rq, const char *etag, int64_t lm_ms)
+{
+	const char *inm = reply_header(rq, MHD_HTTP_HEADER_IF_NONE_MATCH);
+	const char *ims;
+	int64_t since;
+
+	if (inm != NULL)
+		return params_etag_match(inm, etag);
+	ims = reply_header(rq, MHD_HTTP_HEADER_IF_MODIFIED_SINCE);
+	if (ims == NULL || lm_ms <= 0)
+		return false;
+	since = params_http_date(ims);
+	return since >= 0 && lm_ms / 1000 <= since / 1000;
+}
+
+/* If-Range: the Range applies only if the validator still matches. */
+static bool
+range_applies(struct http_request *rq, const char *etag, const char *lm)
+{
+	const char *ir = reply_header(rq, MHD_HTTP_HEADER_IF_RANGE);
+
+	if (ir == NULL)
+		return true;
+	if (ir[0] == '"')
+		return strcmp(ir, etag) == 0; /* strong comparison */
+	return strcmp(ir, lm) == 0;
+}
+
+/* Answer with the bytes behind fd (ownership taken). */
+static enum MHD_Result
+serve_fd(struct http_request *rq, int fd, const struct served *sv)
+{
+	struct MHD_Response *resp;
+	struct stat st;
+	char etag[80];
+	char lm[40];
+	char crange[96];
+	int64_t first = 0;
+	int64_t last = 0;
+	enum params_range kind = PARAMS_RANGE_NONE;
+	unsigned status = MHD_HTTP_OK;
+
+	if (fstat(fd, &st) != 0) {
+		int e = errno;
+
+		close(fd);
+		return reply_error(rq, IP_EIO, "fstat: %s", strerror(e));
+	}
+	snprintf(etag, sizeof(etag), "\"%s\"", sv->sha256);
+	util_http_date(sv->last_modified_ms, lm, sizeof(lm));
+	if (not_modified(rq, etag, sv->last_modified_ms)) {
+		close(fd);
+		resp = reply_empty_response();
+		if (resp != NULL)
+			add_validators(resp, etag, lm, sv->cache_control);
+		return reply_queue(rq, MHD_HTTP_NOT_MODIFIED, resp);
+	}
+	if (range_applies(rq, etag, lm))
+		kind = params_range(reply_header(rq, MHD_HTTP_HEADER_RANGE),
+				    (int64_t)st.st_size, &first, &last);
+	if (kind == PARAMS_RANGE_UNSATISFIABLE) {
+		close(fd);
+		resp = reply_error_response("range_not_satisfiable",
+					    "the range is outside the object");
+		snprintf(crange, sizeof(crange), "bytes */%" PRId64,
+			 (int64_t)st.st_size);
+		if (resp != NULL)
+			MHD_add_response_header(
+			    resp, MHD_HTTP_HEADER_CONTENT_RANGE, crange);
+		return reply_queue(rq, MHD_HTTP_RANGE_NOT_SATISFIABLE, resp);
+	}
+	if (kind == PARAMS_RANGE_ONE) {
+		status = MHD_HTTP_PARTIAL_CONTENT;
+		snprintf(crange, sizeof(crange),
+			 "bytes %" PRId64 "-%" PRId64 "/%" PRId64, first, last,
+			 (int64_t)st.st_size);
+	} else {
+		first = 0;
+		last = (int64_t)st.st_size - 1;
+	}
+	resp = MHD_create_response_from_fd_at_offset64(
+	    (uint64_t)(last - first + 1), fd, (uint64_t)first);
+	if (resp == NULL) {
+		close(fd);
+		return reply_error(rq, IP_ENOMEM, "cannot create a response");
+	}
+	add_validators(resp, etag, lm, sv->cache_control);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+				sv->content_type[0] != '\0'
+				    ? sv->content_type
+				    : "application/octet-stream");
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
+	/* Uploaded bytes are not ours to trust: never sniff, never run. */
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(resp, "Content-Security-Policy",
+				"default-src 'none'; sandbox");
+	if (status == MHD_HTTP_PARTIAL_CONTENT)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_RANGE,
+					crange);
+	return reply_queue(rq, status, resp);
+}
+
+/* Open bucket/key and serve it; a missing object is a 404. */
+static enum MHD_Result
+serve_object(struct http_request *rq, const char *bucket, const char *key,
+	     const struct served *sv)
+{
+	struct objstore_stat st;
+	struct ip_error err;
+	int fd = -1;
+	int rc;
+
+	ip_error_clear(&err);
+	rc = objstore_open_read(rq->app->store, bucket, key, &fd, &st, &err);
+	if (rc == IP_ENOTFOUND)
+		return reply_error(rq, IP_ENOTFOUND,
+				   "the object of this image is gone");
+	if (rc != IP_OK)
+		return reply_ip_error(rq, &err);
+	return serve_fd(rq, fd, sv);
+}
+
+enum MHD_Result
+handlers_image_original(struct http_request *rq)
+{
+	struct record *rec = malloc(sizeof(*rec));
+	struct served sv;
+	enum MHD_Result ret;
+
+	if (rec == NULL)
+		return reply_error(rq, IP_ENOMEM, "out of memory");
+	if (!load_record(rq, rec, &ret))
+		goto out;
+	sv.content_type = rec->content_type;
+	sv.sha256 = rec->sha256;
+	sv.last_modified_ms = rec->uploaded_at;
+	sv.cache_control = CACHE_ORIGINAL;
+	ret = serve_object(rq, rec->input_bucket, rec->input_key, &sv);
+out:
+	free(rec);
+	return ret;
+}
+
+enum MHD_Result
+handlers_image_variant(struct http_request *rq)
+{
+	const char *name = routes_param(&rq->match, "variant");
+	const struct record_variant *v;
+	struct record *rec = malloc(sizeof(*rec));
+	struct served sv;
+	enum MHD_Result ret;
+
+	if (rec == NULL)
+		return reply_error(rq, IP_ENOMEM, "out of memory");
+	if (!load_record(rq, rec, &ret))
+		goto out;
+	/* Documented choice: 409, not 404, while the variant is not made
+	 * yet - it will exist, the client should come back. */
+	if (rec->status == RECORD_FAILED) {
+		ret = reply_error(rq, IP_ECONFLICT,
+				  "image processing failed: %s", rec->error);
+		goto out;
+	}
+	if (rec->status != RECORD_DONE) {
+		ret =
+		    reply_error(rq, IP_ECONFLICT,
+				"image is still processing (status %s); "
+				"retry, or wait with GET /v1/images/%s?wait=30",
+				record_status_name(rec->status), rec->id);
+		goto out;
+	}
+	v = record_variant_get(rec, name);
+	if (v == NULL) {
+		ret = reply_error(rq, IP_ENOTFOUND,
+				  "this image has no variant of that name");
+		goto out;
+	}
+	sv.content_type = v->content_type;
+	sv.sha256 = v->sha256;
+	sv.last_modified_ms =
+	    rec->processed_at > 0 ? rec->processed_at : rec->uploaded_at;
+	sv.cache_control = CACHE_VARIANT;
+	ret = serve_object(rq, v->bucket, v->key, &sv);
+out:
+	free(rec);
+	return ret;
+}
+
+enum MHD_Result
+handlers_healthz(struct http_request *rq)
+{
+	return reply_json(rq, MHD_HTTP_OK, json_pack("{s:s}", "status", "ok"));
+}
+
+enum MHD_Result
+handlers_readyz(struct http_request *rq)
+{
+	struct ip_error err;
+
+	if (atomic_load(&rq->app->stopping) ||
+	    (rq->closing != NULL && atomic_load(rq->closing)))
+		return reply_queue(
+		    rq, MHD_HTTP_SERVICE_UNAVAILABLE,
+		    reply_error_response("retry_later", "shutting down"));
+	ip_error_clear(&err);
+	if (app_ready(rq->app, &err) != IP_OK) {
+		/* The reason is the point of /readyz: say which backend. */
+		return reply_queue(
+		    rq, MHD_HTTP_SERVICE_UNAVAILABLE,
+		    reply_error_response("backend_unavailable", err.msg));
+	}
+	return reply_json(rq, MHD_HTTP_OK,
+			  json_pack("{s:s}", "status", "ready"));
+}
+
+struct metric_def {
+	const char *name;
+	const char *type;
+	const char *help;
+	size_t offset; /* in struct app_metrics */
+	int ms_to_s; /* counter in ms, exposed in seconds */
+};
+
+#define METRIC(n, t, h, f)                                                     \
+	{                                                                      \
+		n, t, h, offsetof(struct app_metrics, f), 0                    \
+	}
+
+static const struct metric_def metric_defs[] = {
+    METRIC("imgpipe_http_requests_total", "counter", "HTTP requests answered.",
+	   http_requests),
+    METRIC("imgpipe_http_errors_total", "counter",
+	   "HTTP answers with a 4xx or 5xx status.", http_errors),
+    METRIC("imgpipe_uploads_accepted_total", "counter",
+	   "Uploads acknowledged (201/202).", uploads_accepted),
+    METRIC("imgpipe_uploads_rejected_total", "counter",
+	   "Uploads refused or failed.", uploads_rejected),
+    METRIC("imgpipe_upload_bytes_total", "counter",
+	   "Bytes of accepted uploads.", upload_bytes),
+    METRIC("imgpipe_images_done_total", "counter", "Images brought to done.",
+	   images_done),
+    METRIC("imgpipe_images_failed_total", "counter", "Images marked failed.",
+	   images_failed),
+    METRIC("imgpipe_attempts_retried_total", "counter",
+	   "Processing attempts retried after a failure.", attempts_retried),
+    METRIC("imgpipe_dead_lettered_total", "counter",
+	   "Events moved to the dead-letter store.", dead_lettered),
+    {"imgpipe_processing_seconds_total", "counter",
+     "Time spent processing images.",
+     offsetof(struct app_metrics, processing_ms_total), 1},
+    METRIC("imgpipe_inflight_uploads", "gauge", "Uploads being received now.",
+	   inflight_uploads),
+};
+
+static void
+metric_line(FILE *f, const char *name, const char *type, const char *help,
+	    const char *value)
+{
+	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n%s %s\n", name, help, name,
+		type, name, value);
+}
+
+enum MHD_Result
+handlers_metrics(struct http_request *rq)
+{
+	struct app *app = rq->app;
+	struct MHD_Response *resp;
+	char *text = NULL;
+	size_t len = 0;
+	char v[64];
+	FILE *f = open_memstream(&text, &len);
+
+	if (f == NULL)
+		return reply_error(rq, IP_ENOMEM, "out of memory");
+	for (size_t i = 0; i < UTIL_ARRAY_LEN(metric_defs); i++) {
+		const struct metric_def *d = &metric_defs[i];
+		const _Atomic int64_t *p =
+		    (const _Atomic int64_t *)((const char *)&app->metrics +
+					      d->offset);
+		int64_t n = atomic_load(p);
+
+		if (d->ms_to_s)
+			snprintf(v, sizeof(v), "%.3f", (double)n / 1000.0);
+		else
+			snprintf(v, sizeof(v), "%" PRId64, n);
+		metric_line(f, d->name, d->type, d->help, v);
+	}
+	if (app->queue != NULL && app->queue->ops->depth != NULL) {
+		struct ip_error err;
+		int64_t visible = 0;
+		int64_t inflight = 0;
+
+		if (app->queue->ops->depth(app->queue, &visible, &inflight,
+					   &err) == IP_OK) {
+			snprintf(v, sizeof(v), "%" PRId64, visible);
+			metric_line(f, "imgpipe_queue_visible", "gauge",
+				    "Events waiting in the queue.", v);
+			snprintf(v, sizeof(v), "%" PRId64, inflight);
+			metric_line(f, "imgpipe_queue_inflight", "gauge",
+				    "Events being processed.", v);
+		}
+	}
+	snprintf(v, sizeof(v), "%.3f",
+		 (double)(util_now_ms() - app->started_ms) / 1000.0);
+	metric_line(f, "imgpipe_uptime_seconds", "gauge",
+		    "Seconds since the process started.", v);
+	if (fclose(f) != 0 || text == NULL) {
+		free(text);
+		return reply_error(rq, IP_ENOMEM, "out of memory");
+	}
+	resp =
+	    MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+	if (resp == NULL) {
+		free(text);
+		return reply_error(rq, IP_ENOMEM, "out of memory");
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+				"text/plain; version=0.0.4; charset=utf-8");
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
+				"no-store");
+	return reply_queue(rq, MHD_HTTP_OK, resp);
+}

@@ -1,0 +1,105 @@
+/*
+ * vipsutil.c - libvips error and time-limit glue (see vipsutil.h).
+ *
+ * Why "eval" + kill: libvips computes lazily in a thread pool and reports
+ * progress through the "eval" signal of the images it evaluates (and of
+ * the images upstream that asked for progress).  Setting the kill flag from
+ * that callback makes the running sink stop at its next tile and return an
+ * error, which is the only way to abandon a long decode or resize without
+ * leaving a thread busy.
+ */
+#include "imgproc/vipsutil.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "core/util.h"
+
+int
+vipsutil_error(struct ip_error *err, int code, const char *what)
+{
+	char msg[IP_ERROR_MSG_MAX];
+	const char *buf = vips_error_buffer();
+	size_t n = 0;
+
+	/* libvips messages are "domain: text\n" lines; keep them on one line
+	 * and drop the trailing newline. */
+	for (const char *p = buf; p != NULL && *p != '\0' &&
+				  n + 1 < sizeof(msg); p++) {
+		if (*p == '\n') {
+			if (p[1] == '\0')
+				break;
+			if (n + 3 >= sizeof(msg))
+				break;
+			msg[n++] = ';';
+			msg[n++] = ' ';
+			continue;
+		}
+		msg[n++] = (*p >= 0x20 && *p < 0x7f) ? *p : '?';
+	}
+	msg[n] = '\0';
+	vips_error_clear();
+	if (n == 0)
+		return ip_error_set(err, code, "%s", what);
+	return ip_error_set(err, code, "%s: %s", what, msg);
+}
+
+static void
+deadline_on_eval(VipsImage *image, VipsProgress *progress, void *user)
+{
+	struct vipsutil_deadline *d = user;
+
+	(void)progress;
+	if (vipsutil_deadline_over(d))
+		vips_image_set_kill(image, TRUE);
+}
+
+void
+vipsutil_deadline_init(struct vipsutil_deadline *d, int timeout_s)
+{
+	d->timeout_s = timeout_s;
+	d->end_ms = timeout_s > 0 ? util_mono_ms() + (int64_t)timeout_s * 1000
+				  : 0;
+	atomic_init(&d->expired, false);
+}
+
+void
+vipsutil_deadline_attach(struct vipsutil_deadline *d, VipsImage *image)
+{
+	if (d == NULL || d->end_ms == 0)
+		return;
+	vips_image_set_progress(image, TRUE);
+	g_signal_connect(image, "eval", G_CALLBACK(deadline_on_eval), d);
+}
+
+void
+vipsutil_deadline_detach(struct vipsutil_deadline *d, VipsImage *image)
+{
+	if (d == NULL || image == NULL || d->end_ms == 0)
+		return;
+	g_signal_handlers_disconnect_by_data(image, d);
+}
+
+bool
+vipsutil_deadline_over(struct vipsutil_deadline *d)
+{
+	if (d == NULL || d->end_ms == 0)
+		return false;
+	if (atomic_load(&d->expired))
+		return true;
+	if (util_mono_ms() < d->end_ms)
+		return false;
+	atomic_store(&d->expired, true);
+	return true;
+}
+
+int
+vipsutil_deadline_error(struct vipsutil_deadline *d, struct ip_error *err)
+{
+	vips_error_clear();
+	return ip_error_set(err, IP_ETIMEOUT,
+			    "image processing took longer than the limit of "
+			    "%d s (limits.timeout) and was cancelled",
+			    d->timeout_s);
+}

@@ -1,0 +1,58 @@
+/*
+ * vipsutil.h - small glue between libvips and imgpipe's conventions,
+ * shared by the files of src/imgproc/ (never included outside it).
+ *
+ * - vipsutil_error: move libvips' process-wide error buffer into a
+ *   caller's struct ip_error and clear it, so no global error state leaks
+ *   out of the module.
+ * - struct vipsutil_deadline: the per-image time limit.  Attached to the
+ *   root images of a job, it watches libvips' "eval" progress signal and
+ *   kills the computation once the deadline passes; every pipeline built
+ *   on a watched image inherits the watch.
+ *
+ * Thread-safety: a deadline belongs to one job (one thread); the eval
+ * callback may run on libvips' worker threads, so its state is atomic.
+ */
+#ifndef IMGPIPE_VIPSUTIL_H
+#define IMGPIPE_VIPSUTIL_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <vips/vips.h>
+
+#include "core/error.h"
+
+struct vipsutil_deadline {
+	int64_t end_ms;		/* util_mono_ms() value; 0 = no limit */
+	atomic_bool expired;
+	int timeout_s;		/* for messages */
+};
+
+/* Set err to code with "what: <libvips message>" and clear libvips' error
+ * buffer.  Returns code. */
+int vipsutil_error(struct ip_error *err, int code, const char *what);
+
+void vipsutil_deadline_init(struct vipsutil_deadline *d, int timeout_s);
+/* Watch image: from now on any evaluation of it (or of a pipeline built
+ * on it) is killed when d expires.  The image must not outlive d unless
+ * vipsutil_deadline_detach() is called first. */
+void vipsutil_deadline_attach(struct vipsutil_deadline *d, VipsImage *image);
+void vipsutil_deadline_detach(struct vipsutil_deadline *d, VipsImage *image);
+/* True once the deadline has passed (also checks the clock). */
+bool vipsutil_deadline_over(struct vipsutil_deadline *d);
+/* The error for a job stopped by its deadline (clears libvips' buffer). */
+int vipsutil_deadline_error(struct vipsutil_deadline *d,
+			    struct ip_error *err);
+
+/* Release a reference if non-NULL and set the pointer to NULL. */
+#define VIPSUTIL_UNREF(p)                          \
+	do {                                       \
+		if ((p) != NULL) {                 \
+			g_object_unref(p);         \
+			(p) = NULL;                \
+		}                                  \
+	} while (0)
+
+#endif

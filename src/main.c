@@ -219,13 +219,12 @@ cmd_run(enum run_mode mode, int argc, char **argv)
 	int sig = 0;
 	int rc;
 
-	if (parse_args(names[mode], "", summaries[mode],
-		       mode == RUN_WORKER ? NULL : serve_entries, &argc,
+	if (parse_args(names[mode], "", summaries[mode], serve_entries, &argc,
 		       &argv) != 0)
 		return 2;
-	if (mode == RUN_WORKER && opt_workers < 0 && argc > 1) {
-		fprintf(stderr, "imgpipe worker: unexpected argument %s\n",
-			argv[1]);
+	if (argc > 1) {
+		fprintf(stderr, "imgpipe %s: unexpected argument %s\n",
+			names[mode], argv[1]);
 		return 2;
 	}
 	if (load_config(&cfg, &err) != IP_OK) {
@@ -252,7 +251,12 @@ cmd_run(enum run_mode mode, int argc, char **argv)
 			goto out;
 		}
 	}
-	if (mode != RUN_WORKER) {
+	if (mode == RUN_WORKER && app.cfg.events_port > 0) {
+		/* S3 notifications pushed by the store (events.h). */
+		app.http_events_only = true;
+		app.cfg.port = app.cfg.events_port;
+	}
+	if (mode != RUN_WORKER || app.http_events_only) {
 		rc = http_server_start(&app, &http, &err);
 		if (rc != IP_OK) {
 			log_error("http: %s", err.msg);

@@ -54,6 +54,7 @@ static const struct key_def key_table[] = {
     {"server", "wait_max", KEY_INT, CFG(wait_max_s), 0, 3600},
     {"server", "shutdown_grace", KEY_INT, CFG(shutdown_grace_s), 1, 3600},
     {"server", "log_level", KEY_LEVEL, CFG(log_level), 0, 0},
+    {"server", "accept_events", KEY_BOOL, CFG(accept_events), 0, 0},
 
     {"limits", "max_body", KEY_SIZE, CFG(max_body_bytes), 1, 4.0e12},
     {"limits", "max_pixels", KEY_I64, CFG(max_pixels), 1, 1.0e12},
@@ -70,6 +71,7 @@ static const struct key_def key_table[] = {
     {"storage", "queue", KEY_STR, CFG(queue), 0, 0},
     {"storage", "input_bucket", KEY_STR, CFG(input_bucket), 0, 0},
     {"storage", "output_bucket", KEY_STR, CFG(output_bucket), 0, 0},
+    {"storage", "events", KEY_STR, CFG(events), 0, 0},
 
     {"aws", "region", KEY_STR, CFG(aws_region), 0, 0},
     {"aws", "access_key_id", KEY_STR, CFG(aws_access_key_id), 0, 0},
@@ -83,6 +85,7 @@ static const struct key_def key_table[] = {
     {"worker", "visibility", KEY_INT, CFG(visibility_s), 1, 43200},
     {"worker", "vips_threads", KEY_INT, CFG(vips_threads), 0, 64},
     {"worker", "vips_cache_mb", KEY_INT, CFG(vips_cache_mb), 0, 65536},
+    {"worker", "events_port", KEY_INT, CFG(events_port), 0, 65535},
 
     {"output", "background", KEY_STR, CFG(background), 0, 0},
     {"output", "strip", KEY_BOOL, CFG(strip), 0, 0},
@@ -229,6 +232,7 @@ config_defaults(struct config *cfg)
 	util_strlcpy(cfg->queue, "sqlite", sizeof(cfg->queue));
 	util_strlcpy(cfg->input_bucket, "input", sizeof(cfg->input_bucket));
 	util_strlcpy(cfg->output_bucket, "output", sizeof(cfg->output_bucket));
+	util_strlcpy(cfg->events, "gateway", sizeof(cfg->events));
 	util_strlcpy(cfg->aws_region, "us-east-1", sizeof(cfg->aws_region));
 
 	cfg->workers = 0;
@@ -645,6 +649,10 @@ config_validate(const struct config *cfg, struct ip_error *err)
 	    strspn(cfg->background + 1, "0123456789abcdefABCDEF") != 6)
 		return ip_error_set(err, IP_EINVAL,
 				    "output.background must be #rrggbb");
+	if (strcmp(cfg->events, "gateway") != 0 &&
+	    strcmp(cfg->events, "store") != 0)
+		return ip_error_set(err, IP_EINVAL,
+				    "storage.events must be gateway or store");
 	if (cfg->backoff_max_ms < cfg->backoff_ms)
 		return ip_error_set(err, IP_EINVAL,
 				    "worker.backoff_max < worker.backoff");

@@ -94,6 +94,7 @@ struct config {
 	int wait_max_s; /* cap for ?wait= */
 	int shutdown_grace_s; /* SIGTERM drain bound */
 	char log_level[16];
+	bool accept_events;		/* POST /v1/events on this server */
 
 	/* [limits] */
 	int64_t max_body_bytes; /* default 50 MiB */
@@ -117,6 +118,10 @@ struct config {
 	char queue[CONFIG_URL_MAX];
 	char input_bucket[CONFIG_BUCKET_MAX];
 	char output_bucket[CONFIG_BUCKET_MAX];
+	/* Who announces ObjectCreated: "gateway" (the default: it queues
+	 * the event before answering 202) or "store" (the object store
+	 * pushes notifications to POST /v1/events; see DISTRIBUTED.md). */
+	char events[16];
 
 	/* [aws] credentials for s3/dynamodb; empty = AWS_* environment */
 	char aws_region[32];
@@ -132,6 +137,7 @@ struct config {
 	int visibility_s; /* queue visibility timeout */
 	int vips_threads; /* libvips threads per worker */
 	int vips_cache_mb; /* 0 = operation cache off */
+	int events_port;   /* `worker`: listen for pushed events */
 
 	/* [output] */
 	char background[16]; /* flatten colour for JPEG, "#ffffff" */

@@ -30,6 +30,7 @@ static const struct route route_table[] = {
     {"GET", "/healthz", ROUTE_HEALTHZ, false, false},
     {"GET", "/readyz", ROUTE_READYZ, false, false},
     {"GET", "/metrics", ROUTE_METRICS, false, false},
+    {"POST", "/v1/events", ROUTE_EVENTS, true, false},
 };
 
 struct path_segments {

@@ -34,6 +34,7 @@ enum route_id {
 	ROUTE_HEALTHZ,
 	ROUTE_READYZ,
 	ROUTE_METRICS,
+	ROUTE_EVENTS, /* POST   /v1/events (S3 notifications pushed) */
 	ROUTE_COUNT
 };
 

@@ -32,6 +32,7 @@
 
 #include "core/log.h"
 #include "core/util.h"
+#include "http/events.h"
 #include "http/handlers.h"
 #include "http/params.h"
 #include "http/reply.h"
@@ -70,6 +71,7 @@ static const struct route_handler route_handlers[ROUTE_COUNT] = {
     [ROUTE_HEALTHZ] = {handlers_healthz, NULL, NULL},
     [ROUTE_READYZ] = {handlers_readyz, NULL, NULL},
     [ROUTE_METRICS] = {handlers_metrics, NULL, NULL},
+    [ROUTE_EVENTS] = {events_begin, events_body, events_end},
 };
 
 static void server_log(void *cls, const char *fmt, va_list ap)
@@ -157,6 +159,11 @@ request_route(struct http_request *rq, const char *url)
 	}
 	rq->route_rc =
 	    routes_match(rq->method, url, &rq->match, &rq->route_err);
+	if (rq->route_rc == IP_OK && rq->app->http_events_only &&
+	    !events_route_in_worker(rq->match.route->id))
+		rq->route_rc = ip_error_set(&rq->route_err, IP_ENOTFOUND,
+					    "a worker serves only /v1/events "
+					    "and health");
 	if (rq->route_rc == IP_OK)
 		rq->handler = &route_handlers[rq->match.route->id];
 }
@@ -254,6 +261,7 @@ server_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 			  rq->path, rq->status,
 			  (long long)(util_mono_ms() - rq->started_ms));
 	upload_free(rq->upload);
+	free(rq->body);
 	free(rq);
 	pthread_mutex_lock(&srv->lock);
 	if (--srv->inflight == 0)

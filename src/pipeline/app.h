@@ -47,6 +47,9 @@ struct app {
 	struct pipeline pipe;
 	struct app_metrics metrics;
 	atomic_bool stopping;
+	/* `imgpipe worker` with worker.events_port: its HTTP server answers
+	 * only /v1/events and the health routes. */
+	bool http_events_only;
 	int64_t started_ms;
 
 	/* ?wait= support: a generation counter bumped (and broadcast) each

@@ -135,9 +135,16 @@ ingest_commit(struct app *app, const struct ingest_upload *up,
 		goto fail;
 	stored = true;
 	rc = table_put(app->table, r, err);
+	if (rc == IP_EEXIST && strcmp(cfg->events, "store") == 0) {
+		/* The store announced the object and a worker made the
+		 * record before us: it is the same image. */
+		return table_get(app->table, r->id, r, err);
+	}
 	if (rc != IP_OK)
 		goto fail;
 	recorded = true;
+	if (strcmp(cfg->events, "store") == 0)
+		return IP_OK; /* the store pushes ObjectCreated itself */
 	event = event_build(cfg->aws_region, r->input_bucket, r->input_key,
 			    r->bytes, r->sha256, r->uploaded_at);
 	if (event == NULL) {

@@ -15,6 +15,7 @@ import signal
 import subprocess
 import tempfile
 import unittest
+import urllib.parse
 import uuid
 
 BIN = os.environ.get("IMGPIPE_BIN", "build/imgpipe")
@@ -111,7 +112,8 @@ class Server:
 
     def put(self, name, data, wait=None, headers=None):
         q = f"?wait={wait}" if wait is not None else ""
-        return self.request("PUT", f"/v1/images/{name}{q}", data,
+        path = urllib.parse.quote(name, safe="")
+        return self.request("PUT", f"/v1/images/{path}{q}", data,
                             headers or {"Content-Type": "application/octet-stream"})
 
     def post_multipart(self, name, data, wait=None):

@@ -580,18 +580,21 @@ env_one(struct config *cfg, const char *name, const char *value,
 				 (int)(rl - kl - 1), rest);
 			return config_set(cfg, section, d->key, value, err);
 		}
+		return ip_error_set(err, IP_EINVAL,
+				    "unknown setting IMGPIPE_%.64s", name);
 	}
-	return ip_error_set(err, IP_EINVAL, "unknown setting IMGPIPE_%.64s",
-			    name);
+	/* Not a section's prefix: another tool's IMGPIPE_* variable (test
+	 * harnesses, scripts).  Settings are only the section-prefixed
+	 * names, and those are checked strictly above. */
+	return IP_OK;
 }
 
 int
 config_load_env(struct config *cfg, char *const *envp, struct ip_error *err)
 {
 	/* Non-setting variables that share the prefix. */
-	static const char *const ignored[] = {"IMGPIPE_BIN", "IMGPIPE_CORPUS",
-					      "IMGPIPE_SOURCE_ROOT",
-					      "IMGPIPE_CONFIG"};
+	/* Variables that name a file of settings, not a setting. */
+	static const char *const ignored[] = {"IMGPIPE_CONFIG"};
 
 	for (size_t i = 0; envp != NULL && envp[i] != NULL; i++) {
 		const char *eq = strchr(envp[i], '=');
@@ -611,7 +614,7 @@ config_load_env(struct config *cfg, char *const *envp, struct ip_error *err)
 		for (size_t j = 0; j < UTIL_ARRAY_LEN(ignored); j++)
 			if (strcmp(name, ignored[j]) == 0)
 				skip = true;
-		if (skip || strncmp(name, "IMGPIPE_TEST_", 13) == 0)
+		if (skip)
 			continue;
 		rc = env_one(cfg, name + 8, eq + 1, err);
 		if (rc != IP_OK) {

@@ -72,7 +72,7 @@ test_config_precedence(void **state)
 			       "position = north-west\nopacity = 0.25\n");
 	char e1[] = "IMGPIPE_SERVER_PORT=9100";
 	char e2[] = "IMGPIPE_VARIANT_THUMB_HEIGHT=120";
-	char e3[] = "IMGPIPE_BIN=/ignored";
+	char e3[] = "IMGPIPE_SERVERS_ENV=/not/a/setting";
 	char e4[] = "PATH=/bin";
 	char *env[] = { e1, e2, e3, e4, NULL };
 	struct config c;

@@ -12,8 +12,8 @@ build_pkgs=(gcc make pkg-config meson ninja-build libvips-dev
 	libcurl4-openssl-dev libhiredis-dev)
 test_pkgs=(libcmocka-dev python3 python3-pil libimage-exiftool-perl curl jq
 	clang-format)
-bench_pkgs=(gnuplot-nox nginx libnginx-mod-http-dav-ext wrk hyperfine
-	libjpeg-turbo-progs)
+bench_pkgs=(gnuplot-nox nginx libnginx-mod-http-dav-ext wrk hyperfine time
+	libjpeg-turbo-progs libjemalloc2)
 
 want=("${build_pkgs[@]}")
 for extra in "$@"; do

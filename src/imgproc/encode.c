@@ -62,8 +62,7 @@ strip_all(VipsImage *image)
 }
 
 size_t
-encode_exif_ascii(VipsImage *im, const char *field, char *out,
-		  size_t out_len)
+encode_exif_ascii(VipsImage *im, const char *field, char *out, size_t out_len)
 {
 	const char *s = NULL;
 	const char *tail = NULL;
@@ -87,8 +86,8 @@ encode_exif_ascii(VipsImage *im, const char *field, char *out,
 	for (p = strstr(s, ", ASCII, "); p != NULL;
 	     p = strstr(p + 1, ", ASCII, "))
 		tail = p;
-	if (tail == NULL || sscanf(tail, ", ASCII, %ld components", &comps) != 1 ||
-	    comps < 1)
+	if (tail == NULL ||
+	    sscanf(tail, ", ASCII, %ld components", &comps) != 1 || comps < 1)
 		return 0;
 	for (p = strstr(s, " ("); p != NULL && p < tail;
 	     p = strstr(p + 1, " (")) {
@@ -131,10 +130,9 @@ webp_drop_metadata(unsigned char *buf, size_t *len)
 	    memcmp(buf + 8, "WEBP", 4) != 0)
 		return;
 	while (in + 8 <= *len) {
-		uint32_t size = (uint32_t)buf[in + 4] |
-				(uint32_t)buf[in + 5] << 8 |
-				(uint32_t)buf[in + 6] << 16 |
-				(uint32_t)buf[in + 7] << 24;
+		uint32_t size =
+		    (uint32_t)buf[in + 4] | (uint32_t)buf[in + 5] << 8 |
+		    (uint32_t)buf[in + 6] << 16 | (uint32_t)buf[in + 7] << 24;
 		size_t whole = 8 + (size_t)size + (size & 1);
 
 		if (whole > *len - in)
@@ -224,18 +222,17 @@ save(VipsImage *im, const struct encode_opts *o, bool strip, void **buf,
 {
 	switch (o->format) {
 	case FORMAT_JPEG:
-		return vips_jpegsave_buffer(im, buf, len, "Q", o->quality,
-					    "interlace", o->progressive,
-					    "optimize_coding", TRUE, "strip",
-					    strip, NULL);
+		return vips_jpegsave_buffer(
+		    im, buf, len, "Q", o->quality, "interlace", o->progressive,
+		    "optimize_coding", TRUE, "strip", strip, NULL);
 	case FORMAT_WEBP:
 		return vips_webpsave_buffer(im, buf, len, "Q", o->quality,
 					    "effort", 4, "strip", strip, NULL);
 	case FORMAT_AVIF:
 		return vips_heifsave_buffer(
-			im, buf, len, "Q", o->quality, "compression",
-			VIPS_FOREIGN_HEIF_COMPRESSION_AV1, "effort",
-			ENCODE_AVIF_EFFORT, "strip", strip, NULL);
+		    im, buf, len, "Q", o->quality, "compression",
+		    VIPS_FOREIGN_HEIF_COMPRESSION_AV1, "effort",
+		    ENCODE_AVIF_EFFORT, "strip", strip, NULL);
 	case FORMAT_PNG:
 		return vips_pngsave_buffer(im, buf, len, "compression", 6,
 					   "strip", strip, NULL);

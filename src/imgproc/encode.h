@@ -28,11 +28,11 @@
 #define ENCODE_AVIF_EFFORT 2
 
 struct encode_opts {
-	enum out_format format;	/* never FORMAT_AUTO */
-	int quality;		/* 1..100 */
-	bool progressive;	/* JPEG */
-	const char *artist;	/* NULL or "" = none */
-	const char *copyright;	/* NULL or "" = none */
+	enum out_format format; /* never FORMAT_AUTO */
+	int quality; /* 1..100 */
+	bool progressive; /* JPEG */
+	const char *artist; /* NULL or "" = none */
+	const char *copyright; /* NULL or "" = none */
 };
 
 /* Encode in (8-bit sRGB or B_W, with alpha unless JPEG; a multi-frame

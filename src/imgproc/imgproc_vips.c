@@ -74,6 +74,8 @@
 #define PLACEHOLDER_SIZE 32
 /* Longest text we keep from an EXIF Artist/Copyright. */
 #define RIGHTS_MAX 256
+/* Most frames an animated variant keeps, whatever max_frames says. */
+#define FRAMES_MAX 256
 
 struct imgproc_vips {
 	struct imgproc base;
@@ -92,10 +94,10 @@ struct imgproc_vips {
 
 /* What one variant needs, in displayed (upright) coordinates. */
 struct plan {
-	int rs_w, rs_h;	  /* after resize, before crop */
+	int rs_w, rs_h; /* after resize, before crop */
 	int out_w, out_h; /* final */
-	bool crop;	  /* cover */
-	double need;	  /* scale of the displayed image it needs */
+	bool crop; /* cover */
+	double need; /* scale of the displayed image it needs */
 };
 
 /* Facts of a job gathered from the header. */
@@ -104,19 +106,20 @@ struct job {
 	struct image_info info;
 	bool has_icc;
 	bool is_cmyk;
+	bool flatten_early; /* alpha, but every variant is JPEG */
 	char artist[RIGHTS_MAX];
 	char copyright[RIGHTS_MAX];
 	struct vipsutil_deadline deadline;
 };
 
-static pthread_once_t vips_once = PTHREAD_ONCE_INIT;
-static int vips_init_failed;
+static pthread_once_t imgproc_vips_once = PTHREAD_ONCE_INIT;
+static int imgproc_vips_init_failed;
 
 static void
-vips_init_once(void)
+imgproc_vips_init_once(void)
 {
 	if (VIPS_INIT("imgpipe")) {
-		vips_init_failed = 1;
+		imgproc_vips_init_failed = 1;
 		return;
 	}
 	vips_block_untrusted_set(TRUE);
@@ -133,9 +136,9 @@ imgproc_vips_cast(struct imgproc *p)
 
 struct load_req {
 	const struct sniff *sn;
-	int n;		  /* frames to load, 1 = first only */
-	int jpeg_shrink;  /* 1, 2, 4 or 8 */
-	double scale;	  /* webp/svg/pdf "scale", 1.0 = none */
+	int n; /* frames to load, 1 = first only */
+	int jpeg_shrink; /* 1, 2, 4 or 8 */
+	double scale; /* webp/svg/pdf "scale", 1.0 = none */
 };
 
 static bool
@@ -166,8 +169,7 @@ read_head(int fd, unsigned char *buf, size_t cap, size_t *got)
 }
 
 static int
-sniff_fd(struct imgproc_vips *p, int fd, struct sniff *sn,
-	 struct ip_error *err)
+sniff_fd(struct imgproc_vips *p, int fd, struct sniff *sn, struct ip_error *err)
 {
 	unsigned char head[SNIFF_BYTES];
 	char why[160];
@@ -196,10 +198,7 @@ load_image(struct imgproc_vips *p, int fd, const struct load_req *rq,
 	int rc = IP_OK;
 
 	*out = NULL;
-	if (lseek(fd, 0, SEEK_SET) < 0)
-		return ip_error_set(err, IP_EIO, "seek image: %s",
-				    strerror(errno));
-	src = vips_source_new_from_descriptor(fd);
+	src = vipsutil_source_fd(fd);
 	if (src == NULL)
 		return vipsutil_error(err, IP_EIO, "open image");
 	op = vips_operation_new(rq->sn->loader);
@@ -269,7 +268,7 @@ check_limits(struct imgproc_vips *p, const struct image_info *info,
 	     struct ip_error *err)
 {
 	int64_t frame = (int64_t)info->width * info->height;
-	int64_t total = frame * info->pages;
+	int64_t total;
 
 	if (info->width < 1 || info->height < 1)
 		return ip_error_set(err, IP_EUNPROCESSABLE,
@@ -286,6 +285,8 @@ check_limits(struct imgproc_vips *p, const struct image_info *info,
 				    "image has %d pages, above the limit of %d "
 				    "(limits.max_pages)",
 				    info->pages, p->max_pages);
+	if (__builtin_mul_overflow(frame, (int64_t)info->pages, &total))
+		total = INT64_MAX;
 	if (total > p->max_total_pixels)
 		return ip_error_set(err, IP_EUNPROCESSABLE,
 				    "image has %lld pixels in %d pages, above "
@@ -298,8 +299,7 @@ check_limits(struct imgproc_vips *p, const struct image_info *info,
 
 /* Sniff, read the header, fill the job, check the limits. */
 static int
-open_job(struct imgproc_vips *p, int fd, struct job *job,
-	 struct ip_error *err)
+open_job(struct imgproc_vips *p, int fd, struct job *job, struct ip_error *err)
 {
 	struct load_req rq = {.n = 1, .jpeg_shrink = 1, .scale = 1.0};
 	VipsImage *hdr = NULL;
@@ -326,8 +326,8 @@ open_job(struct imgproc_vips *p, int fd, struct job *job,
 }
 
 static int
-vips_probe(struct imgproc *base, int fd, struct image_info *out,
-	   struct ip_error *err)
+imgproc_vips_probe(struct imgproc *base, int fd, struct image_info *out,
+		   struct ip_error *err)
 {
 	struct imgproc_vips *p = imgproc_vips_cast(base);
 	struct job job;
@@ -445,8 +445,8 @@ to_srgb8(struct job *job, VipsImage *in, VipsImage **out)
 		cur = t[0];
 	} else {
 		VipsInterpretation want = in->Bands < 3
-						  ? VIPS_INTERPRETATION_B_W
-						  : VIPS_INTERPRETATION_sRGB;
+					      ? VIPS_INTERPRETATION_B_W
+					      : VIPS_INTERPRETATION_sRGB;
 
 		if (vips_colourspace(cur, &t[0], want, NULL))
 			goto out;
@@ -471,12 +471,45 @@ out:
 	return rc;
 }
 
+/* Flatten alpha onto the configured background (for JPEG). */
+static int
+flatten(struct imgproc_vips *p, VipsImage *in, VipsImage **out)
+{
+	VipsImage *t = NULL;
+	int rc;
+
+	if (!vips_image_hasalpha(in)) {
+		g_object_ref(in);
+		*out = in;
+		return 0;
+	}
+	if (in->Bands <= 2) {
+		double grey = 0.2126 * p->background[0] +
+			      0.7152 * p->background[1] +
+			      0.0722 * p->background[2];
+		VipsArrayDouble *bg = vips_array_double_new(&grey, 1);
+
+		rc = vips_flatten(in, &t, "background", bg, NULL);
+		vips_area_unref(VIPS_AREA(bg));
+	} else {
+		VipsArrayDouble *bg = vips_array_double_new(p->background, 3);
+
+		rc = vips_flatten(in, &t, "background", bg, NULL);
+		vips_area_unref(VIPS_AREA(bg));
+	}
+	if (rc)
+		return -1;
+	rc = vips_cast(t, out, VIPS_FORMAT_UCHAR, NULL);
+	g_object_unref(t);
+	return rc;
+}
+
 /* Resize in to exactly w x h (per frame of page_h rows when frames > 1),
  * with premultiplied alpha. */
 static int
 resize_exact(VipsImage *in, int frames, int w, int h, VipsImage **out)
 {
-	VipsImage *t[5] = {NULL, NULL, NULL, NULL, NULL};
+	VipsImage *t[6] = {NULL, NULL, NULL, NULL, NULL, NULL};
 	VipsImage *cur = in;
 	int in_h = in->Ysize;
 	int want_h = h * frames;
@@ -489,9 +522,13 @@ resize_exact(VipsImage *in, int frames, int w, int h, VipsImage **out)
 		return 0;
 	}
 	if (alpha) {
-		if (vips_premultiply(cur, &t[0], NULL))
+		/* Premultiplied, but back in the input's 8 bits: resizing
+		 * uchar is several times faster than float, and the alpha
+		 * rounding is what vips_thumbnail does too. */
+		if (vips_premultiply(cur, &t[0], NULL) ||
+		    vips_cast(t[0], &t[5], in->BandFmt, NULL))
 			goto out;
-		cur = t[0];
+		cur = t[5];
 	}
 	if (vips_resize(cur, &t[1], (double)w / in->Xsize, "vscale",
 			(double)want_h / in_h, "kernel", VIPS_KERNEL_LANCZOS3,
@@ -515,7 +552,7 @@ resize_exact(VipsImage *in, int frames, int w, int h, VipsImage **out)
 	*out = cur;
 	rc = 0;
 out:
-	for (int i = 4; i >= 0; i--)
+	for (int i = 5; i >= 0; i--)
 		VIPSUTIL_UNREF(t[i]);
 	return rc;
 }
@@ -555,10 +592,11 @@ static int
 decode_base(struct imgproc_vips *p, int fd, struct job *job, int base_w,
 	    int base_h, int frames, VipsImage **out, struct ip_error *err)
 {
-	struct load_req rq = {.sn = &job->sn, .n = frames, .jpeg_shrink = 1,
-			      .scale = 1.0};
+	struct load_req rq = {
+	    .sn = &job->sn, .n = frames, .jpeg_shrink = 1, .scale = 1.0};
 	VipsImage *loaded = NULL;
 	VipsImage *srgb = NULL;
+	VipsImage *flat = NULL;
 	VipsImage *sized = NULL;
 	VipsImage *mem = NULL;
 	VipsImage *rot = NULL;
@@ -580,8 +618,8 @@ decode_base(struct imgproc_vips *p, int fd, struct job *job, int base_w,
 			}
 		}
 	} else if (strcmp(job->sn.format, "webp") == 0) {
-		double sc = fmax((double)tw / sw, (double)th / sh) *
-			    SHRINK_MARGIN;
+		double sc =
+		    fmax((double)tw / sw, (double)th / sh) * SHRINK_MARGIN;
 
 		if (sc < 1.0)
 			rq.scale = sc;
@@ -595,19 +633,24 @@ decode_base(struct imgproc_vips *p, int fd, struct job *job, int base_w,
 	vipsutil_deadline_attach(&job->deadline, loaded);
 	if (vips_image_get_page_height(loaded) * frames != loaded->Ysize &&
 	    frames > 1) {
-		rc = ip_error_set(err, IP_EUNPROCESSABLE,
-				  "frames of different sizes are not supported");
+		rc =
+		    ip_error_set(err, IP_EUNPROCESSABLE,
+				 "frames of different sizes are not supported");
 		goto out;
 	}
+	/* Flattening first is the same picture as resizing with
+	 * premultiplied alpha and flattening after, and cheaper. */
 	if (to_srgb8(job, loaded, &srgb) ||
-	    resize_exact(srgb, frames, tw, th, &sized)) {
+	    (job->flatten_early && flatten(p, srgb, &flat)) ||
+	    resize_exact(flat != NULL ? flat : srgb, frames, tw, th, &sized)) {
 		rc = job_fail(job, err, IP_EUNPROCESSABLE,
 			      "cannot convert image");
 		goto out;
 	}
 	mem = to_memory(job, sized);
 	if (mem == NULL) {
-		rc = job_fail(job, err, IP_EUNPROCESSABLE, "cannot decode image");
+		rc = job_fail(job, err, IP_EUNPROCESSABLE,
+			      "cannot decode image");
 		goto out;
 	}
 	if (frames > 1)
@@ -641,6 +684,7 @@ out:
 	VIPSUTIL_UNREF(rot);
 	release(job, &mem);
 	VIPSUTIL_UNREF(sized);
+	VIPSUTIL_UNREF(flat);
 	VIPSUTIL_UNREF(srgb);
 	release(job, &loaded);
 	return rc;
@@ -738,39 +782,6 @@ out:
 	return rc;
 }
 
-/* Flatten alpha onto the configured background (for JPEG). */
-static int
-flatten(struct imgproc_vips *p, VipsImage *in, VipsImage **out)
-{
-	VipsImage *t = NULL;
-	int rc;
-
-	if (!vips_image_hasalpha(in)) {
-		g_object_ref(in);
-		*out = in;
-		return 0;
-	}
-	if (in->Bands <= 2) {
-		double grey = 0.2126 * p->background[0] +
-			      0.7152 * p->background[1] +
-			      0.0722 * p->background[2];
-		VipsArrayDouble *bg = vips_array_double_new(&grey, 1);
-
-		rc = vips_flatten(in, &t, "background", bg, NULL);
-		vips_area_unref(VIPS_AREA(bg));
-	} else {
-		VipsArrayDouble *bg = vips_array_double_new(p->background, 3);
-
-		rc = vips_flatten(in, &t, "background", bg, NULL);
-		vips_area_unref(VIPS_AREA(bg));
-	}
-	if (rc)
-		return -1;
-	rc = vips_cast(t, out, VIPS_FORMAT_UCHAR, NULL);
-	g_object_unref(t);
-	return rc;
-}
-
 /* Build, encode and describe one variant.  *shown gets a reference to the
  * first frame as encoded (for the placeholder). */
 static int
@@ -779,7 +790,7 @@ make_variant(struct imgproc_vips *p, struct job *job, VipsImage *base,
 	     const struct plan *pl, struct imgproc_variant *v,
 	     VipsImage **shown, struct ip_error *err)
 {
-	VipsImage *frames_out[256];
+	VipsImage *frames_out[FRAMES_MAX];
 	VipsImage *joined = NULL;
 	VipsImage *ready = NULL;
 	VipsImage *single = NULL;
@@ -797,8 +808,8 @@ make_variant(struct imgproc_vips *p, struct job *job, VipsImage *base,
 		if (s->max_frames > 0 && frames > s->max_frames)
 			frames = s->max_frames;
 		if (frames > (int)(sizeof(frames_out) / sizeof(frames_out[0])))
-			frames = (int)(sizeof(frames_out) /
-				       sizeof(frames_out[0]));
+			frames =
+			    (int)(sizeof(frames_out) / sizeof(frames_out[0]));
 		if (frames < 2)
 			animated = false;
 	}
@@ -919,9 +930,8 @@ placeholder_fill(struct imgproc_vips *p, VipsImage *shown,
 	int nx;
 	int ny;
 
-	sc = (double)PLACEHOLDER_SIZE / (shown->Xsize > shown->Ysize
-						 ? shown->Xsize
-						 : shown->Ysize);
+	sc = (double)PLACEHOLDER_SIZE /
+	     (shown->Xsize > shown->Ysize ? shown->Xsize : shown->Ysize);
 	if (sc > 1.0)
 		sc = 1.0;
 	if (flatten(p, shown, &flat) || vips_resize(flat, &small, sc, NULL))
@@ -948,8 +958,9 @@ out:
 }
 
 static int
-vips_process(struct imgproc *ip, int fd, const struct variant_spec *specs,
-	     size_t n_specs, struct imgproc_result *res, struct ip_error *err)
+imgproc_vips_process(struct imgproc *ip, int fd,
+		     const struct variant_spec *specs, size_t n_specs,
+		     struct imgproc_result *res, struct ip_error *err)
 {
 	struct imgproc_vips *p = imgproc_vips_cast(ip);
 	struct plan plans[RECORD_VARIANTS_MAX];
@@ -992,16 +1003,23 @@ vips_process(struct imgproc *ip, int fd, const struct variant_spec *specs,
 				frames = want;
 		}
 	}
+	job.flatten_early = job.info.has_alpha;
+	for (size_t i = 0; i < n_specs; i++)
+		if (specs[i].format != FORMAT_JPEG)
+			job.flatten_early = false;
 	if (frames > job.info.pages)
 		frames = job.info.pages;
 	if (frames > p->max_pages)
 		frames = p->max_pages;
+	if (frames > FRAMES_MAX)
+		frames = FRAMES_MAX;
 	/* The variant needing the most pixels fixes the base size, so it is
 	 * usually taken from the base as is. */
 	if (specs[driver].fit == FIT_FILL) {
-		base_w = at_least_1(job.info.display_width * plans[driver].need);
-		base_h = at_least_1(job.info.display_height *
-				    plans[driver].need);
+		base_w =
+		    at_least_1(job.info.display_width * plans[driver].need);
+		base_h =
+		    at_least_1(job.info.display_height * plans[driver].need);
 	} else {
 		base_w = plans[driver].rs_w;
 		base_h = plans[driver].rs_h;
@@ -1010,7 +1028,6 @@ vips_process(struct imgproc *ip, int fd, const struct variant_spec *specs,
 	rc = decode_base(p, fd, &job, base_w, base_h, frames, &base, err);
 	if (rc != IP_OK)
 		goto out;
-	vipsutil_deadline_attach(&job.deadline, base);
 
 	for (size_t i = 0; i < n_specs; i++) {
 		VipsImage *img = NULL;
@@ -1050,7 +1067,7 @@ out:
 /* ---- life cycle --------------------------------------------------- */
 
 static void
-vips_close(struct imgproc *ip)
+imgproc_vips_close(struct imgproc *ip)
 {
 	struct imgproc_vips *p = imgproc_vips_cast(ip);
 
@@ -1058,11 +1075,11 @@ vips_close(struct imgproc *ip)
 	free(p);
 }
 
-static const struct imgproc_ops vips_ops = {
-	.name = "vips",
-	.close = vips_close,
-	.probe = vips_probe,
-	.process = vips_process,
+static const struct imgproc_ops imgproc_vips_ops = {
+    .name = "vips",
+    .close = imgproc_vips_close,
+    .probe = imgproc_vips_probe,
+    .process = imgproc_vips_process,
 };
 
 static int
@@ -1072,10 +1089,10 @@ parse_fail_on(const char *s, VipsFailOn *out)
 		const char *name;
 		VipsFailOn value;
 	} table[] = {
-		{"none", VIPS_FAIL_ON_NONE},
-		{"truncated", VIPS_FAIL_ON_TRUNCATED},
-		{"error", VIPS_FAIL_ON_ERROR},
-		{"warning", VIPS_FAIL_ON_WARNING},
+	    {"none", VIPS_FAIL_ON_NONE},
+	    {"truncated", VIPS_FAIL_ON_TRUNCATED},
+	    {"error", VIPS_FAIL_ON_ERROR},
+	    {"warning", VIPS_FAIL_ON_WARNING},
 	};
 
 	if (s == NULL || s[0] == '\0') {
@@ -1100,8 +1117,8 @@ imgproc_vips_new(const struct config *cfg, struct imgproc **out,
 	int rc;
 
 	*out = NULL;
-	pthread_once(&vips_once, vips_init_once);
-	if (vips_init_failed)
+	pthread_once(&imgproc_vips_once, imgproc_vips_init_once);
+	if (imgproc_vips_init_failed)
 		return vipsutil_error(err, IP_EIO, "libvips initialisation");
 
 	/* Process-wide libvips settings: the last processor made wins. */
@@ -1119,10 +1136,10 @@ imgproc_vips_new(const struct config *cfg, struct imgproc **out,
 	p = calloc(1, sizeof(*p));
 	if (p == NULL)
 		return ip_error_set(err, IP_ENOMEM, "imgproc: out of memory");
-	p->base.ops = &vips_ops;
+	p->base.ops = &imgproc_vips_ops;
 	p->max_pixels = cfg->max_pixels > 0 ? cfg->max_pixels : INT64_MAX;
-	p->max_total_pixels = cfg->max_total_pixels > 0 ? cfg->max_total_pixels
-							: INT64_MAX;
+	p->max_total_pixels =
+	    cfg->max_total_pixels > 0 ? cfg->max_total_pixels : INT64_MAX;
 	p->max_pages = cfg->max_pages > 0 ? cfg->max_pages : 1;
 	p->timeout_s = cfg->timeout_s;
 	p->allow_svg = cfg->allow_svg;
@@ -1153,7 +1170,7 @@ imgproc_vips_new(const struct config *cfg, struct imgproc **out,
 	*out = &p->base;
 	return IP_OK;
 fail:
-	vips_close(&p->base);
+	imgproc_vips_close(&p->base);
 	return rc;
 }
 

@@ -17,8 +17,8 @@
 #include <string.h>
 
 static const char base83[] =
-	"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-	"#$%*+,-.:;=?@[]^_{|}~";
+    "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+    "#$%*+,-.:;=?@[]^_{|}~";
 
 static double
 srgb_to_linear(int v)
@@ -74,8 +74,8 @@ pixel_linear(const unsigned char *p, int bands, const double *lut,
 }
 
 int
-placeholder_blurhash(const unsigned char *px, int w, int h, int bands,
-		     int nx, int ny, char *out, size_t out_len)
+placeholder_blurhash(const unsigned char *px, int w, int h, int bands, int nx,
+		     int ny, char *out, size_t out_len)
 {
 	double lut[256];
 	double comp[81][3];
@@ -86,8 +86,8 @@ placeholder_blurhash(const unsigned char *px, int w, int h, int bands,
 	size_t pos = 0;
 	int rc = -1;
 
-	if (px == NULL || w < 1 || h < 1 || bands < 1 || bands > 4 ||
-	    nx < 1 || nx > 9 || ny < 1 || ny > 9 || w > 4096 || h > 4096)
+	if (px == NULL || w < 1 || h < 1 || bands < 1 || bands > 4 || nx < 1 ||
+	    nx > 9 || ny < 1 || ny > 9 || w > 4096 || h > 4096)
 		return -1;
 	if (out_len < (size_t)(2 + 4 + 2 * (nx * ny - 1) + 1))
 		return -1;
@@ -112,14 +112,15 @@ placeholder_blurhash(const unsigned char *px, int w, int h, int bands,
 
 			for (int y = 0; y < h; y++) {
 				const unsigned char *row =
-					px + (size_t)y * (size_t)w * (size_t)bands;
+				    px + (size_t)y * (size_t)w * (size_t)bands;
 
 				for (int x = 0; x < w; x++) {
-					double basis = cos_x[i * w + x] *
-						       cos_y[j * h + y];
+					double basis =
+					    cos_x[i * w + x] * cos_y[j * h + y];
 					double rgb[3];
 
-					pixel_linear(row + (size_t)x * (size_t)bands,
+					pixel_linear(row + (size_t)x *
+							       (size_t)bands,
 						     bands, lut, rgb);
 					sum[0] += basis * rgb[0];
 					sum[1] += basis * rgb[1];
@@ -151,15 +152,15 @@ placeholder_blurhash(const unsigned char *px, int w, int h, int bands,
 	}
 	put83(out, &pos,
 	      ((long)linear_to_srgb(comp[0][0]) << 16) |
-		      ((long)linear_to_srgb(comp[0][1]) << 8) |
-		      linear_to_srgb(comp[0][2]),
+		  ((long)linear_to_srgb(comp[0][1]) << 8) |
+		  linear_to_srgb(comp[0][2]),
 	      4);
 	for (int n = 1; n < nx * ny; n++) {
 		long q[3];
 
 		for (int k = 0; k < 3; k++) {
-			double v = floor(sign_pow(comp[n][k] / max_value, 0.5) *
-					 9.0 + 9.5);
+			double v = floor(
+			    sign_pow(comp[n][k] / max_value, 0.5) * 9.0 + 9.5);
 
 			q[k] = v < 0 ? 0 : v > 18 ? 18 : (long)v;
 		}
@@ -205,10 +206,11 @@ placeholder_dominant(const unsigned char *px, int w, int h, int bands,
 	for (size_t bin = 1; bin < 4096; bin++)
 		if (count[bin] > count[best])
 			best = bin;
-	snprintf(out, out_len, "#%02x%02x%02x",
-		 (unsigned)((sum[best * 3] + count[best] / 2) / count[best]),
-		 (unsigned)((sum[best * 3 + 1] + count[best] / 2) / count[best]),
-		 (unsigned)((sum[best * 3 + 2] + count[best] / 2) / count[best]));
+	snprintf(
+	    out, out_len, "#%02x%02x%02x",
+	    (unsigned)((sum[best * 3] + count[best] / 2) / count[best]),
+	    (unsigned)((sum[best * 3 + 1] + count[best] / 2) / count[best]),
+	    (unsigned)((sum[best * 3 + 2] + count[best] / 2) / count[best]));
 	rc = 0;
 out:
 	free(count);

@@ -13,26 +13,26 @@
 #include <stdio.h>
 #include <string.h>
 
-static const struct sniff fmt_jpeg = {"jpeg", "image/jpeg",
-				      "jpegload_source", false};
+static const struct sniff fmt_jpeg = {"jpeg", "image/jpeg", "jpegload_source",
+				      false};
 static const struct sniff fmt_png = {"png", "image/png", "pngload_source",
 				     false};
-static const struct sniff fmt_webp = {"webp", "image/webp",
-				      "webpload_source", true};
+static const struct sniff fmt_webp = {"webp", "image/webp", "webpload_source",
+				      true};
 static const struct sniff fmt_gif = {"gif", "image/gif", "gifload_source",
 				     true};
-static const struct sniff fmt_heif = {"heif", "image/heif",
-				      "heifload_source", false};
-static const struct sniff fmt_heic = {"heif", "image/heic",
-				      "heifload_source", false};
-static const struct sniff fmt_avif = {"avif", "image/avif",
-				      "heifload_source", false};
-static const struct sniff fmt_tiff = {"tiff", "image/tiff",
-				      "tiffload_source", false};
-static const struct sniff fmt_svg = {"svg", "image/svg+xml",
-				     "svgload_source", false};
-static const struct sniff fmt_pdf = {"pdf", "application/pdf",
-				     "pdfload_source", false};
+static const struct sniff fmt_heif = {"heif", "image/heif", "heifload_source",
+				      false};
+static const struct sniff fmt_heic = {"heif", "image/heic", "heifload_source",
+				      false};
+static const struct sniff fmt_avif = {"avif", "image/avif", "heifload_source",
+				      false};
+static const struct sniff fmt_tiff = {"tiff", "image/tiff", "tiffload_source",
+				      false};
+static const struct sniff fmt_svg = {"svg", "image/svg+xml", "svgload_source",
+				     false};
+static const struct sniff fmt_pdf = {"pdf", "application/pdf", "pdfload_source",
+				     false};
 
 /* Signatures we recognise only to refuse them with a name. */
 static const struct {
@@ -40,28 +40,27 @@ static const struct {
 	size_t len;
 	const char *name;
 } refused[] = {
-	{"BM", 2, "BMP"},
-	{"8BPS", 4, "PSD"},
-	{"\xff\x0a", 2, "JPEG XL"},
-	{"\0\0\0\x0cJXL \r\n\x87\n", 12, "JPEG XL"},
-	{"\0\0\0\x0cjP  \r\n\x87\n", 12, "JPEG 2000"},
-	{"\0\0\1\0", 4, "ICO"},
-	{"#?RADIANCE", 10, "Radiance HDR"},
-	{"\x76\x2f\x31\x01", 4, "OpenEXR"},
-	{"SIMPLE  =", 9, "FITS"},
-	{"P1", 2, "PBM/PGM/PPM"},
-	{"P2", 2, "PBM/PGM/PPM"},
-	{"P3", 2, "PBM/PGM/PPM"},
-	{"P4", 2, "PBM/PGM/PPM"},
-	{"P5", 2, "PBM/PGM/PPM"},
-	{"P6", 2, "PBM/PGM/PPM"},
-	{"PK\3\4", 4, "ZIP archive"},
-	{"%!PS", 4, "PostScript"},
+    {"BM", 2, "BMP"},
+    {"8BPS", 4, "PSD"},
+    {"\xff\x0a", 2, "JPEG XL"},
+    {"\0\0\0\x0cJXL \r\n\x87\n", 12, "JPEG XL"},
+    {"\0\0\0\x0cjP  \r\n\x87\n", 12, "JPEG 2000"},
+    {"\0\0\1\0", 4, "ICO"},
+    {"#?RADIANCE", 10, "Radiance HDR"},
+    {"\x76\x2f\x31\x01", 4, "OpenEXR"},
+    {"SIMPLE  =", 9, "FITS"},
+    {"P1", 2, "PBM/PGM/PPM"},
+    {"P2", 2, "PBM/PGM/PPM"},
+    {"P3", 2, "PBM/PGM/PPM"},
+    {"P4", 2, "PBM/PGM/PPM"},
+    {"P5", 2, "PBM/PGM/PPM"},
+    {"P6", 2, "PBM/PGM/PPM"},
+    {"PK\3\4", 4, "ZIP archive"},
+    {"%!PS", 4, "PostScript"},
 };
 
 static int
-has_prefix(const unsigned char *buf, size_t len, const char *magic,
-	   size_t mlen)
+has_prefix(const unsigned char *buf, size_t len, const char *magic, size_t mlen)
 {
 	return len >= mlen && memcmp(buf, magic, mlen) == 0;
 }
@@ -77,8 +76,8 @@ brand_is(const unsigned char *b, const char *name)
 static const struct sniff *
 sniff_ftyp(const unsigned char *buf, size_t len)
 {
-	static const char *const heic[] = {"heic", "heix", "hevc", "hevx",
-					   "heim", "heis"};
+	static const char *const heic[] = {"heic", "heix", "hevc",
+					   "hevx", "heim", "heis"};
 	uint32_t box;
 	size_t end;
 	int generic = 0;
@@ -185,8 +184,8 @@ sniff_detect(const unsigned char *buf, size_t len, bool allow_svg,
 				      " is not a supported format");
 	head[0] = '\0';
 	for (size_t i = 0, off = 0; i < len && i < 8; i++)
-		off += (size_t)snprintf(head + off, sizeof(head) - off, "%s%02x",
-					i == 0 ? "" : " ", buf[i]);
+		off += (size_t)snprintf(head + off, sizeof(head) - off,
+					"%s%02x", i == 0 ? "" : " ", buf[i]);
 	snprintf(msg, sizeof(msg), "unrecognised data (starts %s)", head);
 	return refuse(why, why_len, msg, "");
 }

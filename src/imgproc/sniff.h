@@ -16,11 +16,11 @@
 #define SNIFF_BYTES 512
 
 struct sniff {
-	const char *format;	  /* "jpeg", "png", "webp", "gif", "heif",
+	const char *format; /* "jpeg", "png", "webp", "gif", "heif",
 				   * "avif", "tiff", "svg", "pdf" */
 	const char *content_type; /* "image/jpeg"... */
-	const char *loader;	  /* libvips source loader, "jpegload_source" */
-	bool animatable;	  /* may hold several frames (GIF, WebP) */
+	const char *loader; /* libvips source loader, "jpegload_source" */
+	bool animatable; /* may hold several frames (GIF, WebP) */
 };
 
 /* Look at buf[0..len).  Returns 0 and fills out for a format imgpipe may

@@ -10,11 +10,95 @@
  */
 #include "imgproc/vipsutil.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/log.h"
 #include "core/util.h"
+
+struct fd_reader {
+	int fd;
+	gint64 pos;
+	gint64 size;
+};
+
+static gint64
+fd_read(VipsSourceCustom *src, void *buf, gint64 len, void *user)
+{
+	struct fd_reader *r = user;
+	ssize_t n;
+
+	(void)src;
+	if (len <= 0 || r->pos >= r->size)
+		return 0;
+	do
+		n = pread(r->fd, buf, (size_t)len, (off_t)r->pos);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -1;
+	r->pos += n;
+	return n;
+}
+
+static gint64
+fd_seek(VipsSourceCustom *src, gint64 offset, int whence, void *user)
+{
+	struct fd_reader *r = user;
+	gint64 to;
+
+	(void)src;
+	switch (whence) {
+	case SEEK_SET:
+		to = offset;
+		break;
+	case SEEK_CUR:
+		to = r->pos + offset;
+		break;
+	case SEEK_END:
+		to = r->size + offset;
+		break;
+	default:
+		return -1;
+	}
+	if (to < 0 || to > r->size)
+		return -1;
+	r->pos = to;
+	return to;
+}
+
+static void
+fd_reader_free(void *data, GClosure *closure)
+{
+	(void)closure;
+	g_free(data);
+}
+
+VipsSource *
+vipsutil_source_fd(int fd)
+{
+	VipsSourceCustom *src;
+	struct fd_reader *r;
+	struct stat st;
+
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		vips_error("imgpipe", "not a regular file");
+		return NULL;
+	}
+	src = vips_source_custom_new();
+	if (src == NULL)
+		return NULL;
+	r = g_new0(struct fd_reader, 1);
+	r->fd = fd;
+	r->size = st.st_size;
+	/* r lives as long as the handler, i.e. as long as the source. */
+	g_signal_connect_data(src, "read", G_CALLBACK(fd_read), r,
+			      fd_reader_free, 0);
+	g_signal_connect(src, "seek", G_CALLBACK(fd_seek), r);
+	return VIPS_SOURCE(src);
+}
 
 int
 vipsutil_error(struct ip_error *err, int code, const char *what)
@@ -25,8 +109,8 @@ vipsutil_error(struct ip_error *err, int code, const char *what)
 
 	/* libvips messages are "domain: text\n" lines; keep them on one line
 	 * and drop the trailing newline. */
-	for (const char *p = buf; p != NULL && *p != '\0' &&
-				  n + 1 < sizeof(msg); p++) {
+	for (const char *p = buf;
+	     p != NULL && *p != '\0' && n + 1 < sizeof(msg); p++) {
 		if (*p == '\n') {
 			if (p[1] == '\0')
 				break;
@@ -59,8 +143,8 @@ void
 vipsutil_deadline_init(struct vipsutil_deadline *d, int timeout_s)
 {
 	d->timeout_s = timeout_s;
-	d->end_ms = timeout_s > 0 ? util_mono_ms() + (int64_t)timeout_s * 1000
-				  : 0;
+	d->end_ms =
+	    timeout_s > 0 ? util_mono_ms() + (int64_t)timeout_s * 1000 : 0;
 	atomic_init(&d->expired, false);
 }
 

@@ -25,10 +25,16 @@
 #include "core/error.h"
 
 struct vipsutil_deadline {
-	int64_t end_ms;		/* util_mono_ms() value; 0 = no limit */
+	int64_t end_ms; /* util_mono_ms() value; 0 = no limit */
 	atomic_bool expired;
-	int timeout_s;		/* for messages */
+	int timeout_s; /* for messages */
 };
+
+/* A libvips source reading fd with pread() at its own position, so the
+ * descriptor's offset is neither used nor changed: the same open file may
+ * be read by several jobs at once.  NULL (libvips error set) on failure;
+ * the caller unrefs.  fd must stay open while the source lives. */
+VipsSource *vipsutil_source_fd(int fd);
 
 /* Set err to code with "what: <libvips message>" and clear libvips' error
  * buffer.  Returns code. */
@@ -43,16 +49,15 @@ void vipsutil_deadline_detach(struct vipsutil_deadline *d, VipsImage *image);
 /* True once the deadline has passed (also checks the clock). */
 bool vipsutil_deadline_over(struct vipsutil_deadline *d);
 /* The error for a job stopped by its deadline (clears libvips' buffer). */
-int vipsutil_deadline_error(struct vipsutil_deadline *d,
-			    struct ip_error *err);
+int vipsutil_deadline_error(struct vipsutil_deadline *d, struct ip_error *err);
 
 /* Release a reference if non-NULL and set the pointer to NULL. */
-#define VIPSUTIL_UNREF(p)                          \
-	do {                                       \
-		if ((p) != NULL) {                 \
-			g_object_unref(p);         \
-			(p) = NULL;                \
-		}                                  \
+#define VIPSUTIL_UNREF(p)                                                      \
+	do {                                                                   \
+		if ((p) != NULL) {                                             \
+			g_object_unref(p);                                     \
+			(p) = NULL;                                            \
+		}                                                              \
 	} while (0)
 
 #endif

@@ -36,18 +36,18 @@
 #define WATERMARK_LOGO_MAX_PIXELS (16 * 1000 * 1000)
 
 struct wm_entry {
-	int width;		/* key: wanted mark width before rotation */
-	VipsImage *mark;	/* NULL = free slot */
-	unsigned long used;	/* LRU tick */
+	int width; /* key: wanted mark width before rotation */
+	VipsImage *mark; /* NULL = free slot */
+	unsigned long used; /* LRU tick */
 };
 
 struct watermark {
 	struct watermark_spec spec;
 	bool is_image;
 	bool adaptive;
-	int rgb[3];		/* fixed colour of a text mark */
-	VipsImage *logo;	/* RGBA, in memory (image marks) */
-	double text_w72;	/* layout width at 72 dpi (text marks) */
+	int rgb[3]; /* fixed colour of a text mark */
+	VipsImage *logo; /* RGBA, in memory (image marks) */
+	double text_w72; /* layout width at 72 dpi (text marks) */
 	pthread_mutex_t lock;
 	struct wm_entry cache[WATERMARK_CACHE_MAX];
 	unsigned long tick;
@@ -87,10 +87,11 @@ load_logo(struct watermark *wm, struct ip_error *err)
 	}
 	in = t[0];
 	if ((int64_t)in->Xsize * in->Ysize > WATERMARK_LOGO_MAX_PIXELS) {
-		rc = ip_error_set(err, IP_EINVAL,
-				  "watermark.image %s is %dx%d, above %d pixels",
-				  wm->spec.image, in->Xsize, in->Ysize,
-				  WATERMARK_LOGO_MAX_PIXELS);
+		rc =
+		    ip_error_set(err, IP_EINVAL,
+				 "watermark.image %s is %dx%d, above %d pixels",
+				 wm->spec.image, in->Xsize, in->Ysize,
+				 WATERMARK_LOGO_MAX_PIXELS);
 		goto out;
 	}
 	if (vips_colourspace(in, &t[1], VIPS_INTERPRETATION_sRGB, NULL)) {
@@ -375,9 +376,9 @@ mean_luma(VipsImage *in, int x, int y, int w, int h, double *luma)
 		mean[b] = n > 0 ? v[0] : 0.0;
 		g_free(v);
 	}
-	*luma = colour_bands == 3 ? 0.2126 * mean[0] + 0.7152 * mean[1] +
-					    0.0722 * mean[2]
-				  : mean[0];
+	*luma = colour_bands == 3
+		    ? 0.2126 * mean[0] + 0.7152 * mean[1] + 0.0722 * mean[2]
+		    : mean[0];
 	rc = 0;
 out:
 	VIPSUTIL_UNREF(stats);
@@ -448,7 +449,8 @@ mark_for(struct watermark *wm, int w, int h, int margin, VipsImage **mark)
 		m = mark_get(wm, mw);
 		if (m == NULL)
 			return -1;
-		if (wm->spec.tile || (m->Xsize <= room_w && m->Ysize <= room_h)) {
+		if (wm->spec.tile ||
+		    (m->Xsize <= room_w && m->Ysize <= room_h)) {
 			*mark = m;
 			return IP_OK;
 		}
@@ -462,8 +464,8 @@ mark_for(struct watermark *wm, int w, int h, int margin, VipsImage **mark)
 /* The RGBA (or grey+alpha) layer to blend: a coloured mask for text and
  * for adaptive logos (a silhouette), the logo itself otherwise. */
 static int
-make_overlay(struct watermark *wm, VipsImage *mark, bool grey,
-	     const int rgb[3], VipsImage **out)
+make_overlay(struct watermark *wm, VipsImage *mark, bool grey, const int rgb[3],
+	     VipsImage **out)
 {
 	VipsImage *t[4] = {NULL, NULL, NULL, NULL};
 	VipsImage *alpha;
@@ -545,10 +547,9 @@ watermark_apply(struct watermark *wm, VipsImage *in, VipsImage **out,
 	if (wm->adaptive) {
 		double luma = 0.0;
 		int v;
-		int ok = wm->spec.tile
-				 ? mean_luma(in, 0, 0, w, h, &luma)
-				 : mean_luma(in, x, y, mark->Xsize, mark->Ysize,
-					     &luma);
+		int ok = wm->spec.tile ? mean_luma(in, 0, 0, w, h, &luma)
+				       : mean_luma(in, x, y, mark->Xsize,
+						   mark->Ysize, &luma);
 
 		if (ok != 0) {
 			rc = vipsutil_error(err, IP_EUNPROCESSABLE,
@@ -560,7 +561,8 @@ watermark_apply(struct watermark *wm, VipsImage *in, VipsImage **out,
 		rgb[0] = rgb[1] = rgb[2] = v;
 	}
 	if (make_overlay(wm, mark, grey, rgb, &overlay) != 0) {
-		rc = vipsutil_error(err, IP_EUNPROCESSABLE, "watermark overlay");
+		rc =
+		    vipsutil_error(err, IP_EUNPROCESSABLE, "watermark overlay");
 		goto out;
 	}
 	base = in;

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "objstore/objstore_s3.h"
 
 #define SCHEME_MAX 16
 
@@ -30,6 +31,7 @@ static const struct {
 		    struct ip_error *err);
 } backends[] = {
 	{ "fs", open_fs },
+	{ "s3", objstore_s3_open },
 };
 
 /*

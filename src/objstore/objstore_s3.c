@@ -38,6 +38,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,11 +56,12 @@
 #define S3_THRESHOLD_DEFAULT (16 * 1024 * 1024)
 #define S3_LIST_MAX 1000
 #define S3_LIST_REPLY_MAX (4 * 1024 * 1024)
+#define S3_SORTED_MAX 100000 /* keys under a prefix, list_sort=1 */
 #define S3_TYPE_MAX sizeof(((struct objstore_stat *)NULL)->content_type)
 #define S3_TOKEN_MAX sizeof(((struct objstore_listing *)NULL)->next_token)
 
 struct s3_store {
-	struct objstore base;	/* first: the interface casts */
+	struct objstore base; /* first: the interface casts */
 	struct aws_client *client;
 	bool https;
 	bool path_style;
@@ -67,6 +69,9 @@ struct s3_store {
 	char ping_bucket[CONFIG_BUCKET_MAX];
 	int64_t multipart_threshold;
 	int64_t part_size;
+	bool list_sort; /* list_sort=1, see s3_list_sorted */
+	bool serialize; /* serialize=1, see s3_write_begin */
+	pthread_rwlock_t lock; /* taken when serialize */
 };
 
 static const struct objstore_ops s3_ops;
@@ -143,8 +148,8 @@ sha_ok(const char *h)
 
 /* Validate opts; *ct_header receives "Content-Type: ..." or "". */
 static int
-s3_put_opts(const struct objstore_put_opts *opts, char *ct_header,
-	    size_t size, struct ip_error *err)
+s3_put_opts(const struct objstore_put_opts *opts, char *ct_header, size_t size,
+	    struct ip_error *err)
 {
 	ct_header[0] = '\0';
 	if (opts == NULL)
@@ -175,6 +180,35 @@ s3_fill_stat(const struct aws_response *rs, int64_t size,
 			     sizeof(st->content_type));
 }
 
+/*
+ * serialize=1, for servers that are not safe under concurrent requests,
+ * such as s3rver 3.7.1: its delete removes directories a put is writing
+ * in (the server crashes), and its put rewrites the object file in place
+ * (a reader gets a torn object).  Within this process, writes then run
+ * one at a time and never during a read.  Other processes are not
+ * covered: a workaround for tests, not for production.
+ */
+static void
+s3_write_begin(struct s3_store *s)
+{
+	if (s->serialize)
+		pthread_rwlock_wrlock(&s->lock);
+}
+
+static void
+s3_read_begin(struct s3_store *s)
+{
+	if (s->serialize)
+		pthread_rwlock_rdlock(&s->lock);
+}
+
+static void
+s3_end(struct s3_store *s)
+{
+	if (s->serialize)
+		pthread_rwlock_unlock(&s->lock);
+}
+
 /* One request without a body (or with a small memory body). */
 static int
 s3_simple(struct s3_store *s, const char *method, const char *url,
@@ -182,14 +216,14 @@ s3_simple(struct s3_store *s, const char *method, const char *url,
 	  size_t reply_max, struct aws_response *rs, struct ip_error *err)
 {
 	struct aws_request rq = {
-		.method = method,
-		.url = url,
-		.headers = headers,
-		.body = body,
-		.body_fd = -1,
-		.body_len = (int64_t)len,
-		.out_fd = -1,
-		.reply_max = reply_max,
+	    .method = method,
+	    .url = url,
+	    .headers = headers,
+	    .body = body,
+	    .body_fd = -1,
+	    .body_len = (int64_t)len,
+	    .out_fd = -1,
+	    .reply_max = reply_max,
 	};
 
 	return aws_request_perform(s->client, &rq, rs, err);
@@ -203,7 +237,7 @@ s3_put_buffer(struct objstore *os, const char *bucket, const char *key,
 	struct s3_store *s = s3_store(os);
 	char url[S3_URL_MAX];
 	char ct[S3_TYPE_MAX + 16];
-	const char *headers[2] = { NULL, NULL };
+	const char *headers[2] = {NULL, NULL};
 	struct aws_request rq;
 	struct aws_response rs;
 	int rc;
@@ -228,7 +262,9 @@ s3_put_buffer(struct objstore *os, const char *bucket, const char *key,
 	rq.body_len = (int64_t)len;
 	rq.payload_sha256 = opts != NULL ? opts->sha256_hex : NULL;
 	rq.out_fd = -1;
+	s3_write_begin(s);
 	rc = aws_request_perform(s->client, &rq, &rs, err);
+	s3_end(s);
 	aws_response_free(&rs);
 	return rc;
 }
@@ -246,7 +282,7 @@ s3_mp_create(struct s3_store *s, const char *bucket, const char *key,
 	     const char *const *headers, struct s3_upload *up,
 	     struct ip_error *err)
 {
-	static const char *const names[] = { "uploads" };
+	static const char *const names[] = {"uploads"};
 	char query[32];
 	char url[S3_URL_MAX];
 	struct aws_response rs;
@@ -276,9 +312,9 @@ s3_mp_url(struct s3_store *s, const char *bucket, const char *key,
 	  const struct s3_upload *up, size_t part, char *url, size_t size,
 	  struct ip_error *err)
 {
-	const char *names[2] = { "uploadId", "partNumber" };
+	const char *names[2] = {"uploadId", "partNumber"};
 	char num[24];
-	const char *values[2] = { up->id, num };
+	const char *values[2] = {up->id, num};
 	char query[sizeof(up->id) * 3 + 64];
 	int rc;
 
@@ -333,7 +369,7 @@ s3_mp_complete(struct s3_store *s, const char *bucket, const char *key,
 				   "\"http://s3.amazonaws.com/doc/2006-03-01/"
 				   "\">";
 	static const char tail[] = "</CompleteMultipartUpload>";
-	const char *headers[] = { "Content-Type: application/xml", NULL };
+	const char *headers[] = {"Content-Type: application/xml", NULL};
 	char url[S3_URL_MAX];
 	char code[AWS_CODE_MAX];
 	char msg[AWS_MESSAGE_MAX];
@@ -360,7 +396,7 @@ s3_mp_complete(struct s3_store *s, const char *bucket, const char *key,
 	/* S3 may answer 200 and still fail: the error is in the body. */
 	if (rc == IP_OK && rs.body != NULL &&
 	    aws_xml_element(rs.body, rs.body_len, 0, "Error", msg, 2, NULL) !=
-		    -1 &&
+		-1 &&
 	    aws_xml_error(rs.body, rs.body_len, code, sizeof(code), msg,
 			  sizeof(msg)))
 		rc = ip_error_set(err, aws_error_map(500, code),
@@ -378,8 +414,7 @@ s3_mp_abort(struct s3_store *s, const char *bucket, const char *key,
 	struct aws_response rs;
 	struct ip_error err;
 
-	if (s3_mp_url(s, bucket, key, up, 0, url, sizeof(url), &err) ==
-		    IP_OK &&
+	if (s3_mp_url(s, bucket, key, up, 0, url, sizeof(url), &err) == IP_OK &&
 	    s3_simple(s, "DELETE", url, NULL, NULL, 0, 0, &rs, &err) != IP_OK)
 		log_warn("s3: abort of multipart upload of %s/%s failed "
 			 "(parts may linger until a lifecycle rule expires "
@@ -433,7 +468,7 @@ s3_put_file(struct objstore *os, const char *bucket, const char *key,
 	char url[S3_URL_MAX];
 	char ct[S3_TYPE_MAX + 16];
 	char sha[65];
-	const char *headers[2] = { NULL, NULL };
+	const char *headers[2] = {NULL, NULL};
 	struct aws_request rq;
 	struct aws_response rs;
 	struct stat sb;
@@ -451,7 +486,8 @@ s3_put_file(struct objstore *os, const char *bucket, const char *key,
 		headers[0] = ct;
 	fd = open(src_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (fd < 0)
-		return ip_error_set(err, errno == ENOENT ? IP_ENOTFOUND : IP_EIO,
+		return ip_error_set(err,
+				    errno == ENOENT ? IP_ENOTFOUND : IP_EIO,
 				    "open %s: %s", src_path, strerror(errno));
 	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
 		rc = ip_error_set(err, IP_EINVAL, "%s is not a regular file",
@@ -459,8 +495,10 @@ s3_put_file(struct objstore *os, const char *bucket, const char *key,
 		goto out;
 	}
 	if ((int64_t)sb.st_size > s->multipart_threshold) {
+		s3_write_begin(s);
 		rc = s3_put_multipart(s, bucket, key, fd, (int64_t)sb.st_size,
 				      headers, err);
+		s3_end(s);
 		goto done;
 	}
 	if (opts != NULL && opts->sha256_hex != NULL) {
@@ -478,7 +516,9 @@ s3_put_file(struct objstore *os, const char *bucket, const char *key,
 	rq.body_len = (int64_t)sb.st_size;
 	rq.payload_sha256 = sha;
 	rq.out_fd = -1;
+	s3_write_begin(s);
 	rc = aws_request_perform(s->client, &rq, &rs, err);
+	s3_end(s);
 	aws_response_free(&rs);
 done:
 	/* Like the fs backend's copy fallback: a moved file is consumed. */
@@ -515,12 +555,14 @@ s3_open_read(struct objstore *os, const char *bucket, const char *key,
 	rq.url = url;
 	rq.body_fd = -1;
 	rq.out_fd = fd;
+	s3_read_begin(s);
 	rc = aws_request_perform(s->client, &rq, &rs, err);
+	s3_end(s);
 	if (rc != IP_OK)
 		goto out;
 	if (fstat(fd, &sb) != 0 || lseek(fd, 0, SEEK_SET) != 0) {
-		rc = ip_error_set(err, IP_EIO, "temp file: %s",
-				  strerror(errno));
+		rc =
+		    ip_error_set(err, IP_EIO, "temp file: %s", strerror(errno));
 		goto out;
 	}
 	if (rs.content_length >= 0 && rs.content_length != sb.st_size) {
@@ -555,7 +597,9 @@ s3_head(struct objstore *os, const char *bucket, const char *key,
 		rc = s3_url(s, bucket, key, NULL, url, sizeof(url), err);
 	if (rc != IP_OK)
 		return rc;
+	s3_read_begin(s);
 	rc = s3_simple(s, "HEAD", url, NULL, NULL, 0, 0, &rs, err);
+	s3_end(s);
 	if (rc == IP_OK && rs.content_length < 0)
 		rc = ip_error_set(err, IP_EBACKEND,
 				  "s3 HEAD %s/%s: no Content-Length", bucket,
@@ -580,7 +624,9 @@ s3_del(struct objstore *os, const char *bucket, const char *key,
 		rc = s3_url(s, bucket, key, NULL, url, sizeof(url), err);
 	if (rc != IP_OK)
 		return rc;
+	s3_write_begin(s);
 	rc = s3_simple(s, "DELETE", url, NULL, NULL, 0, 0, &rs, err);
+	s3_end(s);
 	/* S3 answers 204 for a missing key; some servers say NoSuchKey. */
 	if (rc == IP_ENOTFOUND && strcmp(rs.code, "NoSuchBucket") != 0) {
 		ip_error_clear(err);
@@ -643,16 +689,16 @@ objstore_s3_parse_list(const char *xml, size_t len, size_t max,
 		goto out;
 	}
 	for (;;) {
-		const char *open;
+		const char *otag;
 		char *end;
 		size_t block_end;
 		long long size;
 
 		/* The <Contents> block bounds the search for its fields. */
-		open = memmem(xml + pos, len - pos, "<Contents>", 10);
-		if (open == NULL)
+		otag = memmem(xml + pos, len - pos, "<Contents>", 10);
+		if (otag == NULL)
 			break;
-		pos = (size_t)(open - xml);
+		pos = (size_t)(otag - xml);
 		end = memmem(xml + pos, len - pos, "</Contents>", 11);
 		if (end == NULL) {
 			rc = ip_error_set(err, IP_EBACKEND,
@@ -661,9 +707,9 @@ objstore_s3_parse_list(const char *xml, size_t len, size_t max,
 		}
 		block_end = (size_t)(end - xml);
 		if (++entries > max) {
-			rc = ip_error_set(err, IP_EBACKEND,
-					  "s3 list: more than %zu entries",
-					  max);
+			rc =
+			    ip_error_set(err, IP_EBACKEND,
+					 "s3 list: more than %zu entries", max);
 			goto out;
 		}
 		n = aws_xml_element(xml, block_end, pos, "Key", key,
@@ -694,8 +740,7 @@ objstore_s3_parse_list(const char *xml, size_t len, size_t max,
 		if (rc != IP_OK)
 			goto out;
 	}
-	n = aws_xml_element(xml, len, 0, "IsTruncated", num, sizeof(num),
-			    NULL);
+	n = aws_xml_element(xml, len, 0, "IsTruncated", num, sizeof(num), NULL);
 	*truncated = n > 0 && strcmp(num, "true") == 0;
 	if (!*truncated)
 		goto out;
@@ -705,8 +750,7 @@ objstore_s3_parse_list(const char *xml, size_t len, size_t max,
 		snprintf(out->next_token, sizeof(out->next_token), "c%s",
 			 token);
 	} else if (last[0] != '\0' && objstore_key_valid(last)) {
-		snprintf(out->next_token, sizeof(out->next_token), "k%s",
-			 last);
+		snprintf(out->next_token, sizeof(out->next_token), "k%s", last);
 	} else {
 		rc = ip_error_set(err, IP_EBACKEND,
 				  "s3 list: truncated without a usable "
@@ -720,12 +764,12 @@ out:
 	return rc;
 }
 
+/* One ListObjectsV2 request: the server's page, in the server's order. */
 static int
-s3_list(struct objstore *os, const char *bucket, const char *prefix,
-	const char *token, size_t max, struct objstore_listing *out,
-	struct ip_error *err)
+s3_list_page(struct s3_store *s, const char *bucket, const char *prefix,
+	     const char *token, size_t max, struct objstore_listing *out,
+	     struct ip_error *err)
 {
-	struct s3_store *s = s3_store(os);
 	const char *names[4];
 	const char *values[4];
 	size_t np = 0;
@@ -737,16 +781,9 @@ s3_list(struct objstore *os, const char *bucket, const char *prefix,
 	bool truncated;
 	int rc;
 
+	/* bucket, max and prefix are checked by s3_list. */
 	memset(out, 0, sizeof(*out));
 	memset(&rs, 0, sizeof(rs));
-	rc = s3_check(bucket, NULL, err);
-	if (rc != IP_OK)
-		return rc;
-	if (max < 1 || max > S3_LIST_MAX)
-		return ip_error_set(err, IP_EINVAL, "list: max must be 1..%d",
-				    S3_LIST_MAX);
-	if (prefix != NULL && strnlen(prefix, RECORD_KEY_MAX) >= RECORD_KEY_MAX)
-		return ip_error_set(err, IP_EINVAL, "list: prefix too long");
 	if (token != NULL && token[0] != '\0') {
 		if (token[0] == 'c' && token[1] != '\0' &&
 		    token_text_ok(token + 1)) {
@@ -778,9 +815,12 @@ s3_list(struct objstore *os, const char *bucket, const char *prefix,
 	if (rc == IP_OK)
 		rc = s3_url(s, bucket, NULL, query, url, S3_URL_MAX + qsize,
 			    err);
-	if (rc == IP_OK)
+	if (rc == IP_OK) {
+		s3_read_begin(s);
 		rc = s3_simple(s, "GET", url, NULL, NULL, 0, S3_LIST_REPLY_MAX,
 			       &rs, err);
+		s3_end(s);
+	}
 	if (rc == IP_OK)
 		rc = objstore_s3_parse_list(rs.body, rs.body_len, max, out,
 					    &truncated, err);
@@ -789,6 +829,141 @@ out:
 	free(query);
 	free(url);
 	return rc;
+}
+
+struct s3_entry {
+	char *key;
+	int64_t size;
+};
+
+static int
+cmp_entries(const void *a, const void *b)
+{
+	return strcmp(((const struct s3_entry *)a)->key,
+		      ((const struct s3_entry *)b)->key);
+}
+
+/*
+ * list_sort=1: for servers that do not list in byte order (s3rver 3.7.1
+ * walks its directories instead).  Reads every key under the prefix (at
+ * most S3_SORTED_MAX), sorts them, and pages here with "k" tokens.  O(n)
+ * per page: a workaround for test servers, not for production.
+ */
+static int
+s3_list_sorted(struct s3_store *s, const char *bucket, const char *prefix,
+	       const char *token, size_t max, struct objstore_listing *out,
+	       struct ip_error *err)
+{
+	const char *after = "";
+	char *tok = NULL;
+	struct s3_entry *ents = NULL;
+	size_t n = 0;
+	size_t cap = 0;
+	size_t first;
+	int rc = IP_OK;
+
+	if (token != NULL && token[0] != '\0') {
+		if (token[0] != 'k' || !objstore_key_valid(token + 1))
+			return ip_error_set(err, IP_EINVAL,
+					    "list: invalid token");
+		after = token + 1;
+	}
+	for (int pages = 0;; pages++) {
+		struct objstore_listing page;
+
+		if (pages >= S3_SORTED_MAX / S3_LIST_MAX) {
+			rc = ip_error_set(err, IP_EBACKEND,
+					  "s3 list: more than %d keys under "
+					  "the prefix for list_sort=1",
+					  S3_SORTED_MAX);
+			goto out;
+		}
+		rc = s3_list_page(s, bucket, prefix, tok, S3_LIST_MAX, &page,
+				  err);
+		if (rc != IP_OK)
+			goto out;
+		if (n + page.n > cap) {
+			size_t ncap = cap == 0 ? 1024 : cap * 2;
+			struct s3_entry *grown;
+
+			while (ncap < n + page.n)
+				ncap *= 2;
+			grown = realloc(ents, ncap * sizeof(*ents));
+			if (grown == NULL) {
+				objstore_listing_free(&page);
+				rc = ip_error_set(err, IP_ENOMEM, "list");
+				goto out;
+			}
+			ents = grown;
+			cap = ncap;
+		}
+		for (size_t i = 0; i < page.n; i++) {
+			ents[n].key = page.keys[i];
+			ents[n++].size = page.sizes[i];
+			page.keys[i] = NULL;
+		}
+		free(tok);
+		tok = NULL;
+		if (page.next_token[0] != '\0') {
+			tok = strdup(page.next_token);
+			if (tok == NULL)
+				rc = ip_error_set(err, IP_ENOMEM, "list");
+		}
+		objstore_listing_free(&page);
+		if (rc != IP_OK)
+			goto out;
+		if (tok == NULL)
+			break;
+	}
+	if (n > 0)
+		qsort(ents, n, sizeof(*ents), cmp_entries);
+	for (first = 0; first < n && strcmp(ents[first].key, after) <= 0;
+	     first++)
+		;
+	out->keys = calloc(max, sizeof(*out->keys));
+	out->sizes = calloc(max, sizeof(*out->sizes));
+	if (out->keys == NULL || out->sizes == NULL) {
+		rc = ip_error_set(err, IP_ENOMEM, "list");
+		goto out;
+	}
+	for (size_t i = first; i < n && out->n < max; i++) {
+		out->keys[out->n] = ents[i].key;
+		out->sizes[out->n++] = ents[i].size;
+		ents[i].key = NULL;
+	}
+	if (first + out->n < n)
+		snprintf(out->next_token, sizeof(out->next_token), "k%s",
+			 out->keys[out->n - 1]);
+out:
+	for (size_t i = 0; i < n; i++)
+		free(ents[i].key);
+	free(ents);
+	free(tok);
+	if (rc != IP_OK)
+		objstore_listing_free(out);
+	return rc;
+}
+
+static int
+s3_list(struct objstore *os, const char *bucket, const char *prefix,
+	const char *token, size_t max, struct objstore_listing *out,
+	struct ip_error *err)
+{
+	struct s3_store *s = s3_store(os);
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = s3_check(bucket, NULL, err);
+	if (rc != IP_OK)
+		return rc;
+	if (max < 1 || max > S3_LIST_MAX)
+		return ip_error_set(err, IP_EINVAL, "list: max must be 1..%d",
+				    S3_LIST_MAX);
+	if (prefix != NULL && strnlen(prefix, RECORD_KEY_MAX) >= RECORD_KEY_MAX)
+		return ip_error_set(err, IP_EINVAL, "list: prefix too long");
+	if (s->list_sort)
+		return s3_list_sorted(s, bucket, prefix, token, max, out, err);
+	return s3_list_page(s, bucket, prefix, token, max, out, err);
 }
 
 /* ---- buckets, ping --------------------------------------------------- */
@@ -805,8 +980,7 @@ s3_probe(struct s3_store *s, const char *bucket, struct ip_error *err)
 }
 
 static int
-s3_ensure_bucket(struct objstore *os, const char *bucket,
-		 struct ip_error *err)
+s3_ensure_bucket(struct objstore *os, const char *bucket, struct ip_error *err)
 {
 	struct s3_store *s = s3_store(os);
 	const char *region = aws_client_region(s->client);
@@ -847,17 +1021,18 @@ s3_ensure_bucket(struct objstore *os, const char *bucket,
 					region);
 	{
 		struct aws_request rq = {
-			.method = "PUT",
-			.url = url,
-			.body = body,
-			.body_fd = -1,
-			.body_len = (int64_t)blen,
-			.out_fd = -1,
+		    .method = "PUT",
+		    .url = url,
+		    .body = body,
+		    .body_fd = -1,
+		    .body_len = (int64_t)blen,
+		    .out_fd = -1,
 		};
 
 		rc = aws_request_perform(s->client, &rq, &rs, err);
 	}
-	if (rc == IP_EEXIST && strcmp(rs.code, "BucketAlreadyOwnedByYou") == 0) {
+	if (rc == IP_EEXIST &&
+	    strcmp(rs.code, "BucketAlreadyOwnedByYou") == 0) {
 		ip_error_clear(err);
 		rc = IP_OK;
 	}
@@ -881,15 +1056,15 @@ s3_close(struct objstore *os)
 	struct s3_store *s = s3_store(os);
 
 	aws_client_free(s->client);
+	pthread_rwlock_destroy(&s->lock);
 	free(s);
 }
 
 /* ---- open ------------------------------------------------------------ */
 
 static const char *const s3_params[] = {
-	"region",      "path_style", "multipart_threshold",
-	"part_size",   "attempts",   "timeout",
-	NULL,
+    "region",  "path_style", "multipart_threshold", "part_size", "attempts",
+    "timeout", "list_sort",  "serialize",	    NULL,
 };
 
 int
@@ -899,7 +1074,7 @@ objstore_s3_open(const struct config *cfg, struct objstore **out,
 	struct s3_store *s = NULL;
 	struct aws_url u;
 	struct aws_creds creds;
-	struct aws_client_opts copts = { .service = "s3" };
+	struct aws_client_opts copts = {.service = "s3"};
 	int64_t attempts;
 	int64_t timeout;
 	int rc;
@@ -917,12 +1092,23 @@ objstore_s3_open(const struct config *cfg, struct objstore **out,
 		goto fail;
 	}
 	s->base.ops = &s3_ops;
+	{
+		pthread_rwlockattr_t attr;
+
+		/* Writers must not starve behind a steady stream of reads. */
+		pthread_rwlockattr_init(&attr);
+		pthread_rwlockattr_setkind_np(
+		    &attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+		pthread_rwlock_init(&s->lock, &attr);
+		pthread_rwlockattr_destroy(&attr);
+	}
 	s->https = u.https;
 	rc = aws_url_bool(&u, "path_style", !u.aws, &s->path_style, err);
 	if (rc == IP_OK)
-		rc = aws_url_int(&u, "multipart_threshold", S3_THRESHOLD_DEFAULT,
-				 S3_PART_MIN, INT64_C(5) << 40,
-				 &s->multipart_threshold, err);
+		rc =
+		    aws_url_int(&u, "multipart_threshold", S3_THRESHOLD_DEFAULT,
+				S3_PART_MIN, INT64_C(5) << 40,
+				&s->multipart_threshold, err);
 	if (rc == IP_OK)
 		rc = aws_url_int(&u, "part_size", S3_PART_DEFAULT, S3_PART_MIN,
 				 INT64_C(5) << 30, &s->part_size, err);
@@ -931,6 +1117,10 @@ objstore_s3_open(const struct config *cfg, struct objstore **out,
 				 AWS_ATTEMPTS_MAX, &attempts, err);
 	if (rc == IP_OK)
 		rc = aws_url_int(&u, "timeout", 30, 1, 3600, &timeout, err);
+	if (rc == IP_OK)
+		rc = aws_url_bool(&u, "list_sort", false, &s->list_sort, err);
+	if (rc == IP_OK)
+		rc = aws_url_bool(&u, "serialize", false, &s->serialize, err);
 	if (rc == IP_OK)
 		rc = aws_creds_load(cfg, aws_url_param(&u, "region"), &creds,
 				    err);
@@ -941,8 +1131,7 @@ objstore_s3_open(const struct config *cfg, struct objstore **out,
 			 creds.region);
 	else
 		util_strlcpy(s->host, u.host, sizeof(s->host));
-	util_strlcpy(s->ping_bucket, cfg->input_bucket,
-		     sizeof(s->ping_bucket));
+	util_strlcpy(s->ping_bucket, cfg->input_bucket, sizeof(s->ping_bucket));
 	copts.attempts = (int)attempts;
 	copts.low_speed_s = (int)timeout;
 	rc = aws_client_new(&creds, &copts, &s->client, err);
@@ -960,15 +1149,15 @@ fail:
 }
 
 static const struct objstore_ops s3_ops = {
-	.name = "s3",
-	.caps = 0,
-	.close = s3_close,
-	.ping = s3_ping,
-	.ensure_bucket = s3_ensure_bucket,
-	.put_file = s3_put_file,
-	.put_buffer = s3_put_buffer,
-	.open_read = s3_open_read,
-	.head = s3_head,
-	.del = s3_del,
-	.list = s3_list,
+    .name = "s3",
+    .caps = 0,
+    .close = s3_close,
+    .ping = s3_ping,
+    .ensure_bucket = s3_ensure_bucket,
+    .put_file = s3_put_file,
+    .put_buffer = s3_put_buffer,
+    .open_read = s3_open_read,
+    .head = s3_head,
+    .del = s3_del,
+    .list = s3_list,
 };

@@ -29,6 +29,7 @@ static const struct {
 		    struct ip_error *err);
 } backends[] = {
 	{ "sqlite", open_sqlite },
+	{ "redis", queue_redis_open },
 };
 
 /* Text before the first ':' or '+', or all of a bare name; "" if odd. */

@@ -107,6 +107,10 @@ void queue_dead_list_free(struct queue_dead_list *l);
 
 int queue_sqlite_open(const char *path, struct queue **out,
 		      struct ip_error *err);
+/* cfg->queue = "redis://..." (URL form in queue_redis.c); IP_EINVAL for a
+ * bad URL, IP_EBACKEND / IP_EAUTH when the server cannot be used. */
+int queue_redis_open(const struct config *cfg, struct queue **out,
+		     struct ip_error *err);
 
 static inline void
 queue_close(struct queue *q)

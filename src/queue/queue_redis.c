@@ -204,7 +204,7 @@ static const char lua_send[] = RQ_LUA_PRELUDE
     "end\n"
     "return {0, id}\n";
 
-/* ARGV: group, consumer, visibility_ms, promote batch.
+/* ARGV: group, consumer, visibility_ms, promote batch, body max.
  * {0, entry, deliveries, id, body, sent, count} or
  * {1, last entry of S, last entry of TICK, ms to the next due or
  * timed-out message (-1: none)} */
@@ -227,8 +227,23 @@ static const char lua_take[] = RQ_LUA_PRELUDE
     "end\n"
     "local function deliver(e, f, n)\n"
     "  redis.call('ZADD', VIS, now + vis, e)\n"
-    "  return {0, e, n, f['id'] or '', f['body'] or '',"
+    "  return {0, e, n, f['id'], f['body'],"
     " tonumber(f['sent'] or 0) or 0, tonumber(f['count'] or 0) or 0}\n"
+    "end\n"
+    /* An entry someone else added (redis-cli XADD ...) never becomes a
+     * message: it would fail every receive, forever. */
+    "local function usable(e, f)\n"
+    "  local id, body = f['id'], f['body']\n"
+    "  if id and body and #id <= 18 and string.match(id, '^[1-9][0-9]*$')"
+    " and #body > 0 and #body <= tonumber(ARGV[5]) then\n"
+    "    return true\n"
+    "  end\n"
+    "  redis.call('XACK', S, G, e)\n"
+    "  redis.call('XDEL', S, e)\n"
+    "  redis.call('ZREM', VIS, e)\n"
+    "  redis.log(redis.LOG_WARNING, 'imgpipe queue ' .. S .. ': dropped '"
+    " .. e .. ', not an imgpipe message')\n"
+    "  return false\n"
     "end\n"
     "for _ = 1, 16 do\n"
     "  local exp = redis.call('ZRANGEBYSCORE', VIS, '-inf', now,"
@@ -237,25 +252,36 @@ static const char lua_take[] = RQ_LUA_PRELUDE
     "  local e = exp[1]\n"
     "  local r = redis.call('XCLAIM', S, G, C, 0, e)\n"
     "  if type(r[1]) == 'table' and type(r[1][2]) == 'table' then\n"
-    "    local p = redis.call('XPENDING', S, G, e, e, 1)\n"
-    "    return deliver(e, fields(r[1][2]), p[1][4])\n"
+    "    local f = fields(r[1][2])\n"
+    "    if usable(e, f) then\n"
+    "      local p = redis.call('XPENDING', S, G, e, e, 1)\n"
+    "      return deliver(e, f, p[1][4])\n"
+    "    end\n"
+    "  else\n"
+    "    redis.call('ZREM', VIS, e)\n"
+    "    redis.call('XACK', S, G, e)\n"
     "  end\n"
-    "  redis.call('ZREM', VIS, e)\n"
-    "  redis.call('XACK', S, G, e)\n"
     "end\n"
-    "local r = redis.pcall('XREADGROUP', 'GROUP', G, C, 'COUNT', 1,"
+    "local function read_new()\n"
+    "  local r = redis.pcall('XREADGROUP', 'GROUP', G, C, 'COUNT', 1,"
     " 'STREAMS', S, '>')\n"
-    "if type(r) == 'table' and r.err then\n"
-    "  if not string.find(r.err, 'NOGROUP', 1, true) then\n"
-    "    return redis.error_reply(r.err)\n"
+    "  if type(r) == 'table' and r.err then\n"
+    "    if not string.find(r.err, 'NOGROUP', 1, true) then\n"
+    "      return redis.error_reply(r.err)\n"
+    "    end\n"
+    "    redis.call('XGROUP', 'CREATE', S, G, '0', 'MKSTREAM')\n"
+    "    r = redis.call('XREADGROUP', 'GROUP', G, C, 'COUNT', 1,"
+    " 'STREAMS', S, '>')\n"
     "  end\n"
-    "  redis.call('XGROUP', 'CREATE', S, G, '0', 'MKSTREAM')\n"
-    "  r = redis.call('XREADGROUP', 'GROUP', G, C, 'COUNT', 1,"
-    " 'STREAMS', S, '>')\n"
+    "  return r\n"
     "end\n"
-    "if type(r) == 'table' and type(r[1]) == 'table' then\n"
+    "for _ = 1, 16 do\n"
+    "  local r = read_new()\n"
+    "  if type(r) == 'table' and r.err then return r end\n"
+    "  if type(r) ~= 'table' or type(r[1]) ~= 'table' then break end\n"
     "  local ent = r[1][2][1]\n"
-    "  return deliver(ent[1], fields(ent[2]), 1)\n"
+    "  local f = fields(ent[2])\n"
+    "  if usable(ent[1], f) then return deliver(ent[1], f, 1) end\n"
     "end\n"
     "local last = redis.call('XREVRANGE', S, '+', '-', 'COUNT', 1)\n"
     "local tick = redis.call('XREVRANGE', TICK, '+', '-', 'COUNT', 1)\n"
@@ -402,8 +428,9 @@ struct rq_conn {
 
 struct rq {
 	struct queue base; /* first: the interface casts */
-	pthread_mutex_t lock; /* guards nconns, wake_gen, every busy and
-				 * blocking, and ctx of a blocking conn */
+	/* Guards nconns, wake_gen, every busy and blocking flag, and the ctx
+	 * of a blocking connection. */
+	pthread_mutex_t lock;
 	pthread_cond_t cond; /* a connection was given back */
 	uint64_t wake_gen; /* bumped by wake(): waiting receives end */
 	size_t nconns;
@@ -667,7 +694,10 @@ url_parse(const char *url, struct rq_url *u, struct ip_error *err)
 		if (rc != IP_OK)
 			return rc;
 		p += n;
-		if (*p == '&' && *++p == '\0')
+		if (*p != '&')
+			continue;
+		p++;
+		if (*p == '\0')
 			return url_fail(err, "trailing '&'");
 	}
 	if (db_in_path && (seen & 4u))
@@ -824,10 +854,16 @@ rq_connect(struct rq *s, struct rq_conn *c, struct ip_error *err)
 	snprintf(name, sizeof(name), "imgpipe-%s", c->consumer);
 	{
 		const char *argv[3] = {"CLIENT", "SETNAME", name};
+		struct ip_error e;
 
-		rc = rq_command_status(c, 3, argv, "OK", err);
-		if (rc != IP_OK)
+		/* Only a label (CLIENT LIST): an ACL may forbid it. */
+		rc = rq_command_status(c, 3, argv, "OK", &e);
+		if (rc != IP_OK && c->ctx->err != 0) {
+			rc = ip_error_set(err, rc, "%s", e.msg);
 			goto fail;
+		}
+		if (rc != IP_OK)
+			log_debug("%s", e.msg);
 	}
 	return IP_OK;
 fail:
@@ -913,6 +949,7 @@ rq_eval(struct rq *s, struct rq_conn *c, enum rq_script sc, int argc,
 	const char *argv[RQ_ARGS_MAX];
 	size_t argl[RQ_ARGS_MAX];
 	char nkeys[8];
+	struct ip_error first;
 	int n = 0;
 	int rc;
 
@@ -935,14 +972,16 @@ rq_eval(struct rq *s, struct rq_conn *c, enum rq_script sc, int argc,
 				? lens[i]
 				: strlen(args[i]);
 	}
-	rc = rq_command(c, n, argv, argl, out, err);
+	rc = rq_command(c, n, argv, argl, out, &first);
 	if (rc == IP_EBACKEND && c->ctx->err == 0 &&
-	    strstr(err->msg, "NOSCRIPT") != NULL) {
+	    strstr(first.msg, "NOSCRIPT") != NULL) {
 		argv[0] = "EVAL";
 		argl[0] = 4;
 		argv[1] = rq_lua[sc];
 		argl[1] = strlen(rq_lua[sc]);
 		rc = rq_command(c, n, argv, argl, out, err);
+	} else if (rc != IP_OK && err != NULL) {
+		*err = first;
 	}
 	return rc;
 }
@@ -1164,17 +1203,20 @@ rq_take(struct rq *s, struct rq_conn *c, int visibility_s,
 	redisReply *r = NULL;
 	char vis[24];
 	char batch[16];
-	const char *args[4];
+	char body_max[16];
+	const char *args[5];
 	long long code;
 	int rc;
 
 	snprintf(vis, sizeof(vis), "%lld", (long long)visibility_s * 1000);
 	snprintf(batch, sizeof(batch), "%d", RQ_PROMOTE_BATCH);
+	snprintf(body_max, sizeof(body_max), "%d", QUEUE_BODY_MAX);
 	args[0] = s->url.group;
 	args[1] = c->consumer;
 	args[2] = vis;
 	args[3] = batch;
-	rc = rq_eval(s, c, SC_TAKE, 4, args, NULL, &r, err);
+	args[4] = body_max;
+	rc = rq_eval(s, c, SC_TAKE, 5, args, NULL, &r, err);
 	if (rc != IP_OK)
 		return rc;
 	if (!reply_is(r, REDIS_REPLY_ARRAY) || r->elements < 1 ||
@@ -1596,7 +1638,7 @@ rq_depth(struct queue *q, int64_t *visible, int64_t *inflight,
 	struct rq_conn *c = NULL;
 	redisReply *r = NULL;
 	const char *args[1] = {s->url.group};
-	long long v, f;
+	long long v = 0, f = 0;
 	int rc;
 
 	rc = rq_get(s, &c, err);
@@ -1658,25 +1700,27 @@ static void
 rq_close(struct queue *q)
 {
 	struct rq *s = rq(q);
-	const char *args[2 + RQ_CONN_MAX];
 	struct rq_conn *any = NULL;
-	int n = 0;
 
-	args[n++] = s->url.group;
-	args[n++] = "-1";
-	for (size_t i = 0; i < s->nconns; i++) {
-		args[n++] = s->conns[i].consumer;
-		if (any == NULL && s->conns[i].ctx != NULL &&
-		    s->conns[i].ctx->err == 0)
+	for (size_t i = 0; i < s->nconns && any == NULL; i++)
+		if (s->conns[i].ctx != NULL && s->conns[i].ctx->err == 0)
 			any = &s->conns[i];
-	}
-	if (any != NULL && n <= RQ_ARGS_MAX - 3 - K_COUNT) {
+	/* In chunks: a script call takes at most RQ_ARGS_MAX arguments. */
+	for (size_t i = 0; any != NULL && i < s->nconns;) {
+		const char *args[RQ_ARGS_MAX - 3 - K_COUNT];
 		struct ip_error err;
 		redisReply *r = NULL;
+		int n = 0;
 
+		args[n++] = s->url.group;
+		args[n++] = "-1";
+		while (i < s->nconns && n < (int)(sizeof(args) / sizeof(*args)))
+			args[n++] = s->conns[i++].consumer;
 		if (rq_eval(s, any, SC_FORGET, n, args, NULL, &r, &err) !=
-		    IP_OK)
+		    IP_OK) {
 			log_warn("%s", err.msg);
+			any = NULL;
+		}
 		freeReplyObject(r);
 	}
 	for (size_t i = 0; i < s->nconns; i++)
@@ -1762,15 +1806,17 @@ rq_setup(struct rq *s, struct rq_conn *c, struct ip_error *err)
 			       s->url.group, "0",      "MKSTREAM"};
 	const char *args[2] = {s->url.group, NULL};
 	char idle[24];
+	struct ip_error first;
 	redisReply *r = NULL;
 	int rc;
 
-	rc = rq_command(c, 6, argv, NULL, &r, err);
+	rc = rq_command(c, 6, argv, NULL, &r, &first);
 	if (rc == IP_EBACKEND && c->ctx->err == 0 &&
-	    strstr(err->msg, "BUSYGROUP") != NULL)
+	    strstr(first.msg, "BUSYGROUP") != NULL)
 		rc = IP_OK;
-	else if (rc == IP_OK && (!reply_is(r, REDIS_REPLY_STATUS) ||
-				 strcmp(r->str, "OK") != 0))
+	else if (rc != IP_OK)
+		rc = ip_error_set(err, rc, "%s", first.msg);
+	else if (!reply_is(r, REDIS_REPLY_STATUS) || strcmp(r->str, "OK") != 0)
 		rc = bad_reply("XGROUP CREATE", err);
 	freeReplyObject(r);
 	r = NULL;

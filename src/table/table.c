@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "table/table_dynamodb.h"
 
 #define SCHEME_MAX 16
 
@@ -26,6 +27,7 @@ static const struct {
 	int (*open)(const struct config *cfg, struct table **out,
 		    struct ip_error *err);
 } backends[] = {
+	{ "dynamodb", table_dynamodb_open },
 	{ "sqlite", open_sqlite },
 };
 

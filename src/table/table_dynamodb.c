@@ -59,13 +59,13 @@
 #define DDB_TABLE_MAX 256
 #define DDB_REPLY_MAX (16 * 1024 * 1024)
 #define DDB_CREATE_WAIT_MS (300 * 1000)
-#define DDB_PAGES_MAX 64	/* Query calls per list page */
+#define DDB_PAGES_MAX 64 /* Query calls per list page */
 #define DDB_GSI_PK "img"
 #define DDB_IDX_NEWEST "newest"
 #define DDB_IDX_UNFINISHED "unfinished"
 
 struct ddb {
-	struct table base;	/* first: the interface casts */
+	struct table base; /* first: the interface casts */
 	struct aws_client *client;
 	char url[AWS_HOST_MAX + 16];
 	char table[DDB_TABLE_MAX];
@@ -82,7 +82,7 @@ ddb(struct table *t)
 /* ---- cursors --------------------------------------------------------- */
 
 static const char b64url[] =
-	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 void
 table_dynamodb_cursor_encode(const char *id, char *out, size_t size)
@@ -148,12 +148,12 @@ table_dynamodb_cursor_decode(const char *cursor, char *id, size_t size)
  * *attempts how many attempts were made.
  */
 static int
-ddb_call(struct ddb *d, const char *op, json_t *req, json_t **reply,
-	 char *code, int *attempts, struct ip_error *err)
+ddb_call(struct ddb *d, const char *op, json_t *req, json_t **reply, char *code,
+	 int *attempts, struct ip_error *err)
 {
 	char target[96];
-	const char *headers[3] = { "Content-Type: application/x-amz-json-1.0",
-				   target, NULL };
+	const char *headers[3] = {"Content-Type: application/x-amz-json-1.0",
+				  target, NULL};
 	struct aws_request rq;
 	struct aws_response rs;
 	json_error_t jerr;
@@ -261,7 +261,7 @@ static bool
 item_n(json_t *item, const char *name, int64_t *out)
 {
 	const char *s = json_string_value(
-		json_object_get(json_object_get(item, name), "N"));
+	    json_object_get(json_object_get(item, name), "N"));
 	char *end;
 	long long v;
 
@@ -324,10 +324,10 @@ ddb_get_item(struct ddb *d, const char *id, struct record *out,
 
 	if (item_out != NULL)
 		*item_out = NULL;
-	rc = ddb_call(d, "GetItem",
-		      json_pack("{s:o, s:b}", "Key", key_of(id),
-				"ConsistentRead", 1),
-		      &reply, NULL, NULL, err);
+	rc = ddb_call(
+	    d, "GetItem",
+	    json_pack("{s:o, s:b}", "Key", key_of(id), "ConsistentRead", 1),
+	    &reply, NULL, NULL, err);
 	if (rc != IP_OK)
 		return rc;
 	item = json_object_get(reply, "Item");
@@ -376,16 +376,12 @@ out:
 	return rc;
 }
 
-/* The item of r, stored at r->version; *doc_out gets the doc text. */
+/* The item of r, stored at r->version, whose doc is doc (borrowed). */
 static json_t *
-record_item(const struct record *r, char **doc_out)
+record_item(const struct record *r, const char *doc)
 {
-	char *doc = record_to_string(r);
 	json_t *item;
 
-	*doc_out = NULL;
-	if (doc == NULL)
-		return NULL;
 	item = json_pack("{s:o, s:o, s:o, s:o, s:o, s:o}", "id", attr_s(r->id),
 			 "status", attr_s(record_status_name(r->status)),
 			 "version", attr_n(r->version), "uploaded_at",
@@ -396,11 +392,20 @@ record_item(const struct record *r, char **doc_out)
 		json_decref(item);
 		item = NULL;
 	}
-	if (item == NULL)
-		free(doc);
-	else
-		*doc_out = doc;
 	return item;
+}
+
+/* record_to_string fails on a string that is not UTF-8 (JSON cannot hold
+ * it) or, far less likely, on OOM; the first is the caller's fault. */
+static int
+record_doc(const struct record *r, char **doc, struct ip_error *err)
+{
+	*doc = record_to_string(r);
+	if (*doc == NULL)
+		return ip_error_set(err, IP_EINVAL,
+				    "table dynamodb: record does not encode "
+				    "(a string is not UTF-8?)");
+	return IP_OK;
 }
 
 /* ---- operations ------------------------------------------------------ */
@@ -420,22 +425,28 @@ ddb_put(struct table *t, struct record *r, struct ip_error *err)
 	if (rc != IP_OK)
 		return rc;
 	r->version = 1;
-	item = record_item(r, &doc);
+	rc = record_doc(r, &doc, err);
+	if (rc != IP_OK)
+		goto out;
+	item = record_item(r, doc);
 	rc = ddb_call(d, "PutItem",
-		      item == NULL ? NULL
-				   : json_pack("{s:o, s:s, s:{s:s}}", "Item",
-					       item, "ConditionExpression",
-					       "attribute_not_exists(#i)",
-					       "ExpressionAttributeNames", "#i",
-					       "id"),
+		      item == NULL
+			  ? NULL
+			  : json_pack("{s:o, s:s, s:{s:s}}", "Item", item,
+				      "ConditionExpression",
+				      "attribute_not_exists(#i)",
+				      "ExpressionAttributeNames", "#i", "id"),
 		      NULL, code, &attempts, err);
-	if (rc != IP_OK && strcmp(code, "ConditionalCheckFailedException") == 0) {
+	if (rc != IP_OK &&
+	    strcmp(code, "ConditionalCheckFailedException") == 0) {
 		rc = IP_EEXIST;
-		if (attempts > 1 && ddb_recheck(d, r->id, doc, 1, NULL) == IP_OK)
+		if (attempts > 1 &&
+		    ddb_recheck(d, r->id, doc, 1, NULL) == IP_OK)
 			rc = IP_OK;
 		if (rc != IP_OK)
 			ip_error_set(err, IP_EEXIST, "record %s exists", r->id);
 	}
+out:
 	free(doc);
 	if (rc != IP_OK)
 		r->version = old_version;
@@ -470,32 +481,29 @@ ddb_update(struct table *t, struct record *r, int64_t expected,
 	if (expected < 1 || expected == INT64_MAX)
 		return ip_error_set(err, IP_EINVAL, "bad expected version");
 	r->version = expected + 1;
-	doc = record_to_string(r);
-	if (doc == NULL) {
-		rc = ip_error_set(err, IP_ENOMEM, "table dynamodb");
+	rc = record_doc(r, &doc, err);
+	if (rc != IP_OK)
 		goto out;
-	}
 	expr = unfinished(r->status)
-		       ? "SET #s = :s, #v = :nv, #u = :u, #d = :d, #g = :g,"
-			 " #f = :g"
-		       : "SET #s = :s, #v = :nv, #u = :u, #d = :d, #g = :g"
-			 " REMOVE #f";
-	req = json_pack("{s:o, s:s, s:s,"
-			" s:{s:s, s:s, s:s, s:s, s:s, s:s, s:s},"
-			" s:{s:o, s:o, s:o, s:o, s:o, s:o}}",
-			"Key", key_of(r->id), "UpdateExpression", expr,
-			"ConditionExpression",
-			"attribute_exists(#i) AND #v = :ov",
-			"ExpressionAttributeNames", "#i", "id", "#s", "status",
-			"#v", "version", "#u", "uploaded_at", "#d", "doc", "#g",
-			"gsi_pk", "#f", "unf_pk",
-			"ExpressionAttributeValues", ":s",
-			attr_s(record_status_name(r->status)), ":nv",
-			attr_n(r->version), ":ov", attr_n(expected), ":u",
-			attr_n(r->uploaded_at), ":d", attr_s(doc), ":g",
-			attr_s(DDB_GSI_PK));
+		   ? "SET #s = :s, #v = :nv, #u = :u, #d = :d, #g = :g,"
+		     " #f = :g"
+		   : "SET #s = :s, #v = :nv, #u = :u, #d = :d, #g = :g"
+		     " REMOVE #f";
+	req = json_pack(
+	    "{s:o, s:s, s:s,"
+	    " s:{s:s, s:s, s:s, s:s, s:s, s:s, s:s},"
+	    " s:{s:o, s:o, s:o, s:o, s:o, s:o}}",
+	    "Key", key_of(r->id), "UpdateExpression", expr,
+	    "ConditionExpression", "attribute_exists(#i) AND #v = :ov",
+	    "ExpressionAttributeNames", "#i", "id", "#s", "status", "#v",
+	    "version", "#u", "uploaded_at", "#d", "doc", "#g", "gsi_pk", "#f",
+	    "unf_pk", "ExpressionAttributeValues", ":s",
+	    attr_s(record_status_name(r->status)), ":nv", attr_n(r->version),
+	    ":ov", attr_n(expected), ":u", attr_n(r->uploaded_at), ":d",
+	    attr_s(doc), ":g", attr_s(DDB_GSI_PK));
 	rc = ddb_call(d, "UpdateItem", req, NULL, code, &attempts, err);
-	if (rc != IP_OK && strcmp(code, "ConditionalCheckFailedException") == 0) {
+	if (rc != IP_OK &&
+	    strcmp(code, "ConditionalCheckFailedException") == 0) {
 		rc = ddb_recheck(d, r->id, attempts > 1 ? doc : NULL,
 				 r->version, err);
 		if (rc == IP_ECONFLICT)
@@ -525,7 +533,8 @@ ddb_del(struct table *t, const char *id, struct ip_error *err)
 				"ConditionExpression", "attribute_exists(#i)",
 				"ExpressionAttributeNames", "#i", "id"),
 		      NULL, code, &attempts, err);
-	if (rc != IP_OK && strcmp(code, "ConditionalCheckFailedException") == 0) {
+	if (rc != IP_OK &&
+	    strcmp(code, "ConditionalCheckFailedException") == 0) {
 		/* Gone; if an earlier attempt of ours removed it, fine. */
 		if (attempts > 1) {
 			ip_error_clear(err);
@@ -567,8 +576,8 @@ ddb_take_items(json_t *reply, struct record *items, size_t want, size_t *n,
 }
 
 static int
-ddb_list_common(struct table *t, bool unfin, const char *cursor,
-		size_t limit, struct table_page *out, struct ip_error *err)
+ddb_list_common(struct table *t, bool unfin, const char *cursor, size_t limit,
+		struct table_page *out, struct ip_error *err)
 {
 	struct ddb *d = ddb(t);
 	const char *index = unfin ? DDB_IDX_UNFINISHED : DDB_IDX_NEWEST;
@@ -585,8 +594,7 @@ ddb_list_common(struct table *t, bool unfin, const char *cursor,
 		return ip_error_set(err, IP_EINVAL, "limit must be 1..%d",
 				    TABLE_LIST_MAX);
 	if (cursor != NULL && cursor[0] != '\0') {
-		if (!table_dynamodb_cursor_decode(cursor, after,
-						  sizeof(after)))
+		if (!table_dynamodb_cursor_decode(cursor, after, sizeof(after)))
 			return ip_error_set(err, IP_EINVAL, "invalid cursor");
 		start = json_pack("{s:o, s:o}", "id", attr_s(after), pk,
 				  attr_s(DDB_GSI_PK));
@@ -724,8 +732,7 @@ ddb_create_table(struct ddb *d, struct ip_error *err)
 static int
 ddb_describe(struct ddb *d, bool *exists, bool *active, struct ip_error *err)
 {
-	static const char *const need[] = { DDB_IDX_NEWEST,
-					    DDB_IDX_UNFINISHED };
+	static const char *const need[] = {DDB_IDX_NEWEST, DDB_IDX_UNFINISHED};
 	char code[AWS_CODE_MAX];
 	json_t *reply = NULL;
 	json_t *tbl;
@@ -756,10 +763,10 @@ ddb_describe(struct ddb *d, bool *exists, bool *active, struct ip_error *err)
 
 		json_array_foreach(gsis, i, g)
 		{
-			const char *name = json_string_value(
-				json_object_get(g, "IndexName"));
+			const char *name =
+			    json_string_value(json_object_get(g, "IndexName"));
 			const char *st = json_string_value(
-				json_object_get(g, "IndexStatus"));
+			    json_object_get(g, "IndexStatus"));
 
 			if (name == NULL || strcmp(name, need[k]) != 0)
 				continue;
@@ -768,7 +775,8 @@ ddb_describe(struct ddb *d, bool *exists, bool *active, struct ip_error *err)
 			if (st != NULL && strcmp(st, "ACTIVE") != 0)
 				*active = false;
 		}
-		if (!found && status != NULL && strcmp(status, "CREATING") != 0) {
+		if (!found && status != NULL &&
+		    strcmp(status, "CREATING") != 0) {
 			rc = ip_error_set(err, IP_EBACKEND,
 					  "table dynamodb: table %s exists "
 					  "without the index \"%s\" imgpipe "
@@ -785,8 +793,8 @@ out:
 static void
 sleep_ms(int64_t ms)
 {
-	struct timespec ts = { .tv_sec = ms / 1000,
-			       .tv_nsec = (long)(ms % 1000) * 1000000L };
+	struct timespec ts = {.tv_sec = ms / 1000,
+			      .tv_nsec = (long)(ms % 1000) * 1000000L};
 
 	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
 		;
@@ -825,7 +833,8 @@ ddb_ensure_table(struct ddb *d, struct ip_error *err)
 			return ip_error_set(err, IP_ETIMEOUT,
 					    "table dynamodb: table %s not "
 					    "ACTIVE after %d s",
-					    d->table, DDB_CREATE_WAIT_MS / 1000);
+					    d->table,
+					    DDB_CREATE_WAIT_MS / 1000);
 		/* Polling the service is the only way to learn the state. */
 		sleep_ms(pause);
 		if (pause < 2000)
@@ -836,7 +845,7 @@ ddb_ensure_table(struct ddb *d, struct ip_error *err)
 /* ---- open ------------------------------------------------------------ */
 
 static const char *const ddb_params[] = {
-	"table", "region", "attempts", "timeout", "create", NULL,
+    "table", "region", "attempts", "timeout", "create", NULL,
 };
 
 static bool
@@ -864,7 +873,7 @@ ddb_new(const struct config *cfg, struct ddb **out, bool *create,
 	struct ddb *d = NULL;
 	struct aws_url u;
 	struct aws_creds creds;
-	struct aws_client_opts copts = { .service = "dynamodb" };
+	struct aws_client_opts copts = {.service = "dynamodb"};
 	const char *name;
 	int64_t attempts;
 	int64_t timeout;
@@ -975,14 +984,14 @@ table_dynamodb_init(const struct config *cfg, struct ip_error *err)
 }
 
 static const struct table_ops ddb_ops = {
-	.name = "dynamodb",
-	.caps = 0,
-	.close = ddb_close,
-	.ping = ddb_ping,
-	.put = ddb_put,
-	.get = ddb_get,
-	.update = ddb_update,
-	.del = ddb_del,
-	.list = ddb_list,
-	.list_unfinished = ddb_list_unfinished,
+    .name = "dynamodb",
+    .caps = 0,
+    .close = ddb_close,
+    .ping = ddb_ping,
+    .put = ddb_put,
+    .get = ddb_get,
+    .update = ddb_update,
+    .del = ddb_del,
+    .list = ddb_list,
+    .list_unfinished = ddb_list_unfinished,
 };

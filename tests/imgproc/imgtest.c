@@ -189,11 +189,11 @@ imgtest_decode(const struct imgproc_variant *v, bool all_frames)
 {
 	VipsImage *im;
 	VipsImage *mem;
-	bool frames = all_frames &&
-		      (v->format == FORMAT_GIF || v->format == FORMAT_WEBP);
+	bool frames =
+	    all_frames && (v->format == FORMAT_GIF || v->format == FORMAT_WEBP);
 
-	im = vips_image_new_from_buffer(v->data, v->len,
-					frames ? "[n=-1]" : "", NULL);
+	im = vips_image_new_from_buffer(v->data, v->len, frames ? "[n=-1]" : "",
+					NULL);
 	if (im == NULL)
 		fail_msg("decode %s: %s", v->name, vips_error_buffer());
 	mem = vips_image_copy_memory(im);

@@ -18,10 +18,10 @@
 #include "imgproc/imgproc.h"
 
 struct imgtest {
-	char dir[256];		/* mkdtemp'd, removed by imgtest_end */
-	struct config cfg;	/* config_defaults, 1 vips thread */
-	struct imgproc *ip;	/* made by imgtest_open_proc */
-	int alive;		/* libvips objects alive at begin */
+	char dir[256]; /* mkdtemp'd, removed by imgtest_end */
+	struct config cfg; /* config_defaults, 1 vips thread */
+	struct imgproc *ip; /* made by imgtest_open_proc */
+	int alive; /* libvips objects alive at begin */
 };
 
 /* Start libvips (once) and make a temp dir; cfg gets the defaults. */

@@ -24,14 +24,14 @@ static const struct {
 	int orientation;
 	bool alpha;
 } corpus[] = {
-	{"kleiber.jpg", "jpeg", 6028, 3391, 1, false},
-	{"seeding.jpg", "jpeg", 5312, 2988, 1, false},
-	{"dragonfly.jpg", "jpeg", 4224, 3168, 1, false},
-	{"sunset-exif6.jpg", "jpeg", 4272, 2848, 6, false},
-	{"bridge.jpg", "jpeg", 4352, 2448, 1, false},
-	{"wine.jpg", "jpeg", 2560, 3837, 1, false},
-	{"picos-alpha.png", "png", 3264, 2448, 1, true},
-	{"life.webp", "webp", 3088, 2056, 1, false},
+    {"kleiber.jpg", "jpeg", 6028, 3391, 1, false},
+    {"seeding.jpg", "jpeg", 5312, 2988, 1, false},
+    {"dragonfly.jpg", "jpeg", 4224, 3168, 1, false},
+    {"sunset-exif6.jpg", "jpeg", 4272, 2848, 6, false},
+    {"bridge.jpg", "jpeg", 4352, 2448, 1, false},
+    {"wine.jpg", "jpeg", 2560, 3837, 1, false},
+    {"picos-alpha.png", "png", 3264, 2448, 1, true},
+    {"life.webp", "webp", 3088, 2056, 1, false},
 };
 
 static int
@@ -151,8 +151,8 @@ test_corpus_sunset_upright(void **state)
 	struct imgtest t;
 	struct imgproc_result res;
 	struct ip_error err = {0};
-	struct variant_spec s = imgtest_spec("v", 400, 400, FIT_INSIDE,
-					     FORMAT_JPEG);
+	struct variant_spec s =
+	    imgtest_spec("v", 400, 400, FIT_INSIDE, FORMAT_JPEG);
 	VipsImage *im;
 	double top[3], bottom[3];
 	int fd;
@@ -167,7 +167,8 @@ test_corpus_sunset_upright(void **state)
 	im = imgtest_decode(&res.variants[0], false);
 	imgtest_pixel(im, 100, 20, top, 3);
 	imgtest_pixel(im, 100, 250, bottom, 3);
-	assert_true(top[0] + top[1] + top[2] > bottom[0] + bottom[1] + bottom[2]);
+	assert_true(top[0] + top[1] + top[2] >
+		    bottom[0] + bottom[1] + bottom[2]);
 	g_object_unref(im);
 	imgproc_result_clear(&res);
 	close(fd);
@@ -178,8 +179,8 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_corpus_default_job),
-		cmocka_unit_test(test_corpus_sunset_upright),
+	    cmocka_unit_test(test_corpus_default_job),
+	    cmocka_unit_test(test_corpus_sunset_upright),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -37,7 +38,7 @@ static VipsImage *
 card(void)
 {
 	static const double q[4][3] = {
-		{220, 30, 30}, {30, 200, 30}, {30, 30, 220}, {240, 240, 240}};
+	    {220, 30, 30}, {30, 200, 30}, {30, 30, 220}, {240, 240, 240}};
 	VipsImage *parts[4];
 	VipsImage *out = NULL;
 
@@ -54,7 +55,7 @@ static void
 check_card(VipsImage *im, int scale)
 {
 	static const double q[4][3] = {
-		{220, 30, 30}, {30, 200, 30}, {30, 30, 220}, {240, 240, 240}};
+	    {220, 30, 30}, {30, 200, 30}, {30, 30, 220}, {240, 240, 240}};
 	static const int at[4][2] = {{16, 12}, {48, 12}, {16, 36}, {48, 36}};
 
 	assert_int_equal(im->Xsize, 64 * scale);
@@ -122,8 +123,8 @@ test_orientation_matrix(void **state)
 	struct imgtest t;
 	VipsImage *up;
 	struct variant_spec specs[2] = {
-		imgtest_spec("same", 600, 600, FIT_INSIDE, FORMAT_PNG),
-		imgtest_spec("double", 128, 128, FIT_INSIDE, FORMAT_PNG),
+	    imgtest_spec("same", 600, 600, FIT_INSIDE, FORMAT_PNG),
+	    imgtest_spec("double", 128, 128, FIT_INSIDE, FORMAT_PNG),
 	};
 
 	(void)state;
@@ -161,6 +162,58 @@ test_orientation_matrix(void **state)
 	imgtest_end(&t);
 }
 
+/* HEIF/AVIF and TIFF input.  In HEIF the container's irot/imir boxes are
+ * applied by libheif; an EXIF Orientation tag inside is ignored, as the
+ * HEIF specification and browsers do, so it never rotates twice. */
+static void
+test_heif_and_tiff_input(void **state)
+{
+	struct imgtest t;
+	struct variant_spec s =
+	    imgtest_spec("v", 64, 64, FIT_INSIDE, FORMAT_PNG);
+	struct imgproc_result res;
+	struct image_info info;
+	struct ip_error err;
+	VipsImage *up;
+	VipsImage *tagged = NULL;
+	VipsImage *im;
+	int fd;
+
+	(void)state;
+	imgtest_begin(&t);
+	up = card();
+	imgtest_open_proc(&t);
+
+	if (vips_copy(up, &tagged, NULL))
+		fail_msg("copy");
+	vips_image_set_int(tagged, "orientation", 6);
+	fd = imgtest_save_fd(&t, tagged, "card.avif[Q=95,compression=av1]");
+	assert_int_equal(imgproc_probe(t.ip, fd, &info, &err), IP_OK);
+	assert_string_equal(info.format, "avif");
+	assert_string_equal(info.content_type, "image/avif");
+	assert_int_equal(info.orientation, 1);
+	assert_int_equal(info.display_width, 64);
+	assert_int_equal(run(&t, fd, &s, 1, &res, &err), IP_OK);
+	im = imgtest_decode(&res.variants[0], false);
+	check_card(im, 1);
+	g_object_unref(im);
+	imgproc_result_clear(&res);
+	close(fd);
+
+	fd = imgtest_save_fd(&t, up, "card.tif");
+	assert_int_equal(imgproc_probe(t.ip, fd, &info, &err), IP_OK);
+	assert_string_equal(info.format, "tiff");
+	assert_int_equal(run(&t, fd, &s, 1, &res, &err), IP_OK);
+	im = imgtest_decode(&res.variants[0], false);
+	check_card(im, 1);
+	g_object_unref(im);
+	imgproc_result_clear(&res);
+	close(fd);
+	g_object_unref(tagged);
+	g_object_unref(up);
+	imgtest_end(&t);
+}
+
 /* ---- colour ------------------------------------------------------- */
 
 /* sRGB of a patch after a round trip through CMYK, with and without the
@@ -170,8 +223,8 @@ test_cmyk(void **state)
 {
 	static const double colour[3] = {200, 60, 40};
 	struct imgtest t;
-	struct variant_spec s = imgtest_spec("v", 64, 64, FIT_INSIDE,
-					     FORMAT_PNG);
+	struct variant_spec s =
+	    imgtest_spec("v", 64, 64, FIT_INSIDE, FORMAT_PNG);
 	VipsImage *src;
 	VipsImage *cmyk = NULL;
 	VipsImage *bare = NULL;
@@ -216,8 +269,8 @@ static double
 srgb_encode(double v)
 {
 	v = v < 0 ? 0 : v > 1 ? 1 : v;
-	return 255.0 * (v <= 0.0031308 ? 12.92 * v
-				       : 1.055 * pow(v, 1 / 2.4) - 0.055);
+	return 255.0 *
+	       (v <= 0.0031308 ? 12.92 * v : 1.055 * pow(v, 1 / 2.4) - 0.055);
 }
 
 /* Adobe RGB (1998) -> sRGB by the published matrices, D65 both sides. */
@@ -227,10 +280,9 @@ adobe_to_srgb(const double in[3], double out[3])
 	static const double to_xyz[3][3] = {{0.5767309, 0.1855540, 0.1881852},
 					    {0.2973769, 0.6273491, 0.0752741},
 					    {0.0270343, 0.0706872, 0.9911085}};
-	static const double to_rgb[3][3] = {
-		{3.2404542, -1.5371385, -0.4985314},
-		{-0.9692660, 1.8760108, 0.0415560},
-		{0.0556434, -0.2040259, 1.0572252}};
+	static const double to_rgb[3][3] = {{3.2404542, -1.5371385, -0.4985314},
+					    {-0.9692660, 1.8760108, 0.0415560},
+					    {0.0556434, -0.2040259, 1.0572252}};
 	double lin[3], xyz[3];
 
 	for (int i = 0; i < 3; i++)
@@ -239,9 +291,9 @@ adobe_to_srgb(const double in[3], double out[3])
 		xyz[i] = to_xyz[i][0] * lin[0] + to_xyz[i][1] * lin[1] +
 			 to_xyz[i][2] * lin[2];
 	for (int i = 0; i < 3; i++)
-		out[i] = srgb_encode(to_rgb[i][0] * xyz[0] +
-				     to_rgb[i][1] * xyz[1] +
-				     to_rgb[i][2] * xyz[2]);
+		out[i] =
+		    srgb_encode(to_rgb[i][0] * xyz[0] + to_rgb[i][1] * xyz[1] +
+				to_rgb[i][2] * xyz[2]);
 }
 
 /* An Adobe RGB (1998) ICC profile built with lcms2. */
@@ -249,8 +301,8 @@ static void *
 adobe_profile(size_t *len)
 {
 	cmsCIExyY d65 = {0.3127, 0.3290, 1.0};
-	cmsCIExyYTRIPLE prim = {{0.64, 0.33, 1.0}, {0.21, 0.71, 1.0},
-				{0.15, 0.06, 1.0}};
+	cmsCIExyYTRIPLE prim = {
+	    {0.64, 0.33, 1.0}, {0.21, 0.71, 1.0}, {0.15, 0.06, 1.0}};
 	cmsToneCurve *g = cmsBuildGamma(NULL, 563.0 / 256.0);
 	cmsToneCurve *curves[3] = {g, g, g};
 	cmsHPROFILE h = cmsCreateRGBProfile(&d65, &prim, curves);
@@ -275,8 +327,8 @@ test_icc_adobe_rgb(void **state)
 {
 	static const double adobe[3] = {150, 100, 70};
 	struct imgtest t;
-	struct variant_spec s = imgtest_spec("v", 32, 32, FIT_INSIDE,
-					     FORMAT_PNG);
+	struct variant_spec s =
+	    imgtest_spec("v", 32, 32, FIT_INSIDE, FORMAT_PNG);
 	struct imgproc_result res;
 	struct ip_error err;
 	double want[3];
@@ -320,8 +372,8 @@ test_icc_display_p3(void **state)
 {
 	static const double colour[3] = {210, 50, 40};
 	struct imgtest t;
-	struct variant_spec s = imgtest_spec("v", 32, 32, FIT_INSIDE,
-					     FORMAT_PNG);
+	struct variant_spec s =
+	    imgtest_spec("v", 32, 32, FIT_INSIDE, FORMAT_PNG);
 	struct imgproc_result res;
 	struct ip_error err;
 	VipsImage *src;
@@ -361,8 +413,8 @@ test_16bit_png(void **state)
 	static const double v16[3] = {40000, 20000, 10000};
 	const double want[3] = {40000 / 257.0, 20000 / 257.0, 10000 / 257.0};
 	struct imgtest t;
-	struct variant_spec s = imgtest_spec("v", 64, 64, FIT_INSIDE,
-					     FORMAT_PNG);
+	struct variant_spec s =
+	    imgtest_spec("v", 64, 64, FIT_INSIDE, FORMAT_PNG);
 	struct imgproc_result res;
 	struct image_info info;
 	struct ip_error err;
@@ -382,9 +434,8 @@ test_16bit_png(void **state)
 		fail_msg("black");
 	g_object_unref(img);
 	img = vips_image_new_from_image(black, v16, 3);
-	if (img == NULL ||
-	    vips_copy(img, &src, "interpretation", VIPS_INTERPRETATION_RGB16,
-		      NULL))
+	if (img == NULL || vips_copy(img, &src, "interpretation",
+				     VIPS_INTERPRETATION_RGB16, NULL))
 		fail_msg("copy");
 	fd = imgtest_save_fd(&t, src, "deep.png[bitdepth=16]");
 	assert_int_equal(imgproc_probe(t.ip, fd, &info, &err), IP_OK);
@@ -415,8 +466,8 @@ test_greyscale(void **state)
 	static const double grey[1] = {90};
 	struct imgtest t;
 	struct variant_spec specs[2] = {
-		imgtest_spec("j", 200, 200, FIT_INSIDE, FORMAT_JPEG),
-		imgtest_spec("p", 100, 100, FIT_INSIDE, FORMAT_PNG),
+	    imgtest_spec("j", 200, 200, FIT_INSIDE, FORMAT_JPEG),
+	    imgtest_spec("p", 100, 100, FIT_INSIDE, FORMAT_PNG),
 	};
 	struct imgproc_result res;
 	struct image_info info;
@@ -443,6 +494,26 @@ test_greyscale(void **state)
 	imgproc_result_clear(&res);
 	close(fd);
 	g_object_unref(src);
+
+	/* Grey with alpha keeps both through a watermarked PNG. */
+	{
+		static const double ga[2] = {90, 128};
+		struct variant_spec s =
+		    imgtest_spec("ga", 300, 300, FIT_INSIDE, FORMAT_PNG);
+		VipsImage *im;
+
+		s.watermark = true;
+		src = imgtest_solid(300, 200, 2, ga);
+		fd = imgtest_save_fd(&t, src, "grey-alpha.png");
+		assert_int_equal(run(&t, fd, &s, 1, &res, &err), IP_OK);
+		im = imgtest_decode(&res.variants[0], false);
+		assert_int_equal(im->Bands, 2);
+		assert_true(imgtest_pixel_diff(im, 5, 5, ga, 2) <= 1);
+		g_object_unref(im);
+		imgproc_result_clear(&res);
+		close(fd);
+		g_object_unref(src);
+	}
 	imgtest_end(&t);
 }
 
@@ -475,12 +546,12 @@ test_alpha_each_format(void **state)
 		bool alpha;
 		const char *loader;
 	} cases[] = {
-		{FORMAT_JPEG, FORMAT_JPEG, false, "jpegload_buffer"},
-		{FORMAT_PNG, FORMAT_PNG, true, "pngload_buffer"},
-		{FORMAT_WEBP, FORMAT_WEBP, true, "webpload_buffer"},
-		{FORMAT_AVIF, FORMAT_AVIF, true, "heifload_buffer"},
-		{FORMAT_GIF, FORMAT_GIF, true, "gifload_buffer"},
-		{FORMAT_AUTO, FORMAT_WEBP, true, "webpload_buffer"},
+	    {FORMAT_JPEG, FORMAT_JPEG, false, "jpegload_buffer"},
+	    {FORMAT_PNG, FORMAT_PNG, true, "pngload_buffer"},
+	    {FORMAT_WEBP, FORMAT_WEBP, true, "webpload_buffer"},
+	    {FORMAT_AVIF, FORMAT_AVIF, true, "heifload_buffer"},
+	    {FORMAT_GIF, FORMAT_GIF, true, "gifload_buffer"},
+	    {FORMAT_AUTO, FORMAT_WEBP, true, "webpload_buffer"},
 	};
 	static const double orange[3] = {240, 120, 20};
 	static const double green[3] = {0, 255, 0};
@@ -501,8 +572,8 @@ test_alpha_each_format(void **state)
 		char name[16];
 
 		snprintf(name, sizeof(name), "v%d", i);
-		specs[i] = imgtest_spec(name, 100, 100, FIT_INSIDE,
-					cases[i].format);
+		specs[i] =
+		    imgtest_spec(name, 100, 100, FIT_INSIDE, cases[i].format);
 	}
 	fd = imgtest_save_fd(&t, src, "alpha.png");
 	assert_int_equal(imgproc_probe(t.ip, fd, &info, &err), IP_OK);
@@ -545,7 +616,7 @@ test_formats_declared_size(void **state)
 {
 	static const enum out_format fmts[] = {FORMAT_JPEG, FORMAT_WEBP,
 					       FORMAT_AVIF, FORMAT_PNG,
-					       FORMAT_GIF, FORMAT_AUTO};
+					       FORMAT_GIF,  FORMAT_AUTO};
 	struct imgtest t;
 	struct variant_spec specs[6];
 	struct imgproc_result res;
@@ -562,8 +633,8 @@ test_formats_declared_size(void **state)
 		char name[16];
 
 		snprintf(name, sizeof(name), "f%d", i);
-		specs[i] = imgtest_spec(name, 40 + i, 40 + i, FIT_FILL,
-					fmts[i]);
+		specs[i] =
+		    imgtest_spec(name, 40 + i, 40 + i, FIT_FILL, fmts[i]);
 	}
 	fd = imgtest_save_fd(&t, up, "card.png");
 	assert_int_equal(run(&t, fd, specs, 6, &res, &err), IP_OK);
@@ -579,9 +650,8 @@ test_formats_declared_size(void **state)
 			int interlaced = 0;
 
 			assert_int_equal(
-				vips_image_get_int(im, "interlaced",
-						   &interlaced),
-				0);
+			    vips_image_get_int(im, "interlaced", &interlaced),
+			    0);
 			assert_true(interlaced);
 		}
 		g_object_unref(im);
@@ -596,7 +666,7 @@ test_formats_declared_size(void **state)
 /* ---- animation ---------------------------------------------------- */
 
 static const double frame_colour[5][3] = {
-	{250, 0, 0}, {0, 250, 0}, {0, 0, 250}, {250, 250, 0}, {0, 250, 250}};
+    {250, 0, 0}, {0, 250, 0}, {0, 0, 250}, {250, 250, 0}, {0, 250, 250}};
 
 /* 5 frames of 60x40, one colour each, as an animated GIF. */
 static int
@@ -626,9 +696,9 @@ test_animated_gif(void **state)
 {
 	struct imgtest t;
 	struct variant_spec specs[3] = {
-		imgtest_spec("still", 30, 30, FIT_INSIDE, FORMAT_PNG),
-		imgtest_spec("gif", 30, 30, FIT_INSIDE, FORMAT_GIF),
-		imgtest_spec("webp", 30, 30, FIT_COVER, FORMAT_WEBP),
+	    imgtest_spec("still", 30, 30, FIT_INSIDE, FORMAT_PNG),
+	    imgtest_spec("gif", 30, 30, FIT_INSIDE, FORMAT_GIF),
+	    imgtest_spec("webp", 30, 30, FIT_COVER, FORMAT_WEBP),
 	};
 	struct imgproc_result res;
 	struct image_info info;
@@ -688,13 +758,13 @@ test_fit_modes(void **state)
 	struct imgtest t;
 	VipsImage *up; /* 64x48 */
 	struct variant_spec specs[7] = {
-		imgtest_spec("inside", 32, 32, FIT_INSIDE, FORMAT_PNG),
-		imgtest_spec("cover_w", 24, 48, FIT_COVER, FORMAT_PNG),
-		imgtest_spec("cover_e", 24, 48, FIT_COVER, FORMAT_PNG),
-		imgtest_spec("fill", 20, 40, FIT_FILL, FORMAT_PNG),
-		imgtest_spec("small", 640, 640, FIT_INSIDE, FORMAT_PNG),
-		imgtest_spec("small_cover", 200, 100, FIT_COVER, FORMAT_PNG),
-		imgtest_spec("attention", 32, 32, FIT_COVER, FORMAT_PNG),
+	    imgtest_spec("inside", 32, 32, FIT_INSIDE, FORMAT_PNG),
+	    imgtest_spec("cover_w", 24, 48, FIT_COVER, FORMAT_PNG),
+	    imgtest_spec("cover_e", 24, 48, FIT_COVER, FORMAT_PNG),
+	    imgtest_spec("fill", 20, 40, FIT_FILL, FORMAT_PNG),
+	    imgtest_spec("small", 640, 640, FIT_INSIDE, FORMAT_PNG),
+	    imgtest_spec("small_cover", 200, 100, FIT_COVER, FORMAT_PNG),
+	    imgtest_spec("attention", 32, 32, FIT_COVER, FORMAT_PNG),
 	};
 	static const double red[3] = {220, 30, 30};
 	static const double green[3] = {30, 200, 30};
@@ -821,9 +891,9 @@ test_bomb_refused_before_decode(void **state)
 	assert_non_null(strstr(err.msg, "20000x20000"));
 	assert_non_null(strstr(err.msg, "400000000"));
 	assert_non_null(strstr(err.msg, "limits.max_pixels"));
-	assert_int_equal(run(&t, fd, t.cfg.variants, t.cfg.n_variants, &res,
-			     &err),
-			 IP_EUNPROCESSABLE);
+	assert_int_equal(
+	    run(&t, fd, t.cfg.variants, t.cfg.n_variants, &res, &err),
+	    IP_EUNPROCESSABLE);
 	assert_int_equal(res.n, 0);
 	close(fd);
 
@@ -840,9 +910,9 @@ test_bomb_refused_before_decode(void **state)
 	assert_int_equal(imgproc_probe(t.ip, fd, &info, &err),
 			 IP_EUNPROCESSABLE);
 	assert_non_null(strstr(err.msg, "400000000"));
-	assert_int_equal(run(&t, fd, t.cfg.variants, t.cfg.n_variants, &res,
-			     &err),
-			 IP_EUNPROCESSABLE);
+	assert_int_equal(
+	    run(&t, fd, t.cfg.variants, t.cfg.n_variants, &res, &err),
+	    IP_EUNPROCESSABLE);
 	close(fd);
 	/* A decode would need 1.2 GB; allow 64 MB of noise. */
 	assert_true(peak_rss_kb() - rss_before < 64 * 1024);
@@ -888,10 +958,10 @@ test_timeout_cancels(void **state)
 {
 	static const double grey[3] = {120, 130, 140};
 	struct imgtest t;
-	struct variant_spec huge = imgtest_spec("huge", 14000, 14000, FIT_FILL,
-						FORMAT_JPEG);
-	struct variant_spec small = imgtest_spec("small", 32, 32, FIT_INSIDE,
-						 FORMAT_JPEG);
+	struct variant_spec huge =
+	    imgtest_spec("huge", 14000, 14000, FIT_FILL, FORMAT_JPEG);
+	struct variant_spec small =
+	    imgtest_spec("small", 32, 32, FIT_INSIDE, FORMAT_JPEG);
 	struct imgproc_result res;
 	struct ip_error err;
 	VipsImage *src;
@@ -950,8 +1020,7 @@ test_corrupt_and_truncated(void **state)
 	fd = imgtest_write_fd(&t, "a.html", "<html>hi</html>", 15);
 	assert_int_equal(imgproc_probe(t.ip, fd, &info, &err), IP_EMEDIA);
 	assert_non_null(strstr(err.msg, "not an image imgpipe can load"));
-	assert_int_equal(run(&t, fd, t.cfg.variants, 1, &res, &err),
-			 IP_EMEDIA);
+	assert_int_equal(run(&t, fd, t.cfg.variants, 1, &res, &err), IP_EMEDIA);
 	close(fd);
 	fd = imgtest_write_fd(&t, "empty", "", 0);
 	assert_int_equal(imgproc_probe(t.ip, fd, &info, &err), IP_EMEDIA);
@@ -974,9 +1043,9 @@ test_corrupt_and_truncated(void **state)
 	/* Half the file: the header is fine, the pixels are not. */
 	fd = imgtest_write_fd(&t, "half.jpg", buf, len / 2);
 	assert_int_equal(imgproc_probe(t.ip, fd, &info, &err), IP_OK);
-	assert_int_equal(run(&t, fd, t.cfg.variants, t.cfg.n_variants, &res,
-			     &err),
-			 IP_EUNPROCESSABLE);
+	assert_int_equal(
+	    run(&t, fd, t.cfg.variants, t.cfg.n_variants, &res, &err),
+	    IP_EUNPROCESSABLE);
 	assert_true(strlen(err.msg) > 10);
 	assert_int_equal(res.n, 0);
 	/* With fail_on = none the same file is accepted (grey bottom). */
@@ -995,9 +1064,8 @@ test_corrupt_and_truncated(void **state)
 	for (size_t i = 0; i < 4096; i++)
 		big[len + i] = (unsigned char)(i * 7);
 	fd = imgtest_write_fd(&t, "tail.jpg", big, len + 4096);
-	assert_int_equal(run(&t, fd, t.cfg.variants, t.cfg.n_variants, &res,
-			     &err),
-			 IP_OK);
+	assert_int_equal(
+	    run(&t, fd, t.cfg.variants, t.cfg.n_variants, &res, &err), IP_OK);
 	assert_int_equal(res.n, 3);
 	imgproc_result_clear(&res);
 	close(fd);
@@ -1008,8 +1076,8 @@ test_corrupt_and_truncated(void **state)
 		buf[i] ^= 0x5a;
 	fd = imgtest_write_fd(&t, "flip.jpg", buf, len);
 	{
-		int rc = run(&t, fd, t.cfg.variants, t.cfg.n_variants, &res,
-			     &err);
+		int rc =
+		    run(&t, fd, t.cfg.variants, t.cfg.n_variants, &res, &err);
 
 		/* Never a crash; either refused cleanly or decoded. */
 		assert_true(rc == IP_OK || rc == IP_EUNPROCESSABLE);
@@ -1040,13 +1108,13 @@ static void
 test_svg_gate(void **state)
 {
 	static const char svg[] =
-		"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"100\" "
-		"height=\"50\"><rect width=\"100\" height=\"50\" "
-		"fill=\"#ff0000\"/></svg>";
+	    "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"100\" "
+	    "height=\"50\"><rect width=\"100\" height=\"50\" "
+	    "fill=\"#ff0000\"/></svg>";
 	static const double red[3] = {255, 0, 0};
 	struct imgtest t;
-	struct variant_spec s = imgtest_spec("v", 200, 200, FIT_INSIDE,
-					     FORMAT_PNG);
+	struct variant_spec s =
+	    imgtest_spec("v", 200, 200, FIT_INSIDE, FORMAT_PNG);
 	struct imgproc_result res;
 	struct image_info info;
 	struct ip_error err;
@@ -1092,9 +1160,9 @@ test_bad_arguments(void **state)
 	imgtest_open_proc(&t);
 	fd = imgtest_write_fd(&t, "x.jpg", "\xff\xd8\xff", 3);
 	assert_int_equal(run(&t, fd, t.cfg.variants, 0, &res, &err), IP_EINVAL);
-	assert_int_equal(run(&t, fd, t.cfg.variants, RECORD_VARIANTS_MAX + 1,
-			     &res, &err),
-			 IP_EINVAL);
+	assert_int_equal(
+	    run(&t, fd, t.cfg.variants, RECORD_VARIANTS_MAX + 1, &res, &err),
+	    IP_EINVAL);
 	close(fd);
 	util_strlcpy(t.cfg.fail_on, "sometimes", sizeof(t.cfg.fail_on));
 	assert_int_equal(imgproc_vips_new(&t.cfg, &ip, &err), IP_EINVAL);
@@ -1115,26 +1183,100 @@ test_bad_arguments(void **state)
 	imgtest_end(&t);
 }
 
+/* ---- threads ------------------------------------------------------ */
+
+struct job_arg {
+	struct imgtest *t;
+	int fd;
+	char sha[3][65];
+	int failures;
+};
+
+static void *
+job_thread(void *p)
+{
+	struct job_arg *a = p;
+
+	for (int i = 0; i < 4; i++) {
+		struct imgproc_result res;
+		struct ip_error err = {0};
+
+		if (imgproc_process(a->t->ip, a->fd, a->t->cfg.variants,
+				    a->t->cfg.n_variants, &res,
+				    &err) != IP_OK) {
+			a->failures++;
+			continue;
+		}
+		for (size_t v = 0; v < res.n && v < 3; v++)
+			memcpy(a->sha[v], res.variants[v].sha256, 65);
+		imgproc_result_clear(&res);
+	}
+	return NULL;
+}
+
+/* One processor shared by four threads (as the workers do): every job
+ * succeeds and the same input gives the same bytes on every thread. */
+static void
+test_parallel_jobs(void **state)
+{
+	struct imgtest t;
+	struct job_arg args[4];
+	pthread_t th[4];
+	VipsImage *up;
+	VipsImage *big = NULL;
+	int fd;
+
+	(void)state;
+	imgtest_begin(&t);
+	up = card();
+	if (vips_resize(up, &big, 20.0, NULL))
+		fail_msg("resize");
+	imgtest_open_proc(&t);
+	fd = imgtest_save_fd(&t, big, "big.jpg");
+	for (int i = 0; i < 4; i++) {
+		memset(&args[i], 0, sizeof(args[i]));
+		args[i].t = &t;
+		/* Each thread its own descriptor, as each job has. */
+		args[i].fd = dup(fd);
+		assert_int_equal(
+		    pthread_create(&th[i], NULL, job_thread, &args[i]), 0);
+	}
+	for (int i = 0; i < 4; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(args[i].failures, 0);
+		close(args[i].fd);
+	}
+	for (int i = 1; i < 4; i++)
+		for (int v = 0; v < 3; v++)
+			assert_string_equal(args[i].sha[v], args[0].sha[v]);
+	close(fd);
+	g_object_unref(big);
+	g_object_unref(up);
+	imgtest_end(&t);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_orientation_matrix),
-		cmocka_unit_test(test_cmyk),
-		cmocka_unit_test(test_icc_adobe_rgb),
-		cmocka_unit_test(test_icc_display_p3),
-		cmocka_unit_test(test_16bit_png),
-		cmocka_unit_test(test_greyscale),
-		cmocka_unit_test(test_alpha_each_format),
-		cmocka_unit_test(test_formats_declared_size),
-		cmocka_unit_test(test_animated_gif),
-		cmocka_unit_test(test_fit_modes),
-		cmocka_unit_test(test_bomb_refused_before_decode),
-		cmocka_unit_test(test_frame_limits),
-		cmocka_unit_test(test_timeout_cancels),
-		cmocka_unit_test(test_corrupt_and_truncated),
-		cmocka_unit_test(test_svg_gate),
-		cmocka_unit_test(test_bad_arguments),
+	    cmocka_unit_test(test_orientation_matrix),
+	    cmocka_unit_test(test_heif_and_tiff_input),
+	    cmocka_unit_test(test_cmyk),
+	    cmocka_unit_test(test_icc_adobe_rgb),
+	    cmocka_unit_test(test_icc_display_p3),
+	    cmocka_unit_test(test_16bit_png),
+	    cmocka_unit_test(test_greyscale),
+	    cmocka_unit_test(test_alpha_each_format),
+	    cmocka_unit_test(test_formats_declared_size),
+	    cmocka_unit_test(test_animated_gif),
+	    cmocka_unit_test(test_fit_modes),
+	    cmocka_unit_test(test_bomb_refused_before_decode),
+	    cmocka_unit_test(test_frame_limits),
+	    cmocka_unit_test(test_timeout_cancels),
+	    cmocka_unit_test(test_corrupt_and_truncated),
+	    cmocka_unit_test(test_svg_gate),
+	    cmocka_unit_test(test_bad_arguments),
+	    cmocka_unit_test(test_parallel_jobs),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -37,7 +37,8 @@ exiftool_dump(const char *path)
 	snprintf(cmd, sizeof(cmd), "exiftool -a -u -G1 -s '%s' 2>&1", path);
 	p = popen(cmd, "r");
 	if (p == NULL)
-		fail_msg("cannot run exiftool (package libimage-exiftool-perl)");
+		fail_msg(
+		    "cannot run exiftool (package libimage-exiftool-perl)");
 	while ((n = fread(chunk, 1, sizeof(chunk), p)) > 0) {
 		if (len + n + 1 > cap) {
 			cap = (len + n + 1) * 2;
@@ -110,16 +111,26 @@ make_source(struct imgtest *t, char *path, size_t len)
 }
 
 static const char *const secrets[] = {
-	"GPS",	       "CAM-SN-778899", "LENS-4455", "Owner Person",
-	"Canon",       "EOS Test",      "private description",
-	"secret comment", "Xmp Creator", "Xmp Rights",  "Iptc",
-	"[XMP",	       "[IPTC",	       "[ICC",	      "MakerNote",
-	"[IFD1]", /* embedded thumbnail */
+    "GPS",
+    "CAM-SN-778899",
+    "LENS-4455",
+    "Owner Person",
+    "Canon",
+    "EOS Test",
+    "private description",
+    "secret comment",
+    "Xmp Creator",
+    "Xmp Rights",
+    "Iptc",
+    "[XMP",
+    "[IPTC",
+    "[ICC",
+    "MakerNote",
+    "[IFD1]", /* embedded thumbnail */
 };
 
 static void
-check_variants(struct imgtest *t, const struct imgproc_result *res,
-	       bool keep)
+check_variants(struct imgtest *t, const struct imgproc_result *res, bool keep)
 {
 	for (size_t i = 0; i < res->n; i++) {
 		const struct imgproc_variant *v = &res->variants[i];
@@ -216,8 +227,8 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_privacy_default_strips_everything),
-		cmocka_unit_test(test_privacy_keep_copyright_only),
+	    cmocka_unit_test(test_privacy_default_strips_everything),
+	    cmocka_unit_test(test_privacy_keep_copyright_only),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -31,21 +31,25 @@ test_sniff_formats(void **state)
 		const char *format;
 		const char *type;
 	} cases[] = {
-		{"\xff\xd8\xff\xe0\0\x10JFIF", 10, "jpeg", "image/jpeg"},
-		{"\x89PNG\r\n\x1a\n\0\0\0\rIHDR", 16, "png", "image/png"},
-		{"GIF89a\x01\0\x01\0", 10, "gif", "image/gif"},
-		{"GIF87a\x01\0\x01\0", 10, "gif", "image/gif"},
-		{"RIFF\x10\0\0\0WEBPVP8 ", 16, "webp", "image/webp"},
-		{"II*\0\x08\0\0\0", 8, "tiff", "image/tiff"},
-		{"MM\0*\0\0\0\x08", 8, "tiff", "image/tiff"},
-		{"\0\0\0\x1c" "ftypavif\0\0\0\0avifmif1miaf", 28, "avif",
-		 "image/avif"},
-		{"\0\0\0\x18" "ftypmif1\0\0\0\0mif1avif", 24, "avif",
-		 "image/avif"},
-		{"\0\0\0\x18" "ftypheic\0\0\0\0mif1heic", 24, "heif",
-		 "image/heic"},
-		{"\0\0\0\x14" "ftypmif1\0\0\0\0mif1", 20, "heif",
-		 "image/heif"},
+	    {"\xff\xd8\xff\xe0\0\x10JFIF", 10, "jpeg", "image/jpeg"},
+	    {"\x89PNG\r\n\x1a\n\0\0\0\rIHDR", 16, "png", "image/png"},
+	    {"GIF89a\x01\0\x01\0", 10, "gif", "image/gif"},
+	    {"GIF87a\x01\0\x01\0", 10, "gif", "image/gif"},
+	    {"RIFF\x10\0\0\0WEBPVP8 ", 16, "webp", "image/webp"},
+	    {"II*\0\x08\0\0\0", 8, "tiff", "image/tiff"},
+	    {"MM\0*\0\0\0\x08", 8, "tiff", "image/tiff"},
+	    {"\0\0\0\x1c"
+	     "ftypavif\0\0\0\0avifmif1miaf",
+	     28, "avif", "image/avif"},
+	    {"\0\0\0\x18"
+	     "ftypmif1\0\0\0\0mif1avif",
+	     24, "avif", "image/avif"},
+	    {"\0\0\0\x18"
+	     "ftypheic\0\0\0\0mif1heic",
+	     24, "heif", "image/heic"},
+	    {"\0\0\0\x14"
+	     "ftypmif1\0\0\0\0mif1",
+	     20, "heif", "image/heif"},
 	};
 	struct sniff s;
 	char why[128];
@@ -74,49 +78,42 @@ test_sniff_refusals(void **state)
 	assert_int_equal(sniff("", 0, true, true, &s, why, sizeof(why)), -1);
 	assert_string_equal(why, "empty file");
 
-	assert_int_equal(sniff("<html><body>", 12, false, false, &s, why,
-			       sizeof(why)),
-			 -1);
+	assert_int_equal(
+	    sniff("<html><body>", 12, false, false, &s, why, sizeof(why)), -1);
 	assert_string_equal(why, "unrecognised data (starts 3c 68 74 6d 6c "
 				 "3e 3c 62)");
 
-	assert_int_equal(sniff("BM\x36\0\0\0", 6, true, true, &s, why,
-			       sizeof(why)),
-			 -1);
+	assert_int_equal(
+	    sniff("BM\x36\0\0\0", 6, true, true, &s, why, sizeof(why)), -1);
 	assert_string_equal(why, "BMP is not a supported format");
 
 	/* SVG and PDF only when allowed. */
-	assert_int_equal(sniff(svg, sizeof(svg) - 1, false, true, &s, why,
-			       sizeof(why)),
-			 -1);
+	assert_int_equal(
+	    sniff(svg, sizeof(svg) - 1, false, true, &s, why, sizeof(why)), -1);
 	assert_non_null(strstr(why, "SVG input is disabled"));
-	assert_int_equal(sniff(svg, sizeof(svg) - 1, true, false, &s, why,
-			       sizeof(why)),
-			 0);
+	assert_int_equal(
+	    sniff(svg, sizeof(svg) - 1, true, false, &s, why, sizeof(why)), 0);
 	assert_string_equal(s.format, "svg");
-	assert_int_equal(sniff("%PDF-1.7\n", 9, true, false, &s, why,
-			       sizeof(why)),
-			 -1);
+	assert_int_equal(
+	    sniff("%PDF-1.7\n", 9, true, false, &s, why, sizeof(why)), -1);
 	assert_non_null(strstr(why, "PDF input is disabled"));
-	assert_int_equal(sniff("%PDF-1.7\n", 9, false, true, &s, why,
-			       sizeof(why)),
-			 0);
+	assert_int_equal(
+	    sniff("%PDF-1.7\n", 9, false, true, &s, why, sizeof(why)), 0);
 	assert_string_equal(s.format, "pdf");
 
 	/* A RIFF that is not WebP, an ftyp that is not HEIF (MP4 video). */
 	assert_int_equal(sniff("RIFF\x10\0\0\0WAVEfmt ", 16, false, false, &s,
 			       why, sizeof(why)),
 			 -1);
-	assert_int_equal(sniff("\0\0\0\x18" "ftypisom\0\0\0\0isomiso2", 24,
-			       false, false, &s, why, sizeof(why)),
+	assert_int_equal(sniff("\0\0\0\x18"
+			       "ftypisom\0\0\0\0isomiso2",
+			       24, false, false, &s, why, sizeof(why)),
 			 -1);
 	/* Truncated signatures. */
-	assert_int_equal(sniff("\xff\xd8", 2, false, false, &s, why,
-			       sizeof(why)),
-			 -1);
-	assert_int_equal(sniff("\x89PNG\r\n", 6, false, false, &s, why,
-			       sizeof(why)),
-			 -1);
+	assert_int_equal(
+	    sniff("\xff\xd8", 2, false, false, &s, why, sizeof(why)), -1);
+	assert_int_equal(
+	    sniff("\x89PNG\r\n", 6, false, false, &s, why, sizeof(why)), -1);
 }
 
 /* Decode one base-83 digit string. */
@@ -124,8 +121,8 @@ static long
 dec83(const char *s, int n)
 {
 	static const char chars[] =
-		"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-		"#$%*+,-.:;=?@[]^_{|}~";
+	    "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	    "#$%*+,-.:;=?@[]^_{|}~";
 	long v = 0;
 
 	for (int i = 0; i < n; i++)
@@ -146,19 +143,19 @@ test_blurhash_solid(void **state)
 		px[i + 1] = 128;
 		px[i + 2] = 0;
 	}
-	assert_int_equal(placeholder_blurhash(px, 16, 12, 3, 4, 3, hash,
-					      sizeof(hash)),
-			 0);
+	assert_int_equal(
+	    placeholder_blurhash(px, 16, 12, 3, 4, 3, hash, sizeof(hash)), 0);
 	assert_int_equal(strlen(hash), 28);
 	assert_int_equal(hash[0], 'L'); /* (4 - 1) + (3 - 1) * 9 = 21 */
 	assert_int_equal(dec83(hash + 2, 4), 0xff8000);
 	assert_non_null(strspn(hash, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 				     "abcdefghijklmnopqrstuvwxyz#$%*+,-.:;=?@"
-				     "[]^_{|}~") == 28 ? hash : NULL);
+				     "[]^_{|}~") == 28
+			    ? hash
+			    : NULL);
 	/* 1x1 components: size flag, zero maximum, DC only. */
-	assert_int_equal(placeholder_blurhash(px, 16, 12, 3, 1, 1, hash,
-					      sizeof(hash)),
-			 0);
+	assert_int_equal(
+	    placeholder_blurhash(px, 16, 12, 3, 1, 1, hash, sizeof(hash)), 0);
 	assert_int_equal(strlen(hash), 6);
 	assert_int_equal(hash[0], '0');
 	assert_int_equal(hash[1], '0');
@@ -188,24 +185,20 @@ test_blurhash_gradient(void **state)
 			right[y * 32 + x] = (unsigned char)(x * 8);
 		}
 	}
-	assert_int_equal(placeholder_blurhash(left, 32, 8, 1, 4, 3, hl,
-					      sizeof(hl)),
-			 0);
-	assert_int_equal(placeholder_blurhash(right, 32, 8, 1, 4, 3, hr,
-					      sizeof(hr)),
-			 0);
+	assert_int_equal(
+	    placeholder_blurhash(left, 32, 8, 1, 4, 3, hl, sizeof(hl)), 0);
+	assert_int_equal(
+	    placeholder_blurhash(right, 32, 8, 1, 4, 3, hr, sizeof(hr)), 0);
 	assert_int_equal(strlen(hl), 28);
 	assert_true(ac_red(hl, 1) > 12);
 	assert_true(ac_red(hr, 1) < 6);
 	/* Bad arguments. */
-	assert_int_equal(placeholder_blurhash(left, 32, 8, 1, 10, 3, hl,
-					      sizeof(hl)),
-			 -1);
+	assert_int_equal(
+	    placeholder_blurhash(left, 32, 8, 1, 10, 3, hl, sizeof(hl)), -1);
 	assert_int_equal(placeholder_blurhash(left, 32, 8, 1, 4, 3, hl, 10),
 			 -1);
-	assert_int_equal(placeholder_blurhash(left, 0, 8, 1, 4, 3, hl,
-					      sizeof(hl)),
-			 -1);
+	assert_int_equal(
+	    placeholder_blurhash(left, 0, 8, 1, 4, 3, hl, sizeof(hl)), -1);
 }
 
 static void
@@ -234,11 +227,11 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_sniff_formats),
-		cmocka_unit_test(test_sniff_refusals),
-		cmocka_unit_test(test_blurhash_solid),
-		cmocka_unit_test(test_blurhash_gradient),
-		cmocka_unit_test(test_dominant),
+	    cmocka_unit_test(test_sniff_formats),
+	    cmocka_unit_test(test_sniff_refusals),
+	    cmocka_unit_test(test_blurhash_solid),
+	    cmocka_unit_test(test_blurhash_gradient),
+	    cmocka_unit_test(test_dominant),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -28,9 +28,9 @@
 struct change {
 	int x0, y0, x1, y1; /* bounding box, inclusive */
 	long count;
-	double max;	    /* highest value in band 0 */
-	double min;	    /* lowest value in band 0 */
-	bool cells[4][5];   /* [row][col] of a 5x4 grid: any change */
+	double max; /* highest value in band 0 */
+	double min; /* lowest value in band 0 */
+	bool cells[4][5]; /* [row][col] of a 5x4 grid: any change */
 };
 
 static void
@@ -49,7 +49,7 @@ changes(VipsImage *im, double base, struct change *c)
 	for (int y = 0; y < im->Ysize; y++) {
 		for (int x = 0; x < im->Xsize; x++) {
 			const unsigned char *p =
-				px + ((size_t)y * im->Xsize + x) * bands;
+			    px + ((size_t)y * im->Xsize + x) * bands;
 			bool changed = false;
 
 			for (int b = 0; b < bands && b < 3; b++)
@@ -118,11 +118,11 @@ test_gravities(void **state)
 		int col; /* -1 west, 0 centre, 1 east */
 		int row; /* -1 north, 0 centre, 1 south */
 	} cases[] = {
-		{GRAVITY_NORTH_WEST, -1, -1}, {GRAVITY_NORTH, 0, -1},
-		{GRAVITY_NORTH_EAST, 1, -1},  {GRAVITY_WEST, -1, 0},
-		{GRAVITY_CENTRE, 0, 0},	      {GRAVITY_EAST, 1, 0},
-		{GRAVITY_SOUTH_WEST, -1, 1},  {GRAVITY_SOUTH, 0, 1},
-		{GRAVITY_SOUTH_EAST, 1, 1},
+	    {GRAVITY_NORTH_WEST, -1, -1}, {GRAVITY_NORTH, 0, -1},
+	    {GRAVITY_NORTH_EAST, 1, -1},  {GRAVITY_WEST, -1, 0},
+	    {GRAVITY_CENTRE, 0, 0},	  {GRAVITY_EAST, 1, 0},
+	    {GRAVITY_SOUTH_WEST, -1, 1},  {GRAVITY_SOUTH, 0, 1},
+	    {GRAVITY_SOUTH_EAST, 1, 1},
 	};
 	struct imgtest t;
 	const int mw = 100, mh = 50, m = 20; /* scale .25, margin .05 */
@@ -135,10 +135,10 @@ test_gravities(void **state)
 	t.cfg.watermark.margin = 0.05;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct change c;
-		int ex = cases[i].col < 0   ? m
+		int ex = cases[i].col < 0    ? m
 			 : cases[i].col == 0 ? (W - mw) / 2
 					     : W - mw - m;
-		int ey = cases[i].row < 0   ? m
+		int ey = cases[i].row < 0    ? m
 			 : cases[i].row == 0 ? (H - mh) / 2
 					     : H - mh - m;
 
@@ -149,9 +149,10 @@ test_gravities(void **state)
 		if (abs(c.x0 - ex) > 1 || abs(c.y0 - ey) > 1 ||
 		    abs(c.x1 - (ex + mw - 1)) > 1 ||
 		    abs(c.y1 - (ey + mh - 1)) > 1)
-			fail_msg("gravity %s: box %d,%d-%d,%d, want %d,%d-%d,%d",
-				 config_gravity_name(cases[i].g), c.x0, c.y0,
-				 c.x1, c.y1, ex, ey, ex + mw - 1, ey + mh - 1);
+			fail_msg(
+			    "gravity %s: box %d,%d-%d,%d, want %d,%d-%d,%d",
+			    config_gravity_name(cases[i].g), c.x0, c.y0, c.x1,
+			    c.y1, ex, ey, ex + mw - 1, ey + mh - 1);
 		assert_true(c.max >= 250);
 	}
 	imgtest_end(&t);
@@ -274,8 +275,8 @@ test_tiny_image_unmarked(void **state)
 {
 	static const double grey[3] = {BASE, BASE, BASE};
 	struct imgtest t;
-	struct variant_spec s = imgtest_spec("v", 30, 30, FIT_INSIDE,
-					     FORMAT_PNG);
+	struct variant_spec s =
+	    imgtest_spec("v", 30, 30, FIT_INSIDE, FORMAT_PNG);
 	struct imgproc_result res;
 	struct ip_error err = {0};
 	struct change c;
@@ -376,9 +377,8 @@ test_render_cache(void **state)
 		args[i].images[1] = c400;
 		args[i].images[2] = b800;
 		args[i].failures = 0;
-		assert_int_equal(pthread_create(&threads[i], NULL, worker,
-						&args[i]),
-				 0);
+		assert_int_equal(
+		    pthread_create(&threads[i], NULL, worker, &args[i]), 0);
 	}
 	for (int i = 0; i < 4; i++) {
 		pthread_join(threads[i], NULL);
@@ -389,8 +389,9 @@ test_render_cache(void **state)
 	assert_int_equal(entries, 2);
 
 	/* Bounded: many widths never keep more than the limit. */
-	for (int w = 100; w < 100 + 2 * WATERMARK_CACHE_MAX; w++) {
-		VipsImage *img = imgtest_solid(w, 100, 3, grey);
+	for (int k = 0; k < 2 * WATERMARK_CACHE_MAX; k++) {
+		/* scale 0.2: marks of 20, 22, 24... px */
+		VipsImage *img = imgtest_solid(100 + 10 * k, 100, 3, grey);
 
 		assert_int_equal(watermark_apply(wm, img, &out, &err), IP_OK);
 		g_object_unref(out);
@@ -409,13 +410,13 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_gravities),
-		cmocka_unit_test(test_text_mark_default),
-		cmocka_unit_test(test_opacity_blend),
-		cmocka_unit_test(test_tiling_covers),
-		cmocka_unit_test(test_adaptive_contrast),
-		cmocka_unit_test(test_tiny_image_unmarked),
-		cmocka_unit_test(test_render_cache),
+	    cmocka_unit_test(test_gravities),
+	    cmocka_unit_test(test_text_mark_default),
+	    cmocka_unit_test(test_opacity_blend),
+	    cmocka_unit_test(test_tiling_covers),
+	    cmocka_unit_test(test_adaptive_contrast),
+	    cmocka_unit_test(test_tiny_image_unmarked),
+	    cmocka_unit_test(test_render_cache),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,763 @@
+/*
+ * loadgen.c - a small HTTP load generator for bench/run.sh (`make bench`):
+ * uploads photos to `imgpipe serve` (or PUTs them to nginx) on 127.0.0.1
+ * and measures what a client sees.  Not part of imgpipe itself.
+ *
+ *   loadgen -u http://127.0.0.1:PORT [-m closed|open|ingest] [-c CLIENTS]
+ *           [-n COUNT] [-d SECONDS] [-R RATE] [-p PID] [-x STATUS]
+ *           [-o RAW.tsv] [-s RSS.tsv] [-P PREFIX] FILE...
+ *
+ * Modes:
+ *   closed  CLIENTS clients, each in a loop: PUT /v1/images/{name}, then
+ *           GET /v1/images/{id}?wait=60 until the record is done or failed
+ *           (upload -> done latency), then the next file.
+ *   open    uploads start at RATE per second, evenly spaced, whatever the
+ *           server's progress (offered load); each is then waited for as
+ *           above.  At most CLIENTS are in flight; an upload that cannot
+ *           start on time starts late, and its latency still counts from
+ *           its planned start (no coordinated omission).
+ *   ingest  CLIENTS clients PUT in a loop and do not wait for processing:
+ *           accepted uploads/s and MB/s.  Works against any server that
+ *           takes PUT (nginx WebDAV): any 2xx counts unless -x is given.
+ * Files are used in turn; each PUT gets a unique name PREFIX-SEQ-BASENAME.
+ *
+ * Bounds: COUNT uploads (default 10) and SECONDS (default 60) after which
+ * no upload starts; transfers still running 90 s later are abandoned.
+ * Bodies are read into memory once (at most 64 MiB each).  Only loopback
+ * URLs are accepted.
+ *
+ * Output: one summary line of key=value pairs on stdout; -o writes one
+ * line per upload; -s samples the server's VmRSS (from /proc/PID/status,
+ * with -p) once a second.
+ *
+ * Threads: one; libcurl's multi interface runs every transfer.
+ */
+#include <curl/curl.h>
+#include <errno.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define LG_CLIENTS_MAX 256
+#define LG_FILES_MAX 64
+#define LG_FILE_MAX (64L * 1024 * 1024)
+#define LG_COUNT_MAX 100000
+#define LG_REPLY_MAX (256 * 1024)
+#define LG_GRACE_MS 90000.0
+#define LG_WAIT_S 60
+
+enum lg_mode { MODE_CLOSED, MODE_OPEN, MODE_INGEST };
+enum slot_state { SLOT_IDLE, SLOT_PUT, SLOT_WAIT };
+
+struct lg_file {
+	const char *path;
+	const char *base;
+	const char *type;
+	char *data;
+	size_t len;
+};
+
+/* The outcome of one upload. */
+struct lg_result {
+	int file;
+	long put_code;
+	double t_plan; /* ms since start: when it should have started */
+	double t_start; /* PUT started */
+	double t_accept; /* PUT answered */
+	double t_done; /* record done/failed (0 = never) */
+	char status[16]; /* record status, "" when unknown */
+	long processing_ms; /* from the record, -1 when unknown */
+};
+
+/* The body of the current PUT, read by curl through body_read(). */
+struct lg_body {
+	const char *data;
+	size_t len;
+	size_t off;
+};
+
+struct lg_slot {
+	enum slot_state state;
+	CURL *easy;
+	struct curl_slist *headers;
+	int seq; /* index into results */
+	struct lg_body body;
+	char id[64];
+	char reply[LG_REPLY_MAX];
+	size_t reply_len;
+	bool reply_cut;
+};
+
+struct lg {
+	enum lg_mode mode;
+	const char *url;
+	const char *prefix;
+	int clients;
+	int count;
+	double seconds;
+	double rate;
+	long expect; /* 0 = any 2xx */
+	long pid;
+	FILE *raw;
+	FILE *rss;
+	struct lg_file files[LG_FILES_MAX];
+	int n_files;
+
+	CURLM *multi;
+	struct lg_slot *slots;
+	struct lg_result *results;
+	int started; /* uploads started (== results used) */
+	int finished; /* uploads whose outcome is known */
+	int in_flight;
+	double t0;
+	long rss_max_kib;
+};
+
+static double
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static double
+elapsed(const struct lg *g)
+{
+	return mono_ms() - g->t0;
+}
+
+static void
+usage(FILE *f)
+{
+	fprintf(f, "usage: loadgen -u http://127.0.0.1:PORT "
+		   "[-m closed|open|ingest] [-c CLIENTS]\n"
+		   "               [-n COUNT] [-d SECONDS] [-R RATE] [-p PID] "
+		   "[-x STATUS]\n"
+		   "               [-o RAW.tsv] [-s RSS.tsv] [-P PREFIX] "
+		   "FILE...\n"
+		   "(see the comment at the top of bench/loadgen.c)\n");
+}
+
+static const char *
+content_type(const char *base)
+{
+	const char *dot = strrchr(base, '.');
+
+	if (dot == NULL)
+		return "application/octet-stream";
+	if (strcmp(dot, ".jpg") == 0 || strcmp(dot, ".jpeg") == 0)
+		return "image/jpeg";
+	if (strcmp(dot, ".png") == 0)
+		return "image/png";
+	if (strcmp(dot, ".webp") == 0)
+		return "image/webp";
+	return "application/octet-stream";
+}
+
+static int
+load_file(struct lg_file *f, const char *path)
+{
+	FILE *fp = fopen(path, "rb");
+	long len;
+	int rc = -1;
+
+	f->path = path;
+	f->base = strrchr(path, '/') != NULL ? strrchr(path, '/') + 1 : path;
+	f->type = content_type(f->base);
+	if (fp == NULL) {
+		fprintf(stderr, "loadgen: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	if (fseek(fp, 0, SEEK_END) != 0)
+		goto out;
+	len = ftell(fp);
+	if (len <= 0 || len > LG_FILE_MAX || fseek(fp, 0, SEEK_SET) != 0) {
+		fprintf(stderr, "loadgen: %s: empty or over 64 MiB\n", path);
+		goto out;
+	}
+	f->data = malloc((size_t)len);
+	if (f->data == NULL)
+		goto out;
+	if (fread(f->data, 1, (size_t)len, fp) != (size_t)len) {
+		free(f->data);
+		f->data = NULL;
+		goto out;
+	}
+	f->len = (size_t)len;
+	rc = 0;
+out:
+	fclose(fp);
+	return rc;
+}
+
+static size_t
+body_read(char *buf, size_t size, size_t n, void *arg)
+{
+	struct lg_body *b = arg;
+	size_t want = size * n;
+	size_t left = b->len - b->off;
+
+	if (want > left)
+		want = left;
+	memcpy(buf, b->data + b->off, want);
+	b->off += want;
+	return want;
+}
+
+static size_t
+on_write(char *buf, size_t size, size_t n, void *arg)
+{
+	struct lg_slot *s = arg;
+	size_t len = size * n;
+	size_t room = sizeof(s->reply) - 1 - s->reply_len;
+
+	if (len > room) {
+		s->reply_cut = true;
+		len = room;
+	}
+	memcpy(s->reply + s->reply_len, buf, len);
+	s->reply_len += len;
+	s->reply[s->reply_len] = '\0';
+	return size * n;
+}
+
+/* Pull id, status and processing_ms out of a record reply. */
+static void
+parse_record(struct lg_slot *s, struct lg_result *r)
+{
+	json_error_t jerr;
+	json_t *root;
+	json_t *v;
+
+	if (s->reply_cut)
+		return;
+	root = json_loadb(s->reply, s->reply_len, 0, &jerr);
+	if (root == NULL)
+		return;
+	v = json_object_get(root, "id");
+	if (json_is_string(v) && strlen(json_string_value(v)) < sizeof(s->id))
+		snprintf(s->id, sizeof(s->id), "%s", json_string_value(v));
+	v = json_object_get(root, "status");
+	if (json_is_string(v))
+		snprintf(r->status, sizeof(r->status), "%s",
+			 json_string_value(v));
+	v = json_object_get(root, "processing_ms");
+	if (json_is_integer(v))
+		r->processing_ms = (long)json_integer_value(v);
+	json_decref(root);
+}
+
+static void
+slot_request(struct lg *g, struct lg_slot *s, const char *url)
+{
+	s->reply_len = 0;
+	s->reply_cut = false;
+	s->reply[0] = '\0';
+	curl_easy_setopt(s->easy, CURLOPT_URL, url);
+	curl_easy_setopt(s->easy, CURLOPT_WRITEFUNCTION, on_write);
+	curl_easy_setopt(s->easy, CURLOPT_WRITEDATA, s);
+	curl_easy_setopt(s->easy, CURLOPT_PRIVATE, s);
+	curl_easy_setopt(s->easy, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(s->easy, CURLOPT_TIMEOUT, (long)LG_WAIT_S + 60L);
+	curl_easy_setopt(s->easy, CURLOPT_CONNECTTIMEOUT, 10L);
+	curl_easy_setopt(s->easy, CURLOPT_PROTOCOLS_STR, "http");
+	curl_multi_add_handle(g->multi, s->easy);
+}
+
+/* Start upload number g->started on slot s, planned for t_plan. */
+static void
+start_put(struct lg *g, struct lg_slot *s, double t_plan)
+{
+	int seq = g->started++;
+	struct lg_result *r = &g->results[seq];
+	struct lg_file *f = &g->files[seq % g->n_files];
+	struct lg_body *b = &s->body;
+	char url[1024];
+	char ct[96];
+
+	memset(r, 0, sizeof(*r));
+	r->file = seq % g->n_files;
+	r->processing_ms = -1;
+	r->t_plan = t_plan;
+	r->t_start = elapsed(g);
+	s->seq = seq;
+	s->id[0] = '\0';
+	s->state = SLOT_PUT;
+	b->data = f->data;
+	b->len = f->len;
+	b->off = 0;
+	snprintf(url, sizeof(url), "%s/v1/images/%s-%d-%s", g->url, g->prefix,
+		 seq, f->base);
+	curl_easy_reset(s->easy);
+	curl_slist_free_all(s->headers);
+	snprintf(ct, sizeof(ct), "Content-Type: %s", f->type);
+	s->headers = curl_slist_append(NULL, ct);
+	/* No "Expect: 100-continue": the body goes at once, to every
+	 * server alike. */
+	s->headers = curl_slist_append(s->headers, "Expect:");
+	curl_easy_setopt(s->easy, CURLOPT_HTTPHEADER, s->headers);
+	curl_easy_setopt(s->easy, CURLOPT_UPLOAD, 1L);
+	curl_easy_setopt(s->easy, CURLOPT_READFUNCTION, body_read);
+	curl_easy_setopt(s->easy, CURLOPT_READDATA, b);
+	curl_easy_setopt(s->easy, CURLOPT_INFILESIZE_LARGE, (curl_off_t)f->len);
+	slot_request(g, s, url);
+	g->in_flight++;
+}
+
+static void
+start_wait(struct lg *g, struct lg_slot *s)
+{
+	char url[1024];
+
+	snprintf(url, sizeof(url), "%s/v1/images/%s?wait=%d", g->url, s->id,
+		 LG_WAIT_S);
+	s->state = SLOT_WAIT;
+	curl_easy_reset(s->easy);
+	curl_slist_free_all(s->headers);
+	s->headers = NULL;
+	curl_easy_setopt(s->easy, CURLOPT_HTTPGET, 1L);
+	slot_request(g, s, url);
+}
+
+static void
+finish(struct lg *g, struct lg_slot *s)
+{
+	s->state = SLOT_IDLE;
+	g->in_flight--;
+	g->finished++;
+}
+
+/* A transfer of slot s ended with result cc. */
+static void
+on_done(struct lg *g, struct lg_slot *s, CURLcode cc)
+{
+	struct lg_result *r = &g->results[s->seq];
+	long code = 0;
+
+	curl_multi_remove_handle(g->multi, s->easy);
+	curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &code);
+	if (s->state == SLOT_PUT) {
+		r->t_accept = elapsed(g);
+		r->put_code = cc == CURLE_OK ? code : -(long)cc;
+		if (cc != CURLE_OK || code < 200 || code > 299 ||
+		    (g->expect != 0 && code != g->expect)) {
+			if (cc != CURLE_OK)
+				fprintf(stderr, "loadgen: PUT: %s\n",
+					curl_easy_strerror(cc));
+			else if (g->finished < 3)
+				fprintf(stderr,
+					"loadgen: PUT answered %ld: "
+					"%.200s\n",
+					code, s->reply);
+			finish(g, s);
+			return;
+		}
+		if (g->mode == MODE_INGEST) {
+			r->t_done = r->t_accept;
+			finish(g, s);
+			return;
+		}
+		parse_record(s, r);
+		if (s->id[0] == '\0') {
+			fprintf(stderr, "loadgen: no id in the 202 reply\n");
+			finish(g, s);
+			return;
+		}
+		start_wait(g, s);
+		return;
+	}
+	if (cc == CURLE_OK && code == 200)
+		parse_record(s, r);
+	if (strcmp(r->status, "done") == 0 ||
+	    strcmp(r->status, "failed") == 0) {
+		r->t_done = elapsed(g);
+		finish(g, s);
+		return;
+	}
+	if (cc != CURLE_OK || code != 200 ||
+	    elapsed(g) > g->seconds * 1e3 + LG_GRACE_MS) {
+		fprintf(stderr, "loadgen: wait for %s: %s %ld\n", s->id,
+			cc != CURLE_OK ? curl_easy_strerror(cc) : "HTTP", code);
+		finish(g, s);
+		return;
+	}
+	start_wait(g, s); /* still pending after the wait: ask again */
+}
+
+static struct lg_slot *
+idle_slot(struct lg *g)
+{
+	for (int i = 0; i < g->clients; i++)
+		if (g->slots[i].state == SLOT_IDLE)
+			return &g->slots[i];
+	return NULL;
+}
+
+static long
+read_status_kib(long pid, const char *field)
+{
+	char path[64];
+	char line[256];
+	size_t flen = strlen(field);
+	long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%ld/status", pid);
+	f = fopen(path, "r");
+	if (f == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (strncmp(line, field, flen) == 0 && line[flen] == ':') {
+			v = strtol(line + flen + 1, NULL, 10);
+			break;
+		}
+	}
+	fclose(f);
+	return v;
+}
+
+/* Start what the mode allows now; returns ms until the next planned
+ * start (for the poll timeout). */
+static int
+schedule(struct lg *g)
+{
+	double now = elapsed(g);
+	bool open_time = now < g->seconds * 1e3;
+	struct lg_slot *s;
+
+	if (g->mode != MODE_OPEN) {
+		while (open_time && g->started < g->count) {
+			s = idle_slot(g);
+			if (s == NULL)
+				break;
+			start_put(g, s, now);
+		}
+		return 100;
+	}
+	while (open_time && g->started < g->count) {
+		double plan = g->started * 1e3 / g->rate;
+
+		if (plan > now) {
+			double d = plan - now;
+
+			return d < 100 ? (int)d + 1 : 100;
+		}
+		s = idle_slot(g);
+		if (s == NULL)
+			break; /* starts late; latency counts from plan */
+		start_put(g, s, plan);
+	}
+	return 100;
+}
+
+static void
+run(struct lg *g)
+{
+	double next_sample = 0;
+	int running = 0;
+
+	g->t0 = mono_ms();
+	for (;;) {
+		CURLMsg *msg;
+		int left;
+		int before = g->started;
+		int wait_ms;
+		double now;
+
+		curl_multi_perform(g->multi, &running);
+		while ((msg = curl_multi_info_read(g->multi, &left)) != NULL) {
+			struct lg_slot *s = NULL;
+
+			if (msg->msg != CURLMSG_DONE)
+				continue;
+			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE,
+					  (char **)&s);
+			if (s != NULL)
+				on_done(g, s, msg->data.result);
+		}
+		/* after the answers: a closed-loop client starts again at
+		 * once, not after the next poll */
+		wait_ms = schedule(g);
+		if (g->in_flight == 0 &&
+		    (g->started >= g->count || elapsed(g) >= g->seconds * 1e3))
+			break;
+		now = elapsed(g);
+		if (now > g->seconds * 1e3 + LG_GRACE_MS) {
+			fprintf(stderr, "loadgen: %d transfer(s) abandoned\n",
+				g->in_flight);
+			break;
+		}
+		if (g->pid > 0 && now >= next_sample) {
+			long kib = read_status_kib(g->pid, "VmRSS");
+
+			if (kib > g->rss_max_kib)
+				g->rss_max_kib = kib;
+			if (g->rss != NULL && kib >= 0)
+				fprintf(g->rss, "%.1f\t%ld\n", now / 1e3, kib);
+			next_sample = now + 1000;
+		}
+		if (g->started != before)
+			continue; /* new transfers: drive them now */
+		curl_multi_poll(g->multi, NULL, 0, wait_ms, NULL);
+	}
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a;
+	double y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Nearest-rank percentile of sorted v[0..n). */
+static double
+pct(const double *v, int n, double p)
+{
+	int k;
+
+	if (n == 0)
+		return NAN;
+	k = (int)ceil(p / 100.0 * n) - 1;
+	if (k < 0)
+		k = 0;
+	if (k >= n)
+		k = n - 1;
+	return v[k];
+}
+
+static void
+print_dist(const char *name, double *v, int n)
+{
+	double sum = 0;
+
+	for (int i = 0; i < n; i++)
+		sum += v[i];
+	qsort(v, (size_t)n, sizeof(*v), cmp_double);
+	printf(" %s_p50=%.1f %s_p95=%.1f %s_p99=%.1f %s_mean=%.1f %s_max=%.1f",
+	       name, pct(v, n, 50), name, pct(v, n, 95), name, pct(v, n, 99),
+	       name, n ? sum / n : NAN, name, n ? v[n - 1] : NAN);
+}
+
+/* Print the summary line; returns the number of uploads that failed. */
+static int
+report(struct lg *g, double wall_ms)
+{
+	static const char *const names[] = {"closed", "open", "ingest"};
+	double *lat = calloc((size_t)g->started + 1, sizeof(double));
+	double *acc = calloc((size_t)g->started + 1, sizeof(double));
+	double *ovh = calloc((size_t)g->started + 1, sizeof(double));
+	double first = -1;
+	double last = 0;
+	double bytes = 0;
+	int ok = 0;
+	int failed = 0;
+	int n_ovh = 0;
+
+	if (lat == NULL || acc == NULL || ovh == NULL) {
+		fprintf(stderr, "loadgen: out of memory\n");
+		exit(1);
+	}
+	for (int i = 0; i < g->started; i++) {
+		struct lg_result *r = &g->results[i];
+		bool good = r->t_done > 0 && (g->mode == MODE_INGEST ||
+					      strcmp(r->status, "done") == 0);
+
+		if (g->raw != NULL)
+			fprintf(g->raw,
+				"%d\t%s\t%zu\t%ld\t%.1f\t%.1f\t%.1f\t%.1f\t%s"
+				"\t%ld\n",
+				i, g->files[r->file].base,
+				g->files[r->file].len, r->put_code, r->t_plan,
+				r->t_start, r->t_accept, r->t_done,
+				r->status[0] ? r->status : "-",
+				r->processing_ms);
+		if (!good) {
+			failed++;
+			continue;
+		}
+		lat[ok] = r->t_done - r->t_plan;
+		acc[ok] = r->t_accept - r->t_start;
+		if (r->processing_ms >= 0)
+			ovh[n_ovh++] = lat[ok] - (double)r->processing_ms;
+		bytes += (double)g->files[r->file].len;
+		if (first < 0 || r->t_start < first)
+			first = r->t_start;
+		if (r->t_done > last)
+			last = r->t_done;
+		ok++;
+	}
+	printf("mode=%s clients=%d rate=%.3f started=%d ok=%d failed=%d "
+	       "wall_s=%.3f ips=%.3f mbps=%.2f",
+	       names[g->mode], g->clients, g->mode == MODE_OPEN ? g->rate : 0,
+	       g->started, ok, failed, wall_ms / 1e3,
+	       wall_ms > 0 ? ok / (wall_ms / 1e3) : 0,
+	       wall_ms > 0 ? bytes / 1048576.0 / (wall_ms / 1e3) : 0);
+	print_dist("lat", lat, ok);
+	print_dist("accept", acc, ok);
+	print_dist("overhead", ovh, n_ovh);
+	if (g->pid > 0)
+		printf(" rss_max_kib=%ld hwm_kib=%ld", g->rss_max_kib,
+		       read_status_kib(g->pid, "VmHWM"));
+	printf("\n");
+	free(lat);
+	free(acc);
+	free(ovh);
+	return failed;
+}
+
+static bool
+loopback_url(const char *u)
+{
+	return strncmp(u, "http://127.", 11) == 0 ||
+	       strncmp(u, "http://localhost:", 17) == 0 ||
+	       strncmp(u, "http://[::1]:", 13) == 0;
+}
+
+static int
+parse(struct lg *g, int argc, char **argv)
+{
+	int i;
+
+	g->mode = MODE_CLOSED;
+	g->clients = 1;
+	g->count = 10;
+	g->seconds = 60;
+	g->rate = 1;
+	g->prefix = "lg";
+	for (i = 1; i < argc && argv[i][0] == '-'; i += 2) {
+		const char *o = argv[i];
+		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+
+		if (v == NULL || o[1] == '\0' || o[2] != '\0')
+			return -1;
+		switch (o[1]) {
+		case 'u':
+			g->url = v;
+			break;
+		case 'm':
+			if (strcmp(v, "closed") == 0)
+				g->mode = MODE_CLOSED;
+			else if (strcmp(v, "open") == 0)
+				g->mode = MODE_OPEN;
+			else if (strcmp(v, "ingest") == 0)
+				g->mode = MODE_INGEST;
+			else
+				return -1;
+			break;
+		case 'c':
+			g->clients = atoi(v);
+			break;
+		case 'n':
+			g->count = atoi(v);
+			break;
+		case 'd':
+			g->seconds = atof(v);
+			break;
+		case 'R':
+			g->rate = atof(v);
+			break;
+		case 'p':
+			g->pid = atol(v);
+			break;
+		case 'x':
+			g->expect = atol(v);
+			break;
+		case 'P':
+			g->prefix = v;
+			break;
+		case 'o':
+			g->raw = fopen(v, "w");
+			if (g->raw == NULL)
+				return -1;
+			break;
+		case 's':
+			g->rss = fopen(v, "w");
+			if (g->rss == NULL)
+				return -1;
+			break;
+		default:
+			return -1;
+		}
+	}
+	if (g->url == NULL || !loopback_url(g->url)) {
+		fprintf(stderr, "loadgen: -u must be a loopback http URL\n");
+		return -1;
+	}
+	if (g->clients < 1 || g->clients > LG_CLIENTS_MAX || g->count < 1 ||
+	    g->count > LG_COUNT_MAX || !(g->seconds > 0) ||
+	    g->seconds > 86400 || !(g->rate > 0) || g->rate > 10000) {
+		fprintf(stderr,
+			"loadgen: -c 1..%d, -n 1..%d, -d 0..86400 s, "
+			"-R 0..10000\n",
+			LG_CLIENTS_MAX, LG_COUNT_MAX);
+		return -1;
+	}
+	if (argc - i < 1 || argc - i > LG_FILES_MAX) {
+		fprintf(stderr, "loadgen: give 1..%d files\n", LG_FILES_MAX);
+		return -1;
+	}
+	for (; i < argc; i++)
+		if (load_file(&g->files[g->n_files++], argv[i]) != 0)
+			return -1;
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	static struct lg g;
+	double wall;
+	int rc = 1;
+
+	if (parse(&g, argc, argv) != 0) {
+		usage(stderr);
+		return 2;
+	}
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
+		return 1;
+	g.multi = curl_multi_init();
+	g.slots = calloc((size_t)g.clients, sizeof(*g.slots));
+	g.results = calloc((size_t)g.count, sizeof(*g.results));
+	if (g.multi == NULL || g.slots == NULL || g.results == NULL)
+		goto out;
+	for (int i = 0; i < g.clients; i++) {
+		g.slots[i].easy = curl_easy_init();
+		if (g.slots[i].easy == NULL)
+			goto out;
+	}
+	run(&g);
+	wall = elapsed(&g);
+	rc = report(&g, wall) == 0 && g.started > 0 ? 0 : 1;
+out:
+	for (int i = 0; g.slots != NULL && i < g.clients; i++) {
+		if (g.slots[i].easy != NULL) {
+			if (g.slots[i].state != SLOT_IDLE)
+				curl_multi_remove_handle(g.multi,
+							 g.slots[i].easy);
+			curl_easy_cleanup(g.slots[i].easy);
+		}
+		curl_slist_free_all(g.slots[i].headers);
+	}
+	if (g.multi != NULL)
+		curl_multi_cleanup(g.multi);
+	for (int i = 0; i < g.n_files; i++)
+		free(g.files[i].data);
+	free(g.slots);
+	free(g.results);
+	if (g.raw != NULL)
+		fclose(g.raw);
+	if (g.rss != NULL)
+		fclose(g.rss);
+	curl_global_cleanup();
+	return rc;
+}

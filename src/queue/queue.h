@@ -61,6 +61,11 @@ struct queue_dead_list {
 	struct queue_dead *items;
 };
 
+/* Capability bits.  QUEUE_CAP_SHARED: many processes consume this queue,
+ * so no one process may call an in-flight message orphaned: release_all
+ * is NULL and orphans come back when their visibility expires. */
+#define QUEUE_CAP_SHARED 0x1
+
 struct queue_ops {
 	const char *name;
 	unsigned caps;

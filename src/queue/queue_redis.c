@@ -1873,7 +1873,7 @@ queue_redis_open(const struct config *cfg, struct queue **out,
 
 static const struct queue_ops rq_ops = {
     .name = "redis",
-    .caps = 0,
+    .caps = QUEUE_CAP_SHARED,
     .close = rq_close,
     .ping = rq_ping,
     .send = rq_send,

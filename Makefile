@@ -23,10 +23,15 @@ build: $(BUILD)/build.ninja
 run: deps build
 	./$(BUILD)/imgpipe serve --port $(PORT) --data-dir $(DATA)
 
+# The S3, DynamoDB and Redis tests run against real servers (radosgw,
+# s3rver, dynalite, redis-server) that scripts/servers.sh installs and
+# starts; they are stopped afterwards unless IMGPIPE_SERVERS_KEEP=1.
 test: $(BUILD)/build.ninja
 	@scripts/deps.sh test
 	meson compile -C $(BUILD)
+	@scripts/servers.sh up || echo "servers.sh up failed: the tests that need them will fail"
 	@meson test -C $(BUILD) --print-errorlogs --num-processes 2 || true
+	@[ "$${IMGPIPE_SERVERS_KEEP:-0}" = 1 ] || scripts/servers.sh down
 	@python3 scripts/summary.py $(BUILD)/meson-logs/testlog.json
 
 $(ASAN_BUILD)/build.ninja:
@@ -38,8 +43,10 @@ asan: $(ASAN_BUILD)/build.ninja
 	meson compile -C $(ASAN_BUILD)
 
 test-asan: asan
+	@scripts/servers.sh up || echo "servers.sh up failed: the tests that need them will fail"
 	@meson test -C $(ASAN_BUILD) --print-errorlogs --num-processes 2 \
 		--timeout-multiplier 3 || true
+	@[ "$${IMGPIPE_SERVERS_KEEP:-0}" = 1 ] || scripts/servers.sh down
 	@python3 scripts/summary.py $(ASAN_BUILD)/meson-logs/testlog.json
 
 bench: build

@@ -22,6 +22,7 @@
 #include "pipeline/workers.h"
 #include "queue/queue.h"
 #include "table/table.h"
+#include "table/table_dynamodb.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -264,6 +265,9 @@ cmd_run(enum run_mode mode, int argc, char **argv)
 		}
 		printf("imgpipe listening on http://%s:%d\n", app.cfg.listen,
 		       http_server_port(http));
+		fflush(stdout);
+	} else {
+		printf("imgpipe worker ready: %d thread(s)\n", app.cfg.workers);
 		fflush(stdout);
 	}
 	log_info("imgpipe %s %s: data in %s, %d worker(s)", names[mode],
@@ -605,6 +609,53 @@ cmd_dlq(int argc, char **argv)
 	return rc;
 }
 
+/* Create what the configured backends need and can create: buckets (the
+ * object store opens them) and, for DynamoDB, the table and its indexes,
+ * waiting until it is ACTIVE. */
+static int
+cmd_init(int argc, char **argv)
+{
+	struct ip_error err;
+	struct config cfg;
+	struct objstore *store = NULL;
+	struct table *table = NULL;
+	int rc;
+
+	if (parse_args("init", "",
+		       "Create the buckets and the table the configuration "
+		       "names (idempotent).",
+		       NULL, &argc, &argv) != 0)
+		return 2;
+	if (load_config(&cfg, &err) != IP_OK) {
+		fprintf(stderr, "imgpipe: %s\n", err.msg);
+		return 2;
+	}
+	if (strncmp(cfg.table, "dynamodb", 8) == 0) {
+		rc = table_dynamodb_init(&cfg, &err);
+		if (rc != IP_OK)
+			goto fail;
+	}
+	rc = util_mkdir_p(cfg.data_dir) == 0 ? IP_OK : IP_EIO;
+	if (rc != IP_OK) {
+		ip_error_set(&err, rc, "data dir %s: %s", cfg.data_dir,
+			     strerror(errno));
+		goto fail;
+	}
+	rc = objstore_open(&cfg, &store, &err);
+	if (rc == IP_OK)
+		rc = table_open(&cfg, &table, &err);
+	objstore_close(store);
+	table_close(table);
+	if (rc != IP_OK)
+		goto fail;
+	printf("ready: buckets %s and %s, table %s\n", cfg.input_bucket,
+	       cfg.output_bucket, cfg.table);
+	return 0;
+fail:
+	fprintf(stderr, "imgpipe init: %s\n", err.msg);
+	return 1;
+}
+
 static int
 cmd_config(int argc, char **argv)
 {
@@ -633,6 +684,7 @@ static const struct {
     {"worker", NULL, "the worker pool only"},
     {"process", cmd_process, "run the function on local files"},
     {"dlq", cmd_dlq, "list or re-drive dead-lettered events"},
+    {"init", cmd_init, "create the buckets and table (DynamoDB too)"},
     {"config", cmd_config, "print the effective configuration"},
 };
 
@@ -656,8 +708,8 @@ main(int argc, char **argv)
 		return 2;
 	}
 	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0) {
-		printf("imgpipe %s\nbackends: objstore fs; table sqlite; "
-		       "queue sqlite; imgproc vips %s\n",
+		printf("imgpipe %s\nbackends: objstore fs, s3; table sqlite, "
+		       "dynamodb; queue sqlite, redis; imgproc vips %s\n",
 		       IMGPIPE_VERSION, imgproc_vips_version());
 		return 0;
 	}

@@ -69,6 +69,8 @@ class Server:
              "--log-level", "info"] + self.args,
             stdout=subprocess.PIPE, stderr=self.log, env=self.env)
         line = self.proc.stdout.readline().decode()
+        if "worker ready" in line:
+            return self  # a worker without an HTTP port
         if "listening on" not in line:
             self.proc.wait(timeout=10)
             raise RuntimeError("server did not start: %r\n%s" %

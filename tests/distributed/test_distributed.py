@@ -171,6 +171,18 @@ class Distributed(unittest.TestCase):
         print(f"\n1 gateway + 2 workers: {len(ids)} images in {elapsed:.1f} s "
               f"= {len(ids) / elapsed:.2f} images/s (one worker killed at #16)")
 
+    def test_wrong_secret_is_a_clear_start_up_error(self):
+        env = dict(os.environ)
+        env.update(self.env)
+        env["IMGPIPE_AWS_SECRET_ACCESS_KEY"] = "not-the-secret"
+        for command in ("gateway", "worker"):
+            r = subprocess.run([harness.BIN, command, "--port", "0",
+                                "--data-dir", "/tmp"], env=env,
+                               capture_output=True, text=True, timeout=120)
+            self.assertEqual(r.returncode, 1, r)
+            self.assertIn("SignatureDoesNotMatch", r.stderr)
+            self.assertNotIn("not-the-secret", r.stderr)
+
     def test_radosgw_pushes_the_events(self):
         port = free_port()
         self.env["IMGPIPE_STORAGE_EVENTS"] = "store"

@@ -18,6 +18,7 @@
 #include "objstore/objstore.h"
 #include "pipeline/app.h"
 #include "pipeline/ingest.h"
+#include "pipeline/lambda.h"
 #include "pipeline/pipeline.h"
 #include "pipeline/workers.h"
 #include "queue/queue.h"
@@ -609,6 +610,41 @@ cmd_dlq(int argc, char **argv)
 	return rc;
 }
 
+/* The AWS Lambda custom runtime: the function behind the S3 trigger. */
+static int
+cmd_lambda(int argc, char **argv)
+{
+	struct ip_error err;
+	struct config cfg;
+	struct app app;
+	int rc;
+
+	if (parse_args("lambda", "",
+		       "Run as an AWS Lambda custom runtime (provided.al2023): "
+		       "handle S3 events from the Runtime API at "
+		       "$AWS_LAMBDA_RUNTIME_API.  Also runs when the binary is "
+		       "called `bootstrap`.",
+		       NULL, &argc, &argv) != 0)
+		return 2;
+	if (load_config(&cfg, &err) != IP_OK) {
+		lambda_init_error(err.msg);
+		fprintf(stderr, "imgpipe: %s\n", err.msg);
+		return 2;
+	}
+	/* Lambda's only writable place is /tmp. */
+	if (strcmp(cfg.data_dir, "./data") == 0 && getenv("LAMBDA_TASK_ROOT"))
+		util_strlcpy(cfg.data_dir, "/tmp/imgpipe", sizeof(cfg.data_dir));
+	if (app_open(&app, &cfg, APP_NEED_STORE | APP_NEED_TABLE | APP_NEED_IMG,
+		     &err) != IP_OK) {
+		lambda_init_error(err.msg);
+		log_error("cannot start: %s", err.msg);
+		return 1;
+	}
+	rc = lambda_run(&app, 0);
+	app_close(&app);
+	return rc;
+}
+
 /* Create what the configured backends need and can create: buckets (the
  * object store opens them) and, for DynamoDB, the table and its indexes,
  * waiting until it is ACTIVE. */
@@ -684,6 +720,7 @@ static const struct {
     {"worker", NULL, "the worker pool only"},
     {"process", cmd_process, "run the function on local files"},
     {"dlq", cmd_dlq, "list or re-drive dead-lettered events"},
+    {"lambda", cmd_lambda, "AWS Lambda custom runtime (also as `bootstrap`)"},
     {"init", cmd_init, "create the buckets and table (DynamoDB too)"},
     {"config", cmd_config, "print the effective configuration"},
 };
@@ -703,6 +740,16 @@ main(int argc, char **argv)
 {
 	int rc = 2;
 
+	{
+		const char *base = strrchr(argv[0], '/');
+
+		/* provided.al2023 runs the function as `bootstrap`. */
+		if (strcmp(base != NULL ? base + 1 : argv[0], "bootstrap") == 0) {
+			rc = cmd_lambda(argc, argv);
+			free_options();
+			return rc;
+		}
+	}
 	if (argc < 2) {
 		usage(stderr);
 		return 2;

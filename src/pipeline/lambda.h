@@ -1,0 +1,43 @@
+/*
+ * lambda.h - the AWS Lambda custom-runtime host (`imgpipe lambda`, also a
+ * `bootstrap` for provided.al2023): the seed architecture's S3 trigger
+ * runs the very same function (pipeline_handle_event) as the worker pool.
+ *
+ * Loop over the Lambda Runtime API at $AWS_LAMBDA_RUNTIME_API:
+ *   GET  /2018-06-01/runtime/invocation/next       -> event + request id
+ *   POST /2018-06-01/runtime/invocation/{id}/response  on success
+ *   POST /2018-06-01/runtime/invocation/{id}/error     on failure
+ *   POST /2018-06-01/runtime/init/error                 if start-up fails
+ * The variable is "host:port[/prefix]" (real Lambda, Architect Sandbox
+ * for "go" runtimes) or a full "http://..." URL (Sandbox otherwise).
+ *
+ * Each invocation is the event's last word on the record (final attempt):
+ * a transient failure marks it `failed` and answers /error, so Lambda's
+ * own retries (2 for asynchronous invocations) or its on-failure
+ * destination take over; a retry that succeeds turns it `done`.
+ *
+ * One thread; libcurl for the Runtime API.
+ */
+#ifndef IMGPIPE_LAMBDA_H
+#define IMGPIPE_LAMBDA_H
+
+#include <stddef.h>
+
+#include "core/error.h"
+
+struct app;
+
+/* Serve invocations until the Runtime API goes away (or, with max > 0,
+ * after max invocations).  Returns 0, or 1 when the API was unreachable
+ * from the start. */
+int lambda_run(struct app *app, int max);
+
+/* Report a start-up failure to the Runtime API (best effort). */
+void lambda_init_error(const char *message);
+
+/* The base URL "http://host:port[/prefix]/2018-06-01/runtime" of an
+ * AWS_LAMBDA_RUNTIME_API value, into out.  IP_EINVAL if absent/odd. */
+int lambda_base_url(const char *api, char *out, size_t len,
+		    struct ip_error *err);
+
+#endif

@@ -9,7 +9,7 @@ set -euo pipefail
 
 build_pkgs=(gcc make pkg-config meson ninja-build libvips-dev
 	libmicrohttpd-dev libsqlite3-dev libjansson-dev libglib2.0-dev
-	libcurl4-openssl-dev libhiredis-dev)
+	libcurl4-openssl-dev libhiredis-dev fonts-dejavu-core)
 test_pkgs=(libcmocka-dev python3 python3-pil libimage-exiftool-perl curl jq
 	clang-format)
 bench_pkgs=(gnuplot-nox nginx libnginx-mod-http-dav-ext wrk hyperfine time

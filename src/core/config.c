@@ -501,8 +501,11 @@ config_load_file(struct config *cfg, const char *path, struct ip_error *err)
 	}
 	groups = g_key_file_get_groups(kf, NULL);
 	for (size_t g = 0; groups[g] != NULL && rc == IP_OK; g++) {
-		gchar **keys = g_key_file_get_keys(kf, groups[g], NULL, NULL);
+		gchar **keys;
 
+		if (strcmp(groups[g], "variants") == 0)
+			continue; /* applied last, once every variant exists */
+		keys = g_key_file_get_keys(kf, groups[g], NULL, NULL);
 		for (size_t k = 0; keys != NULL && keys[k] != NULL; k++) {
 			gchar *v =
 			    g_key_file_get_string(kf, groups[g], keys[k], NULL);
@@ -510,12 +513,28 @@ config_load_file(struct config *cfg, const char *path, struct ip_error *err)
 			if (v == NULL)
 				continue;
 			g_strstrip(v);
-			if (strcmp(groups[g], "variants") == 0 &&
-			    strcmp(keys[k], "only") == 0)
-				rc = config_keep_variants(cfg, v, err);
+			rc = config_set(cfg, groups[g], keys[k], v, err);
+			g_free(v);
+			if (rc != IP_OK)
+				break;
+		}
+		g_strfreev(keys);
+	}
+	if (rc == IP_OK && g_key_file_has_group(kf, "variants")) {
+		gchar **keys = g_key_file_get_keys(kf, "variants", NULL, NULL);
+
+		for (size_t k = 0; keys != NULL && keys[k] != NULL; k++) {
+			gchar *v =
+			    g_key_file_get_string(kf, "variants", keys[k], NULL);
+
+			if (v != NULL && strcmp(keys[k], "only") == 0)
+				rc = config_keep_variants(cfg, g_strstrip(v),
+							  err);
 			else
-				rc =
-				    config_set(cfg, groups[g], keys[k], v, err);
+				rc = ip_error_set(err, IP_EINVAL,
+						  "unknown setting variants.%s "
+						  "(only `only` is known)",
+						  keys[k]);
 			g_free(v);
 			if (rc != IP_OK)
 				break;

@@ -1,0 +1,112 @@
+"""The command line: --version/--help, `imgpipe process` (the function on
+local files, no server), `config`, and refusals of bad flags and values."""
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+import harness  # noqa: E402
+from PIL import Image  # noqa: E402
+
+
+def run(*args, env=None):
+    e = dict(os.environ)
+    e.update(env or {})
+    return subprocess.run([harness.BIN] + list(args), capture_output=True,
+                          text=True, env=e, timeout=300)
+
+
+class CliTest(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="imgpipe-cli-")
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def test_version_and_help(self):
+        r = run("--version")
+        self.assertEqual(r.returncode, 0)
+        self.assertRegex(r.stdout, r"imgpipe \d+\.\d+\.\d+")
+        for b in ("fs", "s3", "sqlite", "dynamodb", "redis", "vips"):
+            self.assertIn(b, r.stdout)
+        r = run("--help")
+        self.assertEqual(r.returncode, 0)
+        for c in ("serve", "gateway", "worker", "process", "dlq", "lambda", "init"):
+            self.assertIn(c, r.stdout)
+        for c in ("serve", "process", "dlq", "worker"):
+            r = run(c, "--help")
+            self.assertEqual(r.returncode, 0, (c, r.stderr))
+            self.assertIn("--config", r.stdout)
+        r = run("frobnicate")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("unknown command", r.stderr)
+
+    def test_process_files(self):
+        out = os.path.join(self.tmp, "out")
+        bad = os.path.join(self.tmp, "notes.jpg")
+        with open(bad, "w") as f:
+            f.write("not an image")
+        photos = [os.path.join(harness.CORPUS, n)
+                  for n in ("sunset-exif6.jpg", "picos-alpha.png")]
+        r = run("process", *photos, bad, "-o", out)
+        self.assertEqual(r.returncode, 1, r.stderr)  # one file failed
+        self.assertIn("notes.jpg", r.stderr)
+        self.assertIn("not an image", r.stderr)
+        recs = [json.loads(line) for line in r.stdout.splitlines()]
+        self.assertEqual(len(recs), 2)
+        for rec in recs:
+            self.assertEqual(rec["status"], "done")
+        self.assertEqual(sorted(os.listdir(out)), sorted(
+            f"{stem}-{v}.jpg" for stem in ("sunset-exif6", "picos-alpha")
+            for v in ("large", "medium", "thumb")))
+        large = Image.open(os.path.join(out, "sunset-exif6-large.jpg"))
+        self.assertEqual(large.size, (1600, 1067))  # upright landscape
+        thumb = Image.open(os.path.join(out, "picos-alpha-thumb.jpg"))
+        self.assertEqual(thumb.size, (200, 200))
+
+    def test_process_with_config_file(self):
+        ini = os.path.join(self.tmp, "imgpipe.ini")
+        with open(ini, "w") as f:
+            f.write("[variants]\nonly = tiny\n[variant.tiny]\nwidth = 64\n"
+                    "height = 64\nfit = cover\nformat = webp\n")
+        out = os.path.join(self.tmp, "out")
+        r = run("process", "--config", ini,
+                os.path.join(harness.CORPUS, "wine.jpg"), "-o", out)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        rec = json.loads(r.stdout)
+        self.assertEqual([v["name"] for v in rec["variants"]], ["tiny"])
+        img = Image.open(os.path.join(out, "wine-tiny.webp"))
+        self.assertEqual((img.format, img.size), ("WEBP", (64, 64)))
+
+    def test_bad_configuration_is_refused(self):
+        r = run("config", "--set", "server.port=99999")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("server.port", r.stderr)
+        r = run("config", env={"IMGPIPE_WATERMARK_OPACITY": "2"})
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("opacity", r.stderr)
+        r = run("serve", "--no-such-flag")
+        self.assertEqual(r.returncode, 2)
+        r = run("config", "--set", "variant.thumb.width=150")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("[variant.thumb]\nwidth = 150", r.stdout)
+        self.assertNotIn("secret_access_key", r.stdout)
+
+    def test_dlq_on_an_empty_store(self):
+        r = run("dlq", "list", "--data-dir", self.tmp)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout, "")
+        r = run("dlq", "redrive", "--data-dir", self.tmp)
+        self.assertEqual(r.returncode, 2)  # needs an ID or --all
+        r = run("dlq", "redrive", "--all", "--data-dir", self.tmp)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("0 message", r.stdout)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

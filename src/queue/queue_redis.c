@@ -1051,12 +1051,13 @@ parse_receipt(const struct queue_msg *m, char *entry, char *deliveries,
 		memcpy(entry, m->receipt, (size_t)(colon - m->receipt));
 		entry[colon - m->receipt] = '\0';
 		if (entry_id_valid(entry)) {
-			strcpy(deliveries, colon + 1);
+			/* at most 9 digits + NUL, checked above */
+			memcpy(deliveries, colon + 1, strlen(colon + 1) + 1);
 			return IP_OK;
 		}
 	}
-	strcpy(entry, "0-0");
-	strcpy(deliveries, "0");
+	memcpy(entry, "0-0", sizeof("0-0"));
+	memcpy(deliveries, "0", sizeof("0"));
 	return IP_OK;
 }
 

@@ -94,48 +94,6 @@ aws_global_init(void)
 
 /* ---- URLs ------------------------------------------------------------ */
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* Percent-decode s[0, n) into out; printable ASCII only.  false if bad. */
-static bool
-pct_decode(const char *s, size_t n, char *out, size_t size)
-{
-	size_t o = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		int c = (unsigned char)s[i];
-
-		if (c == '%') {
-			int hi;
-			int lo;
-
-			if (i + 2 >= n)
-				return false;
-			hi = hexval(s[i + 1]);
-			lo = hexval(s[i + 2]);
-			if (hi < 0 || lo < 0)
-				return false;
-			c = hi * 16 + lo;
-			i += 2;
-		}
-		if (c < 0x20 || c > 0x7e || o + 1 >= size)
-			return false;
-		out[o++] = (char)c;
-	}
-	out[o] = '\0';
-	return true;
-}
-
 static bool
 host_char_ok(int c)
 {
@@ -177,8 +135,9 @@ parse_query(const char *q, struct aws_url *out, struct ip_error *err)
 					    "URL parameter \"%s\" given twice",
 					    out->params[i].name);
 		if (eq != NULL &&
-		    !pct_decode(eq + 1, len - nlen - 1, out->params[i].value,
-				sizeof(out->params[i].value)))
+		    !util_pct_decode(eq + 1, len - nlen - 1, true,
+				     out->params[i].value,
+				     sizeof(out->params[i].value)))
 			return ip_error_set(err, IP_EINVAL,
 					    "bad value of URL parameter \"%s\"",
 					    out->params[i].name);
@@ -317,6 +276,25 @@ aws_url_int(const struct aws_url *u, const char *name, int64_t def, int64_t min,
 				    "URL parameter %s: expected %lld..%lld",
 				    name, (long long)min, (long long)max);
 	*out = x;
+	return IP_OK;
+}
+
+int
+aws_url_client_opts(const struct aws_url *u, struct aws_client_opts *o,
+		    struct ip_error *err)
+{
+	int64_t attempts;
+	int64_t timeout;
+	int rc;
+
+	rc = aws_url_int(u, "attempts", AWS_ATTEMPTS_DEFAULT, 1,
+			 AWS_ATTEMPTS_MAX, &attempts, err);
+	if (rc == IP_OK)
+		rc = aws_url_int(u, "timeout", 30, 1, 3600, &timeout, err);
+	if (rc != IP_OK)
+		return rc;
+	o->attempts = (int)attempts;
+	o->low_speed_s = (int)timeout;
 	return IP_OK;
 }
 
@@ -740,7 +718,7 @@ decode_entity(const char *s, size_t n, char *out, size_t size, size_t *o,
 		return false;
 	if (s[2] == 'x' || s[2] == 'X') {
 		for (i = 3; s + i < semi; i++) {
-			int v = hexval(s[i]);
+			int v = util_hex_value(s[i]);
 
 			if (v < 0 || cp > 0x10ffff)
 				return false;

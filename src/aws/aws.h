@@ -106,6 +106,12 @@ struct aws_client_opts {
 	int backoff_max_ms; /* 0 = 5000 */
 };
 
+/* The client options every backend URL may set, into o: attempts
+ * (1..AWS_ATTEMPTS_MAX, default AWS_ATTEMPTS_DEFAULT) and timeout (the
+ * seconds below 1 B/s that abort a transfer, 1..3600, default 30). */
+int aws_url_client_opts(const struct aws_url *u, struct aws_client_opts *o,
+			struct ip_error *err);
+
 struct aws_client;
 
 /* A client for one service with one set of credentials.  Copies creds. */

@@ -43,38 +43,20 @@ event_key_encode(const char *key, char *out, size_t out_len)
 	return IP_OK;
 }
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = tolower(c);
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 int
 event_key_decode(const char *in, int encoded, char *out, size_t out_len,
 		 struct ip_error *err)
 {
+	size_t n = strlen(in);
 	size_t o = 0;
 
-	for (const char *p = in; *p; p++) {
-		int c = (unsigned char)*p;
+	for (size_t i = 0; i < n;) {
+		int c = encoded ? util_pct_next(in, n, &i, true)
+				: (unsigned char)in[i++];
 
-		if (encoded && c == '+') {
-			c = ' ';
-		} else if (encoded && c == '%') {
-			int hi = hexval((unsigned char)p[1]);
-			int lo = hi < 0 ? -1 : hexval((unsigned char)p[2]);
-
-			if (hi < 0 || lo < 0)
-				return ip_error_set(err, IP_EINVAL,
-						    "event key: bad %%-escape");
-			c = hi * 16 + lo;
-			p += 2;
-		}
+		if (c < 0)
+			return ip_error_set(err, IP_EINVAL,
+					    "event key: bad %%-escape");
 		if (c == 0)
 			return ip_error_set(err, IP_EINVAL, "event key: NUL");
 		if (o + 1 >= out_len)

@@ -159,6 +159,61 @@ util_hex(const unsigned char *in, size_t n, char *out)
 	out[2 * n] = '\0';
 }
 
+int
+util_hex_value(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int
+util_pct_next(const char *s, size_t n, size_t *i, bool plus_space)
+{
+	int c = (unsigned char)s[*i];
+	int hi;
+	int lo;
+
+	if (c == '+' && plus_space) {
+		(*i)++;
+		return ' ';
+	}
+	if (c != '%') {
+		(*i)++;
+		return c;
+	}
+	if (*i + 2 >= n)
+		return -1;
+	hi = util_hex_value(s[*i + 1]);
+	lo = util_hex_value(s[*i + 2]);
+	if (hi < 0 || lo < 0)
+		return -1;
+	*i += 3;
+	return hi * 16 + lo;
+}
+
+bool
+util_pct_decode(const char *s, size_t n, bool ascii_only, char *out,
+		size_t size)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < n;) {
+		int c = util_pct_next(s, n, &i, false);
+
+		if (c < 0x20 || c == 0x7f || (ascii_only && c > 0x7f) ||
+		    o + 1 >= size)
+			return false;
+		out[o++] = (char)c;
+	}
+	out[o] = '\0';
+	return true;
+}
+
 size_t
 util_strlcpy(char *dst, const char *src, size_t size)
 {

@@ -35,6 +35,25 @@ bool util_id_valid(const char *s);
 /* Lower-case hex of n bytes into out (2n+1 bytes). */
 void util_hex(const unsigned char *in, size_t n, char *out);
 
+/* Value of the hex digit c (either case), or -1. */
+int util_hex_value(int c);
+
+/*
+ * Decode the character at s[*i] of the percent-encoded s[0, n) and move *i
+ * past it: "%XX" (hex digits of either case) is that byte, '+' a space if
+ * plus_space, any other byte itself.  Returns the byte (0..255), or -1 with
+ * *i unchanged for a '%' without two hex digits after it within n.
+ */
+int util_pct_next(const char *s, size_t n, size_t *i, bool plus_space);
+
+/*
+ * Percent-decode s[0, n) ('+' is itself) into out, NUL-terminated.  false
+ * on a malformed escape, a control byte (below 0x20 or DEL), with
+ * ascii_only any byte above DEL, or more than size - 1 bytes.
+ */
+bool util_pct_decode(const char *s, size_t n, bool ascii_only, char *out,
+		     size_t size);
+
 /* strlcpy semantics: always terminates, returns strlen(src). */
 size_t util_strlcpy(char *dst, const char *src, size_t size);
 

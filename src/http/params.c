@@ -11,17 +11,7 @@
 #include <string.h>
 #include <time.h>
 
-static int
-hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
+#include "core/util.h"
 
 int
 params_pct_decode(const char *raw, size_t raw_len, bool plus_space,
@@ -30,40 +20,30 @@ params_pct_decode(const char *raw, size_t raw_len, bool plus_space,
 {
 	size_t n = 0;
 
-	for (size_t i = 0; i < raw_len; i++) {
-		char c = raw[i];
+	for (size_t i = 0; i < raw_len;) {
+		bool escaped = raw[i] == '%';
+		int c;
 
-		if (c == '%') {
-			int hi;
-			int lo;
-
-			if (raw_len - i < 3)
-				return ip_error_set(err, IP_EINVAL,
-						    "truncated %%-escape");
-			hi = hex_value(raw[i + 1]);
-			lo = hex_value(raw[i + 2]);
-			if (hi < 0 || lo < 0)
-				return ip_error_set(err, IP_EINVAL,
-						    "invalid %%-escape");
-			c = (char)(hi * 16 + lo);
-			i += 2;
-			if (c == '\0')
-				return ip_error_set(err, IP_EINVAL,
-						    "%%00 is not allowed");
-			if (c == '/' && no_slash)
-				return ip_error_set(err, IP_EINVAL,
-						    "%%2F is not allowed in a "
-						    "path segment");
-		} else if (c == '+' && plus_space) {
-			c = ' ';
-		} else if (c == '\0') {
-			return ip_error_set(err, IP_EINVAL, "NUL byte");
-		}
+		if (escaped && raw_len - i < 3)
+			return ip_error_set(err, IP_EINVAL,
+					    "truncated %%-escape");
+		c = util_pct_next(raw, raw_len, &i, plus_space);
+		if (c < 0)
+			return ip_error_set(err, IP_EINVAL,
+					    "invalid %%-escape");
+		if (c == '\0')
+			return ip_error_set(err, IP_EINVAL,
+					    escaped ? "%%00 is not allowed"
+						    : "NUL byte");
+		if (c == '/' && escaped && no_slash)
+			return ip_error_set(err, IP_EINVAL,
+					    "%%2F is not allowed in a "
+					    "path segment");
 		if (n + 1 >= out_len)
 			return ip_error_set(err, IP_ETOOBIG,
 					    "value longer than %zu bytes",
 					    out_len == 0 ? 0 : out_len - 1);
-		out[n++] = c;
+		out[n++] = (char)c;
 	}
 	if (out_len == 0)
 		return ip_error_set(err, IP_ETOOBIG, "no room");

@@ -17,10 +17,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/backend_url.h"
 #include "core/log.h"
+#include "core/util.h"
 #include "objstore/objstore_s3.h"
-
-#define SCHEME_MAX 16
 
 static int open_fs(const struct config *cfg, struct objstore **out,
 		   struct ip_error *err);
@@ -30,26 +30,9 @@ static const struct {
 	int (*open)(const struct config *cfg, struct objstore **out,
 		    struct ip_error *err);
 } backends[] = {
-	{ "fs", open_fs },
-	{ "s3", objstore_s3_open },
+    {"fs", open_fs},
+    {"s3", objstore_s3_open},
 };
-
-/*
- * The scheme of a backend URL: the text before the first ':' or '+', or
- * the whole string for a bare name ("fs").  Empty on a malformed URL.
- */
-static void
-url_scheme(const char *url, char *out, size_t size)
-{
-	size_t n = strcspn(url, ":+");
-
-	if (n == 0 || n >= size) {
-		out[0] = '\0';
-		return;
-	}
-	memcpy(out, url, n);
-	out[n] = '\0';
-}
 
 /*
  * "fs" roots the store in DATA/buckets; "fs:///abs/path" roots it there.
@@ -58,46 +41,34 @@ url_scheme(const char *url, char *out, size_t size)
 static int
 open_fs(const struct config *cfg, struct objstore **out, struct ip_error *err)
 {
-	char root[CONFIG_PATH_MAX + 16];
-	const char *url = cfg->objstore;
-	const char *path;
-	int n;
+	static const struct backend_url_local forms = {
+	    .module = "objstore",
+	    .name = "fs",
+	    .file = "buckets",
+	    .example = "path",
+	    .path_hint = "fs:///srv/imgpipe",
+	};
+	char buf[CONFIG_PATH_MAX + 16];
+	const char *root;
+	int rc;
 
-	if (strcmp(url, "fs") == 0) {
-		if (cfg->data_dir[0] == '\0')
-			return ip_error_set(err, IP_EINVAL,
-					    "objstore fs: data_dir is empty");
-		n = snprintf(root, sizeof(root), "%s/buckets", cfg->data_dir);
-		if (n < 0 || (size_t)n >= sizeof(root))
-			return ip_error_set(err, IP_EINVAL,
-					    "objstore fs: data_dir too long");
-		return objstore_fs_open(root, out, err);
-	}
-	if (strncmp(url, "fs://", 5) != 0)
-		return ip_error_set(err, IP_EINVAL,
-				    "objstore: expected \"fs\" or "
-				    "\"fs:///absolute/path\", got \"%s\"",
-				    url);
-	path = url + 5;
-	if (path[0] != '/' || path[1] == '\0' || strpbrk(path, "?#") != NULL)
-		return ip_error_set(err, IP_EINVAL,
-				    "objstore: fs URL needs an absolute path "
-				    "and nothing else (fs:///srv/imgpipe)");
-	return objstore_fs_open(path, out, err);
+	rc = backend_url_local(&forms, cfg->objstore, cfg->data_dir, buf,
+			       sizeof(buf), &root, err);
+	if (rc != IP_OK)
+		return rc;
+	return objstore_fs_open(root, out, err);
 }
 
 int
 objstore_open(const struct config *cfg, struct objstore **out,
 	      struct ip_error *err)
 {
-	char scheme[SCHEME_MAX];
 	struct objstore *s = NULL;
 	int rc = IP_EINVAL;
 
 	*out = NULL;
-	url_scheme(cfg->objstore, scheme, sizeof(scheme));
-	for (size_t i = 0; i < sizeof(backends) / sizeof(backends[0]); i++) {
-		if (strcmp(scheme, backends[i].scheme) != 0)
+	for (size_t i = 0; i < UTIL_ARRAY_LEN(backends); i++) {
+		if (!backend_url_is(cfg->objstore, backends[i].scheme))
 			continue;
 		rc = backends[i].open(cfg, &s, err);
 		if (rc != IP_OK)
@@ -245,8 +216,8 @@ objstore_bucket_valid(const char *bucket)
 		/* Labels start and end with a letter or digit. */
 		if (!alnum && (i == 0 || i == n - 1))
 			return false;
-		if (c == '.' && (bucket[i - 1] == '.' ||
-				 bucket[i - 1] == '-' || bucket[i + 1] == '-'))
+		if (c == '.' && (bucket[i - 1] == '.' || bucket[i - 1] == '-' ||
+				 bucket[i + 1] == '-'))
 			return false;
 	}
 	if (looks_like_ipv4(bucket) || strncmp(bucket, "xn--", 4) == 0)

@@ -1075,8 +1075,6 @@ objstore_s3_open(const struct config *cfg, struct objstore **out,
 	struct aws_url u;
 	struct aws_creds creds;
 	struct aws_client_opts copts = {.service = "s3"};
-	int64_t attempts;
-	int64_t timeout;
 	int rc;
 
 	*out = NULL;
@@ -1113,10 +1111,7 @@ objstore_s3_open(const struct config *cfg, struct objstore **out,
 		rc = aws_url_int(&u, "part_size", S3_PART_DEFAULT, S3_PART_MIN,
 				 INT64_C(5) << 30, &s->part_size, err);
 	if (rc == IP_OK)
-		rc = aws_url_int(&u, "attempts", AWS_ATTEMPTS_DEFAULT, 1,
-				 AWS_ATTEMPTS_MAX, &attempts, err);
-	if (rc == IP_OK)
-		rc = aws_url_int(&u, "timeout", 30, 1, 3600, &timeout, err);
+		rc = aws_url_client_opts(&u, &copts, err);
 	if (rc == IP_OK)
 		rc = aws_url_bool(&u, "list_sort", false, &s->list_sort, err);
 	if (rc == IP_OK)
@@ -1132,8 +1127,6 @@ objstore_s3_open(const struct config *cfg, struct objstore **out,
 	else
 		util_strlcpy(s->host, u.host, sizeof(s->host));
 	util_strlcpy(s->ping_bucket, cfg->input_bucket, sizeof(s->ping_bucket));
-	copts.attempts = (int)attempts;
-	copts.low_speed_s = (int)timeout;
 	rc = aws_client_new(&creds, &copts, &s->client, err);
 	if (rc != IP_OK)
 		goto fail;

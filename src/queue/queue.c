@@ -12,13 +12,12 @@
  */
 #include "queue/queue.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/backend_url.h"
 #include "core/log.h"
-
-#define SCHEME_MAX 16
+#include "core/util.h"
 
 static int open_sqlite(const struct config *cfg, struct queue **out,
 		       struct ip_error *err);
@@ -28,64 +27,39 @@ static const struct {
 	int (*open)(const struct config *cfg, struct queue **out,
 		    struct ip_error *err);
 } backends[] = {
-	{ "sqlite", open_sqlite },
-	{ "redis", queue_redis_open },
+    {"sqlite", open_sqlite},
+    {"redis", queue_redis_open},
 };
-
-/* Text before the first ':' or '+', or all of a bare name; "" if odd. */
-static void
-url_scheme(const char *url, char *out, size_t size)
-{
-	size_t n = strcspn(url, ":+");
-
-	if (n == 0 || n >= size) {
-		out[0] = '\0';
-		return;
-	}
-	memcpy(out, url, n);
-	out[n] = '\0';
-}
 
 /* "sqlite" = DATA/queue.db; "sqlite:///abs/file.db" = that file. */
 static int
-open_sqlite(const struct config *cfg, struct queue **out,
-	    struct ip_error *err)
+open_sqlite(const struct config *cfg, struct queue **out, struct ip_error *err)
 {
-	char path[CONFIG_PATH_MAX + 16];
-	const char *url = cfg->queue;
-	int n;
+	static const struct backend_url_local forms = {
+	    .module = "queue",
+	    .name = "sqlite",
+	    .file = "queue.db",
+	    .example = "file.db",
+	};
+	char buf[CONFIG_PATH_MAX + 16];
+	const char *path;
+	int rc;
 
-	if (strcmp(url, "sqlite") == 0) {
-		if (cfg->data_dir[0] == '\0')
-			return ip_error_set(err, IP_EINVAL,
-					    "queue sqlite: data_dir is empty");
-		n = snprintf(path, sizeof(path), "%s/queue.db", cfg->data_dir);
-		if (n < 0 || (size_t)n >= sizeof(path))
-			return ip_error_set(err, IP_EINVAL,
-					    "queue sqlite: data_dir too long");
-		return queue_sqlite_open(path, out, err);
-	}
-	if (strncmp(url, "sqlite://", 9) != 0 || url[9] != '/' ||
-	    url[10] == '\0' || strpbrk(url + 9, "?#") != NULL)
-		return ip_error_set(err, IP_EINVAL,
-				    "queue: expected \"sqlite\" or "
-				    "\"sqlite:///absolute/file.db\", "
-				    "got \"%s\"",
-				    url);
-	return queue_sqlite_open(url + 9, out, err);
+	rc = backend_url_local(&forms, cfg->queue, cfg->data_dir, buf,
+			       sizeof(buf), &path, err);
+	if (rc != IP_OK)
+		return rc;
+	return queue_sqlite_open(path, out, err);
 }
 
 int
-queue_open(const struct config *cfg, struct queue **out,
-	   struct ip_error *err)
+queue_open(const struct config *cfg, struct queue **out, struct ip_error *err)
 {
-	char scheme[SCHEME_MAX];
 	int rc;
 
 	*out = NULL;
-	url_scheme(cfg->queue, scheme, sizeof(scheme));
-	for (size_t i = 0; i < sizeof(backends) / sizeof(backends[0]); i++) {
-		if (strcmp(scheme, backends[i].scheme) != 0)
+	for (size_t i = 0; i < UTIL_ARRAY_LEN(backends); i++) {
+		if (!backend_url_is(cfg->queue, backends[i].scheme))
 			continue;
 		rc = backends[i].open(cfg, out, err);
 		if (rc == IP_OK)

@@ -88,6 +88,7 @@
 
 #include "core/log.h"
 #include "core/util.h"
+#include "queue/queue_util.h"
 
 #define RQ_DEFAULT_PORT 6379
 #define RQ_HOST_MAX 256
@@ -104,10 +105,6 @@
 #define RQ_PROMOTE_BATCH 64
 #define RQ_REDRIVE_BATCH 100
 #define RQ_CONSUMER_IDLE_MS (3600 * 1000)
-#define RQ_DEDUP_MAX 128 /* as SQS */
-#define RQ_DELAY_MAX_MS (12LL * 3600 * 1000) /* delays and backoffs */
-#define RQ_VISIBILITY_MAX_S (12 * 3600) /* as SQS */
-#define RQ_DLQ_LIST_MAX 1000
 #define RQ_ARGS_MAX 24
 
 enum rq_key {
@@ -476,48 +473,6 @@ name_valid(const char *s)
 	return true;
 }
 
-static int
-hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* Percent-decode [s, s + n) into out; false if malformed, too long or
- * holding a NUL or control byte. */
-static bool
-pct_decode(const char *s, size_t n, char *out, size_t size)
-{
-	size_t o = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		int c = (unsigned char)s[i];
-
-		if (c == '%') {
-			int hi, lo;
-
-			if (i + 2 >= n)
-				return false;
-			hi = hex_value(s[i + 1]);
-			lo = hex_value(s[i + 2]);
-			if (hi < 0 || lo < 0)
-				return false;
-			c = hi * 16 + lo;
-			i += 2;
-		}
-		if (c < 0x20 || c == 0x7f || o + 1 >= size)
-			return false;
-		out[o++] = (char)c;
-	}
-	out[o] = '\0';
-	return true;
-}
-
 /* A decimal in [lo, hi] spelling all of [s, s + n). */
 static bool
 parse_int(const char *s, size_t n, long lo, long hi, int *out)
@@ -590,7 +545,7 @@ url_param(struct rq_url *u, const char *p, size_t n, unsigned *seen,
 	if (*seen & (1u << k))
 		return url_fail(err, "repeated query parameter");
 	*seen |= 1u << k;
-	if (!pct_decode(eq + 1, n - klen - 1, value, sizeof(value)))
+	if (!util_pct_decode(eq + 1, n - klen - 1, false, value, sizeof(value)))
 		return url_fail(err, "query value too long or malformed");
 	if (k == 2) {
 		if (!parse_int(value, strlen(value), 0, RQ_DB_MAX, &u->db))
@@ -632,10 +587,10 @@ url_parse(const char *url, struct rq_url *u, struct ip_error *err)
 			return url_fail(err, "'@' in the host");
 		if (colon == NULL)
 			return url_fail(err, "user without ':password'");
-		if (!pct_decode(p, (size_t)(colon - p), u->user,
-				sizeof(u->user)) ||
-		    !pct_decode(colon + 1, (size_t)(auth_end - colon - 1),
-				u->pass, sizeof(u->pass)))
+		if (!util_pct_decode(p, (size_t)(colon - p), false, u->user,
+				     sizeof(u->user)) ||
+		    !util_pct_decode(colon + 1, (size_t)(auth_end - colon - 1),
+				     false, u->pass, sizeof(u->pass)))
 			return url_fail(err, "user or password malformed");
 		if (u->pass[0] == '\0')
 			return url_fail(err, "empty password");
@@ -1061,32 +1016,6 @@ parse_receipt(const struct queue_msg *m, char *entry, char *deliveries,
 	return IP_OK;
 }
 
-static bool
-dedup_valid(const char *d)
-{
-	size_t n = strnlen(d, RQ_DEDUP_MAX + 1);
-
-	if (n > RQ_DEDUP_MAX)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (d[i] < 0x21 || d[i] > 0x7e)
-			return false;
-	return true;
-}
-
-/* Length of at most max bytes of s, not cutting a UTF-8 sequence. */
-static size_t
-utf8_prefix_len(const char *s, size_t max)
-{
-	size_t n = strnlen(s, max);
-
-	if (s[n] == '\0')
-		return n;
-	while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
-		n--;
-	return n;
-}
-
 static int
 bad_reply(const char *what, struct ip_error *err)
 {
@@ -1108,18 +1037,11 @@ rq_send(struct queue *q, const char *body, size_t len, const char *dedup_id,
 	size_t lens[3] = {len, (size_t)-1, (size_t)-1};
 	int rc;
 
-	if (body == NULL || len == 0)
-		return ip_error_set(err, IP_EINVAL, "queue: empty message");
-	if (len > QUEUE_BODY_MAX)
-		return ip_error_set(err, IP_ETOOBIG,
-				    "queue: message of %zu bytes, max %d", len,
-				    QUEUE_BODY_MAX);
+	rc = queue_util_check_send(body, len, dedup_id, delay_ms, err);
+	if (rc != IP_OK)
+		return rc;
 	if (dedup_id == NULL)
 		dedup_id = "";
-	if (dedup_id[0] != '\0' && !dedup_valid(dedup_id))
-		return ip_error_set(err, IP_EINVAL, "queue: bad dedup id");
-	if (delay_ms < 0 || delay_ms > RQ_DELAY_MAX_MS)
-		return ip_error_set(err, IP_EINVAL, "queue: bad delay");
 	snprintf(delay, sizeof(delay), "%lld", (long long)delay_ms);
 	args[0] = body;
 	args[1] = dedup_id;
@@ -1315,12 +1237,9 @@ rq_receive(struct queue *q, int visibility_s, int wait_ms,
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	if (visibility_s < 0 || visibility_s > RQ_VISIBILITY_MAX_S)
-		return ip_error_set(err, IP_EINVAL,
-				    "queue: visibility must be 0..%d s",
-				    RQ_VISIBILITY_MAX_S);
-	if (wait_ms < 0)
-		return ip_error_set(err, IP_EINVAL, "queue: negative wait");
+	rc = queue_util_check_receive(visibility_s, wait_ms, err);
+	if (rc != IP_OK)
+		return rc;
 	deadline = util_mono_ms() + wait_ms;
 	pthread_mutex_lock(&s->lock);
 	gen = s->wake_gen;
@@ -1390,7 +1309,7 @@ rq_settle(struct rq *s, const struct queue_msg *m, const char *op,
 	args[4] = op;
 	args[5] = delay;
 	args[6] = reason;
-	lens[6] = utf8_prefix_len(reason, QUEUE_REASON_MAX - 1);
+	lens[6] = queue_util_reason_len(reason);
 	rc = rq_get(s, &c, err);
 	if (rc != IP_OK)
 		return rc;
@@ -1423,8 +1342,10 @@ static int
 rq_retry(struct queue *q, const struct queue_msg *m, int64_t delay_ms,
 	 struct ip_error *err)
 {
-	if (delay_ms < 0 || delay_ms > RQ_DELAY_MAX_MS)
-		return ip_error_set(err, IP_EINVAL, "queue: bad retry delay");
+	int rc = queue_util_check_retry(delay_ms, err);
+
+	if (rc != IP_OK)
+		return rc;
 	return rq_settle(rq(q), m, "retry", delay_ms, NULL, err);
 }
 
@@ -1517,8 +1438,8 @@ rq_dlq_list(struct queue *q, size_t limit, struct queue_dead_list *out,
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	if (limit > RQ_DLQ_LIST_MAX)
-		limit = RQ_DLQ_LIST_MAX;
+	if (limit > QUEUE_UTIL_DLQ_LIST_MAX)
+		limit = QUEUE_UTIL_DLQ_LIST_MAX;
 	if (limit == 0)
 		return IP_OK;
 	snprintf(count, sizeof(count), "%zu", limit);

@@ -57,15 +57,11 @@
 #include <time.h>
 
 #include "core/log.h"
+#include "core/sqlite_util.h"
 #include "core/util.h"
+#include "queue/queue_util.h"
 
 #define QUEUE_SQLITE_POLL_MS 500
-#define SQLQ_SCHEMA_VERSION 1
-#define SQLQ_BUSY_MS 5000
-#define SQLQ_DEDUP_MAX 128		     /* as SQS */
-#define SQLQ_DELAY_MAX_MS (12LL * 3600 * 1000) /* delays and backoffs */
-#define SQLQ_VISIBILITY_MAX_S (12 * 3600)	     /* as SQS */
-#define SQLQ_DLQ_LIST_MAX 1000
 
 enum sqlq_stmt {
 	ST_BEGIN,
@@ -92,72 +88,80 @@ enum sqlq_stmt {
 };
 
 static const char *const sqlq_sql[ST_COUNT] = {
-	[ST_BEGIN] = "BEGIN IMMEDIATE",
-	[ST_COMMIT] = "COMMIT",
-	[ST_ROLLBACK] = "ROLLBACK",
-	/* OR IGNORE: a live message with the same dedup wins, silently. */
-	[ST_SEND] = "INSERT OR IGNORE INTO messages"
-		    "(dedup, body, sent_at, visible_at, receive_count)"
-		    " VALUES (?1, ?2, ?3, ?4, 0)",
-	[ST_PICK] = "SELECT id, body, sent_at, receive_count FROM messages"
-		    " WHERE visible_at <= ?1 ORDER BY id LIMIT 1",
-	[ST_TAKE] = "UPDATE messages SET visible_at = ?2,"
-		    " receive_count = receive_count + 1, receipt = ?3"
-		    " WHERE id = ?1",
-	[ST_NEXT] = "SELECT MIN(visible_at) FROM messages",
-	[ST_STATE] = "SELECT 1 FROM messages WHERE id = ?1",
-	[ST_DEL] = "DELETE FROM messages WHERE id = ?1 AND receipt = ?2",
-	[ST_RETRY] = "UPDATE messages SET visible_at = ?3, receipt = NULL"
-		     " WHERE id = ?1 AND receipt = ?2",
-	[ST_BURY] = "INSERT INTO dead"
-		    "(id, body, receive_count, reason, dead_at, sent_at)"
-		    " SELECT id, body, receive_count, ?3, ?4, sent_at"
-		    " FROM messages WHERE id = ?1 AND receipt = ?2",
-	[ST_BURY_DEL] = "DELETE FROM messages WHERE id = ?1",
-	[ST_DLQ_LIST] = "SELECT id, body, receive_count, reason, dead_at"
-			" FROM dead ORDER BY dead_at, id LIMIT ?1",
-	[ST_REDRIVE_ONE] = "INSERT INTO messages(id, dedup, body, sent_at,"
-			   " visible_at, receive_count, receipt)"
-			   " SELECT id, NULL, body, sent_at, ?2, 0, NULL"
-			   " FROM dead WHERE id = ?1",
-	[ST_UNBURY_ONE] = "DELETE FROM dead WHERE id = ?1",
-	[ST_REDRIVE_ALL] = "INSERT INTO messages(id, dedup, body, sent_at,"
-			   " visible_at, receive_count, receipt)"
-			   " SELECT id, NULL, body, sent_at, ?1, 0, NULL"
-			   " FROM dead",
-	[ST_UNBURY_ALL] = "DELETE FROM dead",
-	[ST_RELEASE] = "UPDATE messages SET visible_at = ?1, receipt = NULL"
-		       " WHERE receipt IS NOT NULL AND visible_at > ?1",
-	[ST_DEPTH] = "SELECT COALESCE(SUM(visible_at <= ?1), 0),"
-		     " COALESCE(SUM(visible_at > ?1), 0) FROM messages",
-	[ST_PING] = "SELECT 1",
+    [ST_BEGIN] = "BEGIN IMMEDIATE",
+    [ST_COMMIT] = "COMMIT",
+    [ST_ROLLBACK] = "ROLLBACK",
+    /* OR IGNORE: a live message with the same dedup wins, silently. */
+    [ST_SEND] = "INSERT OR IGNORE INTO messages"
+		"(dedup, body, sent_at, visible_at, receive_count)"
+		" VALUES (?1, ?2, ?3, ?4, 0)",
+    [ST_PICK] = "SELECT id, body, sent_at, receive_count FROM messages"
+		" WHERE visible_at <= ?1 ORDER BY id LIMIT 1",
+    [ST_TAKE] = "UPDATE messages SET visible_at = ?2,"
+		" receive_count = receive_count + 1, receipt = ?3"
+		" WHERE id = ?1",
+    [ST_NEXT] = "SELECT MIN(visible_at) FROM messages",
+    [ST_STATE] = "SELECT 1 FROM messages WHERE id = ?1",
+    [ST_DEL] = "DELETE FROM messages WHERE id = ?1 AND receipt = ?2",
+    [ST_RETRY] = "UPDATE messages SET visible_at = ?3, receipt = NULL"
+		 " WHERE id = ?1 AND receipt = ?2",
+    [ST_BURY] = "INSERT INTO dead"
+		"(id, body, receive_count, reason, dead_at, sent_at)"
+		" SELECT id, body, receive_count, ?3, ?4, sent_at"
+		" FROM messages WHERE id = ?1 AND receipt = ?2",
+    [ST_BURY_DEL] = "DELETE FROM messages WHERE id = ?1",
+    [ST_DLQ_LIST] = "SELECT id, body, receive_count, reason, dead_at"
+		    " FROM dead ORDER BY dead_at, id LIMIT ?1",
+    [ST_REDRIVE_ONE] = "INSERT INTO messages(id, dedup, body, sent_at,"
+		       " visible_at, receive_count, receipt)"
+		       " SELECT id, NULL, body, sent_at, ?2, 0, NULL"
+		       " FROM dead WHERE id = ?1",
+    [ST_UNBURY_ONE] = "DELETE FROM dead WHERE id = ?1",
+    [ST_REDRIVE_ALL] = "INSERT INTO messages(id, dedup, body, sent_at,"
+		       " visible_at, receive_count, receipt)"
+		       " SELECT id, NULL, body, sent_at, ?1, 0, NULL"
+		       " FROM dead",
+    [ST_UNBURY_ALL] = "DELETE FROM dead",
+    [ST_RELEASE] = "UPDATE messages SET visible_at = ?1, receipt = NULL"
+		   " WHERE receipt IS NOT NULL AND visible_at > ?1",
+    [ST_DEPTH] = "SELECT COALESCE(SUM(visible_at <= ?1), 0),"
+		 " COALESCE(SUM(visible_at > ?1), 0) FROM messages",
+    [ST_PING] = "SELECT 1",
 };
 
-static const char sqlq_schema[] =
-	"CREATE TABLE IF NOT EXISTS messages ("
-	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
-	" dedup TEXT,"
-	" body BLOB NOT NULL,"
-	" sent_at INTEGER NOT NULL,"
-	" visible_at INTEGER NOT NULL,"
-	" receive_count INTEGER NOT NULL DEFAULT 0,"
-	" receipt TEXT);"
-	"CREATE UNIQUE INDEX IF NOT EXISTS messages_dedup ON messages(dedup)"
-	" WHERE dedup IS NOT NULL;"
-	"CREATE INDEX IF NOT EXISTS messages_visible ON messages(visible_at);"
-	"CREATE TABLE IF NOT EXISTS dead ("
-	" id INTEGER PRIMARY KEY,"
-	" body BLOB NOT NULL,"
-	" receive_count INTEGER NOT NULL,"
-	" reason TEXT NOT NULL,"
-	" dead_at INTEGER NOT NULL,"
-	" sent_at INTEGER NOT NULL);";
+static const char sqlq_ddl[] =
+    "CREATE TABLE IF NOT EXISTS messages ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " dedup TEXT,"
+    " body BLOB NOT NULL,"
+    " sent_at INTEGER NOT NULL,"
+    " visible_at INTEGER NOT NULL,"
+    " receive_count INTEGER NOT NULL DEFAULT 0,"
+    " receipt TEXT);"
+    "CREATE UNIQUE INDEX IF NOT EXISTS messages_dedup ON messages(dedup)"
+    " WHERE dedup IS NOT NULL;"
+    "CREATE INDEX IF NOT EXISTS messages_visible ON messages(visible_at);"
+    "CREATE TABLE IF NOT EXISTS dead ("
+    " id INTEGER PRIMARY KEY,"
+    " body BLOB NOT NULL,"
+    " receive_count INTEGER NOT NULL,"
+    " reason TEXT NOT NULL,"
+    " dead_at INTEGER NOT NULL,"
+    " sent_at INTEGER NOT NULL);";
+
+static const struct sqlite_util_schema sqlq_schema = {
+    .who = "queue sqlite",
+    .ddl = sqlq_ddl,
+    .version = 1,
+    .sql = sqlq_sql,
+    .nsql = ST_COUNT,
+};
 
 struct sqlq {
-	struct queue base;	/* first: the interface casts */
-	pthread_mutex_t lock;	/* guards db, statements, wake_gen */
-	pthread_cond_t cond;	/* "something may have become visible" */
-	uint64_t wake_gen;	/* bumped by wake(): blocked receives end */
+	struct queue base; /* first: the interface casts */
+	pthread_mutex_t lock; /* guards db, statements, wake_gen */
+	pthread_cond_t cond; /* "something may have become visible" */
+	uint64_t wake_gen; /* bumped by wake(): blocked receives end */
 	sqlite3 *db;
 	sqlite3_stmt *st[ST_COUNT];
 	char path[CONFIG_PATH_MAX];
@@ -174,36 +178,7 @@ sqlq(struct queue *q)
 static int
 sqlq_error(struct sqlq *s, int rc, const char *what, struct ip_error *err)
 {
-	int code;
-
-	switch (rc & 0xff) {
-	case SQLITE_BUSY:
-	case SQLITE_LOCKED:
-		code = IP_ERETRY;
-		break;
-	case SQLITE_NOMEM:
-		code = IP_ENOMEM;
-		break;
-	case SQLITE_IOERR:
-	case SQLITE_FULL:
-	case SQLITE_CANTOPEN:
-	case SQLITE_READONLY:
-		code = IP_EIO;
-		break;
-	default:
-		code = IP_EBACKEND;
-		break;
-	}
-	return ip_error_set(err, code, "queue sqlite: %s: %s", what,
-			    s->db != NULL ? sqlite3_errmsg(s->db)
-					  : sqlite3_errstr(rc));
-}
-
-static void
-sqlq_done(sqlite3_stmt *st)
-{
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
+	return sqlite_util_error(sqlq_schema.who, s->db, rc, what, err);
 }
 
 /* Step a statement that returns no row; reset it. */
@@ -213,7 +188,7 @@ sqlq_exec(struct sqlq *s, enum sqlq_stmt which, struct ip_error *err)
 	sqlite3_stmt *st = s->st[which];
 	int rc = sqlite3_step(st);
 
-	sqlq_done(st);
+	sqlite_util_done(st);
 	if (rc != SQLITE_DONE)
 		return sqlq_error(s, rc, sqlq_sql[which], err);
 	return IP_OK;
@@ -281,7 +256,7 @@ sqlq_why_unchanged(struct sqlq *s, int64_t id, struct ip_error *err)
 
 	sqlite3_bind_int64(st, 1, id);
 	rc = sqlite3_step(st);
-	sqlq_done(st);
+	sqlite_util_done(st);
 	if (rc == SQLITE_ROW)
 		return ip_error_set(err, IP_ECONFLICT,
 				    "queue: stale receipt for message %lld",
@@ -293,40 +268,43 @@ sqlq_why_unchanged(struct sqlq *s, int64_t id, struct ip_error *err)
 	return sqlq_error(s, rc, "state", err);
 }
 
-static bool
-dedup_valid(const char *d)
+/*
+ * Step statement which, guarded by ?1 = id and ?2 = receipt (bound here;
+ * the caller binds any other parameter first).  Lock held.  IP_OK if it
+ * changed a row, else the reason: an SQLite error or sqlq_why_unchanged.
+ */
+static int
+sqlq_step_guarded(struct sqlq *s, enum sqlq_stmt which, int64_t id,
+		  const char *receipt, const char *what, struct ip_error *err)
 {
-	size_t n = strnlen(d, SQLQ_DEDUP_MAX + 1);
+	sqlite3_stmt *st = s->st[which];
+	int rc;
 
-	if (n > SQLQ_DEDUP_MAX)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (d[i] < 0x21 || d[i] > 0x7e)
-			return false;
-	return true;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_text(st, 2, receipt, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite_util_done(st);
+	if (rc != SQLITE_DONE)
+		return sqlq_error(s, rc, what, err);
+	if (sqlite3_changes(s->db) == 0)
+		return sqlq_why_unchanged(s, id, err);
+	return IP_OK;
 }
 
 static int
-sqlq_send(struct queue *q, const char *body, size_t len,
-	  const char *dedup_id, int64_t delay_ms, struct ip_error *err)
+sqlq_send(struct queue *q, const char *body, size_t len, const char *dedup_id,
+	  int64_t delay_ms, struct ip_error *err)
 {
 	struct sqlq *s = sqlq(q);
 	sqlite3_stmt *st;
 	int64_t now = util_now_ms();
 	int rc;
 
-	if (body == NULL || len == 0)
-		return ip_error_set(err, IP_EINVAL, "queue: empty message");
-	if (len > QUEUE_BODY_MAX)
-		return ip_error_set(err, IP_ETOOBIG,
-				    "queue: message of %zu bytes, max %d", len,
-				    QUEUE_BODY_MAX);
+	rc = queue_util_check_send(body, len, dedup_id, delay_ms, err);
+	if (rc != IP_OK)
+		return rc;
 	if (dedup_id != NULL && dedup_id[0] == '\0')
 		dedup_id = NULL;
-	if (dedup_id != NULL && !dedup_valid(dedup_id))
-		return ip_error_set(err, IP_EINVAL, "queue: bad dedup id");
-	if (delay_ms < 0 || delay_ms > SQLQ_DELAY_MAX_MS)
-		return ip_error_set(err, IP_EINVAL, "queue: bad delay");
 	pthread_mutex_lock(&s->lock);
 	st = s->st[ST_SEND];
 	rc = SQLITE_OK;
@@ -350,7 +328,7 @@ sqlq_send(struct queue *q, const char *body, size_t len,
 		else
 			pthread_cond_broadcast(&s->cond);
 	}
-	sqlq_done(st);
+	sqlite_util_done(st);
 	pthread_mutex_unlock(&s->lock);
 	return rc;
 }
@@ -381,7 +359,7 @@ sqlq_take(struct sqlq *s, int visibility_s, struct queue_msg *out,
 	sqlite3_bind_int64(st, 1, now);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_DONE) {
-		sqlq_done(st);
+		sqlite_util_done(st);
 		st = s->st[ST_NEXT];
 		rc = sqlite3_step(st);
 		if (rc == SQLITE_ROW) {
@@ -419,7 +397,7 @@ sqlq_take(struct sqlq *s, int visibility_s, struct queue_msg *out,
 	out->sent_at_ms = sqlite3_column_int64(st, 2);
 	out->receive_count = sqlite3_column_int(st, 3) + 1;
 	snprintf(out->id, sizeof(out->id), "%lld", (long long)id);
-	sqlq_done(st);
+	sqlite_util_done(st);
 	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
 		rc = ip_error_set(err, IP_EIO, "queue: getrandom: %s",
 				  strerror(errno));
@@ -434,7 +412,7 @@ sqlq_take(struct sqlq *s, int visibility_s, struct queue_msg *out,
 	rc = sqlite3_step(st);
 	rc = rc == SQLITE_DONE ? IP_OK : sqlq_error(s, rc, "take", err);
 out:
-	sqlq_done(st);
+	sqlite_util_done(st);
 	/* Nothing found is not a failure of the transaction. */
 	if (rc == IP_ENOTFOUND) {
 		rc = sqlq_end(s, IP_OK, err);
@@ -465,12 +443,9 @@ sqlq_receive(struct queue *q, int visibility_s, int wait_ms,
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	if (visibility_s < 0 || visibility_s > SQLQ_VISIBILITY_MAX_S)
-		return ip_error_set(err, IP_EINVAL,
-				    "queue: visibility must be 0..%d s",
-				    SQLQ_VISIBILITY_MAX_S);
-	if (wait_ms < 0)
-		return ip_error_set(err, IP_EINVAL, "queue: negative wait");
+	rc = queue_util_check_receive(visibility_s, wait_ms, err);
+	if (rc != IP_OK)
+		return rc;
 	deadline = util_mono_ms() + wait_ms;
 	pthread_mutex_lock(&s->lock);
 	gen = s->wake_gen;
@@ -511,7 +486,6 @@ static int
 sqlq_del(struct queue *q, const struct queue_msg *m, struct ip_error *err)
 {
 	struct sqlq *s = sqlq(q);
-	sqlite3_stmt *st;
 	int64_t id;
 	int rc;
 
@@ -519,17 +493,7 @@ sqlq_del(struct queue *q, const struct queue_msg *m, struct ip_error *err)
 	if (rc != IP_OK)
 		return rc;
 	pthread_mutex_lock(&s->lock);
-	st = s->st[ST_DEL];
-	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_text(st, 2, m->receipt, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	sqlq_done(st);
-	if (rc != SQLITE_DONE)
-		rc = sqlq_error(s, rc, "delete", err);
-	else if (sqlite3_changes(s->db) == 0)
-		rc = sqlq_why_unchanged(s, id, err);
-	else
-		rc = IP_OK;
+	rc = sqlq_step_guarded(s, ST_DEL, id, m->receipt, "delete", err);
 	pthread_mutex_unlock(&s->lock);
 	return rc;
 }
@@ -539,50 +503,27 @@ sqlq_retry(struct queue *q, const struct queue_msg *m, int64_t delay_ms,
 	   struct ip_error *err)
 {
 	struct sqlq *s = sqlq(q);
-	sqlite3_stmt *st;
 	int64_t id;
 	int rc;
 
 	rc = sqlq_check_msg(m, &id, err);
 	if (rc != IP_OK)
 		return rc;
-	if (delay_ms < 0 || delay_ms > SQLQ_DELAY_MAX_MS)
-		return ip_error_set(err, IP_EINVAL, "queue: bad retry delay");
+	rc = queue_util_check_retry(delay_ms, err);
+	if (rc != IP_OK)
+		return rc;
 	pthread_mutex_lock(&s->lock);
-	st = s->st[ST_RETRY];
-	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_text(st, 2, m->receipt, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, util_now_ms() + delay_ms);
-	rc = sqlite3_step(st);
-	sqlq_done(st);
-	if (rc != SQLITE_DONE) {
-		rc = sqlq_error(s, rc, "retry", err);
-	} else if (sqlite3_changes(s->db) == 0) {
-		rc = sqlq_why_unchanged(s, id, err);
-	} else {
-		rc = IP_OK;
+	sqlite3_bind_int64(s->st[ST_RETRY], 3, util_now_ms() + delay_ms);
+	rc = sqlq_step_guarded(s, ST_RETRY, id, m->receipt, "retry", err);
+	if (rc == IP_OK)
 		pthread_cond_broadcast(&s->cond);
-	}
 	pthread_mutex_unlock(&s->lock);
 	return rc;
 }
 
-/* Length of at most max bytes of s, not cutting a UTF-8 sequence. */
-static size_t
-utf8_prefix_len(const char *s, size_t max)
-{
-	size_t n = strnlen(s, max);
-
-	if (s[n] == '\0')
-		return n;
-	while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
-		n--;
-	return n;
-}
-
 static int
-sqlq_dead_letter(struct queue *q, const struct queue_msg *m,
-		 const char *reason, struct ip_error *err)
+sqlq_dead_letter(struct queue *q, const struct queue_msg *m, const char *reason,
+		 struct ip_error *err)
 {
 	struct sqlq *s = sqlq(q);
 	sqlite3_stmt *st;
@@ -599,25 +540,15 @@ sqlq_dead_letter(struct queue *q, const struct queue_msg *m,
 	if (rc != IP_OK)
 		goto out;
 	st = s->st[ST_BURY];
-	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_text(st, 2, m->receipt, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, reason,
-			  (int)utf8_prefix_len(reason, QUEUE_REASON_MAX - 1),
+	sqlite3_bind_text(st, 3, reason, (int)queue_util_reason_len(reason),
 			  SQLITE_STATIC);
 	sqlite3_bind_int64(st, 4, util_now_ms());
-	rc = sqlite3_step(st);
-	sqlq_done(st);
-	if (rc != SQLITE_DONE)
-		rc = sqlq_error(s, rc, "dead letter", err);
-	else if (sqlite3_changes(s->db) == 0)
-		rc = sqlq_why_unchanged(s, id, err);
-	else
-		rc = IP_OK;
+	rc = sqlq_step_guarded(s, ST_BURY, id, m->receipt, "dead letter", err);
 	if (rc == IP_OK) {
 		st = s->st[ST_BURY_DEL];
 		sqlite3_bind_int64(st, 1, id);
 		rc = sqlite3_step(st);
-		sqlq_done(st);
+		sqlite_util_done(st);
 		rc = rc == SQLITE_DONE ? IP_OK
 				       : sqlq_error(s, rc, "dead letter", err);
 	}
@@ -638,8 +569,8 @@ sqlq_dlq_list(struct queue *q, size_t limit, struct queue_dead_list *out,
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	if (limit > SQLQ_DLQ_LIST_MAX)
-		limit = SQLQ_DLQ_LIST_MAX;
+	if (limit > QUEUE_UTIL_DLQ_LIST_MAX)
+		limit = QUEUE_UTIL_DLQ_LIST_MAX;
 	if (limit == 0)
 		return IP_OK;
 	pthread_mutex_lock(&s->lock);
@@ -698,10 +629,10 @@ sqlq_dlq_list(struct queue *q, size_t limit, struct queue_dead_list *out,
 	out->n = n;
 	items = NULL;
 out:
-	sqlq_done(st);
+	sqlite_util_done(st);
 	pthread_mutex_unlock(&s->lock);
 	if (items != NULL) {
-		struct queue_dead_list partial = { .n = n, .items = items };
+		struct queue_dead_list partial = {.n = n, .items = items};
 
 		queue_dead_list_free(&partial);
 	}
@@ -732,7 +663,7 @@ sqlq_dlq_redrive(struct queue *q, const char *id_text, struct ip_error *err)
 		sqlite3_bind_int64(st, 1, now);
 	}
 	rc = sqlite3_step(st);
-	sqlq_done(st);
+	sqlite_util_done(st);
 	if (rc != SQLITE_DONE) {
 		rc = sqlq_error(s, rc, "redrive", err);
 		goto end;
@@ -747,7 +678,7 @@ sqlq_dlq_redrive(struct queue *q, const char *id_text, struct ip_error *err)
 	if (id_text != NULL)
 		sqlite3_bind_int64(st, 1, id);
 	rc = sqlite3_step(st);
-	sqlq_done(st);
+	sqlite_util_done(st);
 	rc = rc == SQLITE_DONE ? IP_OK : sqlq_error(s, rc, "redrive", err);
 end:
 	rc = sqlq_end(s, rc, err);
@@ -769,7 +700,7 @@ sqlq_release_all(struct queue *q, struct ip_error *err)
 	st = s->st[ST_RELEASE];
 	sqlite3_bind_int64(st, 1, util_now_ms());
 	rc = sqlite3_step(st);
-	sqlq_done(st);
+	sqlite_util_done(st);
 	if (rc != SQLITE_DONE) {
 		rc = sqlq_error(s, rc, "release", err);
 	} else {
@@ -803,7 +734,7 @@ sqlq_depth(struct queue *q, int64_t *visible, int64_t *inflight,
 	} else {
 		rc = sqlq_error(s, rc, "depth", err);
 	}
-	sqlq_done(st);
+	sqlite_util_done(st);
 	pthread_mutex_unlock(&s->lock);
 	return rc;
 }
@@ -830,7 +761,7 @@ sqlq_ping(struct queue *q, struct ip_error *err)
 	st = s->st[ST_PING];
 	rc = sqlite3_step(st);
 	rc = rc == SQLITE_ROW ? IP_OK : sqlq_error(s, rc, "ping", err);
-	sqlq_done(st);
+	sqlite_util_done(st);
 	pthread_mutex_unlock(&s->lock);
 	return rc;
 }
@@ -840,113 +771,10 @@ sqlq_close(struct queue *q)
 {
 	struct sqlq *s = sqlq(q);
 
-	for (int i = 0; i < ST_COUNT; i++)
-		sqlite3_finalize(s->st[i]);
-	if (s->db != NULL && sqlite3_close(s->db) != SQLITE_OK)
-		log_error("queue sqlite: close %s: %s", s->path,
-			  sqlite3_errmsg(s->db));
+	sqlite_util_close(&sqlq_schema, s->path, s->db, s->st);
 	pthread_cond_destroy(&s->cond);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
-}
-
-static int
-sqlq_pragma(struct sqlq *s, const char *sql, const char *want,
-	    struct ip_error *err)
-{
-	sqlite3_stmt *st = NULL;
-	const unsigned char *got;
-	int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
-
-	if (rc != SQLITE_OK) {
-		rc = sqlq_error(s, rc, sql, err);
-		goto out;
-	}
-	rc = sqlite3_step(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-		rc = sqlq_error(s, rc, sql, err);
-		goto out;
-	}
-	got = rc == SQLITE_ROW ? sqlite3_column_text(st, 0) : NULL;
-	if (want != NULL &&
-	    (got == NULL || strcmp((const char *)got, want) != 0)) {
-		rc = ip_error_set(err, IP_EBACKEND,
-				  "queue sqlite: %s did not give %s", sql,
-				  want);
-		goto out;
-	}
-	rc = IP_OK;
-out:
-	sqlite3_finalize(st);
-	return rc;
-}
-
-static int
-sqlq_migrate(struct sqlq *s, struct ip_error *err)
-{
-	sqlite3_stmt *st = NULL;
-	char sql[64];
-	int version;
-	int rc;
-
-	rc = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-	if (rc != SQLITE_OK)
-		return sqlq_error(s, rc, "begin", err);
-	rc = sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_step(st);
-	if (rc != SQLITE_ROW) {
-		rc = sqlq_error(s, rc, "user_version", err);
-		goto out;
-	}
-	version = sqlite3_column_int(st, 0);
-	if (version > SQLQ_SCHEMA_VERSION) {
-		rc = ip_error_set(err, IP_EBACKEND,
-				  "queue sqlite: %s has schema %d, newer than "
-				  "this imgpipe (%d)",
-				  s->path, version, SQLQ_SCHEMA_VERSION);
-		goto out;
-	}
-	rc = sqlite3_exec(s->db, sqlq_schema, NULL, NULL, NULL);
-	if (rc != SQLITE_OK) {
-		rc = sqlq_error(s, rc, "schema", err);
-		goto out;
-	}
-	snprintf(sql, sizeof(sql), "PRAGMA user_version = %d",
-		 SQLQ_SCHEMA_VERSION);
-	rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
-	if (rc != SQLITE_OK) {
-		rc = sqlq_error(s, rc, "user_version", err);
-		goto out;
-	}
-	rc = IP_OK;
-out:
-	sqlite3_finalize(st);
-	if (rc == IP_OK &&
-	    sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
-		rc = sqlq_error(s, SQLITE_ERROR, "commit", err);
-	if (rc != IP_OK)
-		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-	return rc;
-}
-
-static int
-sqlq_mkdir_parent(const char *path, struct ip_error *err)
-{
-	char dir[CONFIG_PATH_MAX];
-	char *slash;
-	int e;
-
-	util_strlcpy(dir, path, sizeof(dir));
-	slash = strrchr(dir, '/');
-	if (slash == NULL || slash == dir)
-		return IP_OK;
-	*slash = '\0';
-	e = util_mkdir_p(dir);
-	if (e != 0)
-		return ip_error_set(err, IP_EIO, "queue sqlite: mkdir %s: %s",
-				    dir, strerror(-e));
-	return IP_OK;
 }
 
 static int
@@ -972,19 +800,12 @@ sqlq_init_sync(struct sqlq *s, struct ip_error *err)
 }
 
 int
-queue_sqlite_open(const char *path, struct queue **out,
-		  struct ip_error *err)
+queue_sqlite_open(const char *path, struct queue **out, struct ip_error *err)
 {
-	struct sqlq *s = NULL;
+	struct sqlq *s;
 	int rc;
 
 	*out = NULL;
-	if (path == NULL || path[0] == '\0' ||
-	    strlen(path) >= sizeof(s->path))
-		return ip_error_set(err, IP_EINVAL, "queue sqlite: bad path");
-	rc = sqlq_mkdir_parent(path, err);
-	if (rc != IP_OK)
-		return rc;
 	s = calloc(1, sizeof(*s));
 	if (s == NULL)
 		return ip_error_set(err, IP_ENOMEM, "queue sqlite");
@@ -993,61 +814,32 @@ queue_sqlite_open(const char *path, struct queue **out,
 		free(s);
 		return rc;
 	}
+	rc = sqlite_util_open(&sqlq_schema, path, &s->db, s->st, err);
+	if (rc != IP_OK) {
+		pthread_cond_destroy(&s->cond);
+		pthread_mutex_destroy(&s->lock);
+		free(s);
+		return rc;
+	}
 	s->base.ops = &sqlq_ops;
 	util_strlcpy(s->path, path, sizeof(s->path));
-	/* NOMUTEX: s->lock already serialises every use of the handle. */
-	rc = sqlite3_open_v2(path, &s->db,
-			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-				     SQLITE_OPEN_NOMUTEX,
-			     NULL);
-	if (rc != SQLITE_OK) {
-		rc = sqlq_error(s, rc, path, err);
-		goto out;
-	}
-	sqlite3_extended_result_codes(s->db, 1);
-	rc = sqlite3_busy_timeout(s->db, SQLQ_BUSY_MS);
-	if (rc != SQLITE_OK) {
-		rc = sqlq_error(s, rc, "busy_timeout", err);
-		goto out;
-	}
-	rc = sqlq_pragma(s, "PRAGMA journal_mode=WAL", "wal", err);
-	if (rc == IP_OK)
-		rc = sqlq_pragma(s, "PRAGMA synchronous=FULL", NULL, err);
-	if (rc == IP_OK)
-		rc = sqlq_migrate(s, err);
-	if (rc != IP_OK)
-		goto out;
-	for (int i = 0; i < ST_COUNT; i++) {
-		rc = sqlite3_prepare_v3(s->db, sqlq_sql[i], -1,
-					SQLITE_PREPARE_PERSISTENT, &s->st[i],
-					NULL);
-		if (rc != SQLITE_OK) {
-			rc = sqlq_error(s, rc, "prepare", err);
-			goto out;
-		}
-	}
 	*out = &s->base;
-	s = NULL;
-	rc = IP_OK;
-out:
-	if (s != NULL)
-		sqlq_close(&s->base);
-	return rc;
+	return IP_OK;
 }
 
 static const struct queue_ops sqlq_ops = {
-	.name = "sqlite",
-	.caps = 0,
-	.close = sqlq_close,
-	.ping = sqlq_ping,
-	.send = sqlq_send,
-	.receive = sqlq_receive,
-	.del = sqlq_del,
-	.retry = sqlq_retry,
-	.dead_letter = sqlq_dead_letter,
-	.dlq_list = sqlq_dlq_list,
-	.dlq_redrive = sqlq_dlq_redrive,
-	.release_all = sqlq_release_all,
-	.depth = sqlq_depth,
-	.wake = sqlq_wake,
+    .name = "sqlite",
+    .caps = 0,
+    .close = sqlq_close,
+    .ping = sqlq_ping,
+    .send = sqlq_send,
+    .receive = sqlq_receive,
+    .del = sqlq_del,
+    .retry = sqlq_retry,
+    .dead_letter = sqlq_dead_letter,
+    .dlq_list = sqlq_dlq_list,
+    .dlq_redrive = sqlq_dlq_redrive,
+    .release_all = sqlq_release_all,
+    .depth = sqlq_depth,
+    .wake = sqlq_wake,
 };

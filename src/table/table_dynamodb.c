@@ -55,6 +55,7 @@
 #include "aws/aws.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "table/table_util.h"
 
 #define DDB_TABLE_MAX 256
 #define DDB_REPLY_MAX (16 * 1024 * 1024)
@@ -77,66 +78,6 @@ static struct ddb *
 ddb(struct table *t)
 {
 	return (struct ddb *)t;
-}
-
-/* ---- cursors --------------------------------------------------------- */
-
-static const char b64url[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-void
-table_dynamodb_cursor_encode(const char *id, char *out, size_t size)
-{
-	const unsigned char *in = (const unsigned char *)id;
-	size_t n = strlen(id);
-	size_t o = 0;
-
-	for (size_t i = 0; i < n && o + 5 <= size; i += 3) {
-		unsigned v = (unsigned)in[i] << 16;
-		size_t left = n - i;
-
-		if (left > 1)
-			v |= (unsigned)in[i + 1] << 8;
-		if (left > 2)
-			v |= in[i + 2];
-		out[o++] = b64url[(v >> 18) & 63];
-		out[o++] = b64url[(v >> 12) & 63];
-		if (left > 1)
-			out[o++] = b64url[(v >> 6) & 63];
-		if (left > 2)
-			out[o++] = b64url[v & 63];
-	}
-	out[o] = '\0';
-}
-
-bool
-table_dynamodb_cursor_decode(const char *cursor, char *id, size_t size)
-{
-	size_t n = strnlen(cursor, TABLE_CURSOR_MAX);
-	unsigned v = 0;
-	int bits = 0;
-	size_t o = 0;
-
-	if (n == 0 || n >= TABLE_CURSOR_MAX || n % 4 == 1)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		const char *p = strchr(b64url, cursor[i]);
-
-		if (p == NULL)
-			return false;
-		v = (v << 6) | (unsigned)(p - b64url);
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			if (o + 1 >= size)
-				return false;
-			id[o++] = (char)((v >> bits) & 0xff);
-		}
-	}
-	if ((v & ((1u << bits) - 1)) != 0)
-		return false;
-	id[o] = '\0';
-	return util_id_valid(id);
 }
 
 /* ---- requests -------------------------------------------------------- */
@@ -303,16 +244,6 @@ item_record(json_t *item, struct record *r, struct ip_error *err)
 	return IP_OK;
 }
 
-static int
-check_record(const struct record *r, struct ip_error *err)
-{
-	if (!util_id_valid(r->id))
-		return ip_error_set(err, IP_EINVAL, "record id is not a ULID");
-	if ((int)r->status < RECORD_PENDING || r->status > RECORD_FAILED)
-		return ip_error_set(err, IP_EINVAL, "record status invalid");
-	return IP_OK;
-}
-
 /* GetItem (consistent).  *item_out (may be NULL) gets the raw item. */
 static int
 ddb_get_item(struct ddb *d, const char *id, struct record *out,
@@ -395,19 +326,6 @@ record_item(const struct record *r, const char *doc)
 	return item;
 }
 
-/* record_to_string fails on a string that is not UTF-8 (JSON cannot hold
- * it) or, far less likely, on OOM; the first is the caller's fault. */
-static int
-record_doc(const struct record *r, char **doc, struct ip_error *err)
-{
-	*doc = record_to_string(r);
-	if (*doc == NULL)
-		return ip_error_set(err, IP_EINVAL,
-				    "table dynamodb: record does not encode "
-				    "(a string is not UTF-8?)");
-	return IP_OK;
-}
-
 /* ---- operations ------------------------------------------------------ */
 
 static int
@@ -421,11 +339,11 @@ ddb_put(struct table *t, struct record *r, struct ip_error *err)
 	int attempts;
 	int rc;
 
-	rc = check_record(r, err);
+	rc = table_util_check_record(r, err);
 	if (rc != IP_OK)
 		return rc;
 	r->version = 1;
-	rc = record_doc(r, &doc, err);
+	rc = table_util_record_doc("table dynamodb", r, &doc, err);
 	if (rc != IP_OK)
 		goto out;
 	item = record_item(r, doc);
@@ -475,13 +393,13 @@ ddb_update(struct table *t, struct record *r, int64_t expected,
 	int attempts;
 	int rc;
 
-	rc = check_record(r, err);
+	rc = table_util_check_record(r, err);
 	if (rc != IP_OK)
 		return rc;
 	if (expected < 1 || expected == INT64_MAX)
 		return ip_error_set(err, IP_EINVAL, "bad expected version");
 	r->version = expected + 1;
-	rc = record_doc(r, &doc, err);
+	rc = table_util_record_doc("table dynamodb", r, &doc, err);
 	if (rc != IP_OK)
 		goto out;
 	expr = unfinished(r->status)
@@ -590,12 +508,10 @@ ddb_list_common(struct table *t, bool unfin, const char *cursor, size_t limit,
 	int rc = IP_OK;
 
 	memset(out, 0, sizeof(*out));
-	if (limit < 1 || limit > TABLE_LIST_MAX)
-		return ip_error_set(err, IP_EINVAL, "limit must be 1..%d",
-				    TABLE_LIST_MAX);
-	if (cursor != NULL && cursor[0] != '\0') {
-		if (!table_dynamodb_cursor_decode(cursor, after, sizeof(after)))
-			return ip_error_set(err, IP_EINVAL, "invalid cursor");
+	rc = table_util_list_start(cursor, limit, after, sizeof(after), err);
+	if (rc != IP_OK)
+		return rc;
+	if (after[0] != '\0') {
 		start = json_pack("{s:o, s:o}", "id", attr_s(after), pk,
 				  attr_s(DDB_GSI_PK));
 		if (start == NULL)
@@ -635,12 +551,12 @@ ddb_list_common(struct table *t, bool unfin, const char *cursor, size_t limit,
 	}
 	if (n == want) {
 		n = limit;
-		table_dynamodb_cursor_encode(items[n - 1].id, out->next_cursor,
-					     sizeof(out->next_cursor));
+		table_util_cursor_encode(items[n - 1].id, out->next_cursor,
+					 sizeof(out->next_cursor));
 	} else if (start != NULL && n > 0) {
 		/* Page budget spent with more to come: a shorter page. */
-		table_dynamodb_cursor_encode(items[n - 1].id, out->next_cursor,
-					     sizeof(out->next_cursor));
+		table_util_cursor_encode(items[n - 1].id, out->next_cursor,
+					 sizeof(out->next_cursor));
 	}
 	out->n = n;
 	out->items = items;
@@ -875,8 +791,6 @@ ddb_new(const struct config *cfg, struct ddb **out, bool *create,
 	struct aws_creds creds;
 	struct aws_client_opts copts = {.service = "dynamodb"};
 	const char *name;
-	int64_t attempts;
-	int64_t timeout;
 	int rc;
 
 	*out = NULL;
@@ -887,10 +801,7 @@ ddb_new(const struct config *cfg, struct ddb **out, bool *create,
 	if (rc == IP_OK)
 		rc = aws_url_bool(&u, "create", true, create, err);
 	if (rc == IP_OK)
-		rc = aws_url_int(&u, "attempts", AWS_ATTEMPTS_DEFAULT, 1,
-				 AWS_ATTEMPTS_MAX, &attempts, err);
-	if (rc == IP_OK)
-		rc = aws_url_int(&u, "timeout", 30, 1, 3600, &timeout, err);
+		rc = aws_url_client_opts(&u, &copts, err);
 	if (rc != IP_OK)
 		goto fail;
 	name = aws_url_param(&u, "table");
@@ -917,8 +828,6 @@ ddb_new(const struct config *cfg, struct ddb **out, bool *create,
 	else
 		snprintf(d->url, sizeof(d->url), "%s://%s/",
 			 u.https ? "https" : "http", u.host);
-	copts.attempts = (int)attempts;
-	copts.low_speed_s = (int)timeout;
 	rc = aws_client_new(&creds, &copts, &d->client, err);
 	if (rc != IP_OK)
 		goto fail;

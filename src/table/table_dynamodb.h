@@ -1,7 +1,6 @@
 /*
  * table_dynamodb.h - the DynamoDB table backend (table_dynamodb.c): its
- * constructor for the table registry, the `imgpipe init` entry point, and
- * the helpers exposed for unit tests.
+ * constructor for the table registry and the `imgpipe init` entry point.
  *
  * URLs (see docs/DISTRIBUTED.md):
  *   dynamodb+http://HOST:PORT/?table=imgpipe&region=R  DynamoDB-compatible
@@ -31,11 +30,5 @@ int table_dynamodb_open(const struct config *cfg, struct table **out,
  * wait (bounded) until it and its indexes are ACTIVE; IP_OK if it already
  * was.  IP_EBACKEND if a table of that name exists with another layout. */
 int table_dynamodb_init(const struct config *cfg, struct ip_error *err);
-
-/* The opaque listing cursor of an id (base64url, no padding) and back;
- * decode is false unless the cursor is one encode could have made of a
- * valid id.  out needs TABLE_CURSOR_MAX / RECORD_ID_MAX bytes. */
-void table_dynamodb_cursor_encode(const char *id, char *out, size_t size);
-bool table_dynamodb_cursor_decode(const char *cursor, char *id, size_t size);
 
 #endif

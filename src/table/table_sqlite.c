@@ -30,18 +30,16 @@
  */
 #include "table/table.h"
 
-#include <errno.h>
 #include <pthread.h>
 #include <sqlite3.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/log.h"
+#include "core/sqlite_util.h"
 #include "core/util.h"
+#include "table/table_util.h"
 
-#define SQLT_SCHEMA_VERSION 1
-#define SQLT_BUSY_MS 5000
 #define SQLT_DOC_MAX (1024 * 1024) /* far above any record's JSON */
 
 enum sqlt_stmt {
@@ -58,39 +56,47 @@ enum sqlt_stmt {
 };
 
 static const char *const sqlt_sql[ST_COUNT] = {
-	[ST_PUT] = "INSERT INTO images(id, status, version, uploaded_at, doc)"
-		   " VALUES (?1, ?2, ?3, ?4, ?5)",
-	[ST_GET] = "SELECT version, doc FROM images WHERE id = ?1",
-	[ST_UPDATE] = "UPDATE images SET status = ?2, version = ?3,"
-		      " uploaded_at = ?4, doc = ?5"
-		      " WHERE id = ?1 AND version = ?6",
-	[ST_EXISTS] = "SELECT 1 FROM images WHERE id = ?1",
-	[ST_DEL] = "DELETE FROM images WHERE id = ?1",
-	/* No LIMIT: rows are stepped lazily and the page stops at limit+1,
-	 * even when a damaged row had to be skipped. */
-	[ST_LIST_FIRST] = "SELECT id, version, doc FROM images"
-			  " ORDER BY id DESC",
-	[ST_LIST_AFTER] = "SELECT id, version, doc FROM images"
-			  " WHERE id < ?1 ORDER BY id DESC",
-	/* Every id is non-empty, so "" as ?1 starts from the beginning. */
-	[ST_UNFINISHED] = "SELECT id, version, doc FROM images"
-			  " WHERE status IN ('pending', 'processing')"
-			  " AND id > ?1 ORDER BY id ASC",
-	[ST_PING] = "SELECT 1",
+    [ST_PUT] = "INSERT INTO images(id, status, version, uploaded_at, doc)"
+	       " VALUES (?1, ?2, ?3, ?4, ?5)",
+    [ST_GET] = "SELECT version, doc FROM images WHERE id = ?1",
+    [ST_UPDATE] = "UPDATE images SET status = ?2, version = ?3,"
+		  " uploaded_at = ?4, doc = ?5"
+		  " WHERE id = ?1 AND version = ?6",
+    [ST_EXISTS] = "SELECT 1 FROM images WHERE id = ?1",
+    [ST_DEL] = "DELETE FROM images WHERE id = ?1",
+    /* No LIMIT: rows are stepped lazily and the page stops at limit+1,
+     * even when a damaged row had to be skipped. */
+    [ST_LIST_FIRST] = "SELECT id, version, doc FROM images"
+		      " ORDER BY id DESC",
+    [ST_LIST_AFTER] = "SELECT id, version, doc FROM images"
+		      " WHERE id < ?1 ORDER BY id DESC",
+    /* Every id is non-empty, so "" as ?1 starts from the beginning. */
+    [ST_UNFINISHED] = "SELECT id, version, doc FROM images"
+		      " WHERE status IN ('pending', 'processing')"
+		      " AND id > ?1 ORDER BY id ASC",
+    [ST_PING] = "SELECT 1",
 };
 
-static const char sqlt_schema[] =
-	"CREATE TABLE IF NOT EXISTS images ("
-	" id TEXT PRIMARY KEY NOT NULL,"
-	" status TEXT NOT NULL,"
-	" version INTEGER NOT NULL,"
-	" uploaded_at INTEGER NOT NULL,"
-	" doc TEXT NOT NULL);"
-	"CREATE INDEX IF NOT EXISTS images_status ON images(status, id);";
+static const char sqlt_ddl[] =
+    "CREATE TABLE IF NOT EXISTS images ("
+    " id TEXT PRIMARY KEY NOT NULL,"
+    " status TEXT NOT NULL,"
+    " version INTEGER NOT NULL,"
+    " uploaded_at INTEGER NOT NULL,"
+    " doc TEXT NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS images_status ON images(status, id);";
+
+static const struct sqlite_util_schema sqlt_schema = {
+    .who = "table sqlite",
+    .ddl = sqlt_ddl,
+    .version = 1,
+    .sql = sqlt_sql,
+    .nsql = ST_COUNT,
+};
 
 struct sqlt {
-	struct table base;	/* first: the interface casts */
-	pthread_mutex_t lock;	/* guards db and every statement */
+	struct table base; /* first: the interface casts */
+	pthread_mutex_t lock; /* guards db and every statement */
 	sqlite3 *db;
 	sqlite3_stmt *st[ST_COUNT];
 	char path[CONFIG_PATH_MAX];
@@ -104,118 +110,17 @@ sqlt(struct table *t)
 	return (struct sqlt *)t;
 }
 
-/* Map an SQLite result to our vocabulary; message from the connection. */
 static int
 sqlt_error(struct sqlt *s, int rc, const char *what, struct ip_error *err)
 {
-	int code;
-
-	switch (rc & 0xff) {
-	case SQLITE_BUSY:
-	case SQLITE_LOCKED:
-		code = IP_ERETRY;
-		break;
-	case SQLITE_NOMEM:
-		code = IP_ENOMEM;
-		break;
-	case SQLITE_IOERR:
-	case SQLITE_FULL:
-	case SQLITE_CANTOPEN:
-	case SQLITE_READONLY:
-		code = IP_EIO;
-		break;
-	default:
-		code = IP_EBACKEND;
-		break;
-	}
-	return ip_error_set(err, code, "table sqlite: %s: %s", what,
-			    s->db != NULL ? sqlite3_errmsg(s->db)
-					  : sqlite3_errstr(rc));
+	return sqlite_util_error(sqlt_schema.who, s->db, rc, what, err);
 }
 
-/* Borrow a prepared statement; sqlt_done() gives it back clean. */
+/* Borrow a prepared statement; sqlite_util_done() gives it back clean. */
 static sqlite3_stmt *
 sqlt_stmt(struct sqlt *s, enum sqlt_stmt which)
 {
 	return s->st[which];
-}
-
-static void
-sqlt_done(sqlite3_stmt *st)
-{
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-}
-
-/* Base64url without padding. */
-static const char b64url[] =
-	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-static void
-cursor_encode(const char *id, char *out, size_t size)
-{
-	const unsigned char *in = (const unsigned char *)id;
-	size_t n = strlen(id);
-	size_t o = 0;
-
-	for (size_t i = 0; i < n && o + 5 <= size; i += 3) {
-		unsigned v = (unsigned)in[i] << 16;
-		size_t left = n - i;
-
-		if (left > 1)
-			v |= (unsigned)in[i + 1] << 8;
-		if (left > 2)
-			v |= in[i + 2];
-		out[o++] = b64url[(v >> 18) & 63];
-		out[o++] = b64url[(v >> 12) & 63];
-		if (left > 1)
-			out[o++] = b64url[(v >> 6) & 63];
-		if (left > 2)
-			out[o++] = b64url[v & 63];
-	}
-	out[o] = '\0';
-}
-
-/* Decode a cursor into an id; false unless it is one we could have made. */
-static bool
-cursor_decode(const char *cursor, char *id, size_t size)
-{
-	size_t n = strnlen(cursor, TABLE_CURSOR_MAX);
-	unsigned v = 0;
-	int bits = 0;
-	size_t o = 0;
-
-	if (n == 0 || n >= TABLE_CURSOR_MAX || n % 4 == 1)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		const char *p = strchr(b64url, cursor[i]);
-
-		if (cursor[i] == '\0' || p == NULL)
-			return false;
-		v = (v << 6) | (unsigned)(p - b64url);
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			if (o + 1 >= size)
-				return false;
-			id[o++] = (char)((v >> bits) & 0xff);
-		}
-	}
-	/* Leftover bits must be zero, or the encoding was not canonical. */
-	if ((v & ((1u << bits) - 1)) != 0)
-		return false;
-	id[o] = '\0';
-	return util_id_valid(id);
-}
-
-static int
-sqlt_check_record(const struct record *r, struct ip_error *err)
-{
-	if (!util_id_valid(r->id))
-		return ip_error_set(err, IP_EINVAL, "record id is not a ULID");
-	if ((int)r->status < RECORD_PENDING || r->status > RECORD_FAILED)
-		return ip_error_set(err, IP_EINVAL, "record status invalid");
-	return IP_OK;
 }
 
 /* Parse one row's doc column (index col) into r, version from vcol. */
@@ -257,17 +162,13 @@ sqlt_bind_record(struct sqlt *s, sqlite3_stmt *st, const struct record *r,
 {
 	int rc;
 
-	/* record_to_string fails on a string that is not UTF-8 (JSON cannot
-	 * hold it) or, far less likely, on OOM; the first is the caller's. */
-	*doc = record_to_string(r);
-	if (*doc == NULL)
-		return ip_error_set(err, IP_EINVAL,
-				    "table sqlite: record does not encode "
-				    "(a string is not UTF-8?)");
+	rc = table_util_record_doc(sqlt_schema.who, r, doc, err);
+	if (rc != IP_OK)
+		return rc;
 	rc = sqlite3_bind_text(st, 1, r->id, -1, SQLITE_STATIC);
 	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_text(st, 2, record_status_name(r->status),
-				       -1, SQLITE_STATIC);
+		rc = sqlite3_bind_text(st, 2, record_status_name(r->status), -1,
+				       SQLITE_STATIC);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_bind_int64(st, 3, r->version);
 	if (rc == SQLITE_OK)
@@ -288,7 +189,7 @@ sqlt_put(struct table *t, struct record *r, struct ip_error *err)
 	char *doc = NULL;
 	int rc;
 
-	rc = sqlt_check_record(r, err);
+	rc = table_util_check_record(r, err);
 	if (rc != IP_OK)
 		return rc;
 	r->version = 1;
@@ -305,7 +206,7 @@ sqlt_put(struct table *t, struct record *r, struct ip_error *err)
 	else
 		rc = sqlt_error(s, rc, "put", err);
 out:
-	sqlt_done(st);
+	sqlite_util_done(st);
 	pthread_mutex_unlock(&s->lock);
 	free(doc);
 	if (rc != IP_OK)
@@ -338,7 +239,7 @@ sqlt_get(struct table *t, const char *id, struct record *out,
 	else
 		rc = sqlt_error(s, rc, "get", err);
 out:
-	sqlt_done(st);
+	sqlite_util_done(st);
 	pthread_mutex_unlock(&s->lock);
 	return rc;
 }
@@ -358,7 +259,7 @@ sqlt_exists(struct sqlt *s, const char *id, struct ip_error *err)
 		rc = ip_error_set(err, IP_ENOTFOUND, "no record %s", id);
 	else
 		rc = sqlt_error(s, rc, "exists", err);
-	sqlt_done(st);
+	sqlite_util_done(st);
 	return rc;
 }
 
@@ -372,7 +273,7 @@ sqlt_update(struct table *t, struct record *r, int64_t expected,
 	char *doc = NULL;
 	int rc;
 
-	rc = sqlt_check_record(r, err);
+	rc = table_util_check_record(r, err);
 	if (rc != IP_OK)
 		return rc;
 	if (expected < 1 || expected == INT64_MAX)
@@ -402,7 +303,7 @@ sqlt_update(struct table *t, struct record *r, int64_t expected,
 					  r->id, (long long)expected);
 	}
 out:
-	sqlt_done(st);
+	sqlite_util_done(st);
 	pthread_mutex_unlock(&s->lock);
 	free(doc);
 	if (rc != IP_OK)
@@ -430,7 +331,7 @@ sqlt_del(struct table *t, const char *id, struct ip_error *err)
 		rc = ip_error_set(err, IP_ENOTFOUND, "no record %s", id);
 	else
 		rc = IP_OK;
-	sqlt_done(st);
+	sqlite_util_done(st);
 	pthread_mutex_unlock(&s->lock);
 	return rc;
 }
@@ -440,8 +341,8 @@ sqlt_del(struct table *t, const char *id, struct ip_error *err)
  * and fill one page of at most limit records.
  */
 static int
-sqlt_page(struct sqlt *s, enum sqlt_stmt which, const char *after,
-	  size_t limit, struct table_page *out, struct ip_error *err)
+sqlt_page(struct sqlt *s, enum sqlt_stmt which, const char *after, size_t limit,
+	  struct table_page *out, struct ip_error *err)
 {
 	struct record *items = NULL;
 	char last[RECORD_ID_MAX] = "";
@@ -510,9 +411,10 @@ sqlt_page(struct sqlt *s, enum sqlt_stmt which, const char *after,
 	out->items = items;
 	items = NULL;
 	if (more)
-		cursor_encode(last, out->next_cursor, sizeof(out->next_cursor));
+		table_util_cursor_encode(last, out->next_cursor,
+					 sizeof(out->next_cursor));
 out:
-	sqlt_done(st);
+	sqlite_util_done(st);
 	pthread_mutex_unlock(&s->lock);
 	free(items);
 	return rc;
@@ -523,19 +425,19 @@ sqlt_list_common(struct table *t, bool unfinished, const char *cursor,
 		 size_t limit, struct table_page *out, struct ip_error *err)
 {
 	char after[RECORD_ID_MAX];
-	bool from_start = cursor == NULL || cursor[0] == '\0';
+	int rc;
 
 	memset(out, 0, sizeof(*out));
-	if (limit < 1 || limit > TABLE_LIST_MAX)
-		return ip_error_set(err, IP_EINVAL, "limit must be 1..%d",
-				    TABLE_LIST_MAX);
-	if (!from_start && !cursor_decode(cursor, after, sizeof(after)))
-		return ip_error_set(err, IP_EINVAL, "invalid cursor");
+	rc = table_util_list_start(cursor, limit, after, sizeof(after), err);
+	if (rc != IP_OK)
+		return rc;
+	/* Every id is non-empty, so "" starts ST_UNFINISHED from the start. */
 	if (unfinished)
-		return sqlt_page(sqlt(t), ST_UNFINISHED,
-				 from_start ? "" : after, limit, out, err);
-	return sqlt_page(sqlt(t), from_start ? ST_LIST_FIRST : ST_LIST_AFTER,
-			 from_start ? NULL : after, limit, out, err);
+		return sqlt_page(sqlt(t), ST_UNFINISHED, after, limit, out,
+				 err);
+	if (after[0] == '\0')
+		return sqlt_page(sqlt(t), ST_LIST_FIRST, NULL, limit, out, err);
+	return sqlt_page(sqlt(t), ST_LIST_AFTER, after, limit, out, err);
 }
 
 static int
@@ -563,7 +465,7 @@ sqlt_ping(struct table *t, struct ip_error *err)
 	st = sqlt_stmt(s, ST_PING);
 	rc = sqlite3_step(st);
 	rc = rc == SQLITE_ROW ? IP_OK : sqlt_error(s, rc, "ping", err);
-	sqlt_done(st);
+	sqlite_util_done(st);
 	pthread_mutex_unlock(&s->lock);
 	return rc;
 }
@@ -573,186 +475,42 @@ sqlt_close(struct table *t)
 {
 	struct sqlt *s = sqlt(t);
 
-	for (int i = 0; i < ST_COUNT; i++)
-		sqlite3_finalize(s->st[i]);
-	if (s->db != NULL && sqlite3_close(s->db) != SQLITE_OK)
-		log_error("table sqlite: close %s: %s", s->path,
-			  sqlite3_errmsg(s->db));
+	sqlite_util_close(&sqlt_schema, s->path, s->db, s->st);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 }
 
-/* Run a pragma whose answer must be `want` (e.g. journal_mode -> wal). */
-static int
-sqlt_pragma(struct sqlt *s, const char *sql, const char *want,
-	    struct ip_error *err)
-{
-	sqlite3_stmt *st = NULL;
-	int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
-
-	if (rc != SQLITE_OK) {
-		rc = sqlt_error(s, rc, sql, err);
-		goto out;
-	}
-	rc = sqlite3_step(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-		rc = sqlt_error(s, rc, sql, err);
-		goto out;
-	}
-	if (want != NULL &&
-	    (rc != SQLITE_ROW ||
-	     sqlite3_column_text(st, 0) == NULL ||
-	     strcmp((const char *)sqlite3_column_text(st, 0), want) != 0)) {
-		rc = ip_error_set(err, IP_EBACKEND,
-				  "table sqlite: %s did not give %s", sql,
-				  want);
-		goto out;
-	}
-	rc = IP_OK;
-out:
-	sqlite3_finalize(st);
-	return rc;
-}
-
-/* Create or check the schema; idempotent, one transaction. */
-static int
-sqlt_migrate(struct sqlt *s, struct ip_error *err)
-{
-	sqlite3_stmt *st = NULL;
-	char sql[64];
-	int version;
-	int rc;
-
-	rc = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-	if (rc != SQLITE_OK)
-		return sqlt_error(s, rc, "begin", err);
-	rc = sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_step(st);
-	if (rc != SQLITE_ROW) {
-		rc = sqlt_error(s, rc, "user_version", err);
-		goto out;
-	}
-	version = sqlite3_column_int(st, 0);
-	if (version > SQLT_SCHEMA_VERSION) {
-		rc = ip_error_set(err, IP_EBACKEND,
-				  "table sqlite: %s has schema %d, newer than "
-				  "this imgpipe (%d)",
-				  s->path, version, SQLT_SCHEMA_VERSION);
-		goto out;
-	}
-	rc = sqlite3_exec(s->db, sqlt_schema, NULL, NULL, NULL);
-	if (rc != SQLITE_OK) {
-		rc = sqlt_error(s, rc, "schema", err);
-		goto out;
-	}
-	snprintf(sql, sizeof(sql), "PRAGMA user_version = %d",
-		 SQLT_SCHEMA_VERSION);
-	rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
-	if (rc != SQLITE_OK) {
-		rc = sqlt_error(s, rc, "user_version", err);
-		goto out;
-	}
-	rc = IP_OK;
-out:
-	sqlite3_finalize(st);
-	if (rc == IP_OK &&
-	    sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
-		rc = sqlt_error(s, SQLITE_ERROR, "commit", err);
-	if (rc != IP_OK)
-		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-	return rc;
-}
-
-/* mkdir -p of the directory that will hold path. */
-static int
-sqlt_mkdir_parent(const char *path, struct ip_error *err)
-{
-	char dir[CONFIG_PATH_MAX];
-	char *slash;
-	int e;
-
-	util_strlcpy(dir, path, sizeof(dir));
-	slash = strrchr(dir, '/');
-	if (slash == NULL || slash == dir)
-		return IP_OK;
-	*slash = '\0';
-	e = util_mkdir_p(dir);
-	if (e != 0)
-		return ip_error_set(err, IP_EIO, "table sqlite: mkdir %s: %s",
-				    dir, strerror(-e));
-	return IP_OK;
-}
-
 int
-table_sqlite_open(const char *path, struct table **out,
-		  struct ip_error *err)
+table_sqlite_open(const char *path, struct table **out, struct ip_error *err)
 {
-	struct sqlt *s = NULL;
+	struct sqlt *s;
 	int rc;
 
 	*out = NULL;
-	if (path == NULL || path[0] == '\0' ||
-	    strlen(path) >= sizeof(s->path))
-		return ip_error_set(err, IP_EINVAL, "table sqlite: bad path");
-	rc = sqlt_mkdir_parent(path, err);
-	if (rc != IP_OK)
-		return rc;
 	s = calloc(1, sizeof(*s));
 	if (s == NULL)
 		return ip_error_set(err, IP_ENOMEM, "table sqlite");
+	rc = sqlite_util_open(&sqlt_schema, path, &s->db, s->st, err);
+	if (rc != IP_OK) {
+		free(s);
+		return rc;
+	}
 	s->base.ops = &sqlt_ops;
 	util_strlcpy(s->path, path, sizeof(s->path));
 	pthread_mutex_init(&s->lock, NULL);
-	/* NOMUTEX: s->lock already serialises every use of the handle. */
-	rc = sqlite3_open_v2(path, &s->db,
-			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-				     SQLITE_OPEN_NOMUTEX,
-			     NULL);
-	if (rc != SQLITE_OK) {
-		rc = sqlt_error(s, rc, path, err);
-		goto out;
-	}
-	sqlite3_extended_result_codes(s->db, 1);
-	rc = sqlite3_busy_timeout(s->db, SQLT_BUSY_MS);
-	if (rc != SQLITE_OK) {
-		rc = sqlt_error(s, rc, "busy_timeout", err);
-		goto out;
-	}
-	rc = sqlt_pragma(s, "PRAGMA journal_mode=WAL", "wal", err);
-	if (rc == IP_OK)
-		rc = sqlt_pragma(s, "PRAGMA synchronous=FULL", NULL, err);
-	if (rc == IP_OK)
-		rc = sqlt_migrate(s, err);
-	if (rc != IP_OK)
-		goto out;
-	for (int i = 0; i < ST_COUNT; i++) {
-		rc = sqlite3_prepare_v3(s->db, sqlt_sql[i], -1,
-					SQLITE_PREPARE_PERSISTENT, &s->st[i],
-					NULL);
-		if (rc != SQLITE_OK) {
-			rc = sqlt_error(s, rc, "prepare", err);
-			goto out;
-		}
-	}
 	*out = &s->base;
-	s = NULL;
-	rc = IP_OK;
-out:
-	if (s != NULL)
-		sqlt_close(&s->base);
-	return rc;
+	return IP_OK;
 }
 
 static const struct table_ops sqlt_ops = {
-	.name = "sqlite",
-	.caps = 0,
-	.close = sqlt_close,
-	.ping = sqlt_ping,
-	.put = sqlt_put,
-	.get = sqlt_get,
-	.update = sqlt_update,
-	.del = sqlt_del,
-	.list = sqlt_list,
-	.list_unfinished = sqlt_list_unfinished,
+    .name = "sqlite",
+    .caps = 0,
+    .close = sqlt_close,
+    .ping = sqlt_ping,
+    .put = sqlt_put,
+    .get = sqlt_get,
+    .update = sqlt_update,
+    .del = sqlt_del,
+    .list = sqlt_list,
+    .list_unfinished = sqlt_list_unfinished,
 };

@@ -24,6 +24,7 @@
 #include "core/util.h"
 #include "objstore/objstore_s3.h"
 #include "table/table_dynamodb.h"
+#include "table/table_util.h"
 
 /* ---- canonical query strings ---------------------------------------- */
 
@@ -721,14 +722,13 @@ test_cursor(void **state)
 	(void)state;
 	for (int i = 0; i < 50; i++) {
 		util_new_id(id, sizeof(id));
-		table_dynamodb_cursor_encode(id, cur, sizeof(cur));
-		assert_true(
-		    table_dynamodb_cursor_decode(cur, back, sizeof(back)));
+		table_util_cursor_encode(id, cur, sizeof(cur));
+		assert_true(table_util_cursor_decode(cur, back, sizeof(back)));
 		assert_string_equal(back, id);
 	}
 	for (size_t i = 0; i < UTIL_ARRAY_LEN(bad); i++)
 		assert_false(
-		    table_dynamodb_cursor_decode(bad[i], back, sizeof(back)));
+		    table_util_cursor_decode(bad[i], back, sizeof(back)));
 }
 
 int

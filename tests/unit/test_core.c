@@ -1,7 +1,8 @@
 /*
  * test_core.c - unit tests of the core: configuration precedence and
  * validation, the S3 event both ways, the record's JSON, the error table,
- * ids, keys and client file names.
+ * ids, keys and client file names, and the URL rules of the backend
+ * registries.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -9,6 +10,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "core/backend_url.h"
 #include "core/config.h"
 #include "core/error.h"
 #include "core/event.h"
@@ -74,7 +76,7 @@ test_config_precedence(void **state)
 	char e2[] = "IMGPIPE_VARIANT_THUMB_HEIGHT=120";
 	char e3[] = "IMGPIPE_SERVERS_ENV=/not/a/setting";
 	char e4[] = "PATH=/bin";
-	char *env[] = { e1, e2, e3, e4, NULL };
+	char *env[] = {e1, e2, e3, e4, NULL};
 	struct config c;
 	struct ip_error e;
 
@@ -107,17 +109,17 @@ test_config_rejects(void **state)
 	static const struct {
 		const char *section, *key, *value;
 	} bad[] = {
-		{ "server", "port", "70000" },
-		{ "server", "port", "80x" },
-		{ "server", "nope", "1" },
-		{ "limits", "max_body", "lots" },
-		{ "watermark", "opacity", "1.5" },
-		{ "watermark", "position", "up" },
-		{ "variant.thumb", "fit", "squash" },
-		{ "variant.Bad Name", "width", "10" },
-		{ "variant.x", "width", "0" },
-		{ "worker", "max_attempts", "0" },
-		{ "output", "progressive", "maybe" },
+	    {"server", "port", "70000"},
+	    {"server", "port", "80x"},
+	    {"server", "nope", "1"},
+	    {"limits", "max_body", "lots"},
+	    {"watermark", "opacity", "1.5"},
+	    {"watermark", "position", "up"},
+	    {"variant.thumb", "fit", "squash"},
+	    {"variant.Bad Name", "width", "10"},
+	    {"variant.x", "width", "0"},
+	    {"worker", "max_attempts", "0"},
+	    {"output", "progressive", "maybe"},
 	};
 	struct config c;
 	struct ip_error e;
@@ -146,7 +148,7 @@ test_config_bad_file(void **state)
 {
 	char *ini = write_temp("[server]\nport = many\n");
 	char e1[] = "IMGPIPE_SERVER_PROT=1";
-	char *env[] = { e1, NULL };
+	char *env[] = {e1, NULL};
 	struct config c;
 	struct ip_error e;
 
@@ -192,18 +194,18 @@ test_event_foreign_shapes(void **state)
 {
 	/* radosgw: unencoded key, ceph:s3, version 2.2, extra fields */
 	const char *rgw =
-		"{\"Records\":[{\"eventVersion\":\"2.2\",\"eventSource\":"
-		"\"ceph:s3\",\"awsRegion\":\"\",\"eventName\":"
-		"\"ObjectCreated:Put\",\"s3\":{\"bucket\":{\"name\":\"in\"},"
-		"\"object\":{\"key\":\"a b+c.jpg\",\"size\":5,\"metadata\":[],"
-		"\"tags\":[]}},\"opaqueData\":\"\"}]}";
+	    "{\"Records\":[{\"eventVersion\":\"2.2\",\"eventSource\":"
+	    "\"ceph:s3\",\"awsRegion\":\"\",\"eventName\":"
+	    "\"ObjectCreated:Put\",\"s3\":{\"bucket\":{\"name\":\"in\"},"
+	    "\"object\":{\"key\":\"a b+c.jpg\",\"size\":5,\"metadata\":[],"
+	    "\"tags\":[]}},\"opaqueData\":\"\"}]}";
 	/* SNS-wrapped S3 event (Architect sandbox @events) */
 	const char *sns =
-		"{\"Records\":[{\"Sns\":{\"Message\":\"{\\\"Records\\\":[{"
-		"\\\"eventSource\\\":\\\"aws:s3\\\",\\\"eventName\\\":"
-		"\\\"ObjectCreated:Post\\\",\\\"s3\\\":{\\\"bucket\\\":{"
-		"\\\"name\\\":\\\"in\\\"},\\\"object\\\":{\\\"key\\\":"
-		"\\\"x%20y.png\\\"}}}]}\"}}]}";
+	    "{\"Records\":[{\"Sns\":{\"Message\":\"{\\\"Records\\\":[{"
+	    "\\\"eventSource\\\":\\\"aws:s3\\\",\\\"eventName\\\":"
+	    "\\\"ObjectCreated:Post\\\",\\\"s3\\\":{\\\"bucket\\\":{"
+	    "\\\"name\\\":\\\"in\\\"},\\\"object\\\":{\\\"key\\\":"
+	    "\\\"x%20y.png\\\"}}}]}\"}}]}";
 	struct event ev;
 	struct ip_error e;
 
@@ -220,26 +222,25 @@ static void
 test_event_rejects(void **state)
 {
 	static const char *const bad[] = {
-		"",
-		"[]",
-		"{\"Records\":3}",
-		"{\"Records\":[{\"s3\":{\"bucket\":{},\"object\":{\"key\":"
-		"\"k\"}}}]}",
-		"{\"Records\":[{\"s3\":{\"bucket\":{\"name\":\"b\"},"
-		"\"object\":{\"key\":\"bad%zz\"}}}]}",
-		"{\"Records\":[{\"s3\":{\"bucket\":{\"name\":\"b\"},"
-		"\"object\":{\"key\":\"nul%00\"}}}]}",
-		"{\"Records\":[{\"s3\":{\"bucket\":{\"name\":\"b\"},"
-		"\"object\":{}}}]}",
+	    "",
+	    "[]",
+	    "{\"Records\":3}",
+	    "{\"Records\":[{\"s3\":{\"bucket\":{},\"object\":{\"key\":"
+	    "\"k\"}}}]}",
+	    "{\"Records\":[{\"s3\":{\"bucket\":{\"name\":\"b\"},"
+	    "\"object\":{\"key\":\"bad%zz\"}}}]}",
+	    "{\"Records\":[{\"s3\":{\"bucket\":{\"name\":\"b\"},"
+	    "\"object\":{\"key\":\"nul%00\"}}}]}",
+	    "{\"Records\":[{\"s3\":{\"bucket\":{\"name\":\"b\"},"
+	    "\"object\":{}}}]}",
 	};
 	struct event ev;
 	struct ip_error e;
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		assert_int_not_equal(event_parse(bad[i], strlen(bad[i]), &ev,
-						 &e),
-				     IP_OK);
+		assert_int_not_equal(
+		    event_parse(bad[i], strlen(bad[i]), &ev, &e), IP_OK);
 }
 
 /* ---- record ---- */
@@ -292,7 +293,8 @@ test_record_roundtrip(void **state)
 	a.variants[1].height = 200;
 	text = record_to_string(&a);
 	assert_non_null(text);
-	assert_non_null(strstr(text, "\"uploaded_at\":\"2026-01-01T00:00:00.123Z\""));
+	assert_non_null(
+	    strstr(text, "\"uploaded_at\":\"2026-01-01T00:00:00.123Z\""));
 	assert_non_null(strstr(text, "\"status\":\"done\""));
 	assert_int_equal(record_from_string(text, strlen(text), &b, &e), IP_OK);
 	assert_memory_equal(&a, &b, sizeof(a));
@@ -305,27 +307,27 @@ static void
 test_record_rejects(void **state)
 {
 	static const char *const bad[] = {
-		"{}",
-		"{\"id\":\"nope\",\"status\":\"done\"}",
-		"{\"id\":\"01JABCDEFGHJKMNPQRSTVWXYZ0\",\"status\":\"weird\"}",
-		"{\"id\":\"01JABCDEFGHJKMNPQRSTVWXYZ0\",\"status\":\"done\","
-		"\"width\":-1}",
-		"{\"id\":\"01JABCDEFGHJKMNPQRSTVWXYZ0\",\"status\":\"done\","
-		"\"uploaded_at\":\"yesterday\"}",
-		"{\"id\":\"01JABCDEFGHJKMNPQRSTVWXYZ0\",\"status\":\"done\","
-		"\"variants\":{}}",
-		"{\"id\":\"01JABCDEFGHJKMNPQRSTVWXYZ0\",\"status\":\"done\","
-		"\"format\":\"a-format-name-that-is-far-too-long\"}",
-		"[1]",
+	    "{}",
+	    "{\"id\":\"nope\",\"status\":\"done\"}",
+	    "{\"id\":\"01JABCDEFGHJKMNPQRSTVWXYZ0\",\"status\":\"weird\"}",
+	    "{\"id\":\"01JABCDEFGHJKMNPQRSTVWXYZ0\",\"status\":\"done\","
+	    "\"width\":-1}",
+	    "{\"id\":\"01JABCDEFGHJKMNPQRSTVWXYZ0\",\"status\":\"done\","
+	    "\"uploaded_at\":\"yesterday\"}",
+	    "{\"id\":\"01JABCDEFGHJKMNPQRSTVWXYZ0\",\"status\":\"done\","
+	    "\"variants\":{}}",
+	    "{\"id\":\"01JABCDEFGHJKMNPQRSTVWXYZ0\",\"status\":\"done\","
+	    "\"format\":\"a-format-name-that-is-far-too-long\"}",
+	    "[1]",
 	};
 	struct record r;
 	struct ip_error e;
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		assert_int_equal(record_from_string(bad[i], strlen(bad[i]), &r,
-						    &e),
-				 IP_EINVAL);
+		assert_int_equal(
+		    record_from_string(bad[i], strlen(bad[i]), &r, &e),
+		    IP_EINVAL);
 }
 
 /* ---- errors, ids, keys, names ---- */
@@ -337,18 +339,18 @@ test_error_table(void **state)
 		int code, http;
 		const char *name;
 	} rows[] = {
-		{ IP_OK, 200, "ok" },
-		{ IP_EINVAL, 400, "invalid_request" },
-		{ IP_ENOTFOUND, 404, "not_found" },
-		{ IP_ECONFLICT, 409, "conflict" },
-		{ IP_ETOOBIG, 413, "payload_too_large" },
-		{ IP_EMEDIA, 415, "unsupported_media_type" },
-		{ IP_EUNPROCESSABLE, 422, "unprocessable_image" },
-		{ IP_EFULL, 429, "too_many_requests" },
-		{ IP_EBACKEND, 503, "backend_unavailable" },
-		{ IP_ELENGTH, 411, "length_required" },
-		{ IP_ENOTSUP, 405, "method_not_allowed" },
-		{ -999, 500, "internal_error" },
+	    {IP_OK, 200, "ok"},
+	    {IP_EINVAL, 400, "invalid_request"},
+	    {IP_ENOTFOUND, 404, "not_found"},
+	    {IP_ECONFLICT, 409, "conflict"},
+	    {IP_ETOOBIG, 413, "payload_too_large"},
+	    {IP_EMEDIA, 415, "unsupported_media_type"},
+	    {IP_EUNPROCESSABLE, 422, "unprocessable_image"},
+	    {IP_EFULL, 429, "too_many_requests"},
+	    {IP_EBACKEND, 503, "backend_unavailable"},
+	    {IP_ELENGTH, 411, "length_required"},
+	    {IP_ENOTSUP, 405, "method_not_allowed"},
+	    {-999, 500, "internal_error"},
 	};
 	struct ip_error e;
 
@@ -396,16 +398,18 @@ test_sanitize_name(void **state)
 	static const struct {
 		const char *in, *out;
 	} rows[] = {
-		{ "photo.jpg", "photo.jpg" },
-		{ "../../etc/passwd", "passwd" },
-		{ "C:\\Users\\me\\cat.png", "cat.png" },
-		{ "a\x01\x1f\x7f" "b.jpg", "ab.jpg" },
-		{ "..", "image" },
-		{ "", "image" },
-		{ "  spaced .jpg. ", "spaced .jpg" },
-		{ "caf\xc3\xa9.jpg", "caf\xc3\xa9.jpg" },
-		{ "bad\xff\xfeutf8.jpg", "badutf8.jpg" },
-		{ "dir/", "image" },
+	    {"photo.jpg", "photo.jpg"},
+	    {"../../etc/passwd", "passwd"},
+	    {"C:\\Users\\me\\cat.png", "cat.png"},
+	    {"a\x01\x1f\x7f"
+	     "b.jpg",
+	     "ab.jpg"},
+	    {"..", "image"},
+	    {"", "image"},
+	    {"  spaced .jpg. ", "spaced .jpg"},
+	    {"caf\xc3\xa9.jpg", "caf\xc3\xa9.jpg"},
+	    {"bad\xff\xfeutf8.jpg", "badutf8.jpg"},
+	    {"dir/", "image"},
 	};
 	char out[RECORD_NAME_MAX];
 	char longname[600];
@@ -449,23 +453,152 @@ test_time_and_size(void **state)
 			    "Sun, 06 Nov 1994 08:49:37 GMT");
 }
 
+static void
+test_percent_decoding(void **state)
+{
+	char out[8];
+	size_t i = 0;
+
+	(void)state;
+	assert_int_equal(util_hex_value('0'), 0);
+	assert_int_equal(util_hex_value('a'), 10);
+	assert_int_equal(util_hex_value('F'), 15);
+	assert_int_equal(util_hex_value('g'), -1);
+	assert_int_equal(util_hex_value('\0'), -1);
+
+	assert_int_equal(util_pct_next("%4a+", 4, &i, true), 'J');
+	assert_int_equal(i, 3);
+	assert_int_equal(util_pct_next("%4a+", 4, &i, true), ' ');
+	assert_int_equal(i, 4);
+	i = 0;
+	assert_int_equal(util_pct_next("+", 1, &i, false), '+');
+	i = 0;
+	assert_int_equal(util_pct_next("%4", 2, &i, false), -1);
+	assert_int_equal(i, 0);
+	assert_int_equal(util_pct_next("%4x", 3, &i, false), -1);
+	/* n bounds the escape, not the NUL. */
+	assert_int_equal(util_pct_next("%41", 2, &i, false), -1);
+
+	assert_true(util_pct_decode("a%2Fb+", 6, true, out, sizeof(out)));
+	assert_string_equal(out, "a/b+");
+	assert_true(util_pct_decode("%C3%BC", 6, false, out, sizeof(out)));
+	assert_string_equal(out, "\xc3\xbc");
+	assert_false(util_pct_decode("%C3%BC", 6, true, out, sizeof(out)));
+	assert_false(util_pct_decode("%7F", 3, false, out, sizeof(out)));
+	assert_false(util_pct_decode("%0a", 3, false, out, sizeof(out)));
+	assert_false(util_pct_decode("%00", 3, false, out, sizeof(out)));
+	assert_false(util_pct_decode("%zz", 3, false, out, sizeof(out)));
+	assert_true(util_pct_decode("1234567", 7, false, out, sizeof(out)));
+	assert_false(util_pct_decode("12345678", 8, false, out, sizeof(out)));
+}
+
+/* ---- backend URLs ---- */
+
+static void
+test_backend_url(void **state)
+{
+	static const struct backend_url_local sqlite = {
+	    .module = "table",
+	    .name = "sqlite",
+	    .file = "imgpipe.db",
+	    .example = "file.db",
+	};
+	static const struct backend_url_local fs = {
+	    .module = "objstore",
+	    .name = "fs",
+	    .file = "buckets",
+	    .example = "path",
+	    .path_hint = "fs:///srv/imgpipe",
+	};
+	static const char *const bad[] = {
+	    "sqlite:",	  "sqlite:/x",	   "sqlite://host/x",
+	    "sqlite:///", "sqlite:///a?b", "sqlite:///a#b",
+	    "sqlite://",  "sqlite+x:///a", "sqlitex",
+	    "sq",
+	};
+	char buf[32];
+	char big[64];
+	const char *path;
+	struct ip_error e;
+
+	(void)state;
+	assert_true(backend_url_is("fs", "fs"));
+	assert_true(backend_url_is("s3+http://h/?region=r", "s3"));
+	assert_true(backend_url_is("s3://b", "s3"));
+	assert_true(backend_url_is("sqlite:///a.db", "sqlite"));
+	assert_false(backend_url_is("fs", "s3"));
+	assert_false(backend_url_is("fsx", "fs"));
+	assert_false(backend_url_is(":fs", "fs"));
+	assert_false(backend_url_is("", "fs"));
+
+	assert_int_equal(backend_url_local(&sqlite, "sqlite", "/d", buf,
+					   sizeof(buf), &path, &e),
+			 IP_OK);
+	assert_string_equal(path, "/d/imgpipe.db");
+	assert_int_equal(backend_url_local(&sqlite, "sqlite:///srv/x.db", "/d",
+					   buf, sizeof(buf), &path, &e),
+			 IP_OK);
+	assert_string_equal(path, "/srv/x.db");
+	assert_int_equal(backend_url_local(&sqlite, "sqlite", "", buf,
+					   sizeof(buf), &path, &e),
+			 IP_EINVAL);
+	assert_string_equal(e.msg, "table sqlite: data_dir is empty");
+	assert_null(path);
+	memset(big, 'd', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	assert_int_equal(backend_url_local(&sqlite, "sqlite", big, buf,
+					   sizeof(buf), &path, &e),
+			 IP_EINVAL);
+	assert_string_equal(e.msg, "table sqlite: data_dir too long");
+	for (size_t i = 0; i < UTIL_ARRAY_LEN(bad); i++) {
+		char want[128];
+
+		snprintf(want, sizeof(want),
+			 "table: expected \"sqlite\" or "
+			 "\"sqlite:///absolute/file.db\", got \"%s\"",
+			 bad[i]);
+		assert_int_equal(backend_url_local(&sqlite, bad[i], "/d", buf,
+						   sizeof(buf), &path, &e),
+				 IP_EINVAL);
+		assert_string_equal(e.msg, want);
+	}
+
+	assert_int_equal(
+	    backend_url_local(&fs, "fs", "/d", buf, sizeof(buf), &path, &e),
+	    IP_OK);
+	assert_string_equal(path, "/d/buckets");
+	assert_int_equal(backend_url_local(&fs, "fs:relative", "/d", buf,
+					   sizeof(buf), &path, &e),
+			 IP_EINVAL);
+	assert_string_equal(e.msg, "objstore: expected \"fs\" or "
+				   "\"fs:///absolute/path\", got "
+				   "\"fs:relative\"");
+	assert_int_equal(backend_url_local(&fs, "fs://host/x", "/d", buf,
+					   sizeof(buf), &path, &e),
+			 IP_EINVAL);
+	assert_string_equal(e.msg, "objstore: fs URL needs an absolute path "
+				   "and nothing else (fs:///srv/imgpipe)");
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_config_defaults),
-		cmocka_unit_test(test_config_precedence),
-		cmocka_unit_test(test_config_rejects),
-		cmocka_unit_test(test_config_bad_file),
-		cmocka_unit_test(test_event_roundtrip),
-		cmocka_unit_test(test_event_foreign_shapes),
-		cmocka_unit_test(test_event_rejects),
-		cmocka_unit_test(test_record_roundtrip),
-		cmocka_unit_test(test_record_rejects),
-		cmocka_unit_test(test_error_table),
-		cmocka_unit_test(test_ids_and_keys),
-		cmocka_unit_test(test_sanitize_name),
-		cmocka_unit_test(test_time_and_size),
+	    cmocka_unit_test(test_config_defaults),
+	    cmocka_unit_test(test_config_precedence),
+	    cmocka_unit_test(test_config_rejects),
+	    cmocka_unit_test(test_config_bad_file),
+	    cmocka_unit_test(test_event_roundtrip),
+	    cmocka_unit_test(test_event_foreign_shapes),
+	    cmocka_unit_test(test_event_rejects),
+	    cmocka_unit_test(test_record_roundtrip),
+	    cmocka_unit_test(test_record_rejects),
+	    cmocka_unit_test(test_error_table),
+	    cmocka_unit_test(test_ids_and_keys),
+	    cmocka_unit_test(test_sanitize_name),
+	    cmocka_unit_test(test_time_and_size),
+	    cmocka_unit_test(test_percent_decoding),
+	    cmocka_unit_test(test_backend_url),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

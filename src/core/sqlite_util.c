@@ -1,0 +1,233 @@
+/*
+ * sqlite_util.c - the SQLite plumbing of the embedded backends; see
+ * sqlite_util.h.
+ *
+ * Called by table_sqlite.c and queue_sqlite.c: open and close once each,
+ * the error mapping and sqlite_util_done from any thread that holds the
+ * backend's lock.  No state of its own.
+ *
+ * Durability: journal_mode=WAL with synchronous=FULL, so a write that
+ * returned survives power loss.  Another process sharing the file waits
+ * up to SQLITE_UTIL_BUSY_MS for its lock; SQLITE_BUSY after that is
+ * IP_ERETRY.
+ */
+#include "core/sqlite_util.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/config.h"
+#include "core/log.h"
+#include "core/util.h"
+
+#define SQLITE_UTIL_BUSY_MS 5000
+
+int
+sqlite_util_error(const char *who, sqlite3 *db, int rc, const char *what,
+		  struct ip_error *err)
+{
+	int code;
+
+	switch (rc & 0xff) {
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		code = IP_ERETRY;
+		break;
+	case SQLITE_NOMEM:
+		code = IP_ENOMEM;
+		break;
+	case SQLITE_IOERR:
+	case SQLITE_FULL:
+	case SQLITE_CANTOPEN:
+	case SQLITE_READONLY:
+		code = IP_EIO;
+		break;
+	default:
+		code = IP_EBACKEND;
+		break;
+	}
+	return ip_error_set(err, code, "%s: %s: %s", who, what,
+			    db != NULL ? sqlite3_errmsg(db)
+				       : sqlite3_errstr(rc));
+}
+
+void
+sqlite_util_done(sqlite3_stmt *st)
+{
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+}
+
+void
+sqlite_util_close(const struct sqlite_util_schema *sc, const char *path,
+		  sqlite3 *db, sqlite3_stmt **st)
+{
+	for (size_t i = 0; i < sc->nsql; i++) {
+		sqlite3_finalize(st[i]);
+		st[i] = NULL;
+	}
+	if (db != NULL && sqlite3_close(db) != SQLITE_OK)
+		log_error("%s: close %s: %s", sc->who, path,
+			  sqlite3_errmsg(db));
+}
+
+/* Run a pragma whose answer must be `want` (e.g. journal_mode -> wal). */
+static int
+sqlite_util_pragma(const char *who, sqlite3 *db, const char *sql,
+		   const char *want, struct ip_error *err)
+{
+	sqlite3_stmt *st = NULL;
+	const unsigned char *got;
+	int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+
+	if (rc != SQLITE_OK) {
+		rc = sqlite_util_error(who, db, rc, sql, err);
+		goto out;
+	}
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		rc = sqlite_util_error(who, db, rc, sql, err);
+		goto out;
+	}
+	got = rc == SQLITE_ROW ? sqlite3_column_text(st, 0) : NULL;
+	if (want != NULL &&
+	    (got == NULL || strcmp((const char *)got, want) != 0)) {
+		rc = ip_error_set(err, IP_EBACKEND, "%s: %s did not give %s",
+				  who, sql, want);
+		goto out;
+	}
+	rc = IP_OK;
+out:
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* Create or check the schema; idempotent, one transaction. */
+static int
+sqlite_util_migrate(const struct sqlite_util_schema *sc, const char *path,
+		    sqlite3 *db, struct ip_error *err)
+{
+	sqlite3_stmt *st = NULL;
+	char sql[64];
+	int version;
+	int rc;
+
+	rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+	if (rc != SQLITE_OK)
+		return sqlite_util_error(sc->who, db, rc, "begin", err);
+	rc = sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		rc = sqlite_util_error(sc->who, db, rc, "user_version", err);
+		goto out;
+	}
+	version = sqlite3_column_int(st, 0);
+	if (version > sc->version) {
+		rc = ip_error_set(err, IP_EBACKEND,
+				  "%s: %s has schema %d, newer than "
+				  "this imgpipe (%d)",
+				  sc->who, path, version, sc->version);
+		goto out;
+	}
+	rc = sqlite3_exec(db, sc->ddl, NULL, NULL, NULL);
+	if (rc != SQLITE_OK) {
+		rc = sqlite_util_error(sc->who, db, rc, "schema", err);
+		goto out;
+	}
+	snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", sc->version);
+	rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+	if (rc != SQLITE_OK) {
+		rc = sqlite_util_error(sc->who, db, rc, "user_version", err);
+		goto out;
+	}
+	rc = IP_OK;
+out:
+	sqlite3_finalize(st);
+	if (rc == IP_OK &&
+	    sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+		rc =
+		    sqlite_util_error(sc->who, db, SQLITE_ERROR, "commit", err);
+	if (rc != IP_OK)
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	return rc;
+}
+
+/* mkdir -p of the directory that will hold path. */
+static int
+sqlite_util_mkdir_parent(const char *who, const char *path,
+			 struct ip_error *err)
+{
+	char dir[CONFIG_PATH_MAX];
+	char *slash;
+	int e;
+
+	util_strlcpy(dir, path, sizeof(dir));
+	slash = strrchr(dir, '/');
+	if (slash == NULL || slash == dir)
+		return IP_OK;
+	*slash = '\0';
+	e = util_mkdir_p(dir);
+	if (e != 0)
+		return ip_error_set(err, IP_EIO, "%s: mkdir %s: %s", who, dir,
+				    strerror(-e));
+	return IP_OK;
+}
+
+int
+sqlite_util_open(const struct sqlite_util_schema *sc, const char *path,
+		 sqlite3 **out, sqlite3_stmt **st, struct ip_error *err)
+{
+	sqlite3 *db = NULL;
+	int rc;
+
+	*out = NULL;
+	for (size_t i = 0; i < sc->nsql; i++)
+		st[i] = NULL;
+	if (path == NULL || path[0] == '\0' || strlen(path) >= CONFIG_PATH_MAX)
+		return ip_error_set(err, IP_EINVAL, "%s: bad path", sc->who);
+	rc = sqlite_util_mkdir_parent(sc->who, path, err);
+	if (rc != IP_OK)
+		return rc;
+	/* NOMUTEX: the backend's own lock serialises every use. */
+	rc = sqlite3_open_v2(path, &db,
+			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+				 SQLITE_OPEN_NOMUTEX,
+			     NULL);
+	if (rc != SQLITE_OK) {
+		rc = sqlite_util_error(sc->who, db, rc, path, err);
+		goto out;
+	}
+	sqlite3_extended_result_codes(db, 1);
+	rc = sqlite3_busy_timeout(db, SQLITE_UTIL_BUSY_MS);
+	if (rc != SQLITE_OK) {
+		rc = sqlite_util_error(sc->who, db, rc, "busy_timeout", err);
+		goto out;
+	}
+	rc = sqlite_util_pragma(sc->who, db, "PRAGMA journal_mode=WAL", "wal",
+				err);
+	if (rc == IP_OK)
+		rc = sqlite_util_pragma(sc->who, db, "PRAGMA synchronous=FULL",
+					NULL, err);
+	if (rc == IP_OK)
+		rc = sqlite_util_migrate(sc, path, db, err);
+	if (rc != IP_OK)
+		goto out;
+	for (size_t i = 0; i < sc->nsql; i++) {
+		rc =
+		    sqlite3_prepare_v3(db, sc->sql[i], -1,
+				       SQLITE_PREPARE_PERSISTENT, &st[i], NULL);
+		if (rc != SQLITE_OK) {
+			rc = sqlite_util_error(sc->who, db, rc, "prepare", err);
+			goto out;
+		}
+	}
+	*out = db;
+	db = NULL;
+	rc = IP_OK;
+out:
+	if (db != NULL)
+		sqlite_util_close(sc, path, db, st);
+	return rc;
+}

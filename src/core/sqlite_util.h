@@ -1,0 +1,60 @@
+/*
+ * sqlite_util.h - the SQLite plumbing of the embedded backends
+ * (table_sqlite.c, queue_sqlite.c): open a database file durably, create
+ * or check its schema, prepare its statements, and map SQLite result codes
+ * to enum ip_code.
+ *
+ * A connection opened here has SQLite's own mutex off
+ * (SQLITE_OPEN_NOMUTEX): its owner serialises every use of it and of its
+ * statements.  The functions themselves are reentrant.
+ */
+#ifndef IMGPIPE_SQLITE_UTIL_H
+#define IMGPIPE_SQLITE_UTIL_H
+
+#include <stddef.h>
+
+#include "core/error.h"
+
+/* The types of <sqlite3.h>, which only the backends include. */
+struct sqlite3;
+struct sqlite3_stmt;
+
+/* What a backend's database is: constant, one per backend. */
+struct sqlite_util_schema {
+	const char *who; /* message prefix, e.g. "table sqlite" */
+	const char *ddl; /* CREATE ... IF NOT EXISTS statements */
+	int version; /* the PRAGMA user_version ddl makes */
+	const char *const *sql; /* statements to prepare, nsql of them */
+	size_t nsql;
+};
+
+/*
+ * Fill err with the enum ip_code of SQLite result rc (BUSY/LOCKED:
+ * IP_ERETRY, NOMEM: IP_ENOMEM, IOERR/FULL/CANTOPEN/READONLY: IP_EIO,
+ * anything else IP_EBACKEND) and "WHO: WHAT: <SQLite's message>", taken
+ * from db if it is not NULL.  Returns the code.
+ */
+int sqlite_util_error(const char *who, struct sqlite3 *db, int rc,
+		      const char *what, struct ip_error *err);
+
+/*
+ * Open the database file at path (making it and its directory if need
+ * be): extended result codes, a busy timeout, journal_mode=WAL and
+ * synchronous=FULL, the schema created or checked (a file of a newer
+ * schema version is IP_EBACKEND), and sc->sql prepared into st[0, nsql)
+ * for repeated use.  IP_EINVAL for an empty path or one of
+ * CONFIG_PATH_MAX bytes or more.  On failure *db and st are NULL.
+ */
+int sqlite_util_open(const struct sqlite_util_schema *sc, const char *path,
+		     struct sqlite3 **db, struct sqlite3_stmt **st,
+		     struct ip_error *err);
+
+/* Finalize st[0, nsql) and close db (NULL-safe); a failed close is logged
+ * with path. */
+void sqlite_util_close(const struct sqlite_util_schema *sc, const char *path,
+		       struct sqlite3 *db, struct sqlite3_stmt **st);
+
+/* Give a used prepared statement back clean: reset, bindings cleared. */
+void sqlite_util_done(struct sqlite3_stmt *st);
+
+#endif

@@ -633,7 +633,8 @@ cmd_lambda(int argc, char **argv)
 	}
 	/* Lambda's only writable place is /tmp. */
 	if (strcmp(cfg.data_dir, "./data") == 0 && getenv("LAMBDA_TASK_ROOT"))
-		util_strlcpy(cfg.data_dir, "/tmp/imgpipe", sizeof(cfg.data_dir));
+		util_strlcpy(cfg.data_dir, "/tmp/imgpipe",
+			     sizeof(cfg.data_dir));
 	if (app_open(&app, &cfg, APP_NEED_STORE | APP_NEED_TABLE | APP_NEED_IMG,
 		     &err) != IP_OK) {
 		lambda_init_error(err.msg);
@@ -744,7 +745,8 @@ main(int argc, char **argv)
 		const char *base = strrchr(argv[0], '/');
 
 		/* provided.al2023 runs the function as `bootstrap`. */
-		if (strcmp(base != NULL ? base + 1 : argv[0], "bootstrap") == 0) {
+		if (strcmp(base != NULL ? base + 1 : argv[0], "bootstrap") ==
+		    0) {
 			rc = cmd_lambda(argc, argv);
 			free_options();
 			return rc;

@@ -524,8 +524,8 @@ config_load_file(struct config *cfg, const char *path, struct ip_error *err)
 		gchar **keys = g_key_file_get_keys(kf, "variants", NULL, NULL);
 
 		for (size_t k = 0; keys != NULL && keys[k] != NULL; k++) {
-			gchar *v =
-			    g_key_file_get_string(kf, "variants", keys[k], NULL);
+			gchar *v = g_key_file_get_string(kf, "variants",
+							 keys[k], NULL);
 
 			if (v != NULL && strcmp(keys[k], "only") == 0)
 				rc = config_keep_variants(cfg, g_strstrip(v),

@@ -94,7 +94,7 @@ struct config {
 	int wait_max_s; /* cap for ?wait= */
 	int shutdown_grace_s; /* SIGTERM drain bound */
 	char log_level[16];
-	bool accept_events;		/* POST /v1/events on this server */
+	bool accept_events; /* POST /v1/events on this server */
 
 	/* [limits] */
 	int64_t max_body_bytes; /* default 50 MiB */
@@ -137,7 +137,7 @@ struct config {
 	int visibility_s; /* queue visibility timeout */
 	int vips_threads; /* libvips threads per worker */
 	int vips_cache_mb; /* 0 = operation cache off */
-	int events_port;   /* `worker`: listen for pushed events */
+	int events_port; /* `worker`: listen for pushed events */
 
 	/* [output] */
 	char background[16]; /* flatten colour for JPEG, "#ffffff" */

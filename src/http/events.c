@@ -113,7 +113,7 @@ events_end(struct http_request *rq)
 	free(ev);
 	if (rc != IP_OK)
 		return reply_ip_error(rq, &err);
-	return reply_json(rq, MHD_HTTP_OK,
-			  json_pack("{s:i, s:i}", "queued", queued, "ignored",
-				    ignored));
+	return reply_json(
+	    rq, MHD_HTTP_OK,
+	    json_pack("{s:i, s:i}", "queued", queued, "ignored", ignored));
 }

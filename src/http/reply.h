@@ -40,9 +40,9 @@ struct http_request {
 	char id[32]; /* X-Request-Id */
 	char path[128]; /* truncated, for the log */
 	struct upload *upload; /* upload.c's state, or NULL */
-	char *body;	       /* events.c: a small body read whole */
+	char *body; /* events.c: a small body read whole */
 	size_t body_len;
-	bool body_over;	       /* the body passed its bound */
+	bool body_over; /* the body passed its bound */
 	int route_rc; /* routes_match's verdict */
 	struct ip_error route_err;
 	struct route_match match;

@@ -32,24 +32,24 @@
 struct imgproc;
 
 struct image_info {
-	char format[16];	/* "jpeg", "png", "webp", "gif", "heif", ... */
-	char content_type[64];	/* "image/jpeg" ... from the sniffed format */
-	int width;		/* stored (one frame) */
+	char format[16]; /* "jpeg", "png", "webp", "gif", "heif", ... */
+	char content_type[64]; /* "image/jpeg" ... from the sniffed format */
+	int width; /* stored (one frame) */
 	int height;
-	int display_width;	/* after EXIF orientation */
+	int display_width; /* after EXIF orientation */
 	int display_height;
-	int orientation;	/* 1..8 */
-	int pages;		/* frames, 1 for still images */
+	int orientation; /* 1..8 */
+	int pages; /* frames, 1 for still images */
 	bool has_alpha;
-	char colourspace[16];	/* "srgb", "cmyk", "b-w", "rgb16", ... */
+	char colourspace[16]; /* "srgb", "cmyk", "b-w", "rgb16", ... */
 };
 
 struct imgproc_variant {
 	char name[32];
-	enum out_format format;	/* resolved: never FORMAT_AUTO */
+	enum out_format format; /* resolved: never FORMAT_AUTO */
 	int width;
 	int height;
-	void *data;		/* malloc'd (g_free-compatible not assumed) */
+	void *data; /* malloc'd (g_free-compatible not assumed) */
 	size_t len;
 	char sha256[65];
 };
@@ -58,8 +58,8 @@ struct imgproc_result {
 	struct image_info info;
 	size_t n;
 	struct imgproc_variant variants[RECORD_VARIANTS_MAX];
-	char placeholder[128];	/* BlurHash, may be empty */
-	char dominant[8];	/* "#rrggbb", may be empty */
+	char placeholder[128]; /* BlurHash, may be empty */
+	char dominant[8]; /* "#rrggbb", may be empty */
 };
 
 struct imgproc_ops {

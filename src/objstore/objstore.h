@@ -31,26 +31,26 @@
 struct objstore;
 
 /* Capability bits. */
-#define OBJSTORE_CAP_MOVE 0x1	     /* put_file can rename (zero copy) */
-#define OBJSTORE_CAP_LOCAL 0x2	     /* objects are local files */
+#define OBJSTORE_CAP_MOVE 0x1 /* put_file can rename (zero copy) */
+#define OBJSTORE_CAP_LOCAL 0x2 /* objects are local files */
 
 struct objstore_stat {
 	int64_t size;
 	int64_t mtime_ms;
-	char etag[80];		/* opaque, quoted form NOT included */
-	char content_type[64];	/* may be empty */
+	char etag[80]; /* opaque, quoted form NOT included */
+	char content_type[64]; /* may be empty */
 };
 
 struct objstore_put_opts {
 	const char *content_type; /* may be NULL */
-	const char *sha256_hex;	  /* of the body if known (S3 signs it) */
-	bool move;		  /* store may take src_path (rename) */
+	const char *sha256_hex; /* of the body if known (S3 signs it) */
+	bool move; /* store may take src_path (rename) */
 };
 
 struct objstore_listing {
 	size_t n;
-	char **keys;		/* n keys, malloc'd, in byte order */
-	int64_t *sizes;		/* n sizes */
+	char **keys; /* n keys, malloc'd, in byte order */
+	int64_t *sizes; /* n sizes */
 	char next_token[RECORD_KEY_MAX + 8]; /* "" when the listing is done */
 };
 
@@ -61,8 +61,8 @@ struct objstore_ops {
 	int (*ping)(struct objstore *s, struct ip_error *err);
 	int (*ensure_bucket)(struct objstore *s, const char *bucket,
 			     struct ip_error *err);
-	int (*put_file)(struct objstore *s, const char *bucket,
-			const char *key, const char *src_path,
+	int (*put_file)(struct objstore *s, const char *bucket, const char *key,
+			const char *src_path,
 			const struct objstore_put_opts *opts,
 			struct ip_error *err);
 	int (*put_buffer)(struct objstore *s, const char *bucket,
@@ -73,8 +73,8 @@ struct objstore_ops {
 	 * the caller closes (fs: the file; s3: an unlinked temp file holding
 	 * the download).  st may be NULL. */
 	int (*open_read)(struct objstore *s, const char *bucket,
-			 const char *key, int *fd_out,
-			 struct objstore_stat *st, struct ip_error *err);
+			 const char *key, int *fd_out, struct objstore_stat *st,
+			 struct ip_error *err);
 	int (*head)(struct objstore *s, const char *bucket, const char *key,
 		    struct objstore_stat *st, struct ip_error *err);
 	/* Deleting a missing key is IP_OK (S3 semantics). */
@@ -83,8 +83,8 @@ struct objstore_ops {
 	/* Keys with the prefix, after the opaque token (NULL/"" = start), at
 	 * most max (1..1000).  Caller frees with objstore_listing_free. */
 	int (*list)(struct objstore *s, const char *bucket, const char *prefix,
-		    const char *token, size_t max,
-		    struct objstore_listing *out, struct ip_error *err);
+		    const char *token, size_t max, struct objstore_listing *out,
+		    struct ip_error *err);
 };
 
 struct objstore {

@@ -62,16 +62,16 @@
 
 #define FS_TMP_DIR ".tmp"
 #define FS_XATTR_TYPE "user.content_type"
-#define FS_SEG_MAX 255		/* NAME_MAX on every Linux filesystem */
+#define FS_SEG_MAX 255 /* NAME_MAX on every Linux filesystem */
 #define FS_DEPTH_MAX (RECORD_KEY_MAX / 2 + 1)
-#define FS_WALK_TRIES 8		/* walks per put when deletes race us */
+#define FS_WALK_TRIES 8 /* walks per put when deletes race us */
 #define FS_COPY_BUF (64 * 1024)
-#define FS_STALE_TMP_S 3600	/* temp files older than this are debris */
+#define FS_STALE_TMP_S 3600 /* temp files older than this are debris */
 #define FS_LIST_MAX 1000
 #define FS_TYPE_MAX sizeof(((struct objstore_stat *)NULL)->content_type)
 
 struct fs_store {
-	struct objstore base;	/* first: the interface casts */
+	struct objstore base; /* first: the interface casts */
 	int root_fd;
 	int tmp_fd;
 	atomic_uint_fast64_t seq; /* temp file names */
@@ -87,7 +87,7 @@ struct fs_walk {
 	int fds[FS_DEPTH_MAX];
 	size_t seg_off[FS_DEPTH_MAX];
 	size_t seg_len[FS_DEPTH_MAX];
-	size_t depth;		/* fds[0] is the bucket */
+	size_t depth; /* fds[0] is the bucket */
 	char leaf[FS_SEG_MAX + 1];
 };
 
@@ -180,9 +180,9 @@ static int
 fs_open_subdir(int parent, const char *name, bool create, int *fd_out)
 {
 	for (int tries = 0; tries < FS_WALK_TRIES; tries++) {
-		int fd = openat(parent, name,
-				O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-					O_CLOEXEC);
+		int fd =
+		    openat(parent, name,
+			   O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 
 		if (fd >= 0) {
 			*fd_out = fd;
@@ -207,8 +207,8 @@ fs_open_subdir(int parent, const char *name, bool create, int *fd_out)
  * The key must already be valid.
  */
 static int
-fs_walk(struct fs_store *fs, const char *bucket, const char *key,
-	bool create, bool keep, struct fs_walk *w, struct ip_error *err)
+fs_walk(struct fs_store *fs, const char *bucket, const char *key, bool create,
+	bool keep, struct fs_walk *w, struct ip_error *err)
 {
 	char seg[FS_SEG_MAX + 1];
 	size_t off = 0;
@@ -306,13 +306,13 @@ fs_fill_stat(int fd, const struct stat *sb, struct objstore_stat *st)
 
 	memset(st, 0, sizeof(*st));
 	st->size = (int64_t)sb->st_size;
-	st->mtime_ms = (int64_t)sb->st_mtim.tv_sec * 1000 +
-		       sb->st_mtim.tv_nsec / 1000000;
+	st->mtime_ms =
+	    (int64_t)sb->st_mtim.tv_sec * 1000 + sb->st_mtim.tv_nsec / 1000000;
 	snprintf(st->etag, sizeof(st->etag), "%llx-%llx-%llx",
 		 (unsigned long long)sb->st_ino,
 		 (unsigned long long)sb->st_size,
 		 (unsigned long long)sb->st_mtim.tv_sec * 1000000000ULL +
-			 (unsigned long long)sb->st_mtim.tv_nsec);
+		     (unsigned long long)sb->st_mtim.tv_nsec);
 	n = fgetxattr(fd, FS_XATTR_TYPE, st->content_type,
 		      sizeof(st->content_type) - 1);
 	if (n < 0)
@@ -485,8 +485,7 @@ fs_put_buffer(struct objstore *s, const char *bucket, const char *key,
 	if (opts != NULL && opts->content_type != NULL &&
 	    !content_type_valid(opts->content_type))
 		return ip_error_set(err, IP_EINVAL, "invalid content type");
-	return fs_put_copy(fs_store(s), bucket, key, -1, data, len, opts,
-			   err);
+	return fs_put_copy(fs_store(s), bucket, key, -1, data, len, opts, err);
 }
 
 static int
@@ -663,13 +662,13 @@ out:
 
 /* One directory entry seen while listing. */
 struct fs_entry {
-	char *sort;		/* name, plus '/' for a directory */
+	char *sort; /* name, plus '/' for a directory */
 	bool dir;
 };
 
 struct fs_list {
 	const char *prefix;
-	const char *after;	/* NULL: from the start */
+	const char *after; /* NULL: from the start */
 	size_t want;
 	size_t n;
 	char **keys;
@@ -764,7 +763,7 @@ fs_read_entries(DIR *d, struct fs_entry **out, size_t *n_out,
 		if (n == cap) {
 			size_t ncap = cap == 0 ? 64 : cap * 2;
 			struct fs_entry *grown =
-				realloc(ents, ncap * sizeof(*ents));
+			    realloc(ents, ncap * sizeof(*ents));
 
 			if (grown == NULL) {
 				rc = ip_error_set(err, IP_ENOMEM, "list");
@@ -838,7 +837,7 @@ fs_list_dir(struct fs_list *l, int fd)
 			l->path[l->path_len - 1] = '\0';
 			sub = openat(dirfd(d), l->path + base,
 				     O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-					     O_CLOEXEC);
+					 O_CLOEXEC);
 			l->path[l->path_len - 1] = '/';
 			/* Gone since readdir: a concurrent delete. */
 			if (sub < 0)
@@ -1018,8 +1017,8 @@ fs_sweep_tmp(struct fs_store *fs)
 
 		if (de->d_name[0] == '.')
 			continue;
-		if (fstatat(fs->tmp_fd, de->d_name, &sb,
-			    AT_SYMLINK_NOFOLLOW) != 0 ||
+		if (fstatat(fs->tmp_fd, de->d_name, &sb, AT_SYMLINK_NOFOLLOW) !=
+			0 ||
 		    !S_ISREG(sb.st_mode) || sb.st_mtime > limit)
 			continue;
 		if (unlinkat(fs->tmp_fd, de->d_name, 0) == 0)
@@ -1031,16 +1030,14 @@ fs_sweep_tmp(struct fs_store *fs)
 }
 
 int
-objstore_fs_open(const char *root, struct objstore **out,
-		 struct ip_error *err)
+objstore_fs_open(const char *root, struct objstore **out, struct ip_error *err)
 {
 	struct fs_store *fs = NULL;
 	int rc = IP_OK;
 	int e;
 
 	*out = NULL;
-	if (root == NULL || root[0] == '\0' ||
-	    strlen(root) >= sizeof(fs->root))
+	if (root == NULL || root[0] == '\0' || strlen(root) >= sizeof(fs->root))
 		return ip_error_set(err, IP_EINVAL, "objstore fs: bad root");
 	fs = calloc(1, sizeof(*fs));
 	if (fs == NULL)
@@ -1058,8 +1055,8 @@ objstore_fs_open(const char *root, struct objstore **out,
 	}
 	fs->root_fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fs->root_fd < 0) {
-		rc = ip_error_set(err, IP_EIO, "objstore fs: open %s: %s",
-				  root, strerror(errno));
+		rc = ip_error_set(err, IP_EIO, "objstore fs: open %s: %s", root,
+				  strerror(errno));
 		goto out;
 	}
 	if (mkdirat(fs->root_fd, FS_TMP_DIR, 0700) == 0)
@@ -1084,15 +1081,15 @@ out:
 }
 
 static const struct objstore_ops fs_ops = {
-	.name = "fs",
-	.caps = OBJSTORE_CAP_MOVE | OBJSTORE_CAP_LOCAL,
-	.close = fs_close,
-	.ping = fs_ping,
-	.ensure_bucket = fs_ensure_bucket,
-	.put_file = fs_put_file,
-	.put_buffer = fs_put_buffer,
-	.open_read = fs_open_read,
-	.head = fs_head,
-	.del = fs_del,
-	.list = fs_list,
+    .name = "fs",
+    .caps = OBJSTORE_CAP_MOVE | OBJSTORE_CAP_LOCAL,
+    .close = fs_close,
+    .ping = fs_ping,
+    .ensure_bucket = fs_ensure_bucket,
+    .put_file = fs_put_file,
+    .put_buffer = fs_put_buffer,
+    .open_read = fs_open_read,
+    .head = fs_head,
+    .del = fs_del,
+    .list = fs_list,
 };

@@ -40,8 +40,8 @@ lambda_base_url(const char *api, char *out, size_t len, struct ip_error *err)
 		return ip_error_set(err, IP_EINVAL,
 				    "AWS_LAMBDA_RUNTIME_API has white space");
 	n = strncmp(api, "http://", 7) == 0 || strncmp(api, "https://", 8) == 0
-		    ? snprintf(out, len, "%s/2018-06-01/runtime", api)
-		    : snprintf(out, len, "http://%s/2018-06-01/runtime", api);
+		? snprintf(out, len, "%s/2018-06-01/runtime", api)
+		: snprintf(out, len, "http://%s/2018-06-01/runtime", api);
 	if (n < 0 || (size_t)n >= len)
 		return ip_error_set(err, IP_EINVAL,
 				    "AWS_LAMBDA_RUNTIME_API is too long");
@@ -177,8 +177,8 @@ post(CURL *h, const char *url, const char *body, const char *error_type)
 static char *
 error_body(const char *type, const char *message)
 {
-	json_t *o = json_pack("{s:s, s:s}", "errorType", type, "errorMessage",
-			      message);
+	json_t *o =
+	    json_pack("{s:s, s:s}", "errorType", type, "errorMessage", message);
 	char *s = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
 
 	json_decref(o);
@@ -188,7 +188,7 @@ error_body(const char *type, const char *message)
 static void
 handle(struct app *app, CURL *h, const char *base, struct invocation *inv)
 {
-	struct pipeline_invocation pinv = { .attempt = 1, .final = true };
+	struct pipeline_invocation pinv = {.attempt = 1, .final = true};
 	struct pipeline_stats st;
 	struct ip_error err;
 	char url[LAMBDA_URL_MAX + LAMBDA_ID_MAX + 32];
@@ -199,17 +199,17 @@ handle(struct app *app, CURL *h, const char *base, struct invocation *inv)
 	ip_error_clear(&err);
 	memset(&st, 0, sizeof(st));
 	if (inv->too_big)
-		rc = ip_error_set(&err, IP_ETOOBIG,
-				  "event larger than %d bytes",
-				  LAMBDA_EVENT_MAX);
+		rc =
+		    ip_error_set(&err, IP_ETOOBIG, "event larger than %d bytes",
+				 LAMBDA_EVENT_MAX);
 	else
 		rc = pipeline_handle_event(&app->pipe, inv->body, inv->len,
 					   &pinv, &st, &err);
 	if (rc == IP_OK) {
-		json_t *o = json_pack("{s:i, s:i, s:i, s:I}", "done", st.done,
-				      "failed", st.failed, "skipped",
-				      st.skipped, "processing_ms",
-				      (json_int_t)st.processing_ms);
+		json_t *o =
+		    json_pack("{s:i, s:i, s:i, s:I}", "done", st.done, "failed",
+			      st.failed, "skipped", st.skipped, "processing_ms",
+			      (json_int_t)st.processing_ms);
 
 		body = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
 		json_decref(o);

@@ -43,7 +43,7 @@ struct queue_msg {
 	char receipt[QUEUE_RECEIPT_MAX];
 	int receive_count;
 	int64_t sent_at_ms;
-	char *body;		/* malloc'd, NUL-terminated; queue_msg_clear */
+	char *body; /* malloc'd, NUL-terminated; queue_msg_clear */
 	size_t len;
 };
 
@@ -52,7 +52,7 @@ struct queue_dead {
 	int receive_count;
 	int64_t dead_at_ms;
 	char reason[QUEUE_REASON_MAX];
-	char *body;		/* malloc'd */
+	char *body; /* malloc'd */
 	size_t len;
 };
 

@@ -34,7 +34,7 @@ struct table;
 
 struct table_page {
 	size_t n;
-	struct record *items;		 /* n records, malloc'd */
+	struct record *items; /* n records, malloc'd */
 	char next_cursor[TABLE_CURSOR_MAX]; /* "" when there is no more */
 };
 

@@ -62,8 +62,8 @@ env_or(const char *name, const char *def)
 void
 contract_config(struct config *cfg, const char *dir)
 {
-	const char *prefix = env_or("IMGPIPE_TEST_BUCKET_PREFIX",
-				    "imgpipe-test");
+	const char *prefix =
+	    env_or("IMGPIPE_TEST_BUCKET_PREFIX", "imgpipe-test");
 
 	config_defaults(cfg);
 	util_strlcpy(cfg->data_dir, dir, sizeof(cfg->data_dir));

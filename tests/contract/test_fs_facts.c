@@ -39,7 +39,7 @@
 
 struct fix {
 	char dir[CONTRACT_PATH_MAX];
-	char root[CONTRACT_PATH_MAX + 16];    /* DATA/buckets */
+	char root[CONTRACT_PATH_MAX + 16]; /* DATA/buckets */
 	char bucket_dir[CONTRACT_PATH_MAX + 96];
 	struct config cfg;
 	struct objstore *s;
@@ -49,7 +49,7 @@ static int
 setup(void **state)
 {
 	struct fix *f = calloc(1, sizeof(*f));
-	struct ip_error err = { 0 };
+	struct ip_error err = {0};
 
 	assert_non_null(f);
 	contract_tmpdir(f->dir, sizeof(f->dir));
@@ -127,8 +127,8 @@ static void
 test_layout_and_no_temp_files(void **state)
 {
 	struct fix *f = *state;
-	struct ip_error err = { 0 };
-	struct objstore_put_opts move = { .move = true };
+	struct ip_error err = {0};
+	struct objstore_put_opts move = {.move = true};
 	char tmp[CONTRACT_PATH_MAX + 32];
 	char src[CONTRACT_PATH_MAX + 32];
 	char path[CONTRACT_PATH_MAX + 256];
@@ -175,9 +175,9 @@ static void
 test_move_is_a_rename(void **state)
 {
 	struct fix *f = *state;
-	struct ip_error err = { 0 };
-	struct objstore_put_opts move = { .content_type = "image/gif",
-					  .move = true };
+	struct ip_error err = {0};
+	struct objstore_put_opts move = {.content_type = "image/gif",
+					 .move = true};
 	char src[CONTRACT_PATH_MAX + 32];
 	char path[CONTRACT_PATH_MAX + 256];
 	struct stat before, after;
@@ -197,9 +197,9 @@ test_move_is_a_rename(void **state)
 	assert_int_equal(after.st_ino, before.st_ino);
 	assert_int_equal(after.st_dev, before.st_dev);
 	/* The type travels with the moved file (where xattrs exist). */
-	assert_int_equal(objstore_head(f->s, f->cfg.input_bucket,
-				       "01J/orig.jpg", &st, &err),
-			 IP_OK);
+	assert_int_equal(
+	    objstore_head(f->s, f->cfg.input_bucket, "01J/orig.jpg", &st, &err),
+	    IP_OK);
 	if (getxattr(path, "user.content_type", value, sizeof(value)) >= 0)
 		assert_string_equal(st.content_type, "image/gif");
 	else
@@ -210,15 +210,15 @@ static void
 test_invalid_keys_write_nothing(void **state)
 {
 	struct fix *f = *state;
-	struct ip_error err = { 0 };
-	const char *bad[] = { "../escape", "a/../../b", "/etc/x", "..",
-			      "a//b", "a\\b", "x\x01" };
+	struct ip_error err = {0};
+	const char *bad[] = {"../escape", "a/../../b", "/etc/x", "..",
+			     "a//b",	  "a\\b",      "x\x01"};
 	char src[CONTRACT_PATH_MAX + 32];
 
 	snprintf(src, sizeof(src), "%s/src", f->dir);
 	contract_write_file(src, "x", 1);
 	for (size_t i = 0; i < UTIL_ARRAY_LEN(bad); i++) {
-		struct objstore_put_opts move = { .move = true };
+		struct objstore_put_opts move = {.move = true};
 
 		assert_int_equal(objstore_put_buffer(f->s, f->cfg.input_bucket,
 						     bad[i], "x", 1, NULL,
@@ -237,7 +237,7 @@ static void
 test_delete_prunes_empty_dirs(void **state)
 {
 	struct fix *f = *state;
-	struct ip_error err = { 0 };
+	struct ip_error err = {0};
 	char path[CONTRACT_PATH_MAX + 256];
 
 	assert_int_equal(objstore_put_buffer(f->s, f->cfg.input_bucket,
@@ -246,16 +246,15 @@ test_delete_prunes_empty_dirs(void **state)
 	assert_int_equal(objstore_put_buffer(f->s, f->cfg.input_bucket,
 					     "a/x.txt", "x", 1, NULL, &err),
 			 IP_OK);
-	assert_int_equal(objstore_delete(f->s, f->cfg.input_bucket,
-					 "a/b/c.txt", &err),
-			 IP_OK);
+	assert_int_equal(
+	    objstore_delete(f->s, f->cfg.input_bucket, "a/b/c.txt", &err),
+	    IP_OK);
 	path_of(f, "a/b", path, sizeof(path));
 	assert_int_equal(access(path, F_OK), -1);
 	path_of(f, "a", path, sizeof(path));
 	assert_int_equal(access(path, F_OK), 0);
-	assert_int_equal(objstore_delete(f->s, f->cfg.input_bucket, "a/x.txt",
-					 &err),
-			 IP_OK);
+	assert_int_equal(
+	    objstore_delete(f->s, f->cfg.input_bucket, "a/x.txt", &err), IP_OK);
 	assert_int_equal(access(path, F_OK), -1);
 	/* The bucket itself stays. */
 	assert_int_equal(access(f->bucket_dir, F_OK), 0);
@@ -266,7 +265,7 @@ static void
 test_symlinks_not_followed(void **state)
 {
 	struct fix *f = *state;
-	struct ip_error err = { 0 };
+	struct ip_error err = {0};
 	char outside[CONTRACT_PATH_MAX + 32];
 	char secret[CONTRACT_PATH_MAX + 64];
 	char link[CONTRACT_PATH_MAX + 256];
@@ -298,9 +297,9 @@ test_symlinks_not_followed(void **state)
 			 IP_OK);
 	assert_int_equal(count_entries(outside), 1); /* secret.txt only */
 	assert_int_equal(access(secret, F_OK), 0);
-	assert_int_equal(objstore_list(f->s, f->cfg.input_bucket, "", NULL, 100,
-				       &l, &err),
-			 IP_OK);
+	assert_int_equal(
+	    objstore_list(f->s, f->cfg.input_bucket, "", NULL, 100, &l, &err),
+	    IP_OK);
 	assert_int_equal(l.n, 0);
 	objstore_listing_free(&l);
 }
@@ -309,7 +308,7 @@ static void
 test_key_prefix_conflicts(void **state)
 {
 	struct fix *f = *state;
-	struct ip_error err = { 0 };
+	struct ip_error err = {0};
 	char seg[300];
 	char key[320];
 
@@ -326,12 +325,10 @@ test_key_prefix_conflicts(void **state)
 					     "d", 1, NULL, &err),
 			 IP_EEXIST);
 	/* Both originals are intact. */
-	assert_int_equal(objstore_head(f->s, f->cfg.input_bucket, "a", NULL,
-				       &err),
-			 IP_OK);
-	assert_int_equal(objstore_head(f->s, f->cfg.input_bucket, "d/e", NULL,
-				       &err),
-			 IP_OK);
+	assert_int_equal(
+	    objstore_head(f->s, f->cfg.input_bucket, "a", NULL, &err), IP_OK);
+	assert_int_equal(
+	    objstore_head(f->s, f->cfg.input_bucket, "d/e", NULL, &err), IP_OK);
 	/* A segment longer than NAME_MAX: valid key, refused by fs. */
 	memset(seg, 's', 256);
 	seg[256] = '\0';
@@ -348,9 +345,9 @@ static void
 test_list_tokens(void **state)
 {
 	struct fix *f = *state;
-	struct ip_error err = { 0 };
-	const char *keys[] = { "t/1", "t/10", "t/2", "u" };
-	const char *bad[] = { "a//b", "/abs", "..", "x\x01" };
+	struct ip_error err = {0};
+	const char *keys[] = {"t/1", "t/10", "t/2", "u"};
+	const char *bad[] = {"a//b", "/abs", "..", "x\x01"};
 	struct objstore_listing l;
 
 	for (size_t i = 0; i < UTIL_ARRAY_LEN(keys); i++)
@@ -358,16 +355,16 @@ test_list_tokens(void **state)
 						     keys[i], "k", 1, NULL,
 						     &err),
 				 IP_OK);
-	assert_int_equal(objstore_list(f->s, f->cfg.input_bucket, "", "t/15",
-				       10, &l, &err),
-			 IP_OK);
+	assert_int_equal(
+	    objstore_list(f->s, f->cfg.input_bucket, "", "t/15", 10, &l, &err),
+	    IP_OK);
 	assert_int_equal(l.n, 2);
 	assert_string_equal(l.keys[0], "t/2");
 	assert_string_equal(l.keys[1], "u");
 	objstore_listing_free(&l);
-	assert_int_equal(objstore_list(f->s, f->cfg.input_bucket, "", "t/1", 1,
-				       &l, &err),
-			 IP_OK);
+	assert_int_equal(
+	    objstore_list(f->s, f->cfg.input_bucket, "", "t/1", 1, &l, &err),
+	    IP_OK);
 	assert_int_equal(l.n, 1);
 	assert_string_equal(l.keys[0], "t/10");
 	assert_string_equal(l.next_token, "t/10");
@@ -382,20 +379,21 @@ static void
 test_fs_urls(void **state)
 {
 	struct fix *f = *state;
-	struct ip_error err = { 0 };
-	const char *bad[] = { "fs://host/x", "fs:relative", "fs://", "fs:///",
-			      "fs:///x?y=1", "nosuch", "", "nosuch://x" };
+	struct ip_error err = {0};
+	const char *bad[] = {
+	    "fs://host/x", "fs:relative", "fs://", "fs:///",
+	    "fs:///x?y=1", "nosuch",	  "",	   "nosuch://x"};
 	struct config cfg = f->cfg;
-	struct objstore dummy = { 0 };
+	struct objstore dummy = {0};
 	struct objstore *s = NULL;
 	char path[CONTRACT_PATH_MAX + 128];
 
 	snprintf(cfg.objstore, sizeof(cfg.objstore), "fs://%s/elsewhere",
 		 f->dir);
 	assert_int_equal(objstore_open(&cfg, &s, &err), IP_OK);
-	assert_int_equal(objstore_put_buffer(s, cfg.output_bucket, "k", "v", 1,
-					     NULL, &err),
-			 IP_OK);
+	assert_int_equal(
+	    objstore_put_buffer(s, cfg.output_bucket, "k", "v", 1, NULL, &err),
+	    IP_OK);
 	objstore_close(s);
 	snprintf(path, sizeof(path), "%s/elsewhere/%s/k", f->dir,
 		 cfg.output_bucket);
@@ -419,7 +417,7 @@ static void
 test_stale_temp_files_swept(void **state)
 {
 	struct fix *f = *state;
-	struct ip_error err = { 0 };
+	struct ip_error err = {0};
 	char old[CONTRACT_PATH_MAX + 64];
 	char young[CONTRACT_PATH_MAX + 64];
 	struct timespec times[2];
@@ -443,8 +441,8 @@ static void
 test_etag_and_content_type(void **state)
 {
 	struct fix *f = *state;
-	struct ip_error err = { 0 };
-	struct objstore_put_opts opts = { .content_type = "image/webp" };
+	struct ip_error err = {0};
+	struct objstore_put_opts opts = {.content_type = "image/webp"};
 	struct objstore_stat a, b, c;
 	char probe[CONTRACT_PATH_MAX + 32];
 	bool xattrs;
@@ -452,19 +450,16 @@ test_etag_and_content_type(void **state)
 	assert_int_equal(objstore_put_buffer(f->s, f->cfg.input_bucket, "e",
 					     "same", 4, &opts, &err),
 			 IP_OK);
-	assert_int_equal(objstore_head(f->s, f->cfg.input_bucket, "e", &a,
-				       &err),
-			 IP_OK);
-	assert_int_equal(objstore_head(f->s, f->cfg.input_bucket, "e", &b,
-				       &err),
-			 IP_OK);
+	assert_int_equal(
+	    objstore_head(f->s, f->cfg.input_bucket, "e", &a, &err), IP_OK);
+	assert_int_equal(
+	    objstore_head(f->s, f->cfg.input_bucket, "e", &b, &err), IP_OK);
 	assert_string_equal(a.etag, b.etag); /* stable while unchanged */
 	assert_int_equal(objstore_put_buffer(f->s, f->cfg.input_bucket, "e",
 					     "same", 4, NULL, &err),
 			 IP_OK);
-	assert_int_equal(objstore_head(f->s, f->cfg.input_bucket, "e", &c,
-				       &err),
-			 IP_OK);
+	assert_int_equal(
+	    objstore_head(f->s, f->cfg.input_bucket, "e", &c, &err), IP_OK);
 	assert_string_not_equal(a.etag, c.etag); /* a new version */
 	/* The type survives where the filesystem has user xattrs. */
 	snprintf(probe, sizeof(probe), "%s/probe", f->dir);
@@ -487,7 +482,7 @@ static void
 test_table_durable_reopen(void **state)
 {
 	struct fix *f = *state;
-	struct ip_error err = { 0 };
+	struct ip_error err = {0};
 	struct table *t = NULL;
 	struct record r, got;
 	char db_path[CONTRACT_PATH_MAX + 32];
@@ -512,18 +507,18 @@ test_table_durable_reopen(void **state)
 	table_close(t);
 
 	snprintf(db_path, sizeof(db_path), "%s/imgpipe.db", f->dir);
-	assert_int_equal(sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY,
-					 NULL),
-			 SQLITE_OK);
-	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st,
-					    NULL),
-			 SQLITE_OK);
+	assert_int_equal(
+	    sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL),
+	    SQLITE_OK);
+	assert_int_equal(
+	    sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL),
+	    SQLITE_OK);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
 	assert_int_equal(sqlite3_column_int(st, 0), 1);
 	sqlite3_finalize(st);
-	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st,
-					    NULL),
-			 SQLITE_OK);
+	assert_int_equal(
+	    sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, NULL),
+	    SQLITE_OK);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
 	assert_string_equal((const char *)sqlite3_column_text(st, 0), "wal");
 	sqlite3_finalize(st);
@@ -546,7 +541,7 @@ static void
 test_table_damaged_row_and_newer_schema(void **state)
 {
 	struct fix *f = *state;
-	struct ip_error err = { 0 };
+	struct ip_error err = {0};
 	struct table *t = NULL;
 	struct table_page page;
 	struct record r, got;
@@ -588,9 +583,10 @@ static void
 test_table_queue_urls(void **state)
 {
 	struct fix *f = *state;
-	struct ip_error err = { 0 };
-	const char *bad[] = { "sqlite://rel.db", "sqlite:rel", "sqlite://",
-			      "sqlite:///x.db?mode=ro", "nosuch://x", "" };
+	struct ip_error err = {0};
+	const char *bad[] = {"sqlite://rel.db", "sqlite:rel",
+			     "sqlite://",	"sqlite:///x.db?mode=ro",
+			     "nosuch://x",	""};
 	struct config cfg = f->cfg;
 	struct table *t = NULL;
 	struct queue *q = NULL;
@@ -598,8 +594,7 @@ test_table_queue_urls(void **state)
 
 	snprintf(cfg.table, sizeof(cfg.table), "sqlite://%s/deep/dir/t.db",
 		 f->dir);
-	snprintf(cfg.queue, sizeof(cfg.queue), "sqlite://%s/deep/q.db",
-		 f->dir);
+	snprintf(cfg.queue, sizeof(cfg.queue), "sqlite://%s/deep/q.db", f->dir);
 	assert_int_equal(table_open(&cfg, &t, &err), IP_OK);
 	assert_int_equal(queue_open(&cfg, &q, &err), IP_OK);
 	table_close(t);
@@ -626,7 +621,7 @@ static void
 test_queue_durable_reopen(void **state)
 {
 	struct fix *f = *state;
-	struct ip_error err = { 0 };
+	struct ip_error err = {0};
 	struct queue *q = NULL;
 	struct queue_msg a, b, m;
 	struct queue_dead_list l;
@@ -684,7 +679,7 @@ static void *
 two_handles_receiver(void *arg)
 {
 	struct two_handles *t = arg;
-	struct ip_error err = { 0 };
+	struct ip_error err = {0};
 	int64_t t0 = util_mono_ms();
 
 	t->rc = queue_receive(t->q, VIS, 20000, &t->m, &err);
@@ -698,9 +693,9 @@ static void
 test_queue_two_handles(void **state)
 {
 	struct fix *f = *state;
-	struct ip_error err = { 0 };
+	struct ip_error err = {0};
 	struct queue *producer = NULL;
-	struct two_handles t = { 0 };
+	struct two_handles t = {0};
 	pthread_t tid;
 
 	assert_int_equal(queue_open(&f->cfg, &producer, &err), IP_OK);
@@ -724,36 +719,34 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_layout_and_no_temp_files,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_move_is_a_rename, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_invalid_keys_write_nothing,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_delete_prunes_empty_dirs,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_symlinks_not_followed,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_key_prefix_conflicts,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_list_tokens, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_fs_urls, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_stale_temp_files_swept,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_etag_and_content_type,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_table_durable_reopen,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(
-			test_table_damaged_row_and_newer_schema, setup,
-			teardown),
-		cmocka_unit_test_setup_teardown(test_table_queue_urls, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_queue_durable_reopen,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_queue_two_handles, setup,
-						teardown),
+	    cmocka_unit_test_setup_teardown(test_layout_and_no_temp_files,
+					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_move_is_a_rename, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_invalid_keys_write_nothing,
+					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_delete_prunes_empty_dirs,
+					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_symlinks_not_followed, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_key_prefix_conflicts, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_list_tokens, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_fs_urls, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_stale_temp_files_swept, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_etag_and_content_type, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_table_durable_reopen, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_table_damaged_row_and_newer_schema, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_table_queue_urls, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_queue_durable_reopen, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_queue_two_handles, setup,
+					    teardown),
 	};
 
 	log_set_level(LOG_WARN);

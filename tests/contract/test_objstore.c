@@ -34,7 +34,7 @@ struct fix {
 	struct config cfg;
 	struct objstore *s;
 	const char *bucket;
-	char prefix[64];	/* "contract-<tag>/" */
+	char prefix[64]; /* "contract-<tag>/" */
 };
 
 /* bucket/prefix + name into out. */
@@ -50,7 +50,7 @@ static int
 setup(void **state)
 {
 	struct fix *f = calloc(1, sizeof(*f));
-	struct ip_error err = { 0 };
+	struct ip_error err = {0};
 	char tag[16];
 	int rc;
 
@@ -74,7 +74,7 @@ setup(void **state)
 static void
 cleanup_prefix(struct fix *f, const char *bucket)
 {
-	struct ip_error err = { 0 };
+	struct ip_error err = {0};
 
 	for (;;) {
 		struct objstore_listing l;
@@ -85,9 +85,9 @@ cleanup_prefix(struct fix *f, const char *bucket)
 				 IP_OK);
 		n = l.n;
 		for (size_t i = 0; i < l.n; i++)
-			assert_int_equal(objstore_delete(f->s, bucket,
-							 l.keys[i], &err),
-					 IP_OK);
+			assert_int_equal(
+			    objstore_delete(f->s, bucket, l.keys[i], &err),
+			    IP_OK);
 		objstore_listing_free(&l);
 		if (n == 0)
 			break;
@@ -114,7 +114,7 @@ static void
 assert_object(struct fix *f, const char *bucket, const char *key,
 	      const void *want, size_t len)
 {
-	struct ip_error err = { 0 };
+	struct ip_error err = {0};
 	struct objstore_stat st;
 	unsigned char *got;
 	size_t got_len;
@@ -136,7 +136,7 @@ static void
 test_ping(void **state)
 {
 	struct fix *f = *state;
-	struct ip_error err = { 0 };
+	struct ip_error err = {0};
 
 	assert_int_equal(objstore_ping(f->s, &err), IP_OK);
 	assert_non_null(f->s->ops->name);
@@ -145,10 +145,10 @@ test_ping(void **state)
 static void
 test_put_buffer_round_trip(void **state)
 {
-	static const size_t sizes[] = { 0, 1, 4096, 300 * 1000 + 7 };
+	static const size_t sizes[] = {0, 1, 4096, 300 * 1000 + 7};
 	struct fix *f = *state;
-	struct ip_error err = { 0 };
-	struct objstore_put_opts opts = { .content_type = "image/jpeg" };
+	struct ip_error err = {0};
+	struct objstore_put_opts opts = {.content_type = "image/jpeg"};
 	unsigned char *buf = malloc(sizes[3]);
 	int64_t before = util_now_ms();
 
@@ -195,7 +195,7 @@ static void
 test_both_buckets_exist(void **state)
 {
 	struct fix *f = *state;
-	struct ip_error err = { 0 };
+	struct ip_error err = {0};
 	char key[128];
 
 	key_of(f, "out/thumb.jpg", key, sizeof(key));
@@ -204,13 +204,12 @@ test_both_buckets_exist(void **state)
 			 IP_OK);
 	assert_object(f, f->cfg.output_bucket, key, "out", 3);
 	/* Buckets are separate namespaces. */
-	assert_int_equal(objstore_head(f->s, f->cfg.input_bucket, key, NULL,
-				       &err),
-			 IP_ENOTFOUND);
+	assert_int_equal(
+	    objstore_head(f->s, f->cfg.input_bucket, key, NULL, &err),
+	    IP_ENOTFOUND);
 	/* ensure_bucket is idempotent. */
-	assert_int_equal(objstore_ensure_bucket(f->s, f->cfg.output_bucket,
-						&err),
-			 IP_OK);
+	assert_int_equal(
+	    objstore_ensure_bucket(f->s, f->cfg.output_bucket, &err), IP_OK);
 	assert_object(f, f->cfg.output_bucket, key, "out", 3);
 }
 
@@ -218,12 +217,12 @@ static void
 test_put_file_round_trip(void **state)
 {
 	struct fix *f = *state;
-	struct ip_error err = { 0 };
+	struct ip_error err = {0};
 	size_t len = 200 * 1000 + 3;
 	unsigned char *buf = malloc(len);
-	struct objstore_put_opts copy = { .content_type = "image/png" };
-	struct objstore_put_opts move = { .content_type = "image/png",
-					  .move = true };
+	struct objstore_put_opts copy = {.content_type = "image/png"};
+	struct objstore_put_opts move = {.content_type = "image/png",
+					 .move = true};
 	char src[CONTRACT_PATH_MAX + 64];
 	char key[128];
 	struct stat sb;
@@ -234,18 +233,16 @@ test_put_file_round_trip(void **state)
 	contract_write_file(src, buf, len);
 
 	key_of(f, "file/copy.png", key, sizeof(key));
-	assert_int_equal(objstore_put_file(f->s, f->bucket, key, src, &copy,
-					   &err),
-			 IP_OK);
+	assert_int_equal(
+	    objstore_put_file(f->s, f->bucket, key, src, &copy, &err), IP_OK);
 	assert_object(f, f->bucket, key, buf, len);
 	/* Without move the source is left alone. */
 	assert_int_equal(stat(src, &sb), 0);
 	assert_int_equal(sb.st_size, (off_t)len);
 
 	key_of(f, "file/moved.png", key, sizeof(key));
-	assert_int_equal(objstore_put_file(f->s, f->bucket, key, src, &move,
-					   &err),
-			 IP_OK);
+	assert_int_equal(
+	    objstore_put_file(f->s, f->bucket, key, src, &move, &err), IP_OK);
 	assert_object(f, f->bucket, key, buf, len);
 	/* With move the store may have taken it; either way the caller may
 	 * unlink what is left. */
@@ -254,9 +251,8 @@ test_put_file_round_trip(void **state)
 
 	/* A missing source is an error, and writes nothing. */
 	key_of(f, "file/missing.png", key, sizeof(key));
-	assert_int_not_equal(objstore_put_file(f->s, f->bucket, key, src,
-					       &copy, &err),
-			     IP_OK);
+	assert_int_not_equal(
+	    objstore_put_file(f->s, f->bucket, key, src, &copy, &err), IP_OK);
 	assert_int_equal(objstore_head(f->s, f->bucket, key, NULL, &err),
 			 IP_ENOTFOUND);
 	free(buf);
@@ -266,7 +262,7 @@ static void
 test_open_read_seekable(void **state)
 {
 	struct fix *f = *state;
-	struct ip_error err = { 0 };
+	struct ip_error err = {0};
 	unsigned char buf[10000];
 	unsigned char got[100];
 	char key[128];
@@ -278,9 +274,8 @@ test_open_read_seekable(void **state)
 					     sizeof(buf), NULL, &err),
 			 IP_OK);
 	/* st may be NULL. */
-	assert_int_equal(objstore_open_read(f->s, f->bucket, key, &fd, NULL,
-					    &err),
-			 IP_OK);
+	assert_int_equal(
+	    objstore_open_read(f->s, f->bucket, key, &fd, NULL, &err), IP_OK);
 	assert_int_equal(lseek(fd, 5000, SEEK_SET), 5000);
 	assert_int_equal(read(fd, got, sizeof(got)), sizeof(got));
 	assert_memory_equal(got, buf + 5000, sizeof(got));
@@ -294,7 +289,7 @@ static void
 test_get_missing(void **state)
 {
 	struct fix *f = *state;
-	struct ip_error err = { 0 };
+	struct ip_error err = {0};
 	struct objstore_stat st;
 	char key[128];
 	char bucket[64];
@@ -304,21 +299,21 @@ test_get_missing(void **state)
 	key_of(f, "no/such/key.jpg", key, sizeof(key));
 	assert_int_equal(objstore_head(f->s, f->bucket, key, &st, &err),
 			 IP_ENOTFOUND);
-	assert_int_equal(objstore_open_read(f->s, f->bucket, key, &fd, &st,
-					    &err),
-			 IP_ENOTFOUND);
+	assert_int_equal(
+	    objstore_open_read(f->s, f->bucket, key, &fd, &st, &err),
+	    IP_ENOTFOUND);
 	assert_int_equal(fd, -1);
 	/* A prefix of existing keys is not an object. */
 	key_of(f, "dir/leaf.jpg", key, sizeof(key));
-	assert_int_equal(objstore_put_buffer(f->s, f->bucket, key, "x", 1,
-					     NULL, &err),
-			 IP_OK);
+	assert_int_equal(
+	    objstore_put_buffer(f->s, f->bucket, key, "x", 1, NULL, &err),
+	    IP_OK);
 	key_of(f, "dir", key, sizeof(key));
 	assert_int_equal(objstore_head(f->s, f->bucket, key, NULL, &err),
 			 IP_ENOTFOUND);
-	assert_int_equal(objstore_open_read(f->s, f->bucket, key, &fd, NULL,
-					    &err),
-			 IP_ENOTFOUND);
+	assert_int_equal(
+	    objstore_open_read(f->s, f->bucket, key, &fd, NULL, &err),
+	    IP_ENOTFOUND);
 	/* A bucket that was never made. */
 	contract_tag(tag, sizeof(tag));
 	snprintf(bucket, sizeof(bucket), "imgpipe-nope-%s", tag);
@@ -330,7 +325,7 @@ static void
 test_overwrite_replaces(void **state)
 {
 	struct fix *f = *state;
-	struct ip_error err = { 0 };
+	struct ip_error err = {0};
 	struct objstore_stat st1, st2;
 	char key[128];
 
@@ -340,9 +335,9 @@ test_overwrite_replaces(void **state)
 			 IP_OK);
 	assert_int_equal(objstore_head(f->s, f->bucket, key, &st1, &err),
 			 IP_OK);
-	assert_int_equal(objstore_put_buffer(f->s, f->bucket, key, "second",
-					     6, NULL, &err),
-			 IP_OK);
+	assert_int_equal(
+	    objstore_put_buffer(f->s, f->bucket, key, "second", 6, NULL, &err),
+	    IP_OK);
 	assert_object(f, f->bucket, key, "second", 6);
 	assert_int_equal(objstore_head(f->s, f->bucket, key, &st2, &err),
 			 IP_OK);
@@ -357,14 +352,14 @@ struct atomic_reader {
 	size_t len;
 	atomic_bool stop;
 	int reads;
-	int bad;		/* partial, mixed or missing objects seen */
+	int bad; /* partial, mixed or missing objects seen */
 };
 
 static void *
 atomic_reader_main(void *arg)
 {
 	struct atomic_reader *r = arg;
-	struct ip_error err = { 0 };
+	struct ip_error err = {0};
 
 	while (!atomic_load(&r->stop) || r->reads == 0) {
 		unsigned char *buf;
@@ -400,8 +395,8 @@ static void
 test_overwrite_atomic(void **state)
 {
 	struct fix *f = *state;
-	struct ip_error err = { 0 };
-	struct atomic_reader r = { 0 };
+	struct ip_error err = {0};
+	struct atomic_reader r = {0};
 	size_t len = 256 * 1024;
 	unsigned char *buf = malloc(len);
 	char key[128];
@@ -410,15 +405,14 @@ test_overwrite_atomic(void **state)
 	assert_non_null(buf);
 	key_of(f, "atomic.bin", key, sizeof(key));
 	memset(buf, 'A', len);
-	assert_int_equal(objstore_put_buffer(f->s, f->bucket, key, buf, len,
-					     NULL, &err),
-			 IP_OK);
+	assert_int_equal(
+	    objstore_put_buffer(f->s, f->bucket, key, buf, len, NULL, &err),
+	    IP_OK);
 	r.f = f;
 	r.key = key;
 	r.len = len;
 	atomic_init(&r.stop, false);
-	assert_int_equal(pthread_create(&tid, NULL, atomic_reader_main, &r),
-			 0);
+	assert_int_equal(pthread_create(&tid, NULL, atomic_reader_main, &r), 0);
 	for (int i = 0; i < 30; i++) {
 		memset(buf, 'B' + i % 20, len);
 		assert_int_equal(objstore_put_buffer(f->s, f->bucket, key, buf,
@@ -438,18 +432,18 @@ static void
 test_delete_idempotent(void **state)
 {
 	struct fix *f = *state;
-	struct ip_error err = { 0 };
+	struct ip_error err = {0};
 	char key[128];
 	char sibling[128];
 
 	key_of(f, "del/a/b.txt", key, sizeof(key));
 	key_of(f, "del/a/c.txt", sibling, sizeof(sibling));
-	assert_int_equal(objstore_put_buffer(f->s, f->bucket, key, "b", 1,
-					     NULL, &err),
-			 IP_OK);
-	assert_int_equal(objstore_put_buffer(f->s, f->bucket, sibling, "c", 1,
-					     NULL, &err),
-			 IP_OK);
+	assert_int_equal(
+	    objstore_put_buffer(f->s, f->bucket, key, "b", 1, NULL, &err),
+	    IP_OK);
+	assert_int_equal(
+	    objstore_put_buffer(f->s, f->bucket, sibling, "c", 1, NULL, &err),
+	    IP_OK);
 	assert_int_equal(objstore_delete(f->s, f->bucket, key, &err), IP_OK);
 	assert_int_equal(objstore_head(f->s, f->bucket, key, NULL, &err),
 			 IP_ENOTFOUND);
@@ -465,9 +459,9 @@ test_delete_idempotent(void **state)
 	assert_int_equal(objstore_delete(f->s, f->bucket, key, &err), IP_OK);
 	/* After deletes, the same prefix can be written again. */
 	key_of(f, "del/a/b.txt", key, sizeof(key));
-	assert_int_equal(objstore_put_buffer(f->s, f->bucket, key, "again", 5,
-					     NULL, &err),
-			 IP_OK);
+	assert_int_equal(
+	    objstore_put_buffer(f->s, f->bucket, key, "again", 5, NULL, &err),
+	    IP_OK);
 	assert_object(f, f->bucket, key, "again", 5);
 }
 
@@ -482,22 +476,42 @@ cmp_str(const void *a, const void *b)
  * object and a prefix of others ("a" and "a/b"): a filesystem cannot
  * hold both, see objstore_fs.c. */
 static const char *const list_names[] = {
-	"p/a-b",   "p/a.b",  "p/a/b", "p/a/c/d",	     "p/a0",
-	"p/b",	   "p/c/x",  "q-",    "q.x",		     "q/r",
-	"q0",	   "r/s/t/u", "r/s-", "r/s.t",		     "r/s0",
-	"s",	   "s0/z",   "t/1",   "s0/\xc3\xbc.jpg", "t/10",
-	"t/2",	   "t/a b+c", "u/.hidden", "u/...",	     "v",
+    "p/a-b",
+    "p/a.b",
+    "p/a/b",
+    "p/a/c/d",
+    "p/a0",
+    "p/b",
+    "p/c/x",
+    "q-",
+    "q.x",
+    "q/r",
+    "q0",
+    "r/s/t/u",
+    "r/s-",
+    "r/s.t",
+    "r/s0",
+    "s",
+    "s0/z",
+    "t/1",
+    "s0/\xc3\xbc.jpg",
+    "t/10",
+    "t/2",
+    "t/a b+c",
+    "u/.hidden",
+    "u/...",
+    "v",
 };
 
 static void
 test_list_pagination(void **state)
 {
 	struct fix *f = *state;
-	struct ip_error err = { 0 };
+	struct ip_error err = {0};
 	size_t total = UTIL_ARRAY_LEN(list_names);
 	char *want[UTIL_ARRAY_LEN(list_names)];
 	char token[RECORD_KEY_MAX + 8] = "";
-	const size_t expect_pages[] = { 10, 10, 5 };
+	const size_t expect_pages[] = {10, 10, 5};
 	size_t seen = 0;
 
 	assert_int_equal(total, 25);
@@ -562,7 +576,7 @@ static void
 test_list_prefix(void **state)
 {
 	struct fix *f = *state;
-	struct ip_error err = { 0 };
+	struct ip_error err = {0};
 	struct objstore_listing l;
 	char prefix[128];
 
@@ -576,18 +590,16 @@ test_list_prefix(void **state)
 	}
 	/* A directory-like prefix. */
 	key_of(f, "p/a/", prefix, sizeof(prefix));
-	assert_int_equal(objstore_list(f->s, f->bucket, prefix, NULL, 100, &l,
-				       &err),
-			 IP_OK);
+	assert_int_equal(
+	    objstore_list(f->s, f->bucket, prefix, NULL, 100, &l, &err), IP_OK);
 	assert_int_equal(l.n, 2);
 	assert_string_equal(l.keys[0] + strlen(f->prefix), "p/a/b");
 	assert_string_equal(l.keys[1] + strlen(f->prefix), "p/a/c/d");
 	objstore_listing_free(&l);
 	/* A prefix that ends mid-name. */
 	key_of(f, "q", prefix, sizeof(prefix));
-	assert_int_equal(objstore_list(f->s, f->bucket, prefix, NULL, 100, &l,
-				       &err),
-			 IP_OK);
+	assert_int_equal(
+	    objstore_list(f->s, f->bucket, prefix, NULL, 100, &l, &err), IP_OK);
 	assert_int_equal(l.n, 4);
 	assert_string_equal(l.keys[0] + strlen(f->prefix), "q-");
 	assert_string_equal(l.keys[1] + strlen(f->prefix), "q.x");
@@ -596,17 +608,15 @@ test_list_prefix(void **state)
 	objstore_listing_free(&l);
 	/* Nothing matches. */
 	key_of(f, "zzz", prefix, sizeof(prefix));
-	assert_int_equal(objstore_list(f->s, f->bucket, prefix, NULL, 100, &l,
-				       &err),
-			 IP_OK);
+	assert_int_equal(
+	    objstore_list(f->s, f->bucket, prefix, NULL, 100, &l, &err), IP_OK);
 	assert_int_equal(l.n, 0);
 	assert_string_equal(l.next_token, "");
 	objstore_listing_free(&l);
 	/* A token carries the prefix's listing on, and only it. */
 	key_of(f, "t/", prefix, sizeof(prefix));
-	assert_int_equal(objstore_list(f->s, f->bucket, prefix, NULL, 2, &l,
-				       &err),
-			 IP_OK);
+	assert_int_equal(
+	    objstore_list(f->s, f->bucket, prefix, NULL, 2, &l, &err), IP_OK);
 	assert_int_equal(l.n, 2);
 	assert_string_equal(l.keys[1] + strlen(f->prefix), "t/10");
 	{
@@ -627,35 +637,53 @@ static void
 test_list_bad_args(void **state)
 {
 	struct fix *f = *state;
-	struct ip_error err = { 0 };
+	struct ip_error err = {0};
 	struct objstore_listing l;
 
-	assert_int_equal(objstore_list(f->s, f->bucket, f->prefix, NULL, 0, &l,
-				       &err),
-			 IP_EINVAL);
-	assert_int_equal(objstore_list(f->s, f->bucket, f->prefix, NULL, 1001,
-				       &l, &err),
-			 IP_EINVAL);
-	assert_int_equal(objstore_list(f->s, "Bad_Bucket", f->prefix, NULL, 10,
-				       &l, &err),
-			 IP_EINVAL);
+	assert_int_equal(
+	    objstore_list(f->s, f->bucket, f->prefix, NULL, 0, &l, &err),
+	    IP_EINVAL);
+	assert_int_equal(
+	    objstore_list(f->s, f->bucket, f->prefix, NULL, 1001, &l, &err),
+	    IP_EINVAL);
+	assert_int_equal(
+	    objstore_list(f->s, "Bad_Bucket", f->prefix, NULL, 10, &l, &err),
+	    IP_EINVAL);
 }
 
 static void
 test_invalid_keys(void **state)
 {
 	struct fix *f = *state;
-	struct ip_error err = { 0 };
+	struct ip_error err = {0};
 	char long_key[601];
 	char over_key[RECORD_KEY_MAX + 1];
 	char src[CONTRACT_PATH_MAX + 64];
 	const char *raw[] = {
-		"",	    "/abs",	 "a/../b",     "..",	  ".",
-		"a//b",	    "a\\b",	 "a/./b",      "a/",	  "a/..",
-		"../a",	    "a\x01z",	 "a\nb",       "a\x7f",	  "\t",
-		"a\xff",    "\xc0\xaf",	 "\xe0\x80\xaf", "a\xed\xa0\x80",
-		"\xc2\x85", "a\xf4\x90\x80\x80", "trunc\xe2\x82",
-		long_key,   over_key,
+	    "",
+	    "/abs",
+	    "a/../b",
+	    "..",
+	    ".",
+	    "a//b",
+	    "a\\b",
+	    "a/./b",
+	    "a/",
+	    "a/..",
+	    "../a",
+	    "a\x01z",
+	    "a\nb",
+	    "a\x7f",
+	    "\t",
+	    "a\xff",
+	    "\xc0\xaf",
+	    "\xe0\x80\xaf",
+	    "a\xed\xa0\x80",
+	    "\xc2\x85",
+	    "a\xf4\x90\x80\x80",
+	    "trunc\xe2\x82",
+	    long_key,
+	    over_key,
 	};
 	struct objstore_listing l;
 
@@ -669,7 +697,7 @@ test_invalid_keys(void **state)
 	contract_write_file(src, "data", 4);
 
 	for (size_t i = 0; i < UTIL_ARRAY_LEN(raw) * 2; i++) {
-		struct objstore_put_opts move = { .move = true };
+		struct objstore_put_opts move = {.move = true};
 		char key[1400];
 		int fd = -1;
 
@@ -687,15 +715,14 @@ test_invalid_keys(void **state)
 		assert_int_equal(objstore_put_buffer(f->s, f->bucket, key, "x",
 						     1, NULL, &err),
 				 IP_EINVAL);
-		assert_int_equal(objstore_put_file(f->s, f->bucket, key, src,
-						   &move, &err),
-				 IP_EINVAL);
-		assert_int_equal(objstore_head(f->s, f->bucket, key, NULL,
-					       &err),
-				 IP_EINVAL);
-		assert_int_equal(objstore_open_read(f->s, f->bucket, key, &fd,
-						    NULL, &err),
-				 IP_EINVAL);
+		assert_int_equal(
+		    objstore_put_file(f->s, f->bucket, key, src, &move, &err),
+		    IP_EINVAL);
+		assert_int_equal(
+		    objstore_head(f->s, f->bucket, key, NULL, &err), IP_EINVAL);
+		assert_int_equal(
+		    objstore_open_read(f->s, f->bucket, key, &fd, NULL, &err),
+		    IP_EINVAL);
 		assert_int_equal(fd, -1);
 		assert_int_equal(objstore_delete(f->s, f->bucket, key, &err),
 				 IP_EINVAL);
@@ -703,9 +730,9 @@ test_invalid_keys(void **state)
 	assert_false(objstore_key_valid(NULL));
 	assert_false(objstore_key_valid(f->prefix)); /* ends in '/' */
 	/* Nothing was written, and the refused move left its source. */
-	assert_int_equal(objstore_list(f->s, f->bucket, f->prefix, NULL, 1000,
-				       &l, &err),
-			 IP_OK);
+	assert_int_equal(
+	    objstore_list(f->s, f->bucket, f->prefix, NULL, 1000, &l, &err),
+	    IP_OK);
 	assert_int_equal(l.n, 0);
 	objstore_listing_free(&l);
 	assert_int_equal(access(src, F_OK), 0);
@@ -715,16 +742,16 @@ static void
 test_valid_edge_keys(void **state)
 {
 	struct fix *f = *state;
-	struct ip_error err = { 0 };
+	struct ip_error err = {0};
 	char max_key[RECORD_KEY_MAX];
 	const char *names[] = {
-		"\xc3\xbc/\xe6\x97\xa5\xe6\x9c\xac.jpg", /* ü/日本.jpg */
-		"a b+c=d&e.jpg",
-		".hidden",
-		"...",
-		"a/..b/c..",
-		"x/\xf0\x9f\x98\x80", /* an emoji, 4 bytes */
-		"01J0000000000000000000000/photo.jpg",
+	    "\xc3\xbc/\xe6\x97\xa5\xe6\x9c\xac.jpg", /* ü/日本.jpg */
+	    "a b+c=d&e.jpg",
+	    ".hidden",
+	    "...",
+	    "a/..b/c..",
+	    "x/\xf0\x9f\x98\x80", /* an emoji, 4 bytes */
+	    "01J0000000000000000000000/photo.jpg",
 	};
 	size_t plen = strlen(f->prefix);
 
@@ -734,9 +761,8 @@ test_valid_edge_keys(void **state)
 		key_of(f, names[i], key, sizeof(key));
 		assert_true(objstore_key_valid(key));
 		assert_int_equal(objstore_put_buffer(f->s, f->bucket, key,
-						     names[i],
-						     strlen(names[i]), NULL,
-						     &err),
+						     names[i], strlen(names[i]),
+						     NULL, &err),
 				 IP_OK);
 		assert_object(f, f->bucket, key, names[i], strlen(names[i]));
 	}
@@ -747,9 +773,9 @@ test_valid_edge_keys(void **state)
 	max_key[sizeof(max_key) - 1] = '\0';
 	assert_int_equal(strlen(max_key), RECORD_KEY_MAX - 1);
 	assert_true(objstore_key_valid(max_key));
-	assert_int_equal(objstore_put_buffer(f->s, f->bucket, max_key, "max", 3,
-					     NULL, &err),
-			 IP_OK);
+	assert_int_equal(
+	    objstore_put_buffer(f->s, f->bucket, max_key, "max", 3, NULL, &err),
+	    IP_OK);
 	assert_object(f, f->bucket, max_key, "max", 3);
 }
 
@@ -757,16 +783,15 @@ static void
 test_invalid_buckets(void **state)
 {
 	struct fix *f = *state;
-	struct ip_error err = { 0 };
+	struct ip_error err = {0};
 	char b64[65];
 	const char *bad[] = {
-		"",	       "ab",	     "Upper",	     "a_b",
-		"-ab",	       "ab-",	     ".ab",	     "ab.",
-		"a..b",	       "a.-b",	     "a-.b",	     "192.168.1.1",
-		"xn--abc",     "abc-s3alias", "abc--ol-s3", "a b",
-		"ab\xc3\xbc",  "a/b",	     b64,
+	    "",	    "ab",	   "Upper",   "a_b",	     "-ab",
+	    "ab-",  ".ab",	   "ab.",     "a..b",	     "a.-b",
+	    "a-.b", "192.168.1.1", "xn--abc", "abc-s3alias", "abc--ol-s3",
+	    "a b",  "ab\xc3\xbc",  "a/b",     b64,
 	};
-	const char *good[] = { "abc", "a.b-c", "0aa", "a-b-c.d9" };
+	const char *good[] = {"abc", "a.b-c", "0aa", "a-b-c.d9"};
 	char good63[64];
 	struct objstore_listing l;
 	char key[128];
@@ -781,16 +806,16 @@ test_invalid_buckets(void **state)
 			fail_msg("bucket \"%s\" accepted", bad[i]);
 		assert_int_equal(objstore_ensure_bucket(f->s, bad[i], &err),
 				 IP_EINVAL);
-		assert_int_equal(objstore_put_buffer(f->s, bad[i], key, "x", 1,
-						     NULL, &err),
-				 IP_EINVAL);
+		assert_int_equal(
+		    objstore_put_buffer(f->s, bad[i], key, "x", 1, NULL, &err),
+		    IP_EINVAL);
 		assert_int_equal(objstore_head(f->s, bad[i], key, NULL, &err),
 				 IP_EINVAL);
 		assert_int_equal(objstore_delete(f->s, bad[i], key, &err),
 				 IP_EINVAL);
-		assert_int_equal(objstore_list(f->s, bad[i], "", NULL, 10, &l,
-					       &err),
-				 IP_EINVAL);
+		assert_int_equal(
+		    objstore_list(f->s, bad[i], "", NULL, 10, &l, &err),
+		    IP_EINVAL);
 	}
 	assert_false(objstore_bucket_valid(NULL));
 	for (size_t i = 0; i < UTIL_ARRAY_LEN(good); i++)
@@ -813,7 +838,7 @@ static void *
 cw_main(void *arg)
 {
 	struct cw_arg *a = arg;
-	struct ip_error err = { 0 };
+	struct ip_error err = {0};
 
 	for (int j = 0; j < CW_KEYS; j++) {
 		char name[64];
@@ -842,26 +867,25 @@ static void
 test_concurrent_writers(void **state)
 {
 	struct fix *f = *state;
-	struct ip_error err = { 0 };
+	struct ip_error err = {0};
 	struct cw_arg args[CW_THREADS];
 	pthread_t tids[CW_THREADS];
 	struct objstore_listing l;
 	char prefix[128];
 
 	for (int i = 0; i < CW_THREADS; i++) {
-		args[i] = (struct cw_arg){ .f = f, .id = i };
-		assert_int_equal(pthread_create(&tids[i], NULL, cw_main,
-						&args[i]),
-				 0);
+		args[i] = (struct cw_arg){.f = f, .id = i};
+		assert_int_equal(
+		    pthread_create(&tids[i], NULL, cw_main, &args[i]), 0);
 	}
 	for (int i = 0; i < CW_THREADS; i++) {
 		assert_int_equal(pthread_join(tids[i], NULL), 0);
 		assert_int_equal(args[i].failures, 0);
 	}
 	key_of(f, "cw/", prefix, sizeof(prefix));
-	assert_int_equal(objstore_list(f->s, f->bucket, prefix, NULL, 1000, &l,
-				       &err),
-			 IP_OK);
+	assert_int_equal(
+	    objstore_list(f->s, f->bucket, prefix, NULL, 1000, &l, &err),
+	    IP_OK);
 	assert_int_equal(l.n, CW_THREADS * CW_KEYS);
 	for (size_t i = 0; i < l.n; i++) {
 		const char *slash = strrchr(l.keys[i], '/');
@@ -879,37 +903,34 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_ping, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_put_buffer_round_trip,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_both_buckets_exist, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_put_file_round_trip, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_open_read_seekable, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_get_missing, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_overwrite_replaces, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_overwrite_atomic, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_delete_idempotent, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_list_pagination, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_list_prefix, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_list_bad_args, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_invalid_keys, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_valid_edge_keys, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_invalid_buckets, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_concurrent_writers, setup,
-						teardown),
+	    cmocka_unit_test_setup_teardown(test_ping, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_put_buffer_round_trip, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_both_buckets_exist, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_put_file_round_trip, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_open_read_seekable, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_get_missing, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_overwrite_replaces, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_overwrite_atomic, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_delete_idempotent, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_list_pagination, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_list_prefix, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_list_bad_args, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_invalid_keys, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_valid_edge_keys, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_invalid_buckets, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_concurrent_writers, setup,
+					    teardown),
 	};
 
 	return cmocka_run_group_tests_name("contract-objstore", tests, NULL,

@@ -25,7 +25,7 @@
 #include "core/util.h"
 #include "queue/queue.h"
 
-#define VIS 30		/* a visibility no test outlasts */
+#define VIS 30 /* a visibility no test outlasts */
 #define LONG_WAIT 10000 /* ms; a receive that must not run out */
 
 struct fix {
@@ -38,7 +38,7 @@ static int
 setup(void **state)
 {
 	struct fix *f = calloc(1, sizeof(*f));
-	struct ip_error err = { 0 };
+	struct ip_error err = {0};
 
 	assert_non_null(f);
 	contract_tmpdir(f->dir, sizeof(f->dir));
@@ -53,7 +53,7 @@ setup(void **state)
 static void
 drain(struct fix *f)
 {
-	struct ip_error err = { 0 };
+	struct ip_error err = {0};
 	struct queue_msg m;
 
 	if (f->q->ops->release_all != NULL)
@@ -82,7 +82,7 @@ teardown(void **state)
 static void
 send_ok(struct fix *f, const char *body, const char *dedup)
 {
-	struct ip_error err = { 0 };
+	struct ip_error err = {0};
 
 	if (queue_send(f->q, body, strlen(body), dedup, 0, &err) != IP_OK)
 		fail_msg("send: %s", err.msg);
@@ -91,7 +91,7 @@ send_ok(struct fix *f, const char *body, const char *dedup)
 static void
 receive_ok(struct fix *f, int vis, int wait_ms, struct queue_msg *m)
 {
-	struct ip_error err = { 0 };
+	struct ip_error err = {0};
 
 	if (queue_receive(f->q, vis, wait_ms, m, &err) != IP_OK)
 		fail_msg("receive: %s", err.msg);
@@ -100,7 +100,7 @@ receive_ok(struct fix *f, int vis, int wait_ms, struct queue_msg *m)
 static void
 assert_empty_now(struct fix *f)
 {
-	struct ip_error err = { 0 };
+	struct ip_error err = {0};
 	struct queue_msg m;
 
 	/* Nothing is handed out (nothing to free) on failure. */
@@ -113,7 +113,7 @@ static void
 test_ping(void **state)
 {
 	struct fix *f = *state;
-	struct ip_error err = { 0 };
+	struct ip_error err = {0};
 
 	assert_int_equal(queue_ping(f->q, &err), IP_OK);
 	assert_non_null(f->q->ops->name);
@@ -123,8 +123,8 @@ static void
 test_send_receive_delete(void **state)
 {
 	struct fix *f = *state;
-	struct ip_error err = { 0 };
-	static const char binary[] = { 'a', '\0', 'b', '\xff', '\n' };
+	struct ip_error err = {0};
+	static const char binary[] = {'a', '\0', 'b', '\xff', '\n'};
 	int64_t before = util_now_ms();
 	struct queue_msg m;
 	int64_t after;
@@ -147,9 +147,8 @@ test_send_receive_delete(void **state)
 	assert_empty_now(f);
 
 	/* Bodies are bytes, NUL included, and come back NUL-terminated. */
-	assert_int_equal(queue_send(f->q, binary, sizeof(binary), NULL, 0,
-				    &err),
-			 IP_OK);
+	assert_int_equal(
+	    queue_send(f->q, binary, sizeof(binary), NULL, 0, &err), IP_OK);
 	receive_ok(f, VIS, 1000, &m);
 	assert_int_equal(m.len, sizeof(binary));
 	assert_memory_equal(m.body, binary, sizeof(binary));
@@ -162,9 +161,9 @@ static void
 test_distinct_messages(void **state)
 {
 	struct fix *f = *state;
-	struct ip_error err = { 0 };
+	struct ip_error err = {0};
 	struct queue_msg m[3];
-	bool seen[3] = { false, false, false };
+	bool seen[3] = {false, false, false};
 
 	send_ok(f, "m0", NULL);
 	send_ok(f, "m1", NULL);
@@ -191,13 +190,12 @@ static void
 test_receive_empty_waits(void **state)
 {
 	struct fix *f = *state;
-	struct ip_error err = { 0 };
+	struct ip_error err = {0};
 	struct queue_msg m;
 	int64_t t0 = util_mono_ms();
 	int64_t took;
 
-	assert_int_equal(queue_receive(f->q, VIS, 300, &m, &err),
-			 IP_ENOTFOUND);
+	assert_int_equal(queue_receive(f->q, VIS, 300, &m, &err), IP_ENOTFOUND);
 	took = util_mono_ms() - t0;
 	assert_true(took >= 250);
 	assert_true(took < 5000);
@@ -208,7 +206,7 @@ static void
 test_visibility_expiry(void **state)
 {
 	struct fix *f = *state;
-	struct ip_error err = { 0 };
+	struct ip_error err = {0};
 	struct queue_msg m1, m2;
 	int64_t t0;
 	int64_t took;
@@ -239,7 +237,7 @@ static void
 test_retry_delay(void **state)
 {
 	struct fix *f = *state;
-	struct ip_error err = { 0 };
+	struct ip_error err = {0};
 	struct queue_msg m1, m2;
 	int64_t t0;
 	int64_t took;
@@ -269,7 +267,7 @@ static void
 test_stale_receipt(void **state)
 {
 	struct fix *f = *state;
-	struct ip_error err = { 0 };
+	struct ip_error err = {0};
 	struct queue_msg m1, m2, forged;
 	int rc;
 
@@ -305,7 +303,7 @@ static void
 test_dedup(void **state)
 {
 	struct fix *f = *state;
-	struct ip_error err = { 0 };
+	struct ip_error err = {0};
 	struct queue_msg m;
 
 	send_ok(f, "first", "input/01J/a.jpg#1");
@@ -368,7 +366,7 @@ static void
 test_dead_letter_redrive(void **state)
 {
 	struct fix *f = *state;
-	struct ip_error err = { 0 };
+	struct ip_error err = {0};
 	struct queue_msg a, b, m;
 	struct queue_dead_list l;
 	struct queue_dead *d;
@@ -381,8 +379,10 @@ test_dead_letter_redrive(void **state)
 	queue_msg_clear(&m);
 	receive_ok(f, VIS, 1000, &a);
 	assert_int_equal(a.receive_count, 2);
-	assert_int_equal(queue_dead_letter(f->q, &a, "decode failed: bad "
-				   "marker", &err),
+	assert_int_equal(queue_dead_letter(f->q, &a,
+					   "decode failed: bad "
+					   "marker",
+					   &err),
 			 IP_OK);
 	/* Dead is gone from the queue and its receipt is spent. */
 	assert_empty_now(f);
@@ -447,7 +447,7 @@ static void
 test_release_all(void **state)
 {
 	struct fix *f = *state;
-	struct ip_error err = { 0 };
+	struct ip_error err = {0};
 	struct queue_msg m1, m2;
 
 	/* A shared queue cannot call anything orphaned: it must not offer
@@ -477,7 +477,7 @@ static void
 test_depth(void **state)
 {
 	struct fix *f = *state;
-	struct ip_error err = { 0 };
+	struct ip_error err = {0};
 	struct queue_msg m;
 	int64_t visible = -1;
 	int64_t inflight = -1;
@@ -507,7 +507,7 @@ static void
 test_delayed_send(void **state)
 {
 	struct fix *f = *state;
-	struct ip_error err = { 0 };
+	struct ip_error err = {0};
 	struct queue_msg m;
 	int64_t t0 = util_mono_ms();
 	int64_t took;
@@ -528,7 +528,7 @@ static void
 test_body_limits(void **state)
 {
 	struct fix *f = *state;
-	struct ip_error err = { 0 };
+	struct ip_error err = {0};
 	unsigned char *big = malloc(QUEUE_BODY_MAX + 1);
 	struct queue_msg m;
 
@@ -538,9 +538,9 @@ test_body_limits(void **state)
 				    NULL, 0, &err),
 			 IP_ETOOBIG);
 	assert_empty_now(f);
-	assert_int_equal(queue_send(f->q, (const char *)big, QUEUE_BODY_MAX,
-				    NULL, 0, &err),
-			 IP_OK);
+	assert_int_equal(
+	    queue_send(f->q, (const char *)big, QUEUE_BODY_MAX, NULL, 0, &err),
+	    IP_OK);
 	receive_ok(f, VIS, 1000, &m);
 	assert_int_equal(m.len, QUEUE_BODY_MAX);
 	assert_memory_equal(m.body, big, QUEUE_BODY_MAX);
@@ -570,7 +570,7 @@ static void *
 receiver_main(void *arg)
 {
 	struct receiver *r = arg;
-	struct ip_error err = { 0 };
+	struct ip_error err = {0};
 	int64_t t0 = util_mono_ms();
 
 	r->rc = queue_receive(r->q, VIS, r->wait_ms, &r->m, &err);
@@ -583,8 +583,7 @@ receiver_main(void *arg)
 }
 
 static void
-receiver_start(struct receiver *r, struct queue *q, int wait_ms,
-	       pthread_t *tid)
+receiver_start(struct receiver *r, struct queue *q, int wait_ms, pthread_t *tid)
 {
 	memset(r, 0, sizeof(*r));
 	r->q = q;
@@ -606,7 +605,7 @@ static void
 test_blocked_receive_woken_by_send(void **state)
 {
 	struct fix *f = *state;
-	struct ip_error err = { 0 };
+	struct ip_error err = {0};
 	struct receiver r;
 	pthread_t tid;
 
@@ -662,36 +661,31 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_ping, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_send_receive_delete,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_distinct_messages, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_receive_empty_waits, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_visibility_expiry, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_retry_delay, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_stale_receipt, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_dedup, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_dead_letter_redrive, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_release_all, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_depth, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_delayed_send, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_body_limits, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(
-			test_blocked_receive_woken_by_send, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_wake_ends_blocked_receive,
-						setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_ping, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_send_receive_delete, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_distinct_messages, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_receive_empty_waits, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_visibility_expiry, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_retry_delay, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_stale_receipt, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_dedup, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_dead_letter_redrive, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_release_all, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_depth, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_delayed_send, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_body_limits, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_blocked_receive_woken_by_send,
+					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_wake_ends_blocked_receive,
+					    setup, teardown),
 	};
 
 	log_set_level(LOG_WARN);
-	return cmocka_run_group_tests_name("contract-queue", tests, NULL,
-					   NULL);
+	return cmocka_run_group_tests_name("contract-queue", tests, NULL, NULL);
 }

@@ -30,7 +30,7 @@ struct fix {
 	char dir[CONTRACT_PATH_MAX];
 	struct config cfg;
 	struct table *t;
-	pthread_mutex_t lock;	/* ids, from test threads */
+	pthread_mutex_t lock; /* ids, from test threads */
 	size_t n_ids;
 	char ids[MAX_IDS][RECORD_ID_MAX];
 };
@@ -39,7 +39,7 @@ static int
 setup(void **state)
 {
 	struct fix *f = calloc(1, sizeof(*f));
-	struct ip_error err = { 0 };
+	struct ip_error err = {0};
 
 	assert_non_null(f);
 	pthread_mutex_init(&f->lock, NULL);
@@ -55,7 +55,7 @@ static int
 teardown(void **state)
 {
 	struct fix *f = *state;
-	struct ip_error err = { 0 };
+	struct ip_error err = {0};
 
 	if (f->t != NULL) {
 		for (size_t i = 0; i < f->n_ids; i++) {
@@ -86,8 +86,8 @@ new_id(struct fix *f, char *out)
 static void
 full_record(struct fix *f, struct record *r, enum record_status status)
 {
-	static const char *const names[] = { "large", "medium", "thumb" };
-	static const int widths[] = { 1600, 800, 200 };
+	static const char *const names[] = {"large", "medium", "thumb"};
+	static const int widths[] = {1600, 800, 200};
 
 	memset(r, 0, sizeof(*r));
 	new_id(f, r->id);
@@ -198,7 +198,7 @@ static void
 test_ping(void **state)
 {
 	struct fix *f = *state;
-	struct ip_error err = { 0 };
+	struct ip_error err = {0};
 
 	assert_int_equal(table_ping(f->t, &err), IP_OK);
 	assert_non_null(f->t->ops->name);
@@ -208,7 +208,7 @@ static void
 test_put_get_round_trip(void **state)
 {
 	struct fix *f = *state;
-	struct ip_error err = { 0 };
+	struct ip_error err = {0};
 	struct record r, got;
 
 	full_record(f, &r, RECORD_DONE);
@@ -230,7 +230,7 @@ static void
 test_put_duplicate(void **state)
 {
 	struct fix *f = *state;
-	struct ip_error err = { 0 };
+	struct ip_error err = {0};
 	struct record r, dup, got;
 
 	full_record(f, &r, RECORD_PENDING);
@@ -248,7 +248,7 @@ static void
 test_update_bumps_version(void **state)
 {
 	struct fix *f = *state;
-	struct ip_error err = { 0 };
+	struct ip_error err = {0};
 	struct record r, got;
 
 	pending_record(f, &r);
@@ -274,7 +274,7 @@ static void
 test_update_stale(void **state)
 {
 	struct fix *f = *state;
-	struct ip_error err = { 0 };
+	struct ip_error err = {0};
 	struct record r, slow, fast, got;
 
 	pending_record(f, &r);
@@ -302,7 +302,7 @@ static void
 test_update_missing(void **state)
 {
 	struct fix *f = *state;
-	struct ip_error err = { 0 };
+	struct ip_error err = {0};
 	struct record r;
 
 	pending_record(f, &r);
@@ -314,7 +314,7 @@ static void
 test_delete(void **state)
 {
 	struct fix *f = *state;
-	struct ip_error err = { 0 };
+	struct ip_error err = {0};
 	struct record r, other, got;
 
 	pending_record(f, &r);
@@ -335,10 +335,13 @@ static void
 test_bad_ids(void **state)
 {
 	struct fix *f = *state;
-	struct ip_error err = { 0 };
-	const char *bad[] = { "", "short", "01J00000000000000000000000X",
-			      "01j0000000000000000000000a",
-			      "0123456789ABCDEFGHJKMNPQRU", "../etc/passwd" };
+	struct ip_error err = {0};
+	const char *bad[] = {"",
+			     "short",
+			     "01J00000000000000000000000X",
+			     "01j0000000000000000000000a",
+			     "0123456789ABCDEFGHJKMNPQRU",
+			     "../etc/passwd"};
 	struct record r;
 
 	for (size_t i = 0; i < UTIL_ARRAY_LEN(bad); i++) {
@@ -355,7 +358,7 @@ static void
 test_put_not_utf8(void **state)
 {
 	struct fix *f = *state;
-	struct ip_error err = { 0 };
+	struct ip_error err = {0};
 	struct record r, got;
 
 	pending_record(f, &r);
@@ -382,10 +385,10 @@ static void
 test_list_newest_first(void **state)
 {
 	struct fix *f = *state;
-	struct ip_error err = { 0 };
+	struct ip_error err = {0};
 	char want[7][RECORD_ID_MAX];
 	char cursor[TABLE_CURSOR_MAX] = "";
-	const size_t pages[] = { 3, 3, 1 };
+	const size_t pages[] = {3, 3, 1};
 	size_t seen = 0;
 
 	for (size_t i = 0; i < 7; i++) {
@@ -400,9 +403,9 @@ test_list_newest_first(void **state)
 	for (size_t p = 0; p < 3; p++) {
 		struct table_page page;
 
-		assert_int_equal(table_list(f->t, p == 0 ? NULL : cursor, 3,
-					    &page, &err),
-				 IP_OK);
+		assert_int_equal(
+		    table_list(f->t, p == 0 ? NULL : cursor, 3, &page, &err),
+		    IP_OK);
 		assert_int_equal(page.n, pages[p]);
 		for (size_t i = 0; i < page.n; i++) {
 			assert_string_equal(page.items[i].id, want[seen + i]);
@@ -435,7 +438,7 @@ static void
 test_list_empty(void **state)
 {
 	struct fix *f = *state;
-	struct ip_error err = { 0 };
+	struct ip_error err = {0};
 	struct table_page page;
 
 	assert_int_equal(table_list(f->t, NULL, 10, &page, &err), IP_OK);
@@ -452,16 +455,16 @@ static void
 test_list_bad_cursor(void **state)
 {
 	struct fix *f = *state;
-	struct ip_error err = { 0 };
+	struct ip_error err = {0};
 	char longc[TABLE_CURSOR_MAX + 20];
 	const char *bad[] = {
-		"!!!",
-		"abc",
-		"aGVsbG8",			/* "hello" */
-		"MDFKMDAwMDAwMDAwMDAwMDAwMDAwMDAwMA==", /* padded */
-		"MDFK MDAw",
-		"bm90LWFuLWlkLWF0LWFsbC1ub3QtYW4taWQ", /* not-an-id... */
-		longc,
+	    "!!!",
+	    "abc",
+	    "aGVsbG8", /* "hello" */
+	    "MDFKMDAwMDAwMDAwMDAwMDAwMDAwMDAwMA==", /* padded */
+	    "MDFK MDAw",
+	    "bm90LWFuLWlkLWF0LWFsbC1ub3QtYW4taWQ", /* not-an-id... */
+	    longc,
 	};
 	struct table_page page;
 	struct record r;
@@ -478,9 +481,8 @@ test_list_bad_cursor(void **state)
 			fail_msg("unfinished cursor \"%s\" accepted", bad[i]);
 	}
 	assert_int_equal(table_list(f->t, NULL, 0, &page, &err), IP_EINVAL);
-	assert_int_equal(table_list(f->t, NULL, TABLE_LIST_MAX + 1, &page,
-				    &err),
-			 IP_EINVAL);
+	assert_int_equal(
+	    table_list(f->t, NULL, TABLE_LIST_MAX + 1, &page, &err), IP_EINVAL);
 	assert_int_equal(table_list(f->t, NULL, TABLE_LIST_MAX, &page, &err),
 			 IP_OK);
 	assert_int_equal(page.n, 1);
@@ -497,12 +499,11 @@ static void
 test_list_unfinished(void **state)
 {
 	static const enum record_status statuses[] = {
-		RECORD_PENDING, RECORD_DONE,	   RECORD_PROCESSING,
-		RECORD_FAILED,	RECORD_PENDING,	   RECORD_DONE,
-		RECORD_PROCESSING,
+	    RECORD_PENDING, RECORD_DONE, RECORD_PROCESSING, RECORD_FAILED,
+	    RECORD_PENDING, RECORD_DONE, RECORD_PROCESSING,
 	};
 	struct fix *f = *state;
-	struct ip_error err = { 0 };
+	struct ip_error err = {0};
 	char want[7][RECORD_ID_MAX];
 	char cursor[TABLE_CURSOR_MAX] = "";
 	size_t n_want = 0;
@@ -554,9 +555,8 @@ test_list_unfinished(void **state)
 		r.status = RECORD_DONE;
 		assert_int_equal(table_update(f->t, &r, r.version, &err),
 				 IP_OK);
-		assert_int_equal(table_list_unfinished(f->t, NULL, 10, &page,
-						       &err),
-				 IP_OK);
+		assert_int_equal(
+		    table_list_unfinished(f->t, NULL, 10, &page, &err), IP_OK);
 		assert_int_equal(page.n, 3);
 		assert_string_equal(page.next_cursor, "");
 		for (size_t i = 0; i < page.n; i++)
@@ -581,7 +581,7 @@ static void *
 cu_main(void *arg)
 {
 	struct cu_arg *a = arg;
-	struct ip_error err = { 0 };
+	struct ip_error err = {0};
 
 	for (int i = 0; i < CU_ROUNDS; i++) {
 		for (;;) {
@@ -613,7 +613,7 @@ static void
 test_concurrent_updates(void **state)
 {
 	struct fix *f = *state;
-	struct ip_error err = { 0 };
+	struct ip_error err = {0};
 	struct cu_arg args[CU_THREADS];
 	pthread_t tids[CU_THREADS];
 	struct record r;
@@ -621,10 +621,9 @@ test_concurrent_updates(void **state)
 	pending_record(f, &r);
 	assert_int_equal(table_put(f->t, &r, &err), IP_OK);
 	for (int i = 0; i < CU_THREADS; i++) {
-		args[i] = (struct cu_arg){ .f = f, .id = r.id };
-		assert_int_equal(pthread_create(&tids[i], NULL, cu_main,
-						&args[i]),
-				 0);
+		args[i] = (struct cu_arg){.f = f, .id = r.id};
+		assert_int_equal(
+		    pthread_create(&tids[i], NULL, cu_main, &args[i]), 0);
 	}
 	for (int i = 0; i < CU_THREADS; i++) {
 		assert_int_equal(pthread_join(tids[i], NULL), 0);
@@ -640,34 +639,30 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_ping, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_put_get_round_trip, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_put_duplicate, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_update_bumps_version,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_update_stale, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_update_missing, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_delete, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_bad_ids, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_put_not_utf8, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_list_newest_first, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_list_empty, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_list_bad_cursor, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_list_unfinished, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_concurrent_updates, setup,
-						teardown),
+	    cmocka_unit_test_setup_teardown(test_ping, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_put_get_round_trip, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_put_duplicate, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_update_bumps_version, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_update_stale, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_update_missing, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_delete, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_bad_ids, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_put_not_utf8, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_list_newest_first, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_list_empty, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_list_bad_cursor, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_list_unfinished, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_concurrent_updates, setup,
+					    teardown),
 	};
 
 	log_set_level(LOG_WARN);
-	return cmocka_run_group_tests_name("contract-table", tests, NULL,
-					   NULL);
+	return cmocka_run_group_tests_name("contract-table", tests, NULL, NULL);
 }

@@ -52,11 +52,10 @@ setup(void **state)
 	config_defaults(&cfg);
 	util_strlcpy(cfg.data_dir, fx->dir, sizeof(cfg.data_dir));
 	cfg.max_attempts = 3;
-	assert_int_equal(app_open(&fx->app, &cfg,
-				  APP_NEED_STORE | APP_NEED_TABLE |
-					  APP_NEED_IMG,
-				  &e),
-			 IP_OK);
+	assert_int_equal(
+	    app_open(&fx->app, &cfg,
+		     APP_NEED_STORE | APP_NEED_TABLE | APP_NEED_IMG, &e),
+	    IP_OK);
 	*state = fx;
 	return 0;
 }
@@ -93,8 +92,7 @@ read_file(const char *path, size_t *len)
 /* Put a corpus photo into the input bucket as the gateway would and
  * return the event text (caller frees) and the record. */
 static char *
-stage(struct fixture *fx, const char *photo, struct record *r,
-      bool with_record)
+stage(struct fixture *fx, const char *photo, struct record *r, bool with_record)
 {
 	char path[1024];
 	struct ip_error e;
@@ -115,8 +113,7 @@ stage(struct fixture *fx, const char *photo, struct record *r,
 	r->uploaded_at = util_now_ms();
 	r->status = RECORD_PENDING;
 	assert_int_equal(objstore_put_buffer(fx->app.store, "input",
-					     r->input_key, data, len, NULL,
-					     &e),
+					     r->input_key, data, len, NULL, &e),
 			 IP_OK);
 	if (with_record)
 		assert_int_equal(table_put(fx->app.table, r, &e), IP_OK);
@@ -127,7 +124,7 @@ stage(struct fixture *fx, const char *photo, struct record *r,
 	return ev;
 }
 
-static const struct pipeline_invocation first = { 1, false };
+static const struct pipeline_invocation first = {1, false};
 
 static void
 test_done_then_duplicate_is_idempotent(void **state)
@@ -199,7 +196,8 @@ test_concurrent_duplicates_one_record(void **state)
 	assert_int_equal(got.status, RECORD_DONE);
 	assert_int_equal(got.n_variants, 3);
 	memset(&page, 0, sizeof(page));
-	assert_int_equal(table_list(fx->app.table, NULL, 100, &page, &e), IP_OK);
+	assert_int_equal(table_list(fx->app.table, NULL, 100, &page, &e),
+			 IP_OK);
 	assert_int_equal(page.n, 1);
 	table_page_free(&page);
 	free(ev);
@@ -231,14 +229,14 @@ test_ignored_events(void **state)
 	struct pipeline_stats st;
 	struct table_page page;
 	struct ip_error e;
-	char *out = event_build("us-east-1", "output",
-				"01JABCDEFGHJKMNPQRSTVWXYZ0/large.jpg", 1, "x",
-				0);
-	char *foreign = event_build("us-east-1", "input", "somewhere/else.jpg",
-				    1, "x", 0);
-	char *gone = event_build("us-east-1", "input",
-				 "01JABCDEFGHJKMNPQRSTVWXYZ0/gone.jpg", 1, "x",
-				 0);
+	char *out =
+	    event_build("us-east-1", "output",
+			"01JABCDEFGHJKMNPQRSTVWXYZ0/large.jpg", 1, "x", 0);
+	char *foreign =
+	    event_build("us-east-1", "input", "somewhere/else.jpg", 1, "x", 0);
+	char *gone =
+	    event_build("us-east-1", "input",
+			"01JABCDEFGHJKMNPQRSTVWXYZ0/gone.jpg", 1, "x", 0);
 
 	assert_int_equal(pipeline_handle_event(&fx->app.pipe, out, strlen(out),
 					       &first, &st, &e),
@@ -257,9 +255,9 @@ test_ignored_events(void **state)
 	assert_int_equal(table_list(fx->app.table, NULL, 10, &page, &e), IP_OK);
 	assert_int_equal(page.n, 0);
 	table_page_free(&page);
-	assert_int_equal(pipeline_handle_event(&fx->app.pipe, "{nope", 5,
-					       &first, &st, &e),
-			 IP_EINVAL);
+	assert_int_equal(
+	    pipeline_handle_event(&fx->app.pipe, "{nope", 5, &first, &st, &e),
+	    IP_EINVAL);
 	free(out);
 	free(foreign);
 	free(gone);
@@ -293,17 +291,16 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(
-			test_done_then_duplicate_is_idempotent, setup,
-			teardown),
-		cmocka_unit_test_setup_teardown(
-			test_concurrent_duplicates_one_record, setup, teardown),
-		cmocka_unit_test_setup_teardown(
-			test_object_without_record_gets_one, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_ignored_events, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(
-			test_corrupt_original_fails_record, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_done_then_duplicate_is_idempotent, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_concurrent_duplicates_one_record, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_object_without_record_gets_one,
+					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_ignored_events, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_corrupt_original_fails_record,
+					    setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -692,46 +692,6 @@ out:
 
 /* ---- variants ----------------------------------------------------- */
 
-static void
-crop_offset(enum gravity g, int w, int h, int cw, int ch, int *x, int *y)
-{
-	int cx = (w - cw) / 2;
-	int cy = (h - ch) / 2;
-
-	*x = cx;
-	*y = cy;
-	switch (g) {
-	case GRAVITY_NORTH:
-		*y = 0;
-		break;
-	case GRAVITY_SOUTH:
-		*y = h - ch;
-		break;
-	case GRAVITY_EAST:
-		*x = w - cw;
-		break;
-	case GRAVITY_WEST:
-		*x = 0;
-		break;
-	case GRAVITY_NORTH_EAST:
-		*x = w - cw, *y = 0;
-		break;
-	case GRAVITY_NORTH_WEST:
-		*x = 0, *y = 0;
-		break;
-	case GRAVITY_SOUTH_EAST:
-		*x = w - cw, *y = h - ch;
-		break;
-	case GRAVITY_SOUTH_WEST:
-		*x = 0, *y = h - ch;
-		break;
-	case GRAVITY_CENTRE:
-	case GRAVITY_ATTENTION:
-	default:
-		break;
-	}
-}
-
 /* One frame of a variant: resize, crop, watermark. */
 static int
 variant_frame(struct imgproc_vips *p, VipsImage *frame,
@@ -759,8 +719,8 @@ variant_frame(struct imgproc_vips *p, VipsImage *frame,
 				goto out;
 			}
 		} else {
-			crop_offset(s->gravity, pl->rs_w, pl->rs_h, pl->out_w,
-				    pl->out_h, &x, &y);
+			vipsutil_place(s->gravity, pl->rs_w, pl->rs_h,
+				       pl->out_w, pl->out_h, 0, &x, &y);
 			if (vips_extract_area(cur, &cropped, x, y, pl->out_w,
 					      pl->out_h, NULL)) {
 				rc = vipsutil_error(err, IP_EUNPROCESSABLE,

@@ -187,3 +187,48 @@ vipsutil_deadline_error(struct vipsutil_deadline *d, struct ip_error *err)
 			    "%d s (limits.timeout) and was cancelled",
 			    d->timeout_s);
 }
+
+/* See vipsutil.h. */
+void
+vipsutil_place(enum gravity g, int w, int h, int mw, int mh, int margin, int *x,
+	       int *y)
+{
+	int left = margin;
+	int centre_x = (w - mw) / 2;
+	int right = w - mw - margin;
+	int top = margin;
+	int centre_y = (h - mh) / 2;
+	int bottom = h - mh - margin;
+
+	switch (g) {
+	case GRAVITY_NORTH:
+		*x = centre_x, *y = top;
+		break;
+	case GRAVITY_SOUTH:
+		*x = centre_x, *y = bottom;
+		break;
+	case GRAVITY_EAST:
+		*x = right, *y = centre_y;
+		break;
+	case GRAVITY_WEST:
+		*x = left, *y = centre_y;
+		break;
+	case GRAVITY_NORTH_EAST:
+		*x = right, *y = top;
+		break;
+	case GRAVITY_NORTH_WEST:
+		*x = left, *y = top;
+		break;
+	case GRAVITY_SOUTH_EAST:
+		*x = right, *y = bottom;
+		break;
+	case GRAVITY_SOUTH_WEST:
+		*x = left, *y = bottom;
+		break;
+	case GRAVITY_CENTRE:
+	case GRAVITY_ATTENTION:
+	default:
+		*x = centre_x, *y = centre_y;
+		break;
+	}
+}

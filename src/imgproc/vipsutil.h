@@ -22,6 +22,7 @@
 
 #include <vips/vips.h>
 
+#include "core/config.h"
 #include "core/error.h"
 
 struct vipsutil_deadline {
@@ -59,5 +60,11 @@ int vipsutil_deadline_error(struct vipsutil_deadline *d, struct ip_error *err);
 			(p) = NULL;                                            \
 		}                                                              \
 	} while (0)
+
+/* Where a box of mw x mh goes inside w x h at gravity g, margin pixels
+ * from the edges it touches (centre and attention: centred).  Used for
+ * crops (margin 0) and for watermarks. */
+void vipsutil_place(enum gravity g, int w, int h, int mw, int mh, int margin,
+		    int *x, int *y);
 
 #endif

@@ -386,49 +386,6 @@ out:
 	return rc;
 }
 
-static void
-place(enum gravity g, int w, int h, int mw, int mh, int margin, int *x, int *y)
-{
-	int left = margin;
-	int centre_x = (w - mw) / 2;
-	int right = w - mw - margin;
-	int top = margin;
-	int centre_y = (h - mh) / 2;
-	int bottom = h - mh - margin;
-
-	switch (g) {
-	case GRAVITY_NORTH:
-		*x = centre_x, *y = top;
-		break;
-	case GRAVITY_SOUTH:
-		*x = centre_x, *y = bottom;
-		break;
-	case GRAVITY_EAST:
-		*x = right, *y = centre_y;
-		break;
-	case GRAVITY_WEST:
-		*x = left, *y = centre_y;
-		break;
-	case GRAVITY_NORTH_EAST:
-		*x = right, *y = top;
-		break;
-	case GRAVITY_NORTH_WEST:
-		*x = left, *y = top;
-		break;
-	case GRAVITY_SOUTH_EAST:
-		*x = right, *y = bottom;
-		break;
-	case GRAVITY_SOUTH_WEST:
-		*x = left, *y = bottom;
-		break;
-	case GRAVITY_CENTRE:
-	case GRAVITY_ATTENTION:
-	default:
-		*x = centre_x, *y = centre_y;
-		break;
-	}
-}
-
 /* Fetch the mark for an image w x h: scale of the width, shrunk when it
  * would not fit inside the margins.  *mark is NULL (and IP_OK) when no
  * legible mark fits. */
@@ -542,8 +499,8 @@ watermark_apply(struct watermark *wm, VipsImage *in, VipsImage **out,
 		goto out;
 	}
 	if (!wm->spec.tile)
-		place(wm->spec.position, w, h, mark->Xsize, mark->Ysize, margin,
-		      &x, &y);
+		vipsutil_place(wm->spec.position, w, h, mark->Xsize,
+			       mark->Ysize, margin, &x, &y);
 	if (wm->adaptive) {
 		double luma = 0.0;
 		int v;

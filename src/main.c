@@ -307,67 +307,6 @@ rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 	return remove(path);
 }
 
-/* Copy src into the data dir's tmp, hashing as we go (as the gateway
- * spools an upload). */
-static int
-spool_file(const char *src, const char *tmpdir, char *path, size_t path_len,
-	   char sha[65], int64_t *bytes, struct ip_error *err)
-{
-	GChecksum *ck = g_checksum_new(G_CHECKSUM_SHA256);
-	char buf[1 << 16];
-	int in = open(src, O_RDONLY | O_CLOEXEC);
-	int out = -1;
-	int rc = IP_OK;
-	gsize n = 65;
-
-	*bytes = 0;
-	if (in < 0) {
-		rc = ip_error_set(err, IP_EIO, "%s: %s", src, strerror(errno));
-		goto done;
-	}
-	snprintf(path, path_len, "%s/process-XXXXXX", tmpdir);
-	out = mkostemp(path, O_CLOEXEC);
-	if (out < 0) {
-		rc = ip_error_set(err, IP_EIO, "%s: %s", path, strerror(errno));
-		goto done;
-	}
-	for (;;) {
-		ssize_t r = read(in, buf, sizeof(buf));
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			rc = ip_error_set(err, IP_EIO, "%s: %s", src,
-					  strerror(errno));
-			goto done;
-		}
-		if (r == 0)
-			break;
-		g_checksum_update(ck, (const guchar *)buf, (gssize)r);
-		if (util_write_all(out, buf, (size_t)r) != 0) {
-			rc =
-			    ip_error_set(err, IP_EIO, "%s: write failed", path);
-			goto done;
-		}
-		*bytes += r;
-	}
-	{
-		guint8 digest[32];
-
-		g_checksum_get_digest(ck, digest, &n);
-		util_hex(digest, 32, sha);
-	}
-done:
-	if (in >= 0)
-		close(in);
-	if (out >= 0)
-		close(out);
-	if (rc != IP_OK && out >= 0)
-		unlink(path);
-	g_checksum_free(ck);
-	return rc;
-}
-
 /* Copy one stored variant out to DIR/<stem>-<variant>.<ext>. */
 static int
 export_variant(struct app *app, const struct record_variant *v,
@@ -432,7 +371,8 @@ process_one(struct app *app, const char *file, const char *tmpdir,
 	int rc;
 
 	memset(&m, 0, sizeof(m));
-	rc = spool_file(file, tmpdir, tmp, sizeof(tmp), sha, &bytes, err);
+	rc =
+	    ingest_spool_file(file, tmpdir, tmp, sizeof(tmp), sha, &bytes, err);
 	if (rc != IP_OK)
 		return rc;
 	fd = open(tmp, O_RDONLY | O_CLOEXEC);

@@ -46,4 +46,12 @@ int ingest_commit(struct app *app, const struct ingest_upload *up,
  * record. */
 int ingest_delete(struct app *app, const char *id, struct ip_error *err);
 
+/* Copy the local file src into tmpdir (a new "spool-XXXXXX" file whose
+ * name goes to path), computing its SHA-256 (hex, 65 bytes) and size as
+ * the gateway does for an upload.  On failure nothing is left behind.
+ * Used by `imgpipe process` and the benchmarks. */
+int ingest_spool_file(const char *src, const char *tmpdir, char *path,
+		      size_t path_len, char sha[65], int64_t *bytes,
+		      struct ip_error *err);
+
 #endif

@@ -29,6 +29,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <glib.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -676,10 +677,30 @@ usage(FILE *f)
 		   "`imgpipe --version`.\n");
 }
 
+/*
+ * glibc's defaults suit imgpipe badly: every thread (HTTP connections,
+ * workers, libvips) gets its own arena, and the mmap threshold grows after
+ * the first large frees, so decode buffers end up in arenas that never
+ * shrink.  Measured over the corpus with 4 clients and 2 workers: peak RSS
+ * 491 MB by default, 206 MB with 2 arenas, 164 MB with 2 arenas and a
+ * fixed 256 KiB mmap threshold (jemalloc: 243 MB).  The environment
+ * (MALLOC_ARENA_MAX, MALLOC_MMAP_THRESHOLD_) still wins.
+ */
+static void
+tune_malloc(void)
+{
+	if (getenv("MALLOC_ARENA_MAX") == NULL)
+		mallopt(M_ARENA_MAX, 2);
+	if (getenv("MALLOC_MMAP_THRESHOLD_") == NULL)
+		mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+}
+
 int
 main(int argc, char **argv)
 {
 	int rc = 2;
+
+	tune_malloc();
 
 	{
 		const char *base = strrchr(argv[0], '/');

@@ -370,8 +370,10 @@ upload_end(struct http_request *rq)
 		return refuse(rq, IP_EINVAL,
 			      up->multipart ? "the file field is empty"
 					    : "the body is empty");
-	if (fsync(up->fd) != 0 || lseek(up->fd, 0, SEEK_SET) != 0)
-		return refuse(rq, IP_EIO, "fsync %s: %s", up->tmp_path,
+	/* No fsync here: durability is the store's put (the fs store
+	 * fsyncs the file before its name; S3 keeps its own copy). */
+	if (lseek(up->fd, 0, SEEK_SET) != 0)
+		return refuse(rq, IP_EIO, "seek %s: %s", up->tmp_path,
 			      strerror(errno));
 	name = up->name;
 	if (up->multipart)

@@ -22,7 +22,8 @@
 struct app;
 
 struct ingest_upload {
-	const char *tmp_path; /* fsync'd temp file holding the body */
+	const char *tmp_path; /* temp file holding the body (the store makes
+			       * its copy durable) */
 	int fd; /* open on tmp_path, for probing */
 	int64_t bytes;
 	const char *sha256_hex; /* computed while streaming */

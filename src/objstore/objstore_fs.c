@@ -212,7 +212,7 @@ fs_walk(struct fs_store *fs, const char *bucket, const char *key, bool create,
 {
 	char seg[FS_SEG_MAX + 1];
 	size_t off = 0;
-	int fd;
+	int fd = -1;
 	int rc;
 
 	fs_walk_init(w);
@@ -635,7 +635,7 @@ fs_del(struct objstore *s, const char *bucket, const char *key,
 	rc = fs_walk(fs_store(s), bucket, key, false, true, &w, err);
 	if (rc == IP_ENOTFOUND) {
 		/* Missing key is fine; a missing bucket is not. */
-		int fd;
+		int fd = -1;
 
 		rc = fs_open_bucket(fs_store(s), bucket, &fd, err);
 		if (rc == IP_OK)
@@ -877,7 +877,7 @@ fs_list(struct objstore *s, const char *bucket, const char *prefix,
 	struct ip_error *err)
 {
 	struct fs_list *l = NULL;
-	int fd;
+	int fd = -1;
 	int rc;
 
 	memset(out, 0, sizeof(*out));

@@ -346,7 +346,7 @@ sqlq_take(struct sqlq *s, int visibility_s, struct queue_msg *out,
 	char receipt[sizeof(rnd) * 2 + 1];
 	int64_t now = util_now_ms();
 	sqlite3_stmt *st;
-	int64_t id;
+	int64_t id = 0;
 	const void *blob;
 	int len;
 	int rc;
@@ -486,7 +486,7 @@ static int
 sqlq_del(struct queue *q, const struct queue_msg *m, struct ip_error *err)
 {
 	struct sqlq *s = sqlq(q);
-	int64_t id;
+	int64_t id = 0;
 	int rc;
 
 	rc = sqlq_check_msg(m, &id, err);
@@ -503,7 +503,7 @@ sqlq_retry(struct queue *q, const struct queue_msg *m, int64_t delay_ms,
 	   struct ip_error *err)
 {
 	struct sqlq *s = sqlq(q);
-	int64_t id;
+	int64_t id = 0;
 	int rc;
 
 	rc = sqlq_check_msg(m, &id, err);
@@ -527,7 +527,7 @@ sqlq_dead_letter(struct queue *q, const struct queue_msg *m, const char *reason,
 {
 	struct sqlq *s = sqlq(q);
 	sqlite3_stmt *st;
-	int64_t id;
+	int64_t id = 0;
 	int rc;
 
 	rc = sqlq_check_msg(m, &id, err);

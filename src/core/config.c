@@ -85,6 +85,7 @@ static const struct key_def key_table[] = {
     {"worker", "visibility", KEY_INT, CFG(visibility_s), 1, 43200},
     {"worker", "vips_threads", KEY_INT, CFG(vips_threads), 0, 64},
     {"worker", "vips_cache_mb", KEY_INT, CFG(vips_cache_mb), 0, 65536},
+    {"worker", "vips_vector", KEY_BOOL, CFG(vips_vector), 0, 0},
     {"worker", "events_port", KEY_INT, CFG(events_port), 0, 65535},
 
     {"output", "background", KEY_STR, CFG(background), 0, 0},

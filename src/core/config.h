@@ -137,6 +137,7 @@ struct config {
 	int visibility_s; /* queue visibility timeout */
 	int vips_threads; /* libvips threads per worker */
 	int vips_cache_mb; /* 0 = operation cache off */
+	bool vips_vector; /* liborc SIMD in libvips (see IMAGES.md) */
 	int events_port; /* `worker`: listen for pushed events */
 
 	/* [output] */

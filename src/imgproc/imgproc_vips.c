@@ -56,6 +56,7 @@
 #include <unistd.h>
 
 #include <vips/vips.h>
+#include <vips/vector.h>
 
 #include "core/log.h"
 #include "core/util.h"
@@ -1090,6 +1091,11 @@ imgproc_vips_new(const struct config *cfg, struct imgproc **out,
 	}
 	if (cfg->vips_threads > 0)
 		vips_concurrency_set(cfg->vips_threads);
+	/* liborc's run-time code generation (libvips 8.14's SIMD path)
+	 * crashed the server once in ~2,900 uploads under sustained load
+	 * (segfault inside liborc, bench soak); libvips >= 8.15 replaced it
+	 * with highway.  Off by default: ~30% slower resizes, no crash. */
+	vips_vector_set_enabled(cfg->vips_vector ? TRUE : FALSE);
 	vips_operation_block_set("VipsForeignLoadSvg", !cfg->allow_svg);
 	vips_operation_block_set("VipsForeignLoadPdf", !cfg->allow_pdf);
 

@@ -163,68 +163,16 @@ job_imgproc(struct bench *b, const char *file, double *ms, struct ip_error *err)
 	return rc;
 }
 
-/* Copy file to a temp file in the data dir, hashing it, and fsync it: the
- * state the gateway leaves an upload in before ingest_commit. */
+/* Copy file to a temp file in the data dir, hashing it: the state the
+ * gateway leaves an upload in before ingest_commit. */
 static int
 spool(struct bench *b, const char *file, char *path, size_t path_len,
       char sha[65], int64_t *bytes, struct ip_error *err)
 {
-	GChecksum *ck = g_checksum_new(G_CHECKSUM_SHA256);
-	guint8 digest[32];
-	gsize dlen = sizeof(digest);
-	char buf[1 << 16];
-	int in = -1;
-	int out = -1;
-	int rc = IP_OK;
+	char tmpdir[4096];
 
-	*bytes = 0;
-	snprintf(path, path_len, "%s/tmp/bench-XXXXXX", b->data_dir);
-	in = open(file, O_RDONLY | O_CLOEXEC);
-	if (in < 0) {
-		rc = ip_error_set(err, IP_EIO, "%s: %s", file, strerror(errno));
-		goto out;
-	}
-	out = mkostemp(path, O_CLOEXEC);
-	if (out < 0) {
-		rc = ip_error_set(err, IP_EIO, "%s: %s", path, strerror(errno));
-		goto out;
-	}
-	for (;;) {
-		ssize_t n = read(in, buf, sizeof(buf));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			rc = ip_error_set(err, IP_EIO, "%s: %s", file,
-					  strerror(errno));
-			goto out;
-		}
-		if (n == 0)
-			break;
-		g_checksum_update(ck, (const guchar *)buf, n);
-		if (util_write_all(out, buf, (size_t)n) != 0) {
-			rc =
-			    ip_error_set(err, IP_EIO, "%s: write failed", path);
-			goto out;
-		}
-		*bytes += n;
-	}
-	if (fsync(out) != 0) {
-		rc = ip_error_set(err, IP_EIO, "%s: fsync: %s", path,
-				  strerror(errno));
-		goto out;
-	}
-	g_checksum_get_digest(ck, digest, &dlen);
-	util_hex(digest, sizeof(digest), sha);
-out:
-	if (in >= 0)
-		close(in);
-	if (out >= 0)
-		close(out);
-	if (rc != IP_OK && out >= 0)
-		unlink(path);
-	g_checksum_free(ck);
-	return rc;
+	snprintf(tmpdir, sizeof(tmpdir), "%s/tmp", b->data_dir);
+	return ingest_spool_file(file, tmpdir, path, path_len, sha, bytes, err);
 }
 
 /* Commit file as an upload would be: the original in the input bucket,

@@ -22,9 +22,10 @@
  * Files are used in turn; each PUT gets a unique name PREFIX-SEQ-BASENAME.
  *
  * Bounds: COUNT uploads (default 10) and SECONDS (default 60) after which
- * no upload starts; transfers still running 90 s later are abandoned.
- * Bodies are read into memory once (at most 64 MiB each).  Only loopback
- * URLs are accepted.
+ * no upload starts; transfers still running 90 s later are abandoned;
+ * after 10 transport errors in a row (the server died) nothing more starts
+ * and the summary says server_gone=1.  Bodies are read into memory once
+ * (at most 64 MiB each).  Only loopback URLs are accepted.
  *
  * Output: one summary line of key=value pairs on stdout; -o writes one
  * line per upload; -s samples the server's VmRSS (from /proc/PID/status,
@@ -51,6 +52,7 @@
 #define LG_REPLY_MAX (256 * 1024)
 #define LG_GRACE_MS 90000.0
 #define LG_WAIT_S 60
+#define LG_CONN_ERRORS_MAX 10
 
 enum lg_mode { MODE_CLOSED, MODE_OPEN, MODE_INGEST };
 enum slot_state { SLOT_IDLE, SLOT_PUT, SLOT_WAIT };
@@ -117,6 +119,8 @@ struct lg {
 	int in_flight;
 	double t0;
 	long rss_max_kib;
+	int conn_errors; /* transport errors in a row */
+	bool gone; /* the server stopped answering: start nothing more */
 };
 
 static double
@@ -344,6 +348,15 @@ on_done(struct lg *g, struct lg_slot *s, CURLcode cc)
 
 	curl_multi_remove_handle(g->multi, s->easy);
 	curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &code);
+	if (cc == CURLE_OK) {
+		g->conn_errors = 0;
+	} else if (++g->conn_errors >= LG_CONN_ERRORS_MAX && !g->gone) {
+		fprintf(stderr,
+			"loadgen: %d transport errors in a row: the server "
+			"is gone, stopping\n",
+			g->conn_errors);
+		g->gone = true;
+	}
 	if (s->state == SLOT_PUT) {
 		r->t_accept = elapsed(g);
 		r->put_code = cc == CURLE_OK ? code : -(long)cc;
@@ -430,7 +443,7 @@ static int
 schedule(struct lg *g)
 {
 	double now = elapsed(g);
-	bool open_time = now < g->seconds * 1e3;
+	bool open_time = now < g->seconds * 1e3 && !g->gone;
 	struct lg_slot *s;
 
 	if (g->mode != MODE_OPEN) {
@@ -486,8 +499,8 @@ run(struct lg *g)
 		/* after the answers: a closed-loop client starts again at
 		 * once, not after the next poll */
 		wait_ms = schedule(g);
-		if (g->in_flight == 0 &&
-		    (g->started >= g->count || elapsed(g) >= g->seconds * 1e3))
+		if (g->in_flight == 0 && (g->started >= g->count || g->gone ||
+					  elapsed(g) >= g->seconds * 1e3))
 			break;
 		now = elapsed(g);
 		if (now > g->seconds * 1e3 + LG_GRACE_MS) {
@@ -548,6 +561,23 @@ print_dist(const char *name, double *v, int n)
 	       name, n ? sum / n : NAN, name, n ? v[n - 1] : NAN);
 }
 
+/* Open mode: uploads planned inside the time window that never started
+ * because CLIENTS were all in flight (the server fell behind).  They are
+ * not in the latency figures, which are therefore optimistic when this is
+ * not 0. */
+static int
+dropped(const struct lg *g)
+{
+	double planned;
+
+	if (g->mode != MODE_OPEN)
+		return 0;
+	planned = ceil(g->seconds * g->rate);
+	if (planned > g->count)
+		planned = g->count;
+	return planned > g->started ? (int)planned - g->started : 0;
+}
+
 /* Print the summary line; returns the number of uploads that failed. */
 static int
 report(struct lg *g, double wall_ms)
@@ -597,9 +627,9 @@ report(struct lg *g, double wall_ms)
 		ok++;
 	}
 	printf("mode=%s clients=%d rate=%.3f started=%d ok=%d failed=%d "
-	       "wall_s=%.3f ips=%.3f mbps=%.2f",
+	       "dropped=%d wall_s=%.3f ips=%.3f mbps=%.2f",
 	       names[g->mode], g->clients, g->mode == MODE_OPEN ? g->rate : 0,
-	       g->started, ok, failed, wall_ms / 1e3,
+	       g->started, ok, failed, dropped(g), wall_ms / 1e3,
 	       wall_ms > 0 ? ok / (wall_ms / 1e3) : 0,
 	       wall_ms > 0 ? bytes / 1048576.0 / (wall_ms / 1e3) : 0);
 	print_dist("lat", lat, ok);
@@ -608,6 +638,7 @@ report(struct lg *g, double wall_ms)
 	if (g->pid > 0)
 		printf(" rss_max_kib=%ld hwm_kib=%ld", g->rss_max_kib,
 		       read_status_kib(g->pid, "VmHWM"));
+	printf(" server_gone=%d", g->gone ? 1 : 0);
 	printf("\n");
 	free(lat);
 	free(acc);

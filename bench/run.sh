@@ -49,7 +49,7 @@ def BENCH_LAT_ROUNDS 5 1        # latency rounds of the function part
 def BENCH_TP_ROUNDS 3 1         # images/s rounds (1 and 2 workers)
 def BENCH_LOW_ROUNDS 3 1        # low-load passes over the corpus (serve)
 def BENCH_SAT_CLIENTS 4 2       # concurrent clients at saturation
-def BENCH_SAT_ROUNDS 4 1        # saturation: corpus x this many uploads
+def BENCH_SAT_ROUNDS 8 1        # saturation: corpus x this many uploads
 def BENCH_SWEEP "0.25 0.5 0.75 0.9 1.0 1.2" "0.5" # x measured capacity
 def BENCH_SWEEP_S 30 5          # seconds per sweep step (upper bound)
 def BENCH_SOAK_S 600 0          # RSS soak at saturation, seconds (0 = off)
@@ -66,7 +66,7 @@ else
 	RAW=$ROOT/bench/raw
 fi
 mkdir -p "$DEST" "$RAW"
-rm -f "$RAW"/*.tsv "$RAW"/*.txt "$RAW"/*.log
+rm -rf "$RAW"/*.tsv "$RAW"/*.txt "$RAW"/*.log "$RAW"/*.dat "$RAW/logs"
 WORK=$(mktemp -d /tmp/imgpipe-bench.XXXXXX)
 PB=${BENCH_PEER_DIR:-/tmp/peerbench}   # the peers' node_modules and builds
 FAILED=()
@@ -87,7 +87,13 @@ logcmd() {
 }
 
 cleanup() {
-	local p
+	local p f
+	# keep the tail of every server's log (crashes, warnings)
+	for f in "$WORK"/*.err "$WORK"/nginx/error.log; do
+		[ -s "$f" ] || continue
+		mkdir -p "$RAW/logs"
+		tail -n 200 "$f" > "$RAW/logs/$(basename "$(dirname "$f")")-$(basename "$f").txt"
+	done
 	for p in "${STARTED_PIDS[@]}"; do
 		kill -TERM "$p" 2>/dev/null
 	done
@@ -177,23 +183,33 @@ imgs_for() { # djpeg decodes JPEGs only
 		echo "$f"
 	done
 }
-fn_subject() { case $1 in imgpipe) echo imgproc ;; imgpipe-fn) echo pipeline ;; esac; }
-is_ours() { [ "$1" = imgpipe ] || [ "$1" = imgpipe-fn ]; }
+# imgpipe's rows: fn_bench options for each
+fn_opts() {
+	case $1 in
+	imgpipe) echo "-m imgproc" ;;
+	imgpipe-fn) echo "-m pipeline" ;;
+	imgpipe-vt*) echo "-m imgproc -s worker.vips_threads=${1#imgpipe-vt}" ;;
+	esac
+}
+is_ours() { [[ "$1" == imgpipe* ]]; }
 
 part_fn() {
+	# latency rounds also run the libvips-threads lever (imgpipe-vtN: N
+	# libvips threads in the one worker), interleaved like the rest
+	local lat_all=(imgpipe imgpipe-fn "imgpipe-vt$NCPU" "${PEER_OK[@]}")
 	local all=(imgpipe imgpipe-fn "${PEER_OK[@]}") n r i t o t0 t1 L ok
 	local shm=/dev/shm/imgpipe-bench.$$
-	n=${#all[@]}
 	mkdir -p "$shm"
+	n=${#lat_all[@]}
 	for ((r = 1; r <= BENCH_LAT_ROUNDS; r++)); do
 		for ((i = 0; i < n; i++)); do
-			t=${all[$(( (i + r) % n ))]}
+			t=${lat_all[$(( (i + r) % n ))]}
 			o=$shm/lat-$t
 			mkdir -p "$o"
 			say "fn lat round $r/$BENCH_LAT_ROUNDS: $t"
 			mapfile -t L < <(imgs_for "$t")
 			if is_ours "$t"; then
-				logcmd "fn lat $t" "$FN" lat -m "$(fn_subject "$t")" -W -w "$WM" "${L[@]}" > "$o.out" ||
+				logcmd "fn lat $t" "$FN" lat $(fn_opts "$t") -W -w "$WM" "${L[@]}" > "$o.out" ||
 					fail "fn_bench lat $t (round $r)"
 				awk -F'\t' -v r="$r" -v t="$t" '$1=="lat"{n=split($3,p,"/"); print "lat\t" r "\t" t "\t" p[n] "\t" $4}' "$o.out" >> "$RAW/fn.tsv"
 				awk -F'\t' -v r="$r" -v t="$t" '$1=="rss"{print "lat\t" r "\t" t "\t" $2}' "$o.out" >> "$RAW/rss.tsv"
@@ -207,6 +223,7 @@ part_fn() {
 			fi
 		done
 	done
+	n=${#all[@]}
 	for ((r = 1; r <= BENCH_TP_ROUNDS; r++)); do
 		for ((i = 0; i < n; i++)); do
 			t=${all[$(( (i + r) % n ))]}
@@ -217,7 +234,7 @@ part_fn() {
 			ok=1
 			t0=$(ms)
 			if is_ours "$t"; then
-				logcmd "fn tp1 $t" "${ONE[@]}" taskset -c 0 "$FN" tp -t 1 -m "$(fn_subject "$t")" -w "$WM" "${L[@]}" > "$o.out" ||
+				logcmd "fn tp1 $t" "${ONE[@]}" taskset -c 0 "$FN" tp -t 1 $(fn_opts "$t") -w "$WM" "${L[@]}" > "$o.out" ||
 					{ ok=0; fail "fn_bench tp -t 1 $t"; }
 			else
 				logcmd "peer tp1 $t" "${ONE[@]}" taskset -c 0 env NODE_DIR="$PB" BUILD="$PB/build" WM="$WM" \
@@ -237,7 +254,7 @@ part_fn() {
 			if is_ours "$t"; then
 				# one process, two worker threads sharing the imgproc:
 				# the shape of `imgpipe serve --workers 2`
-				logcmd "fn tp2 $t" "$FN" tp -t 2 -m "$(fn_subject "$t")" -w "$WM" "${L[@]}" > "$o.out" ||
+				logcmd "fn tp2 $t" "$FN" tp -t 2 $(fn_opts "$t") -w "$WM" "${L[@]}" > "$o.out" ||
 					{ ok=0; fail "fn_bench tp -t 2 $t"; }
 				awk -F'\t' -v r="$r" -v t="$t" '$1=="rss"{print "tp2\t" r "\t" t "\t" $2}' "$o.out" >> "$RAW/rss.tsv"
 			else
@@ -275,12 +292,6 @@ part_fn() {
 			fi
 		done
 	done
-	# Latency with libvips' own threading, as the peers' ms/image column
-	# (their batch tools run with default threads): a lever measurement.
-	say "fn lat, vips_threads=$NCPU (a lever)"
-	logcmd "fn lat imgpipe vips_threads=$NCPU" "$FN" lat -m imgproc -W -r "$BENCH_LAT_ROUNDS" -s "worker.vips_threads=$NCPU" -w "$WM" "${IMGS[@]}" > "$shm/lat-vt.out" ||
-		fail "fn_bench lat vips_threads"
-	awk -F'\t' -v t="imgpipe-vt$NCPU" '$1=="lat"{n=split($3,p,"/"); print "lat\t" $2 "\t" t "\t" p[n] "\t" $4}' "$shm/lat-vt.out" >> "$RAW/fn.tsv"
 	# Keep one set of outputs to look at (not committed: bench/out/)
 	rm -rf "$ROOT/bench/out/variants"
 	mkdir -p "$ROOT/bench/out/variants"
@@ -291,11 +302,13 @@ part_fn() {
 
 # ---- Part 3: the server end to end -------------------------------------------
 SPID= SPORT=
-start_imgpipe() { # name, command (serve|gateway), workers
+start_imgpipe() { # name, command (serve|gateway), workers [, VAR=value...]
 	local name=$1 cmd=$2 w=$3 out=$WORK/$1.out
+	shift 3
 	mkdir -p "$WORK/$name"
 	: > "$out"
-	local argv=("$BIN" "$cmd" --port 0 --data-dir "$WORK/$name" --workers "$w"
+	# env execs imgpipe, so $! is still imgpipe's PID
+	local argv=(env "$@" "$BIN" "$cmd" --port 0 --data-dir "$WORK/$name" --workers "$w"
 		--log-level warn --set "watermark.image=$WM")
 	printf '%s\t%s\n' "server $cmd" "${argv[*]}" >> "$RAW/commands.txt"
 	# started directly (not through a function) so that $! is its PID
@@ -337,6 +350,27 @@ lg() {
 	[ $rc -eq 0 ] || fail "loadgen $tag: $(tail -c 300 "$WORK/lg.err" 2>/dev/null | tr '\n' ' ')"
 	return $rc
 }
+# alive TAG: is the server still running?  If not, record how it ended
+# (exit status or signal) and its last log lines, and fail the part.
+alive() {
+	kill -0 "$SPID" 2>/dev/null && return 0
+	wait "$SPID" 2>/dev/null
+	local rc=$? how
+	how="exit $rc"
+	[ $rc -gt 128 ] && how="killed by signal $((rc - 128)) ($(kill -l $((rc - 128)) 2>/dev/null))"
+	printf '%s\t%s\n' "$1" "$how" >> "$RAW/serve-crash.tsv"
+	fail "imgpipe server died during $1: $how (log: raw/logs/)"
+	local keep=()
+	for q in "${STARTED_PIDS[@]}"; do [ "$q" = "$SPID" ] || keep+=("$q"); done
+	STARTED_PIDS=("${keep[@]}")
+	return 1
+}
+# hwm NAME: record the server's VmHWM under NAME (when it is alive)
+hwm() {
+	local k
+	k=$(awk '/^VmHWM:/{print $2}' "/proc/$SPID/status" 2>/dev/null)
+	[ -n "$k" ] && printf '%s\t%s\n' "$1" "$k" >> "$RAW/serve-hwm.tsv"
+}
 kv() { # key, summary line -> value
 	sed -n "s/.*\b$1=\([^ ]*\).*/\1/p" <<< "$2"
 }
@@ -351,30 +385,50 @@ part_serve() {
 	say "serve: saturation ($BENCH_SAT_CLIENTS clients)"
 	lg sat-w2 -m closed -c "$BENCH_SAT_CLIENTS" -n $((NIMG * BENCH_SAT_ROUNDS)) -d 600 -p "$SPID" -o "$RAW/serve-sat-w2.tsv" "${IMGS[@]}"
 	cap=$(kv ips "$LGLINE")
-	printf 'corpus\t%s\n' "$(grep VmHWM /proc/"$SPID"/status | awk '{print $2}')" >> "$RAW/serve-hwm.tsv"
-	if [ -n "$cap" ] && awk -v c="$cap" 'BEGIN{exit !(c > 0)}'; then
+	hwm corpus
+	if ! alive "low load and saturation"; then
+		:
+	elif [ -n "$cap" ] && awk -v c="$cap" 'BEGIN{exit !(c > 0)}'; then
 		for f in $BENCH_SWEEP; do
 			rate=$(awk -v c="$cap" -v f="$f" 'BEGIN{printf "%.3f", c * f}')
 			n=$(awk -v r="$rate" -v s="$BENCH_SWEEP_S" 'BEGIN{n = int(r * s); if (n < 4) n = 4; print n}')
 			[ "$SMOKE" = 1 ] && n=2
 			say "serve: offered load $rate images/s (${f}x capacity), $n uploads"
-			lg "sweep-$f" -m open -R "$rate" -c 64 -n "$n" -d "$BENCH_SWEEP_S" -p "$SPID" "${IMGS[@]}"
+			lg "sweep-$f" -m open -R "$rate" -c 256 -n "$n" -d "$BENCH_SWEEP_S" -p "$SPID" "${IMGS[@]}"
 		done
 	else
 		fail "serve: no saturation figure, sweep skipped"
 	fi
-	if [ "$BENCH_SOAK_S" -gt 0 ]; then
+	if [ "$BENCH_SOAK_S" -gt 0 ] && alive sweep; then
 		say "serve: RSS soak, $BENCH_SOAK_S s at saturation"
 		lg soak -m closed -c "$BENCH_SAT_CLIENTS" -n 100000 -d "$BENCH_SOAK_S" -p "$SPID" -s "$RAW/serve-soak-rss.tsv" "${IMGS[@]}"
-		printf 'soak\t%s\n' "$(grep VmHWM /proc/"$SPID"/status | awk '{print $2}')" >> "$RAW/serve-hwm.tsv"
+		hwm soak
 	fi
-	stop_pid "$SPID"
+	alive soak && stop_pid "$SPID"
 	say "serve: imgpipe serve --workers 1"
 	start_imgpipe serve-w1 serve 1 || return
 	lg warm1 -m closed -c 1 -n 2 "${IMGS[@]}"
 	lg sat-w1 -m closed -c "$BENCH_SAT_CLIENTS" -n $((NIMG * BENCH_SAT_ROUNDS)) -d 600 -p "$SPID" -o "$RAW/serve-sat-w1.tsv" "${IMGS[@]}"
-	stop_pid "$SPID"
+	alive "1 worker" && stop_pid "$SPID"
 	rm -rf "$WORK/serve-w1" "$WORK/serve-w2"
+	# Allocator levers on the server's peak RSS (a target): the same
+	# corpus once at low load and once at saturation, 2 workers.
+	local jem lev
+	jem=$(ls /usr/lib/*/libjemalloc.so.2 2>/dev/null | head -1)
+	for lev in arena2 jemalloc; do
+		local e=(MALLOC_ARENA_MAX=2)
+		if [ "$lev" = jemalloc ]; then
+			[ -n "$jem" ] || continue
+			e=(LD_PRELOAD="$jem")
+		fi
+		say "serve: peak RSS lever $lev (${e[*]})"
+		start_imgpipe "serve-$lev" serve 2 "${e[@]}" || continue
+		lg "low-$lev" -m closed -c 1 -n "$NIMG" -d 600 -p "$SPID" "${IMGS[@]}"
+		lg "sat-$lev" -m closed -c "$BENCH_SAT_CLIENTS" -n $((NIMG * BENCH_SAT_ROUNDS)) -d 600 -p "$SPID" "${IMGS[@]}"
+		hwm "corpus-$lev"
+		alive "lever $lev" && stop_pid "$SPID"
+		rm -rf "$WORK/serve-$lev"
+	done
 }
 
 # ---- Part 4: ingest against nginx --------------------------------------------

@@ -126,8 +126,10 @@ for ln in lines("serve.tsv"):
     serve[tag] = {k: (float(v) if k not in ("mode",) else v) for k, v in kv.items()}
 hwm = {}
 for ln in lines("serve-hwm.tsv"):
-    k, v = ln.split("\t")
-    hwm[k] = float(v)
+    k, _, v = ln.partition("\t")
+    if v.strip():
+        hwm[k] = float(v)
+crashes = [ln.split("\t", 1) for ln in lines("serve-crash.tsv")]
 
 
 def per_request(name):
@@ -186,6 +188,7 @@ for tag, s in serve.items():
 # ---- the report ---------------------------------------------------------------
 machine = text("machine.txt")
 knobs = text("knobs.txt")
+KNOBS = dict(ln.split(": ", 1) for ln in knobs.splitlines() if ": " in ln)
 smoke = "smoke: 1" in knobs
 P = print
 
@@ -228,6 +231,11 @@ if "corpus" in hwm:
     P(f"- **Server peak RSS** (VmHWM, 2 workers, after the whole corpus at low load "
       f"and at saturation): **{m:.0f} MiB**; target <= {TARGETS['rss_mib']} MiB: "
       f"{verdict(m <= TARGETS['rss_mib'])}.")
+levs = {k.split("-", 1)[1]: v for k, v in hwm.items() if k.startswith("corpus-")}
+if levs:
+    P("- Server peak RSS with other allocators, same corpus: "
+      + ", ".join(f"{'MALLOC_ARENA_MAX=2' if k == 'arena2' else k} {v / 1024:.0f} MiB"
+                  for k, v in levs.items()) + ".")
 if soak:
     first = [k for t, k in soak if t <= 60]
     last = [k for t, k in soak if t >= soak[-1][0] - 60]
@@ -253,6 +261,8 @@ if best:
     P(f"- **Ingest** of {text('ingest-file.txt', '1.5 MB')} bodies, {c} clients: imgpipe "
       f"{a:.1f} durable 202s/s, nginx WebDAV {b:.1f} PUTs/s (not fsync'd) = **{x:.2f}x**; "
       f"target >= {TARGETS['ingest']}x: {verdict(x >= TARGETS['ingest'])}.")
+for phase, how in crashes:
+    P(f"- **The server died** during {phase}: {how} (its log: `raw/logs/`).")
 fails = text("failed.txt")
 if fails:
     P(f"- Parts that failed in this run: {fails.count('FAILED')} (listed at the end).")
@@ -394,6 +404,21 @@ else:
           + ", ".join(f"{k} {v / 1024:.0f} MiB" for k, v in hwm.items() if k in ("corpus", "soak"))
           + ".")
         P()
+    levs = [(k.split("-", 1)[1], v) for k, v in hwm.items() if k.startswith("corpus-")]
+    if levs:
+        P("Allocator levers on the server (a fresh `imgpipe serve --workers 2` each, the "
+          "corpus once at low load and "
+          f"{KNOBS.get('BENCH_SAT_ROUNDS', '?')}x at saturation):")
+        P()
+        P("| allocator | peak RSS MiB | saturation images/s |")
+        P("|---|---:|---:|")
+        if "corpus" in hwm and "sat-w2" in serve:
+            P(f"| glibc default | {hwm['corpus'] / 1024:.0f} (also had the low-load passes) | {serve['sat-w2']['ips']:.2f} |")
+        for name, v in levs:
+            sat = serve.get(f"sat-{name}", {}).get("ips")
+            P(f"| {'glibc, MALLOC_ARENA_MAX=2' if name == 'arena2' else 'jemalloc (LD_PRELOAD)'} "
+              f"| {v / 1024:.0f} | {f(sat, '{:.2f}')} |")
+        P()
     if sweep:
         P("Offered-load sweep (open loop: uploads start on a fixed schedule whatever the "
           "server does; latency counts from the planned start). Plot: "
@@ -401,11 +426,20 @@ else:
         P()
         P(f"Capacity used for the steps: {cap:.2f} images/s (saturation, 2 workers).")
         P()
-        P("| x capacity | offered img/s | achieved img/s | uploads | p50 ms | p95 ms | p99 ms |")
-        P("|---:|---:|---:|---:|---:|---:|---:|")
+        P("| x capacity | offered img/s | achieved img/s | uploads | not started | p50 ms | p95 ms | p99 ms |")
+        P("|---:|---:|---:|---:|---:|---:|---:|---:|")
         for frac, s in sweep:
             P(f"| {frac:.2f} | {s['rate']:.2f} | {s['ips']:.2f} | {int(s['ok'])} "
+              f"| {f(s.get('dropped'))} "
               f"| {s['lat_p50']:.0f} | {s['lat_p95']:.0f} | {s['lat_p99']:.0f} |")
+        P()
+        P("\"Not started\": uploads planned within the step's time window that could not "
+          "start because every client slot was waiting on the server; they are missing from "
+          "the latency columns, which are therefore optimistic on that row.")
+        P()
+    for phase, how in crashes:
+        P(f"**The server died during {phase}: {how}.** The uploads after that point "
+          "failed (`server_gone=1` in `raw/serve.tsv`); its last log lines are in `raw/logs/`.")
         P()
     if soak:
         P(f"RSS soak: {len(soak)} samples over {soak[-1][0]:.0f} s; min {min(k for _, k in soak) / 1024:.0f} MiB, "
@@ -447,18 +481,36 @@ else:
 
 P("## Exact commands")
 P()
-P("Every command the run executed is in `raw/commands.txt`; the first of each kind:")
+P("Every command the run executed is in `raw/commands.txt`; here the first of each kind, "
+  "with `$PHOTOS` for the photos of the run (`BENCH_IMAGES` above, in ../shared/corpus) "
+  "and `TOOL` for each peer tool:")
 P()
 P("```")
 seen = set()
 root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+photos = None
+for ln in lines("knobs.txt"):
+    if ln.startswith("BENCH_IMAGES: "):
+        photos = " ".join("../shared/corpus/" + x for x in ln.split(": ", 1)[1].split())
 for ln in lines("commands.txt"):
     tag, cmd = ln.split("\t", 1)
-    kind = re.sub(r"-r[0-9]+$", "", re.sub(r"^loadgen sweep-.*", "loadgen sweep", tag))
+    w = tag.split()
+    if w[0] == "loadgen":
+        kind = re.sub(r"-(r[0-9]+|c[0-9]+|[0-9.]+)", "", w[1])
+    elif w[0] == "peer":
+        kind = " ".join(w[:2])
+        cmd = cmd.replace(f"worker.sh {w[2]} ", "worker.sh TOOL ").replace(f"-{w[2]}", "-TOOL")
+    elif w[0] == "fn":
+        kind = tag
+    else:
+        kind = " ".join(w[:2])
     if kind in seen:
         continue
     seen.add(kind)
-    P(cmd.replace(root + "/", "").replace(os.path.dirname(root) + "/", "../"))
+    cmd = cmd.replace(root + "/", "").replace(os.path.dirname(root) + "/", "../")
+    if photos:
+        cmd = cmd.replace(photos, "$PHOTOS")
+    P(cmd)
 P("```")
 P()
 skipped = text("skipped.txt")

@@ -163,51 +163,16 @@ job_imgproc(struct bench *b, const char *file, double *ms, struct ip_error *err)
 	return rc;
 }
 
-/* Copy file to a temp file in the data dir, hashing it: the state the
- * gateway leaves an upload in before ingest_commit. */
-static int
-spool(struct bench *b, const char *file, char *path, size_t path_len,
-      char sha[65], int64_t *bytes, struct ip_error *err)
-{
-	char tmpdir[4096];
-
-	snprintf(tmpdir, sizeof(tmpdir), "%s/tmp", b->data_dir);
-	return ingest_spool_file(file, tmpdir, path, path_len, sha, bytes, err);
-}
-
 /* Commit file as an upload would be: the original in the input bucket,
  * the pending record, the event in the queue. */
 static int
 commit(struct bench *b, const char *file, struct ip_error *err)
 {
-	struct ingest_upload up;
+	char tmpdir[4096];
 	struct record r;
-	char tmp[4096];
-	char sha[65];
-	int64_t bytes;
-	int fd;
-	int rc;
 
-	rc = spool(b, file, tmp, sizeof(tmp), sha, &bytes, err);
-	if (rc != IP_OK)
-		return rc;
-	fd = open(tmp, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		unlink(tmp);
-		return ip_error_set(err, IP_EIO, "%s: %s", tmp,
-				    strerror(errno));
-	}
-	memset(&up, 0, sizeof(up));
-	up.tmp_path = tmp;
-	up.fd = fd;
-	up.bytes = bytes;
-	up.sha256_hex = sha;
-	up.name = file;
-	rc = ingest_commit(&b->app, &up, &r, err);
-	close(fd);
-	if (access(tmp, F_OK) == 0)
-		unlink(tmp);
-	return rc;
+	snprintf(tmpdir, sizeof(tmpdir), "%s/tmp", b->data_dir);
+	return ingest_file(&b->app, file, tmpdir, &r, err);
 }
 
 /* Take one event from the queue and run the function on it; *ms is the

@@ -359,39 +359,15 @@ static int
 process_one(struct app *app, const char *file, const char *tmpdir,
 	    const char *outdir, struct ip_error *err)
 {
-	struct ingest_upload up;
 	struct record r;
 	struct queue_msg m;
 	struct pipeline_invocation inv = {1, true};
-	char tmp[4096];
-	char sha[65];
 	char stem[RECORD_NAME_MAX];
-	int64_t bytes;
 	char *json;
-	int fd;
 	int rc;
 
 	memset(&m, 0, sizeof(m));
-	rc =
-	    ingest_spool_file(file, tmpdir, tmp, sizeof(tmp), sha, &bytes, err);
-	if (rc != IP_OK)
-		return rc;
-	fd = open(tmp, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		unlink(tmp);
-		return ip_error_set(err, IP_EIO, "%s: %s", tmp,
-				    strerror(errno));
-	}
-	memset(&up, 0, sizeof(up));
-	up.tmp_path = tmp;
-	up.fd = fd;
-	up.bytes = bytes;
-	up.sha256_hex = sha;
-	up.name = file;
-	rc = ingest_commit(app, &up, &r, err);
-	close(fd);
-	if (access(tmp, F_OK) == 0)
-		unlink(tmp);
+	rc = ingest_file(app, file, tmpdir, &r, err);
 	if (rc != IP_OK)
 		return rc;
 	rc = queue_receive(app->queue, 600, 0, &m, err);

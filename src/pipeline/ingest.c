@@ -284,3 +284,37 @@ done:
 	g_checksum_free(ck);
 	return rc;
 }
+
+int
+ingest_file(struct app *app, const char *path, const char *tmpdir,
+	    struct record *out, struct ip_error *err)
+{
+	struct ingest_upload up;
+	char tmp[CONFIG_PATH_MAX + 32];
+	char sha[65];
+	int64_t bytes;
+	int fd;
+	int rc;
+
+	rc =
+	    ingest_spool_file(path, tmpdir, tmp, sizeof(tmp), sha, &bytes, err);
+	if (rc != IP_OK)
+		return rc;
+	fd = open(tmp, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		rc = ip_error_set(err, IP_EIO, "%s: %s", tmp, strerror(errno));
+		unlink(tmp);
+		return rc;
+	}
+	memset(&up, 0, sizeof(up));
+	up.tmp_path = tmp;
+	up.fd = fd;
+	up.bytes = bytes;
+	up.sha256_hex = sha;
+	up.name = path;
+	rc = ingest_commit(app, &up, out, err);
+	close(fd);
+	if (access(tmp, F_OK) == 0)
+		unlink(tmp); /* not moved into the store */
+	return rc;
+}

@@ -55,4 +55,9 @@ int ingest_spool_file(const char *src, const char *tmpdir, char *path,
 		      size_t path_len, char sha[65], int64_t *bytes,
 		      struct ip_error *err);
 
+/* A local file as an upload: spool it into tmpdir, then ingest_commit
+ * with the file's name.  The file itself is not touched. */
+int ingest_file(struct app *app, const char *path, const char *tmpdir,
+		struct record *out, struct ip_error *err);
+
 #endif

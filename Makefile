@@ -6,7 +6,7 @@ MESON_OPTS ?=
 PORT ?= 8080
 DATA ?= ./data
 
-.PHONY: all deps build run test asan test-asan bench format format-check clean
+.PHONY: all deps build run test asan test-asan bench fuzz format format-check clean
 
 all: build
 
@@ -52,6 +52,27 @@ test-asan: asan
 bench: build
 	@scripts/deps.sh bench
 	bash bench/run.sh
+
+# libFuzzer builds of fuzz/fuzz_*.c (clang), run for FUZZ_SECONDS each on
+# a copy of their seed corpus; crashes land in fuzz/out/.  The seeds are
+# replayed as plain tests in every `make test`.
+FUZZ_SECONDS ?= 60
+FUZZ_SRC = src/core/error.c src/core/event.c src/core/log.c \
+	src/core/record.c src/core/util.c src/http/routes.c src/http/params.c \
+	src/http/multipart.c
+fuzz:
+	@scripts/deps.sh test
+	@mkdir -p fuzz/out
+	@for t in event record routes multipart; do \
+		clang -std=c17 -g -O1 -D_GNU_SOURCE -Isrc \
+			-fsanitize=fuzzer,address,undefined \
+			$$(pkg-config --cflags glib-2.0 jansson libmicrohttpd) \
+			fuzz/fuzz_$$t.c $(FUZZ_SRC) -o fuzz/out/fuzz_$$t \
+			$$(pkg-config --libs glib-2.0 jansson libmicrohttpd) || exit 1; \
+		mkdir -p fuzz/out/corpus_$$t; cp fuzz/corpus/$$t/* fuzz/out/corpus_$$t/; \
+		fuzz/out/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) \
+			-artifact_prefix=fuzz/out/ fuzz/out/corpus_$$t || exit 1; \
+	done
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

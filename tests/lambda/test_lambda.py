@@ -76,7 +76,6 @@ class LambdaTest(unittest.TestCase):
         self.sfx = uuid.uuid4().hex[:8]
         self.port = free_ports(4)          # sandbox: http, events, tables, runtime
         self.s3port = free_ports(1)
-        self.started = []
         env = {
             "IMGPIPE_STORAGE_OBJSTORE":
                 f"s3+http://127.0.0.1:{self.s3port}/?region=us-east-1&path_style=1"
@@ -114,19 +113,23 @@ class LambdaTest(unittest.TestCase):
                     f"--data-dir '{self.tmp}/lambda' 2>>'{self.tmp}/lambda.log'\n")
         os.chmod(boot, 0o755)
         self.proj = proj
+        # addCleanup, not tearDown: it also runs when setUp fails later
+        self.addCleanup(shutil.rmtree, self.tmp, True)
         self.run_peer("arc-sandbox-start.sh", str(self.port), proj)
-        self.started.append(("arc-sandbox-stop.sh", str(self.port)))
+        self.addCleanup(self.stop_peer, "arc-sandbox-stop.sh", str(self.port))
         penv = {"S3RVER_FRESH": "1",
                 "S3RVER_EVENTS_URL": f"http://127.0.0.1:{self.port + 1}/events",
                 "S3RVER_EVENTS_ARC_NAME": "image-created"}
         self.run_peer("s3rver-start.sh", str(self.s3port), "images-in", "images-out", env=penv)
-        self.started.append(("s3rver-stop.sh", str(self.s3port)))
+        self.addCleanup(self.stop_peer, "s3rver-stop.sh", str(self.s3port))
         e = dict(os.environ)
         e.update(env)
         init = subprocess.run([harness.BIN, "init", "--data-dir", self.tmp],
                               env=e, capture_output=True, text=True)
         self.assertEqual(init.returncode, 0, init.stderr)
-        self.gw = harness.Server(env=env, command="gateway").start()
+        self.gw = harness.Server(env=env, command="gateway")
+        self.addCleanup(self.gw.cleanup)
+        self.gw.start()
 
     def run_peer(self, script, *args, env=None):
         e = dict(os.environ)
@@ -135,14 +138,9 @@ class LambdaTest(unittest.TestCase):
                            capture_output=True, text=True, timeout=300)
         self.assertEqual(r.returncode, 0, f"{script}: {r.stdout}\n{r.stderr}")
 
-    def tearDown(self):
-        if getattr(self, "gw", None) is not None:
-            self.gw.stop()
-            self.gw.cleanup()
-        for script, port in reversed(self.started):
-            subprocess.run([os.path.join(PEERS, script), port],
-                           capture_output=True, timeout=120)
-        shutil.rmtree(self.tmp, ignore_errors=True)
+    def stop_peer(self, script, port):
+        subprocess.run([os.path.join(PEERS, script), port],
+                       capture_output=True, timeout=120)
 
     def lambda_log(self):
         try:

@@ -13,7 +13,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+/* A configuration file is a few KiB; refuse anything absurd. */
+#define CONFIG_FILE_MAX (1024 * 1024)
 
 enum key_type {
 	KEY_STR,
@@ -49,7 +53,6 @@ static const struct key_def key_table[] = {
     {"server", "listen", KEY_STR, CFG(listen), 0, 0},
     {"server", "port", KEY_INT, CFG(port), 0, 65535},
     {"server", "data_dir", KEY_STR, CFG(data_dir), 0, 0},
-    {"server", "http_threads", KEY_INT, CFG(http_threads), 1, 256},
     {"server", "max_connections", KEY_INT, CFG(max_connections), 1, 65536},
     {"server", "wait_max", KEY_INT, CFG(wait_max_s), 0, 3600},
     {"server", "shutdown_grace", KEY_INT, CFG(shutdown_grace_s), 1, 3600},
@@ -89,7 +92,6 @@ static const struct key_def key_table[] = {
     {"worker", "events_port", KEY_INT, CFG(events_port), 0, 65535},
 
     {"output", "background", KEY_STR, CFG(background), 0, 0},
-    {"output", "strip", KEY_BOOL, CFG(strip), 0, 0},
     {"output", "keep_copyright", KEY_BOOL, CFG(keep_copyright), 0, 0},
     {"output", "progressive", KEY_BOOL, CFG(progressive), 0, 0},
 
@@ -214,7 +216,6 @@ config_defaults(struct config *cfg)
 	util_strlcpy(cfg->listen, "127.0.0.1", sizeof(cfg->listen));
 	cfg->port = 8080;
 	util_strlcpy(cfg->data_dir, "./data", sizeof(cfg->data_dir));
-	cfg->http_threads = 4;
 	cfg->max_connections = 512;
 	cfg->wait_max_s = 60;
 	cfg->shutdown_grace_s = 30;
@@ -245,7 +246,6 @@ config_defaults(struct config *cfg)
 	cfg->vips_cache_mb = 0;
 
 	util_strlcpy(cfg->background, "#ffffff", sizeof(cfg->background));
-	cfg->strip = true;
 	cfg->keep_copyright = false;
 	cfg->progressive = false;
 
@@ -490,11 +490,18 @@ config_keep_variants(struct config *cfg, const char *list, struct ip_error *err)
 int
 config_load_file(struct config *cfg, const char *path, struct ip_error *err)
 {
+	struct stat st;
 	GKeyFile *kf = g_key_file_new();
 	GError *gerr = NULL;
 	gchar **groups = NULL;
 	int rc = IP_OK;
 
+	if (stat(path, &st) == 0 && st.st_size > CONFIG_FILE_MAX) {
+		rc = ip_error_set(err, IP_EINVAL,
+				  "config %s: larger than %d bytes", path,
+				  CONFIG_FILE_MAX);
+		goto out;
+	}
 	if (!g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, &gerr)) {
 		rc = ip_error_set(err, IP_EINVAL, "config %s: %s", path,
 				  gerr->message);

@@ -89,7 +89,6 @@ struct config {
 	char listen[64]; /* host, default 127.0.0.1 */
 	int port; /* 0..65535, 0 = any (tests) */
 	char data_dir[CONFIG_PATH_MAX]; /* default ./data */
-	int http_threads; /* MHD thread pool size */
 	int max_connections;
 	int wait_max_s; /* cap for ?wait= */
 	int shutdown_grace_s; /* SIGTERM drain bound */
@@ -142,7 +141,6 @@ struct config {
 
 	/* [output] */
 	char background[16]; /* flatten colour for JPEG, "#ffffff" */
-	bool strip; /* always true in effect; see docs */
 	bool keep_copyright; /* keep Copyright and Artist only */
 	bool progressive; /* progressive JPEG */
 

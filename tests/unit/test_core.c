@@ -158,6 +158,20 @@ test_config_bad_file(void **state)
 	assert_non_null(strstr(e.msg, "server.port"));
 	assert_int_equal(config_load_file(&c, "/nonexistent.ini", &e),
 			 IP_EINVAL);
+	{
+		/* a file far larger than any configuration is refused */
+		char *big = write_temp("[server]\n");
+		FILE *f = fopen(big, "a");
+
+		assert_non_null(f);
+		for (int i = 0; i < 70000; i++)
+			fputs("; padding line\n", f);
+		fclose(f);
+		assert_int_equal(config_load_file(&c, big, &e), IP_EINVAL);
+		assert_non_null(strstr(e.msg, "larger than"));
+		unlink(big);
+		free(big);
+	}
 	assert_int_equal(config_load_env(&c, env, &e), IP_EINVAL);
 	assert_non_null(strstr(e.msg, "SERVER_PROT"));
 	unlink(ini);

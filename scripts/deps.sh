@@ -10,8 +10,13 @@ set -euo pipefail
 build_pkgs=(gcc make pkg-config meson ninja-build libvips-dev
 	libmicrohttpd-dev libsqlite3-dev libjansson-dev libglib2.0-dev
 	libcurl4-openssl-dev libhiredis-dev fonts-dejavu-core)
+# awscli: the distributed tests drive radosgw with Debian's /usr/bin/aws
+# (a pip-installed aws-cli v1 sends trailers radosgw refuses).  The peer
+# servers install themselves (../shared/peers/servers: radosgw, redis,
+# npm's s3rver, dynalite, Architect Sandbox); Node comes from Debian's
+# nodejs + npm unless a node is already on the PATH (see below).
 test_pkgs=(libcmocka-dev python3 python3-pil libimage-exiftool-perl curl jq
-	clang-format)
+	clang-format awscli ca-certificates git procps iproute2 xz-utils)
 bench_pkgs=(gnuplot-nox nginx libnginx-mod-http-dav-ext wrk hyperfine time
 	libjpeg-turbo-progs libjemalloc2)
 
@@ -21,6 +26,16 @@ for extra in "$@"; do
 	test) want+=("${test_pkgs[@]}") ;;
 	bench) want+=("${test_pkgs[@]}" "${bench_pkgs[@]}") ;;
 	*) echo "deps.sh: unknown set '$extra'" >&2; exit 2 ;;
+	esac
+done
+
+# Node.js is a test tool (the npm peers).  A machine may carry its own
+# build of it under the package name nodejs (with npm inside); only a
+# machine with no node at all gets Debian's.
+for extra in "$@"; do
+	case "$extra" in
+	test | bench) command -v node >/dev/null && command -v npm >/dev/null ||
+		want+=(nodejs npm) ;;
 	esac
 done
 

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# fresh-ci.sh - rehearse CI on a fresh Debian 12 machine: build a new
+# bookworm root with mmdebstrap, copy in a clean clone of this repository's
+# HEAD and ../shared (nothing else), and run `CI=true bash .ci/run` inside
+# it as root.  A missing install step shows up here before a submission.
+#
+#   scripts/fresh-ci.sh [ROOT]      (default /tmp/imgpipe-fresh-root)
+#
+# Needs root (chroot, mounts) and Debian's mmdebstrap (installed if
+# missing).  The root starts from Debian's `minbase` variant plus apt's
+# ca-certificates: no compiler, no node, no python.  It shares the host's
+# network (loopback only is used by the tests) and kernel; /proc, /sys,
+# /dev and /dev/shm are mounted for the run and unmounted afterwards.
+# Output goes to ROOT.log; the last line is .ci/run's summary and the
+# time taken.  Takes about 25-35 minutes on the 2-core machine (the
+# installs are most of it).
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")/.." && pwd)
+root=${1:-/tmp/imgpipe-fresh-root}
+log=$root.log
+shared=$(cd "$here/../shared" && pwd)
+[ "$(id -u)" -eq 0 ] || { echo "fresh-ci.sh: needs root" >&2; exit 2; }
+
+if ! command -v mmdebstrap >/dev/null; then
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mmdebstrap >/dev/null ||
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y -qq mmdebstrap >/dev/null; }
+fi
+
+cleanup() {
+	for m in dev/shm dev/pts dev sys proc; do
+		mountpoint -q "$root/$m" && umount -l "$root/$m"
+	done
+	return 0
+}
+trap cleanup EXIT
+
+t0=$(date +%s)
+cleanup
+if grep -q " $root/" /proc/mounts; then
+	echo "fresh-ci.sh: something is still mounted under $root; not removing it" >&2
+	exit 1
+fi
+rm -rf "$root"
+echo "fresh-ci.sh: making a bookworm root in $root"
+# The same Debian mirror and apt settings as this machine (its sources
+# may point at a mirror or proxy of the registry).
+mirror=$(sed -n 's/^URIs: *//p' /etc/apt/sources.list.d/debian.sources 2>/dev/null |
+	head -n 1)
+mirror=${mirror:-http://deb.debian.org/debian}
+mmdebstrap --variant=minbase --include=ca-certificates \
+	--customize-hook='cp /etc/apt/apt.conf.d/99* "$1/etc/apt/apt.conf.d/" 2>/dev/null || true' \
+	bookworm "$root" "$mirror" \
+	"deb ${mirror%/debian}/debian-security bookworm-security main" \
+	>"$log" 2>&1 || { tail -n 20 "$log"; exit 1; }
+# npm's settings of this machine (registry), if any.
+[ -f /root/.npmrc ] && cp /root/.npmrc "$root/root/.npmrc"
+cp /etc/resolv.conf "$root/etc/resolv.conf"
+
+mkdir -p "$root/work"
+git clone -q "$here" "$root/work/main"
+cp -a "$shared" "$root/work/shared"
+chmod -R a-w "$root/work/shared" # as CI lays it: no write bits
+echo "fresh-ci.sh: root made in $(($(date +%s) - t0)) s; running .ci/run"
+
+mount -t proc proc "$root/proc"
+mount -t sysfs sys "$root/sys"
+mount --rbind /dev "$root/dev"
+rc=0
+chroot "$root" /usr/bin/env -i HOME=/root CI=true TERM=dumb \
+	PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+	bash -c 'cd /work/main && bash .ci/run' >>"$log" 2>&1 || rc=$?
+echo "fresh-ci.sh: .ci/run exited $rc after $(($(date +%s) - t0)) s in all; log in $log"
+tail -n 1 "$log"
+exit $rc

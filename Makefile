@@ -58,8 +58,8 @@ bench: build
 # replayed as plain tests in every `make test`.
 FUZZ_SECONDS ?= 60
 FUZZ_SRC = src/core/error.c src/core/event.c src/core/log.c \
-	src/core/record.c src/core/util.c src/http/routes.c src/http/params.c \
-	src/http/multipart.c
+	src/core/record.c src/core/util.c src/api/routes.c src/api/params.c \
+	src/api/multipart.c
 fuzz:
 	@scripts/deps.sh test
 	@mkdir -p fuzz/out

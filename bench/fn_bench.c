@@ -14,7 +14,7 @@
  * Subject (-m):
  *   imgproc   imgproc_process() on each file: one decode, every variant of
  *             the configuration, encoded to memory (default);
- *   pipeline  the whole function, pipeline_handle_event(), on an embedded
+ *   pipeline  the whole function, function_handle_event(), on an embedded
  *             fs + sqlite app in a temporary data directory: read the
  *             original, process, store the variants durably, mark the
  *             record done.  Each file is first committed with ingest_commit
@@ -31,9 +31,9 @@
 #include "core/record.h"
 #include "core/util.h"
 #include "imgproc/imgproc.h"
-#include "pipeline/app.h"
-#include "pipeline/ingest.h"
-#include "pipeline/pipeline.h"
+#include "app/app.h"
+#include "function/ingest.h"
+#include "function/function.h"
 #include "queue/queue.h"
 #include "table/table.h"
 
@@ -102,7 +102,7 @@ usage(FILE *f)
 	       "jobs:\n"
 	       "        prints \"tp THREADS JOBS WALL_MS\"\n"
 	       "  -m    imgproc: imgproc_process (default); pipeline: "
-	       "pipeline_handle_event\n"
+	       "function_handle_event\n"
 	       "        on an fs+sqlite app in a temp dir\n"
 	       "  -W    process the first file once first, unreported\n"
 	       "  -w    watermark image (else the configured text mark)\n"
@@ -176,12 +176,12 @@ commit(struct bench *b, const char *file, struct ip_error *err)
 }
 
 /* Take one event from the queue and run the function on it; *ms is the
- * time of pipeline_handle_event.  IP_ENOTFOUND when the queue is empty. */
+ * time of function_handle_event.  IP_ENOTFOUND when the queue is empty. */
 static int
 handle_next(struct bench *b, double *ms, struct ip_error *err)
 {
-	struct pipeline_invocation inv = {1, true};
-	struct pipeline_stats st;
+	struct function_invocation inv = {1, true};
+	struct function_stats st;
 	struct queue_msg m;
 	double t0;
 	int rc;
@@ -192,7 +192,7 @@ handle_next(struct bench *b, double *ms, struct ip_error *err)
 	if (rc != IP_OK)
 		return rc;
 	t0 = now_ms();
-	rc = pipeline_handle_event(&b->app.pipe, m.body, m.len, &inv, &st, err);
+	rc = function_handle_event(&b->app.fn, m.body, m.len, &inv, &st, err);
 	*ms = now_ms() - t0;
 	if (rc == IP_OK && st.done != 1)
 		rc = ip_error_set(err, IP_EIO,

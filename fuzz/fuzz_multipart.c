@@ -3,7 +3,7 @@
  * the body is fed in chunks whose sizes come from the input itself, and
  * the file bytes the parser hands out can never exceed the body.
  */
-#include "http/multipart.h"
+#include "api/multipart.h"
 
 #include <stddef.h>
 #include <stdint.h>

@@ -3,7 +3,7 @@
  * and Range parsers' caller-facing contract: any path, any method.  The
  * first byte picks the method; the rest is the raw path.
  */
-#include "http/routes.h"
+#include "api/routes.h"
 
 #include <stddef.h>
 #include <stdint.h>

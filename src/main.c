@@ -16,11 +16,11 @@
 #include "http/http.h"
 #include "imgproc/imgproc.h"
 #include "objstore/objstore.h"
-#include "pipeline/app.h"
-#include "pipeline/ingest.h"
-#include "pipeline/lambda.h"
-#include "pipeline/pipeline.h"
-#include "pipeline/workers.h"
+#include "app/app.h"
+#include "function/ingest.h"
+#include "hosts/lambda.h"
+#include "function/function.h"
+#include "hosts/workers.h"
 #include "queue/queue.h"
 #include "table/table.h"
 #include "table/table_dynamodb.h"
@@ -361,7 +361,7 @@ process_one(struct app *app, const char *file, const char *tmpdir,
 {
 	struct record r;
 	struct queue_msg m;
-	struct pipeline_invocation inv = {1, true};
+	struct function_invocation inv = {1, true};
 	char stem[RECORD_NAME_MAX];
 	char *json;
 	int rc;
@@ -372,8 +372,8 @@ process_one(struct app *app, const char *file, const char *tmpdir,
 		return rc;
 	rc = queue_receive(app->queue, 600, 0, &m, err);
 	if (rc == IP_OK)
-		rc = pipeline_handle_event(&app->pipe, m.body, m.len, &inv,
-					   NULL, err);
+		rc = function_handle_event(&app->fn, m.body, m.len, &inv, NULL,
+					   err);
 	if (rc == IP_OK)
 		queue_delete(app->queue, &m, err);
 	queue_msg_clear(&m);

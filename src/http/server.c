@@ -32,13 +32,13 @@
 
 #include "core/log.h"
 #include "core/util.h"
-#include "http/events.h"
-#include "http/handlers.h"
-#include "http/params.h"
-#include "http/reply.h"
-#include "http/routes.h"
-#include "http/upload.h"
-#include "pipeline/app.h"
+#include "api/events.h"
+#include "api/handlers.h"
+#include "api/params.h"
+#include "api/reply.h"
+#include "api/routes.h"
+#include "api/upload.h"
+#include "app/app.h"
 
 #define SERVER_CONN_DEFAULT 256
 #define SERVER_TIMEOUT_S 30 /* idle connection */

@@ -1,6 +1,6 @@
 /*
  * test_multipart.c - the streaming multipart/form-data parser
- * (src/http/multipart.c), fed whole, byte by byte, split at every offset
+ * (src/api/multipart.c), fed whole, byte by byte, split at every offset
  * and in random chunk sizes, plus each malformed and oversize case.
  */
 #include <setjmp.h>
@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "http/multipart.h"
+#include "api/multipart.h"
 
 #define BOUNDARY "----imgpipeXyZ'()+_,-./:=?"
 

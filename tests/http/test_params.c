@@ -1,5 +1,5 @@
 /*
- * test_params.c - pure request-value parsers (src/http/params.c): Range,
+ * test_params.c - pure request-value parsers (src/api/params.c): Range,
  * query values (limit, wait, cursor, name) and their bounds, entity-tag
  * matching, HTTP dates, percent-decoding.
  */
@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "http/params.h"
+#include "api/params.h"
 
 struct range_case {
 	const char *hdr;

@@ -1,5 +1,5 @@
 /*
- * test_routes.c - the route table and matcher (src/http/routes.c): every
+ * test_routes.c - the route table and matcher (src/api/routes.c): every
  * route, 405 with the right Allow, 404, percent-decoding once, refused
  * encodings and bounds.
  */
@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "http/routes.h"
+#include "api/routes.h"
 
 struct route_case {
 	const char *method;

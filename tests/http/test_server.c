@@ -35,10 +35,10 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "http/http.h"
-#include "http/params.h"
-#include "http/upload.h"
-#include "pipeline/app.h"
-#include "pipeline/workers.h"
+#include "api/params.h"
+#include "api/upload.h"
+#include "app/app.h"
+#include "hosts/workers.h"
 
 #define LIMIT (2 * 1024 * 1024)
 

@@ -16,8 +16,8 @@
 #include "core/event.h"
 #include "core/record.h"
 #include "core/util.h"
-#include "pipeline/ingest.h"
-#include "pipeline/pipeline.h"
+#include "function/ingest.h"
+#include "function/function.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -396,13 +396,13 @@ test_ids_and_keys(void **state)
 	assert_false(util_id_valid("01JABCDEFGHJKMNPQRSTVWXYZ"));
 	assert_false(util_id_valid("01JABCDEFGHJKMNPQRSTVWXYZU"));
 	assert_false(util_id_valid("../etc/passwd"));
-	assert_int_equal(pipeline_input_key(a, "x.jpg", key, sizeof(key), &e),
+	assert_int_equal(function_input_key(a, "x.jpg", key, sizeof(key), &e),
 			 IP_OK);
-	assert_int_equal(pipeline_key_id(key, id), IP_OK);
+	assert_int_equal(function_key_id(key, id), IP_OK);
 	assert_string_equal(id, a);
-	assert_int_equal(pipeline_key_id("foreign/x.jpg", id), IP_EINVAL);
-	assert_int_equal(pipeline_key_id(a, id), IP_EINVAL);
-	pipeline_variant_key(a, "thumb", "jpg", key, sizeof(key));
+	assert_int_equal(function_key_id("foreign/x.jpg", id), IP_EINVAL);
+	assert_int_equal(function_key_id(a, id), IP_EINVAL);
+	function_variant_key(a, "thumb", "jpg", key, sizeof(key));
 	assert_non_null(strstr(key, "/thumb.jpg"));
 }
 

@@ -1,5 +1,5 @@
 /*
- * test_function.c - the function (pipeline_handle_event) on the real
+ * test_function.c - the function (function_handle_event) on the real
  * embedded backends and libvips, without HTTP or the queue: idempotence,
  * concurrent duplicates, ignored events, failures written to the record.
  */
@@ -14,8 +14,8 @@
 #include "core/record.h"
 #include "core/util.h"
 #include "objstore/objstore.h"
-#include "pipeline/app.h"
-#include "pipeline/pipeline.h"
+#include "app/app.h"
+#include "function/function.h"
 #include "table/table.h"
 
 #include <fcntl.h>
@@ -106,7 +106,7 @@ stage(struct fixture *fx, const char *photo, struct record *r, bool with_record)
 	util_new_id(r->id, sizeof(r->id));
 	util_strlcpy(r->name, photo, sizeof(r->name));
 	util_strlcpy(r->input_bucket, "input", sizeof(r->input_bucket));
-	assert_int_equal(pipeline_input_key(r->id, photo, r->input_key,
+	assert_int_equal(function_input_key(r->id, photo, r->input_key,
 					    sizeof(r->input_key), &e),
 			 IP_OK);
 	r->bytes = (int64_t)len;
@@ -124,20 +124,20 @@ stage(struct fixture *fx, const char *photo, struct record *r, bool with_record)
 	return ev;
 }
 
-static const struct pipeline_invocation first = {1, false};
+static const struct function_invocation first = {1, false};
 
 static void
 test_done_then_duplicate_is_idempotent(void **state)
 {
 	struct fixture *fx = *state;
-	struct pipeline_stats st;
+	struct function_stats st;
 	struct record r, a, b;
 	struct ip_error e;
 	char *ev = stage(fx, "dragonfly.jpg", &r, true);
 
-	assert_int_equal(pipeline_handle_event(&fx->app.pipe, ev, strlen(ev),
-					       &first, &st, &e),
-			 IP_OK);
+	assert_int_equal(
+	    function_handle_event(&fx->app.fn, ev, strlen(ev), &first, &st, &e),
+	    IP_OK);
 	assert_int_equal(st.done, 1);
 	assert_int_equal(table_get(fx->app.table, r.id, &a, &e), IP_OK);
 	assert_int_equal(a.status, RECORD_DONE);
@@ -145,9 +145,9 @@ test_done_then_duplicate_is_idempotent(void **state)
 	assert_int_equal(a.width, 4224);
 	assert_int_equal(a.variants[2].width, 200);
 	/* the same event again: nothing changes */
-	assert_int_equal(pipeline_handle_event(&fx->app.pipe, ev, strlen(ev),
-					       &first, &st, &e),
-			 IP_OK);
+	assert_int_equal(
+	    function_handle_event(&fx->app.fn, ev, strlen(ev), &first, &st, &e),
+	    IP_OK);
 	assert_int_equal(st.done, 0);
 	assert_int_equal(st.skipped, 1);
 	assert_int_equal(table_get(fx->app.table, r.id, &b, &e), IP_OK);
@@ -167,7 +167,7 @@ race_main(void *arg)
 	struct race *r = arg;
 	struct ip_error e;
 
-	r->rc = pipeline_handle_event(&r->fx->app.pipe, r->ev, strlen(r->ev),
+	r->rc = function_handle_event(&r->fx->app.fn, r->ev, strlen(r->ev),
 				      &first, NULL, &e);
 	return NULL;
 }
@@ -213,7 +213,7 @@ test_object_without_record_gets_one(void **state)
 	struct ip_error e;
 	char *ev = stage(fx, "bridge.jpg", &r, false);
 
-	assert_int_equal(pipeline_handle_event(&fx->app.pipe, ev, strlen(ev),
+	assert_int_equal(function_handle_event(&fx->app.fn, ev, strlen(ev),
 					       &first, NULL, &e),
 			 IP_OK);
 	assert_int_equal(table_get(fx->app.table, r.id, &got, &e), IP_OK);
@@ -226,7 +226,7 @@ static void
 test_ignored_events(void **state)
 {
 	struct fixture *fx = *state;
-	struct pipeline_stats st;
+	struct function_stats st;
 	struct table_page page;
 	struct ip_error e;
 	char *out =
@@ -238,17 +238,17 @@ test_ignored_events(void **state)
 	    event_build("us-east-1", "input",
 			"01JABCDEFGHJKMNPQRSTVWXYZ0/gone.jpg", 1, "x", 0);
 
-	assert_int_equal(pipeline_handle_event(&fx->app.pipe, out, strlen(out),
+	assert_int_equal(function_handle_event(&fx->app.fn, out, strlen(out),
 					       &first, &st, &e),
 			 IP_OK);
 	assert_int_equal(st.skipped, 1);
-	assert_int_equal(pipeline_handle_event(&fx->app.pipe, foreign,
+	assert_int_equal(function_handle_event(&fx->app.fn, foreign,
 					       strlen(foreign), &first, &st,
 					       &e),
 			 IP_OK);
 	assert_int_equal(st.skipped, 1);
-	assert_int_equal(pipeline_handle_event(&fx->app.pipe, gone,
-					       strlen(gone), &first, &st, &e),
+	assert_int_equal(function_handle_event(&fx->app.fn, gone, strlen(gone),
+					       &first, &st, &e),
 			 IP_OK);
 	assert_int_equal(st.skipped, 1);
 	memset(&page, 0, sizeof(page));
@@ -256,7 +256,7 @@ test_ignored_events(void **state)
 	assert_int_equal(page.n, 0);
 	table_page_free(&page);
 	assert_int_equal(
-	    pipeline_handle_event(&fx->app.pipe, "{nope", 5, &first, &st, &e),
+	    function_handle_event(&fx->app.fn, "{nope", 5, &first, &st, &e),
 	    IP_EINVAL);
 	free(out);
 	free(foreign);
@@ -277,7 +277,7 @@ test_corrupt_original_fails_record(void **state)
 					     r.input_key, junk,
 					     sizeof(junk) - 1, NULL, &e),
 			 IP_OK);
-	assert_int_equal(pipeline_handle_event(&fx->app.pipe, ev, strlen(ev),
+	assert_int_equal(function_handle_event(&fx->app.fn, ev, strlen(ev),
 					       &first, NULL, &e),
 			 IP_OK);
 	assert_int_equal(table_get(fx->app.table, r.id, &got, &e), IP_OK);

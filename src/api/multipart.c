@@ -14,14 +14,14 @@
  * delimiter has no leading CRLF; the parser starts as if it had just seen
  * one.
  */
-#include "http/multipart.h"
+#include "api/multipart.h"
 
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
-#include "http/params.h"
+#include "api/params.h"
 
 enum mp_state {
 	MP_PREAMBLE, /* before the first delimiter */

@@ -4,7 +4,7 @@
  * Called by server.c, handlers.c and upload.c on libmicrohttpd's
  * connection threads.  No state of its own.
  */
-#include "http/reply.h"
+#include "api/reply.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "core/log.h"
-#include "pipeline/app.h"
+#include "app/app.h"
 
 /* Answered when even the error body cannot be allocated. */
 static char oom_body[] =

@@ -1,6 +1,6 @@
 /*
  * workers.h - the local worker pool: N threads that take events from the
- * queue and run the function (pipeline_handle_event) on them.
+ * queue and run the function (function_handle_event) on them.
  *
  * Retry policy (as Lambda's asynchronous invocation): an attempt that
  * fails with a transient error is retried after backoff_ms * 2^(n-1)

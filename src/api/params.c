@@ -4,7 +4,7 @@
  * Called by routes.c, handlers.c and upload.c on libmicrohttpd's
  * per-connection threads; no state, no allocation.
  */
-#include "http/params.h"
+#include "api/params.h"
 
 #include <ctype.h>
 #include <stdio.h>

@@ -1,8 +1,8 @@
 /*
- * pipeline.h - the function (DESIGN §1.3): an S3 event in, variants in the
+ * function.h - the function (DESIGN §1.3): an S3 event in, variants in the
  * output bucket and a `done` record out.
  *
- * pipeline_handle_event() is runtime-agnostic, like a Lambda handler: it
+ * function_handle_event() is runtime-agnostic, like a Lambda handler: it
  * knows nothing of HTTP or of the queue.  The worker pool, a queue
  * consumer process and the Lambda runtime all call it the same way.
  *
@@ -17,11 +17,11 @@
  * Conditional table updates stop a stale worker from overwriting a newer
  * state.
  *
- * Thread-safety: a struct pipeline is read-only after setup; any number of
- * threads may call pipeline_handle_event at once.
+ * Thread-safety: a struct function is read-only after setup; any number of
+ * threads may call function_handle_event at once.
  */
-#ifndef IMGPIPE_PIPELINE_H
-#define IMGPIPE_PIPELINE_H
+#ifndef IMGPIPE_FUNCTION_FUNCTION_H
+#define IMGPIPE_FUNCTION_FUNCTION_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -35,7 +35,7 @@ struct objstore;
 struct table;
 struct imgproc;
 
-struct pipeline {
+struct function {
 	const struct config *cfg;
 	struct objstore *store;
 	struct table *table;
@@ -47,12 +47,12 @@ struct pipeline {
 };
 
 /* Per-invocation facts from the host. */
-struct pipeline_invocation {
+struct function_invocation {
 	int attempt; /* 1-based delivery count */
 	bool final; /* no retry follows: failure marks `failed` */
 };
 
-struct pipeline_stats {
+struct function_stats {
 	int done; /* records brought to done */
 	int failed; /* records marked failed */
 	int skipped; /* ignored records (foreign keys, already done) */
@@ -63,23 +63,23 @@ struct pipeline_stats {
  * was handled (done, or ignored, or permanently failed and marked so);
  * a transient error code when the host should retry (the record stays
  * `processing`, or becomes `failed` when inv->final). */
-int pipeline_handle_event(struct pipeline *p, const char *event_json,
-			  size_t len, const struct pipeline_invocation *inv,
-			  struct pipeline_stats *stats, struct ip_error *err);
+int function_handle_event(struct function *p, const char *event_json,
+			  size_t len, const struct function_invocation *inv,
+			  struct function_stats *stats, struct ip_error *err);
 
 /* Mark every record named by the event `failed` with reason (the host's
  * last word after the final attempt, e.g. when the event could not even be
  * run).  Records already done are left alone. */
-int pipeline_fail_event(struct pipeline *p, const char *event_json, size_t len,
+int function_fail_event(struct function *p, const char *event_json, size_t len,
 			const char *reason, struct ip_error *err);
 
 /* "{id}/{name}" into out; IP_ETOOBIG if it does not fit. */
-int pipeline_input_key(const char *id, const char *name, char *out, size_t len,
+int function_input_key(const char *id, const char *name, char *out, size_t len,
 		       struct ip_error *err);
 /* The id of an input key this pipeline wrote, or IP_EINVAL. */
-int pipeline_key_id(const char *key, char id[RECORD_ID_MAX]);
+int function_key_id(const char *key, char id[RECORD_ID_MAX]);
 /* "{id}/{variant}.{ext}" */
-void pipeline_variant_key(const char *id, const char *variant, const char *ext,
+void function_variant_key(const char *id, const char *variant, const char *ext,
 			  char *out, size_t len);
 
 #endif

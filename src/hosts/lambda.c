@@ -1,12 +1,12 @@
 /*
  * lambda.c - the Lambda Runtime API loop (see lambda.h).
  */
-#include "pipeline/lambda.h"
+#include "hosts/lambda.h"
 #include "core/event.h"
 #include "core/log.h"
 #include "core/util.h"
-#include "pipeline/app.h"
-#include "pipeline/pipeline.h"
+#include "app/app.h"
+#include "function/function.h"
 
 #include <curl/curl.h>
 #include <jansson.h>
@@ -188,8 +188,8 @@ error_body(const char *type, const char *message)
 static void
 handle(struct app *app, CURL *h, const char *base, struct invocation *inv)
 {
-	struct pipeline_invocation pinv = {.attempt = 1, .final = true};
-	struct pipeline_stats st;
+	struct function_invocation pinv = {.attempt = 1, .final = true};
+	struct function_stats st;
 	struct ip_error err;
 	char url[LAMBDA_URL_MAX + LAMBDA_ID_MAX + 32];
 	char type[64];
@@ -203,8 +203,8 @@ handle(struct app *app, CURL *h, const char *base, struct invocation *inv)
 		    ip_error_set(&err, IP_ETOOBIG, "event larger than %d bytes",
 				 LAMBDA_EVENT_MAX);
 	else
-		rc = pipeline_handle_event(&app->pipe, inv->body, inv->len,
-					   &pinv, &st, &err);
+		rc = function_handle_event(&app->fn, inv->body, inv->len, &pinv,
+					   &st, &err);
 	if (rc == IP_OK) {
 		json_t *o =
 		    json_pack("{s:i, s:i, s:i, s:I}", "done", st.done, "failed",

@@ -1,12 +1,12 @@
 /*
  * events.c - S3 notifications pushed to imgpipe (see events.h).
  */
-#include "http/events.h"
+#include "api/events.h"
 #include "core/event.h"
 #include "core/log.h"
 #include "core/util.h"
-#include "pipeline/app.h"
-#include "pipeline/pipeline.h"
+#include "app/app.h"
+#include "function/function.h"
 #include "queue/queue.h"
 
 #include <stdlib.h>
@@ -68,7 +68,7 @@ queue_record(struct app *app, const struct event_record *er,
 
 	if (strncmp(er->event_name, "ObjectCreated:", 14) != 0 ||
 	    strcmp(er->bucket, app->cfg.input_bucket) != 0 ||
-	    pipeline_key_id(er->key, id) != IP_OK) {
+	    function_key_id(er->key, id) != IP_OK) {
 		log_info("pushed event ignored: %s s3://%s/%.200s",
 			 er->event_name, er->bucket, er->key);
 		return 0;

@@ -21,7 +21,7 @@
 #include <microhttpd.h>
 
 #include "core/error.h"
-#include "http/routes.h"
+#include "api/routes.h"
 
 struct app;
 struct upload;

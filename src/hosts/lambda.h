@@ -1,7 +1,7 @@
 /*
  * lambda.h - the AWS Lambda custom-runtime host (`imgpipe lambda`, also a
  * `bootstrap` for provided.al2023): the seed architecture's S3 trigger
- * runs the very same function (pipeline_handle_event) as the worker pool.
+ * runs the very same function (function_handle_event) as the worker pool.
  *
  * Loop over the Lambda Runtime API at $AWS_LAMBDA_RUNTIME_API:
  *   GET  /2018-06-01/runtime/invocation/next       -> event + request id

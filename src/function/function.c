@@ -1,8 +1,8 @@
 /*
- * pipeline.c - the function: one S3 event in, variants + a `done` record
- * out (see pipeline.h).  Called by worker threads (workers.c), by
+ * function.c - the function: one S3 event in, variants + a `done` record
+ * out (see function.h).  Called by worker threads (workers.c), by
  * `imgpipe process`, and by any other host; it touches only the backends
- * passed in struct pipeline, never the queue or HTTP.
+ * passed in struct function, never the queue or HTTP.
  *
  * DESIGN: the record moves pending -> processing -> done|failed through
  * conditional updates (table.h).  Every write names the version it read; on
@@ -10,7 +10,7 @@
  * same event (a duplicate delivery) both end with one correct record, and
  * a stale worker never turns `done` back into `processing`.
  */
-#include "pipeline/pipeline.h"
+#include "function/function.h"
 #include "core/event.h"
 #include "core/log.h"
 #include "core/util.h"
@@ -26,7 +26,7 @@
 #define CONFLICT_RETRIES 5
 
 int
-pipeline_input_key(const char *id, const char *name, char *out, size_t len,
+function_input_key(const char *id, const char *name, char *out, size_t len,
 		   struct ip_error *err)
 {
 	int n = snprintf(out, len, "%s/%s", id, name);
@@ -37,7 +37,7 @@ pipeline_input_key(const char *id, const char *name, char *out, size_t len,
 }
 
 int
-pipeline_key_id(const char *key, char id[RECORD_ID_MAX])
+function_key_id(const char *key, char id[RECORD_ID_MAX])
 {
 	const char *slash = strchr(key, '/');
 	size_t n;
@@ -53,7 +53,7 @@ pipeline_key_id(const char *key, char id[RECORD_ID_MAX])
 }
 
 void
-pipeline_variant_key(const char *id, const char *variant, const char *ext,
+function_variant_key(const char *id, const char *variant, const char *ext,
 		     char *out, size_t len)
 {
 	snprintf(out, len, "%s/%s.%s", id, variant, ext);
@@ -71,7 +71,7 @@ content_type_of(enum out_format f)
 }
 
 static void
-notify(struct pipeline *p, const struct record *r)
+notify(struct function *p, const struct record *r)
 {
 	if (p->on_finished != NULL)
 		p->on_finished(p->on_finished_arg, r);
@@ -82,7 +82,7 @@ notify(struct pipeline *p, const struct record *r)
  * conflicts; a vanished record is not an error (it was deleted).
  */
 static int
-mark_failed(struct pipeline *p, const char *id, const char *reason,
+mark_failed(struct function *p, const char *id, const char *reason,
 	    struct ip_error *err)
 {
 	struct record r;
@@ -115,7 +115,7 @@ mark_failed(struct pipeline *p, const char *id, const char *reason,
 /* A record for an object that reached the bucket without the gateway (a
  * store-pushed event): build it from the object's own facts. */
 static int
-record_for_object(struct pipeline *p, const struct event_record *er,
+record_for_object(struct function *p, const struct event_record *er,
 		  const char *id, struct record *r, struct ip_error *err)
 {
 	struct objstore_stat st;
@@ -143,7 +143,7 @@ record_for_object(struct pipeline *p, const struct event_record *er,
 /* pending/failed/processing -> processing, attempts+1.  *skip is set when
  * the record is already done (a duplicate event). */
 static int
-claim(struct pipeline *p, const struct event_record *er, const char *id,
+claim(struct function *p, const struct event_record *er, const char *id,
       struct record *r, bool *skip, struct ip_error *err)
 {
 	*skip = false;
@@ -170,7 +170,7 @@ claim(struct pipeline *p, const struct event_record *er, const char *id,
 }
 
 static void
-fill_record(const struct pipeline *p, struct record *r,
+fill_record(const struct function *p, struct record *r,
 	    const struct imgproc_result *res)
 {
 	const struct image_info *in = &res->info;
@@ -198,7 +198,7 @@ fill_record(const struct pipeline *p, struct record *r,
 		util_strlcpy(rv->name, v->name, sizeof(rv->name));
 		util_strlcpy(rv->bucket, p->cfg->output_bucket,
 			     sizeof(rv->bucket));
-		pipeline_variant_key(r->id, v->name,
+		function_variant_key(r->id, v->name,
 				     config_format_ext(v->format), rv->key,
 				     sizeof(rv->key));
 		util_strlcpy(rv->format, config_format_name(v->format),
@@ -213,7 +213,7 @@ fill_record(const struct pipeline *p, struct record *r,
 }
 
 static int
-store_variants(struct pipeline *p, const struct record *r,
+store_variants(struct function *p, const struct record *r,
 	       const struct imgproc_result *res, struct ip_error *err)
 {
 	for (size_t i = 0; i < res->n; i++) {
@@ -236,7 +236,7 @@ store_variants(struct pipeline *p, const struct record *r,
 }
 
 static void
-delete_variants(struct pipeline *p, const struct record *r)
+delete_variants(struct function *p, const struct record *r)
 {
 	struct ip_error e;
 
@@ -247,7 +247,7 @@ delete_variants(struct pipeline *p, const struct record *r)
 
 /* processing -> done with the variants' facts. */
 static int
-finish(struct pipeline *p, struct record *r, const struct imgproc_result *res,
+finish(struct function *p, struct record *r, const struct imgproc_result *res,
        int64_t started_ms, struct ip_error *err)
 {
 	struct record fresh;
@@ -289,9 +289,9 @@ permanent(int code)
  * permanent failure written to the record); a transient code otherwise.
  */
 static int
-handle_record(struct pipeline *p, const struct event_record *er,
-	      const struct pipeline_invocation *inv,
-	      struct pipeline_stats *stats, struct ip_error *err)
+handle_record(struct function *p, const struct event_record *er,
+	      const struct function_invocation *inv,
+	      struct function_stats *stats, struct ip_error *err)
 {
 	struct imgproc_result res;
 	struct record r;
@@ -304,7 +304,7 @@ handle_record(struct pipeline *p, const struct event_record *er,
 	memset(&res, 0, sizeof(res));
 	if (strncmp(er->event_name, "ObjectCreated:", 14) != 0 ||
 	    strcmp(er->bucket, p->cfg->input_bucket) != 0 ||
-	    pipeline_key_id(er->key, id) != IP_OK) {
+	    function_key_id(er->key, id) != IP_OK) {
 		log_info("event ignored: %s s3://%s/%.200s is not an upload "
 			 "of this pipeline",
 			 er->event_name, er->bucket, er->key);
@@ -381,11 +381,11 @@ out:
 }
 
 int
-pipeline_handle_event(struct pipeline *p, const char *event_json, size_t len,
-		      const struct pipeline_invocation *inv,
-		      struct pipeline_stats *stats, struct ip_error *err)
+function_handle_event(struct function *p, const char *event_json, size_t len,
+		      const struct function_invocation *inv,
+		      struct function_stats *stats, struct ip_error *err)
 {
-	struct pipeline_stats local;
+	struct function_stats local;
 	struct event *ev;
 	int first = IP_OK;
 	int rc;
@@ -416,7 +416,7 @@ out:
 }
 
 int
-pipeline_fail_event(struct pipeline *p, const char *event_json, size_t len,
+function_fail_event(struct function *p, const char *event_json, size_t len,
 		    const char *reason, struct ip_error *err)
 {
 	struct event *ev = calloc(1, sizeof(*ev));
@@ -429,7 +429,7 @@ pipeline_fail_event(struct pipeline *p, const char *event_json, size_t len,
 		char id[RECORD_ID_MAX];
 
 		if (strcmp(ev->records[i].bucket, p->cfg->input_bucket) != 0 ||
-		    pipeline_key_id(ev->records[i].key, id) != IP_OK)
+		    function_key_id(ev->records[i].key, id) != IP_OK)
 			continue;
 		rc = mark_failed(p, id, reason, err);
 	}

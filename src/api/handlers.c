@@ -8,7 +8,7 @@
  * file descriptor (libmicrohttpd sends them with sendfile where it can),
  * never loaded into memory.
  */
-#include "http/handlers.h"
+#include "api/handlers.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -20,10 +20,10 @@
 #include <unistd.h>
 
 #include "core/util.h"
-#include "http/params.h"
+#include "api/params.h"
 #include "objstore/objstore.h"
-#include "pipeline/app.h"
-#include "pipeline/ingest.h"
+#include "app/app.h"
+#include "function/ingest.h"
 #include "queue/queue.h"
 #include "table/table.h"
 

@@ -7,14 +7,14 @@
  * after splitting: an encoded '/' is data inside its segment and cannot
  * change which route matches.
  */
-#include "http/routes.h"
+#include "api/routes.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/util.h"
-#include "http/params.h"
+#include "api/params.h"
 
 /* Order matters only for the Allow header: methods are listed in it in
  * table order. */

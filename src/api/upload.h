@@ -17,7 +17,7 @@
 
 #include <microhttpd.h>
 
-#include "http/reply.h"
+#include "api/reply.h"
 
 struct upload;
 

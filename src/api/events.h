@@ -19,8 +19,8 @@
 
 #include <microhttpd.h>
 
-#include "http/reply.h"
-#include "http/routes.h"
+#include "api/reply.h"
+#include "api/routes.h"
 
 enum MHD_Result events_begin(struct http_request *rq);
 int events_body(struct http_request *rq, const char *data, size_t len);

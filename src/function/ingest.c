@@ -9,13 +9,13 @@
  * start-up recovery of `imgpipe serve` re-announces every unfinished record,
  * which is what S3 itself would do for an object that exists.
  */
-#include "pipeline/ingest.h"
+#include "function/ingest.h"
 #include "core/event.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "imgproc/imgproc.h"
 #include "objstore/objstore.h"
-#include "pipeline/app.h"
+#include "app/app.h"
 #include "queue/queue.h"
 #include "table/table.h"
 
@@ -107,7 +107,7 @@ ingest_commit(struct app *app, const struct ingest_upload *up,
 			     sizeof(r->name));
 	util_strlcpy(r->input_bucket, cfg->input_bucket,
 		     sizeof(r->input_bucket));
-	rc = pipeline_input_key(r->id, r->name, r->input_key,
+	rc = function_input_key(r->id, r->name, r->input_key,
 				sizeof(r->input_key), err);
 	if (rc != IP_OK)
 		return rc;

@@ -3,7 +3,7 @@
  * app_open runs on the main thread at start-up; app_wait_record on HTTP
  * threads; the finished-callback on worker threads.
  */
-#include "pipeline/app.h"
+#include "app/app.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "imgproc/imgproc.h"
@@ -77,12 +77,12 @@ app_open(struct app *app, const struct config *cfg, unsigned need,
 		if (rc != IP_OK)
 			goto fail;
 	}
-	app->pipe.cfg = &app->cfg;
-	app->pipe.store = app->store;
-	app->pipe.table = app->table;
-	app->pipe.img = app->img;
-	app->pipe.on_finished = app_on_finished;
-	app->pipe.on_finished_arg = app;
+	app->fn.cfg = &app->cfg;
+	app->fn.store = app->store;
+	app->fn.table = app->table;
+	app->fn.img = app->img;
+	app->fn.on_finished = app_on_finished;
+	app->fn.on_finished_arg = app;
 	return IP_OK;
 fail:
 	app_close(app);

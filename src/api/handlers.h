@@ -19,7 +19,7 @@
 #include <microhttpd.h>
 
 #include "core/record.h"
-#include "http/reply.h"
+#include "api/reply.h"
 
 struct app;
 

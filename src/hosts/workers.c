@@ -1,11 +1,11 @@
 /*
  * workers.c - the worker pool and start-up recovery (see workers.h).
  */
-#include "pipeline/workers.h"
+#include "hosts/workers.h"
 #include "core/event.h"
 #include "core/log.h"
 #include "core/util.h"
-#include "pipeline/app.h"
+#include "app/app.h"
 #include "queue/queue.h"
 #include "table/table.h"
 
@@ -54,8 +54,8 @@ run_one(struct workers *pool, struct queue_msg *m)
 {
 	struct app *app = pool->app;
 	const struct config *cfg = &app->cfg;
-	struct pipeline_invocation inv;
-	struct pipeline_stats stats;
+	struct function_invocation inv;
+	struct function_stats stats;
 	struct ip_error err, e2;
 	int rc;
 
@@ -69,11 +69,11 @@ run_one(struct workers *pool, struct queue_msg *m)
 			 "gave up after %d deliveries (the worker processing "
 			 "it stopped before finishing)",
 			 m->receive_count - 1);
-		pipeline_fail_event(&app->pipe, m->body, m->len, err.msg, &e2);
+		function_fail_event(&app->fn, m->body, m->len, err.msg, &e2);
 		rc = IP_ERETRY;
 		goto dead;
 	}
-	rc = pipeline_handle_event(&app->pipe, m->body, m->len, &inv, &stats,
+	rc = function_handle_event(&app->fn, m->body, m->len, &inv, &stats,
 				   &err);
 	if (rc == IP_OK) {
 		if (queue_delete(app->queue, m, &e2) != IP_OK)

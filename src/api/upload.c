@@ -19,7 +19,7 @@
  * ends; a client that goes on sending more than twice the limit after
  * that is disconnected.
  */
-#include "http/upload.h"
+#include "api/upload.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -38,11 +38,11 @@
 
 #include "core/log.h"
 #include "core/util.h"
-#include "http/handlers.h"
-#include "http/multipart.h"
-#include "http/params.h"
-#include "pipeline/app.h"
-#include "pipeline/ingest.h"
+#include "api/handlers.h"
+#include "api/multipart.h"
+#include "api/params.h"
+#include "app/app.h"
+#include "function/ingest.h"
 
 #define UPLOAD_PREFIX "upload-"
 

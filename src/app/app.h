@@ -17,7 +17,7 @@
 #include "core/config.h"
 #include "core/error.h"
 #include "core/record.h"
-#include "pipeline/pipeline.h"
+#include "function/function.h"
 
 struct objstore;
 struct table;
@@ -44,7 +44,7 @@ struct app {
 	struct table *table;
 	struct queue *queue;
 	struct imgproc *img;
-	struct pipeline pipe;
+	struct function fn;
 	struct app_metrics metrics;
 	atomic_bool stopping;
 	/* `imgpipe worker` with worker.events_port: its HTTP server answers

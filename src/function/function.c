@@ -52,6 +52,32 @@ function_key_id(const char *key, char id[RECORD_ID_MAX])
 	return util_id_valid(id) ? IP_OK : IP_EINVAL;
 }
 
+bool
+function_event_is_ours(const struct config *cfg, const struct event_record *er,
+		       char id[RECORD_ID_MAX])
+{
+	return strncmp(er->event_name, "ObjectCreated:", 14) == 0 &&
+	       strcmp(er->bucket, cfg->input_bucket) == 0 &&
+	       function_key_id(er->key, id) == IP_OK;
+}
+
+void
+function_record_set_image(struct record *r, const struct image_info *in)
+{
+	util_strlcpy(r->format, in->format, sizeof(r->format));
+	if (in->content_type[0] != '\0')
+		util_strlcpy(r->content_type, in->content_type,
+			     sizeof(r->content_type));
+	r->stored_width = in->width;
+	r->stored_height = in->height;
+	r->width = in->display_width;
+	r->height = in->display_height;
+	r->orientation = in->orientation;
+	r->has_alpha = in->has_alpha;
+	r->pages = in->pages;
+	util_strlcpy(r->colourspace, in->colourspace, sizeof(r->colourspace));
+}
+
 void
 function_variant_key(const char *id, const char *variant, const char *ext,
 		     char *out, size_t len)
@@ -173,20 +199,7 @@ static void
 fill_record(const struct function *p, struct record *r,
 	    const struct imgproc_result *res)
 {
-	const struct image_info *in = &res->info;
-
-	util_strlcpy(r->format, in->format, sizeof(r->format));
-	if (in->content_type[0] != '\0')
-		util_strlcpy(r->content_type, in->content_type,
-			     sizeof(r->content_type));
-	r->stored_width = in->width;
-	r->stored_height = in->height;
-	r->width = in->display_width;
-	r->height = in->display_height;
-	r->orientation = in->orientation;
-	r->has_alpha = in->has_alpha;
-	r->pages = in->pages;
-	util_strlcpy(r->colourspace, in->colourspace, sizeof(r->colourspace));
+	function_record_set_image(r, &res->info);
 	util_strlcpy(r->placeholder, res->placeholder, sizeof(r->placeholder));
 	util_strlcpy(r->dominant, res->dominant, sizeof(r->dominant));
 	r->n_variants = 0;
@@ -302,9 +315,7 @@ handle_record(struct function *p, const struct event_record *er,
 	int rc;
 
 	memset(&res, 0, sizeof(res));
-	if (strncmp(er->event_name, "ObjectCreated:", 14) != 0 ||
-	    strcmp(er->bucket, p->cfg->input_bucket) != 0 ||
-	    function_key_id(er->key, id) != IP_OK) {
+	if (!function_event_is_ours(p->cfg, er, id)) {
 		log_info("event ignored: %s s3://%s/%.200s is not an upload "
 			 "of this pipeline",
 			 er->event_name, er->bucket, er->key);
@@ -428,8 +439,7 @@ function_fail_event(struct function *p, const char *event_json, size_t len,
 	for (size_t i = 0; rc == IP_OK && i < ev->n; i++) {
 		char id[RECORD_ID_MAX];
 
-		if (strcmp(ev->records[i].bucket, p->cfg->input_bucket) != 0 ||
-		    function_key_id(ev->records[i].key, id) != IP_OK)
+		if (!function_event_is_ours(p->cfg, &ev->records[i], id))
 			continue;
 		rc = mark_failed(p, id, reason, err);
 	}

@@ -34,6 +34,8 @@
 struct objstore;
 struct table;
 struct imgproc;
+struct image_info;
+struct event_record;
 
 struct function {
 	const struct config *cfg;
@@ -72,6 +74,22 @@ int function_handle_event(struct function *p, const char *event_json,
  * run).  Records already done are left alone. */
 int function_fail_event(struct function *p, const char *event_json, size_t len,
 			const char *reason, struct ip_error *err);
+
+/* The one rule of "is this event ours", for every host and for the
+ * store-pushed events route: an ObjectCreated:* record for
+ * cfg->input_bucket whose key this pipeline wrote ({id}/{name}).  True
+ * and the image id in id, or false (the record is to be ignored with a log
+ * line: foreign keys, the output bucket, deletions). */
+bool function_event_is_ours(const struct config *cfg,
+			    const struct event_record *er,
+			    char id[RECORD_ID_MAX]);
+
+/* The one copy of an image's facts (format, content type when known,
+ * dimensions as stored and as displayed, orientation, alpha, pages,
+ * colourspace) from the image processor's info into a record; used by
+ * the gateway (from the header probe) and by the function (from the
+ * decode). */
+void function_record_set_image(struct record *r, const struct image_info *in);
 
 /* "{id}/{name}" into out; IP_ETOOBIG if it does not fit. */
 int function_input_key(const char *id, const char *name, char *out, size_t len,

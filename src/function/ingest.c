@@ -111,19 +111,9 @@ ingest_commit(struct app *app, const struct ingest_upload *up,
 				sizeof(r->input_key), err);
 	if (rc != IP_OK)
 		return rc;
-	util_strlcpy(r->content_type, info.content_type,
-		     sizeof(r->content_type));
-	util_strlcpy(r->format, info.format, sizeof(r->format));
+	function_record_set_image(r, &info);
 	r->bytes = up->bytes;
 	util_strlcpy(r->sha256, up->sha256_hex, sizeof(r->sha256));
-	r->stored_width = info.width;
-	r->stored_height = info.height;
-	r->width = info.display_width;
-	r->height = info.display_height;
-	r->orientation = info.orientation;
-	r->has_alpha = info.has_alpha;
-	util_strlcpy(r->colourspace, info.colourspace, sizeof(r->colourspace));
-	r->pages = info.pages;
 	r->uploaded_at = util_now_ms();
 	r->status = RECORD_PENDING;
 

@@ -19,6 +19,7 @@
 #include "app/app.h"
 #include "function/ingest.h"
 #include "hosts/lambda.h"
+#include "hosts/process.h"
 #include "function/function.h"
 #include "hosts/workers.h"
 #include "queue/queue.h"
@@ -300,111 +301,10 @@ out:
 }
 
 static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-/* Copy one stored variant out to DIR/<stem>-<variant>.<ext>. */
-static int
-export_variant(struct app *app, const struct record_variant *v,
-	       const char *stem, const char *dir, struct ip_error *err)
-{
-	const char *ext = strrchr(v->key, '.');
-	char path[4096];
-	char buf[1 << 16];
-	int in = -1, out = -1;
-	int rc;
-
-	rc = objstore_open_read(app->store, v->bucket, v->key, &in, NULL, err);
-	if (rc != IP_OK)
-		return rc;
-	snprintf(path, sizeof(path), "%s/%s-%s%s", dir, stem, v->name,
-		 ext != NULL ? ext : "");
-	out = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (out < 0) {
-		rc = ip_error_set(err, IP_EIO, "%s: %s", path, strerror(errno));
-		goto done;
-	}
-	for (;;) {
-		ssize_t r = read(in, buf, sizeof(buf));
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0) {
-			if (r < 0)
-				rc = ip_error_set(err, IP_EIO, "read %s",
-						  v->key);
-			break;
-		}
-		if (util_write_all(out, buf, (size_t)r) != 0) {
-			rc = ip_error_set(err, IP_EIO, "write %s", path);
-			break;
-		}
-	}
-done:
-	if (in >= 0)
-		close(in);
-	if (out >= 0)
-		close(out);
-	return rc;
-}
-
-/* One file through the same path as an upload: spool, commit (probe,
- * object, record, event), then the function on the queued event. */
-static int
-process_one(struct app *app, const char *file, const char *tmpdir,
-	    const char *outdir, struct ip_error *err)
-{
-	struct record r;
-	struct queue_msg m;
-	struct function_invocation inv = {1, true};
-	char stem[RECORD_NAME_MAX];
-	char *json;
-	int rc;
-
-	memset(&m, 0, sizeof(m));
-	rc = ingest_file(app, file, tmpdir, &r, err);
-	if (rc != IP_OK)
-		return rc;
-	rc = queue_receive(app->queue, 600, 0, &m, err);
-	if (rc == IP_OK)
-		rc = function_handle_event(&app->fn, m.body, m.len, &inv, NULL,
-					   err);
-	if (rc == IP_OK)
-		queue_delete(app->queue, &m, err);
-	queue_msg_clear(&m);
-	if (rc != IP_OK)
-		return rc;
-	rc = table_get(app->table, r.id, &r, err);
-	if (rc != IP_OK)
-		return rc;
-	util_strlcpy(stem, r.name, sizeof(stem));
-	if (strrchr(stem, '.') != NULL)
-		*strrchr(stem, '.') = '\0';
-	for (size_t i = 0; rc == IP_OK && i < r.n_variants; i++)
-		rc = export_variant(app, &r.variants[i], stem, outdir, err);
-	json = record_to_string(&r);
-	if (json != NULL)
-		printf("%s\n", json);
-	free(json);
-	if (rc == IP_OK && r.status == RECORD_FAILED)
-		rc = ip_error_set(err, IP_EUNPROCESSABLE, "%s", r.error);
-	return rc;
-}
-
-static int
 cmd_process(int argc, char **argv)
 {
 	struct ip_error err;
 	struct config cfg;
-	struct app app;
-	char data[] = "/tmp/imgpipe-process-XXXXXX";
-	char tmpdir[sizeof(data) + 8];
-	int failures = 0;
 
 	if (parse_args("process", "FILE...",
 		       "Run the function on local files, without a server.\n"
@@ -421,40 +321,7 @@ cmd_process(int argc, char **argv)
 		fprintf(stderr, "imgpipe: %s\n", err.msg);
 		return 2;
 	}
-	if (util_mkdir_p(opt_output) != 0) {
-		fprintf(stderr, "imgpipe process: %s: %s\n", opt_output,
-			strerror(errno));
-		return 1;
-	}
-	/* A private embedded pipeline in a temporary data dir. */
-	if (mkdtemp(data) == NULL) {
-		fprintf(stderr, "imgpipe process: mkdtemp: %s\n",
-			strerror(errno));
-		return 1;
-	}
-	util_strlcpy(cfg.data_dir, data, sizeof(cfg.data_dir));
-	util_strlcpy(cfg.objstore, "fs", sizeof(cfg.objstore));
-	util_strlcpy(cfg.table, "sqlite", sizeof(cfg.table));
-	util_strlcpy(cfg.queue, "sqlite", sizeof(cfg.queue));
-	if (app_open(&app, &cfg, APP_NEED_ALL, &err) != IP_OK) {
-		fprintf(stderr, "imgpipe process: %s\n", err.msg);
-		nftw(data, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-		return 1;
-	}
-	snprintf(tmpdir, sizeof(tmpdir), "%s/tmp", data);
-	util_mkdir_p(tmpdir);
-	for (int i = 1; i < argc; i++) {
-		ip_error_clear(&err);
-		if (process_one(&app, argv[i], tmpdir, opt_output, &err) !=
-		    IP_OK) {
-			fprintf(stderr, "imgpipe process: %s: %s\n", argv[i],
-				err.msg);
-			failures++;
-		}
-	}
-	app_close(&app);
-	nftw(data, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-	return failures == 0 ? 0 : 1;
+	return process_files(&cfg, argv + 1, argc - 1, opt_output);
 }
 
 static int

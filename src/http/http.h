@@ -3,9 +3,8 @@
  * the /v1 API (src/api/api.h) over an app's backends.
  *
  * main.c starts it after app_open() and api_init(), prints the URL, and
- * on SIGTERM calls
- * http_server_quiesce() (from its main loop, not from the signal handler),
- * sets app->stopping so `?wait=` requests return, then http_server_stop().
+ * on SIGTERM calls http_server_quiesce() (from its main loop, not from
+ * the signal handler), sets app->stopping so `?wait=` requests return, then http_server_stop().
  *
  * Threads: one listening thread and one thread per connection, all owned
  * by libmicrohttpd; handlers run on the connection's thread and may block
@@ -21,8 +20,7 @@ struct api;
 struct http_server;
 
 /* Serve api: bind cfg.listen : cfg.port of api->app (0 = an ephemeral
- * port; read it
- * back with http_server_port) and start serving.  Creates
+ * port; read it back with http_server_port) and start serving.  Creates
  * cfg.data_dir/tmp for upload spooling and removes temp files left there
  * by dead processes.  IP_EINVAL for an unusable listen address, IP_EIO if
  * the socket cannot be bound.  The api and its app must outlive the

@@ -13,6 +13,7 @@
 #include "core/log.h"
 #include "core/record.h"
 #include "core/util.h"
+#include "api/api.h"
 #include "http/http.h"
 #include "imgproc/imgproc.h"
 #include "objstore/objstore.h"
@@ -219,6 +220,7 @@ cmd_run(enum run_mode mode, int argc, char **argv)
 	struct ip_error err;
 	struct config cfg;
 	struct app app;
+	struct api api;
 	sigset_t set;
 	int sig = 0;
 	int rc;
@@ -241,6 +243,7 @@ cmd_run(enum run_mode mode, int argc, char **argv)
 		log_error("cannot start: %s", err.msg);
 		return 1;
 	}
+	api_init(&api, &app);
 	if (mode == RUN_SERVE) {
 		rc = workers_recover(&app, &err);
 		if (rc < 0) {
@@ -257,11 +260,11 @@ cmd_run(enum run_mode mode, int argc, char **argv)
 	}
 	if (mode == RUN_WORKER && app.cfg.events_port > 0) {
 		/* S3 notifications pushed by the store (events.h). */
-		app.http_events_only = true;
+		api.events_only = true;
 		app.cfg.port = app.cfg.events_port;
 	}
-	if (mode != RUN_WORKER || app.http_events_only) {
-		rc = http_server_start(&app, &http, &err);
+	if (mode != RUN_WORKER || api.events_only) {
+		rc = http_server_start(&api, &http, &err);
 		if (rc != IP_OK) {
 			log_error("http: %s", err.msg);
 			goto out;

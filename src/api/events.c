@@ -2,6 +2,7 @@
  * events.c - S3 notifications pushed to imgpipe (see events.h).
  */
 #include "api/events.h"
+#include "api/reply.h"
 #include "core/event.h"
 #include "core/log.h"
 #include "core/util.h"
@@ -19,12 +20,12 @@ events_route_in_worker(enum route_id id)
 	       id == ROUTE_READYZ || id == ROUTE_METRICS;
 }
 
-enum MHD_Result
-events_begin(struct http_request *rq)
+enum api_next
+events_begin(struct api_request *rq)
 {
-	const char *cl = reply_header(rq, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	const char *cl = api_header(rq, "Content-Length");
 
-	if (!rq->app->cfg.accept_events && !rq->app->http_events_only)
+	if (!rq->app->cfg.accept_events && !rq->api->events_only)
 		return reply_error(rq, IP_ENOTFOUND,
 				   "event intake is off "
 				   "(server.accept_events)");
@@ -32,11 +33,11 @@ events_begin(struct http_request *rq)
 		return reply_error(rq, IP_ETOOBIG,
 				   "an event document is at most %d bytes",
 				   EVENT_TEXT_MAX);
-	return MHD_YES;
+	return API_NEXT_BODY;
 }
 
 int
-events_body(struct http_request *rq, const char *data, size_t len)
+events_body(struct api_request *rq, const char *data, size_t len)
 {
 	char *grown;
 
@@ -82,8 +83,8 @@ queue_record(struct app *app, const struct event_record *er,
 	return rc == IP_OK ? 1 : rc;
 }
 
-enum MHD_Result
-events_end(struct http_request *rq)
+enum api_next
+events_end(struct api_request *rq)
 {
 	struct ip_error err;
 	struct event *ev;
@@ -114,6 +115,6 @@ events_end(struct http_request *rq)
 	if (rc != IP_OK)
 		return reply_ip_error(rq, &err);
 	return reply_json(
-	    rq, MHD_HTTP_OK,
+	    rq, 200,
 	    json_pack("{s:i, s:i}", "queued", queued, "ignored", ignored));
 }

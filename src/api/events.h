@@ -9,22 +9,20 @@
  * {"queued":N,"ignored":M}, 400 for a malformed document, 413 above
  * EVENT_TEXT_MAX, 404 when intake is off (server.accept_events).
  *
- * Called on HTTP connection threads.
+ * Called through api.c on the request's thread.
  */
-#ifndef IMGPIPE_HTTP_EVENTS_H
-#define IMGPIPE_HTTP_EVENTS_H
+#ifndef IMGPIPE_API_EVENTS_H
+#define IMGPIPE_API_EVENTS_H
 
 #include <stdbool.h>
 #include <stddef.h>
 
-#include <microhttpd.h>
-
-#include "api/reply.h"
+#include "api/api.h"
 #include "api/routes.h"
 
-enum MHD_Result events_begin(struct http_request *rq);
-int events_body(struct http_request *rq, const char *data, size_t len);
-enum MHD_Result events_end(struct http_request *rq);
+enum api_next events_begin(struct api_request *rq);
+int events_body(struct api_request *rq, const char *data, size_t len);
+enum api_next events_end(struct api_request *rq);
 
 /* Routes a worker's events-only server answers. */
 bool events_route_in_worker(enum route_id id);

@@ -3,10 +3,10 @@
  * records, listing, the original and variant bytes (ETag, Last-Modified,
  * conditional GET, single Range), DELETE, /healthz, /readyz, /metrics.
  *
- * Called by server.c on libmicrohttpd's connection threads; may block on
- * the table, the store and `?wait=`.  Bytes are served from the store's
- * file descriptor (libmicrohttpd sends them with sendfile where it can),
- * never loaded into memory.
+ * Called through api.c on the request's thread; may block on the table,
+ * the store and `?wait=`.  Bytes are answered as a file range of the
+ * store's descriptor (the HTTP transport sends them with sendfile where
+ * it can), never loaded into memory by the API.
  */
 #include "api/handlers.h"
 
@@ -21,6 +21,7 @@
 
 #include "core/util.h"
 #include "api/params.h"
+#include "api/reply.h"
 #include "objstore/objstore.h"
 #include "app/app.h"
 #include "function/ingest.h"
@@ -78,15 +79,15 @@ fail:
 /* The {id} of the route if it has the shape of one; NULL otherwise (such
  * an id cannot exist, so the caller answers 404). */
 static const char *
-route_id(struct http_request *rq)
+route_id(struct api_request *rq)
 {
 	const char *id = routes_param(&rq->match, "id");
 
 	return util_id_valid(id) ? id : NULL;
 }
 
-static enum MHD_Result
-no_such_image(struct http_request *rq)
+static enum api_next
+no_such_image(struct api_request *rq)
 {
 	return reply_error(rq, IP_ENOTFOUND, "no image with this id");
 }
@@ -94,7 +95,7 @@ no_such_image(struct http_request *rq)
 /* Read the record of the route's id; answers (and returns false) when
  * there is none or the table fails. */
 static bool
-load_record(struct http_request *rq, struct record *rec, enum MHD_Result *ret)
+load_record(struct api_request *rq, struct record *rec, enum api_next *ret)
 {
 	const char *id = route_id(rq);
 	struct ip_error err;
@@ -117,20 +118,20 @@ load_record(struct http_request *rq, struct record *rec, enum MHD_Result *ret)
 	return true;
 }
 
-enum MHD_Result
-handlers_image_get(struct http_request *rq)
+enum api_next
+handlers_image_get(struct api_request *rq)
 {
 	struct record *rec = malloc(sizeof(*rec));
 	struct ip_error err;
-	enum MHD_Result ret;
+	enum api_next ret;
 	int wait_s;
 	int rc;
 
 	if (rec == NULL)
 		return reply_error(rq, IP_ENOMEM, "out of memory");
 	ip_error_clear(&err);
-	if (params_wait(reply_query(rq, "wait"), rq->app->cfg.wait_max_s,
-			&wait_s, &err) != IP_OK) {
+	if (params_wait(api_query(rq, "wait"), rq->app->cfg.wait_max_s, &wait_s,
+			&err) != IP_OK) {
 		ret = reply_ip_error(rq, &err);
 		goto out;
 	}
@@ -149,27 +150,27 @@ handlers_image_get(struct http_request *rq)
 			goto out;
 		}
 	}
-	ret = reply_json(rq, MHD_HTTP_OK, handlers_record_json(rq->app, rec));
+	ret = reply_json(rq, 200, handlers_record_json(rq->app, rec));
 out:
 	free(rec);
 	return ret;
 }
 
-enum MHD_Result
-handlers_image_list(struct http_request *rq)
+enum api_next
+handlers_image_list(struct api_request *rq)
 {
 	struct table_page page = {0};
 	char cursor[TABLE_CURSOR_MAX];
 	struct ip_error err;
 	json_t *items = NULL;
 	json_t *body;
-	enum MHD_Result ret;
+	enum api_next ret;
 	int limit;
 	int rc;
 
 	ip_error_clear(&err);
-	if (params_limit(reply_query(rq, "limit"), &limit, &err) != IP_OK ||
-	    params_cursor(reply_query(rq, "cursor"), cursor, sizeof(cursor),
+	if (params_limit(api_query(rq, "limit"), &limit, &err) != IP_OK ||
+	    params_cursor(api_query(rq, "cursor"), cursor, sizeof(cursor),
 			  &err) != IP_OK)
 		return reply_ip_error(rq, &err);
 	rc = table_list(rq->app->table, cursor[0] != '\0' ? cursor : NULL,
@@ -192,7 +193,7 @@ handlers_image_list(struct http_request *rq)
 			     ? json_string(page.next_cursor)
 			     : json_null());
 	items = NULL; /* json_pack's "o" stole it, even on failure */
-	ret = reply_json(rq, MHD_HTTP_OK, body);
+	ret = reply_json(rq, 200, body);
 	table_page_free(&page);
 	return ret;
 oom:
@@ -201,8 +202,8 @@ oom:
 	return reply_error(rq, IP_ENOMEM, "out of memory listing images");
 }
 
-enum MHD_Result
-handlers_image_delete(struct http_request *rq)
+enum api_next
+handlers_image_delete(struct api_request *rq)
 {
 	const char *id = route_id(rq);
 	struct ip_error err;
@@ -216,7 +217,7 @@ handlers_image_delete(struct http_request *rq)
 		return no_such_image(rq);
 	if (rc != IP_OK)
 		return reply_ip_error(rq, &err);
-	return reply_empty(rq, MHD_HTTP_NO_CONTENT);
+	return reply_empty(rq, 204);
 }
 
 struct served {
@@ -227,25 +228,25 @@ struct served {
 };
 
 static void
-add_validators(struct MHD_Response *resp, const char *etag, const char *lm,
+add_validators(struct api_request *rq, const char *etag, const char *lm,
 	       const char *cache)
 {
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag);
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_LAST_MODIFIED, lm);
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, cache);
+	reply_add_header(rq, "ETag", etag);
+	reply_add_header(rq, "Last-Modified", lm);
+	reply_add_header(rq, "Cache-Control", cache);
 }
 
 /* If-None-Match wins over If-Modified-Since (RFC 9110 §13.2.2). */
 static bool
-not_modified(struct http_request *rq, const char *etag, int64_t lm_ms)
+not_modified(struct api_request *rq, const char *etag, int64_t lm_ms)
 {
-	const char *inm = reply_header(rq, MHD_HTTP_HEADER_IF_NONE_MATCH);
+	const char *inm = api_header(rq, "If-None-Match");
 	const char *ims;
 	int64_t since;
 
 	if (inm != NULL)
 		return params_etag_match(inm, etag);
-	ims = reply_header(rq, MHD_HTTP_HEADER_IF_MODIFIED_SINCE);
+	ims = api_header(rq, "If-Modified-Since");
 	if (ims == NULL || lm_ms <= 0)
 		return false;
 	since = params_http_date(ims);
@@ -254,9 +255,9 @@ not_modified(struct http_request *rq, const char *etag, int64_t lm_ms)
 
 /* If-Range: the Range applies only if the validator still matches. */
 static bool
-range_applies(struct http_request *rq, const char *etag, const char *lm)
+range_applies(struct api_request *rq, const char *etag, const char *lm)
 {
-	const char *ir = reply_header(rq, MHD_HTTP_HEADER_IF_RANGE);
+	const char *ir = api_header(rq, "If-Range");
 
 	if (ir == NULL)
 		return true;
@@ -266,10 +267,9 @@ range_applies(struct http_request *rq, const char *etag, const char *lm)
 }
 
 /* Answer with the bytes behind fd (ownership taken). */
-static enum MHD_Result
-serve_fd(struct http_request *rq, int fd, const struct served *sv)
+static enum api_next
+serve_fd(struct api_request *rq, int fd, const struct served *sv)
 {
-	struct MHD_Response *resp;
 	struct stat st;
 	char etag[80];
 	char lm[40];
@@ -277,7 +277,7 @@ serve_fd(struct http_request *rq, int fd, const struct served *sv)
 	int64_t first = 0;
 	int64_t last = 0;
 	enum params_range kind = PARAMS_RANGE_NONE;
-	unsigned status = MHD_HTTP_OK;
+	int status = 200;
 
 	if (fstat(fd, &st) != 0) {
 		int e = errno;
@@ -289,27 +289,25 @@ serve_fd(struct http_request *rq, int fd, const struct served *sv)
 	util_http_date(sv->last_modified_ms, lm, sizeof(lm));
 	if (not_modified(rq, etag, sv->last_modified_ms)) {
 		close(fd);
-		resp = reply_empty_response();
-		if (resp != NULL)
-			add_validators(resp, etag, lm, sv->cache_control);
-		return reply_queue(rq, MHD_HTTP_NOT_MODIFIED, resp);
+		add_validators(rq, etag, lm, sv->cache_control);
+		return reply_empty(rq, 304);
 	}
 	if (range_applies(rq, etag, lm))
-		kind = params_range(reply_header(rq, MHD_HTTP_HEADER_RANGE),
+		kind = params_range(api_header(rq, "Range"),
 				    (int64_t)st.st_size, &first, &last);
 	if (kind == PARAMS_RANGE_UNSATISFIABLE) {
+		bool ok;
+
 		close(fd);
-		resp = reply_error_response("range_not_satisfiable",
-					    "the range is outside the object");
+		ok = reply_set_error(rq, "range_not_satisfiable",
+				     "the range is outside the object");
 		snprintf(crange, sizeof(crange), "bytes */%" PRId64,
 			 (int64_t)st.st_size);
-		if (resp != NULL)
-			MHD_add_response_header(
-			    resp, MHD_HTTP_HEADER_CONTENT_RANGE, crange);
-		return reply_queue(rq, MHD_HTTP_RANGE_NOT_SATISFIABLE, resp);
+		reply_add_header(rq, "Content-Range", crange);
+		return reply_queue(rq, 416, ok);
 	}
 	if (kind == PARAMS_RANGE_ONE) {
-		status = MHD_HTTP_PARTIAL_CONTENT;
+		status = 206;
 		snprintf(crange, sizeof(crange),
 			 "bytes %" PRId64 "-%" PRId64 "/%" PRId64, first, last,
 			 (int64_t)st.st_size);
@@ -317,31 +315,25 @@ serve_fd(struct http_request *rq, int fd, const struct served *sv)
 		first = 0;
 		last = (int64_t)st.st_size - 1;
 	}
-	resp = MHD_create_response_from_fd_at_offset64(
-	    (uint64_t)(last - first + 1), fd, (uint64_t)first);
-	if (resp == NULL) {
-		close(fd);
-		return reply_error(rq, IP_ENOMEM, "cannot create a response");
-	}
-	add_validators(resp, etag, lm, sv->cache_control);
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-				sv->content_type[0] != '\0'
-				    ? sv->content_type
-				    : "application/octet-stream");
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
+	reply_set_file(rq, fd, (uint64_t)first, (uint64_t)(last - first + 1));
+	add_validators(rq, etag, lm, sv->cache_control);
+	reply_add_header(rq, "Content-Type",
+			 sv->content_type[0] != '\0'
+			     ? sv->content_type
+			     : "application/octet-stream");
+	reply_add_header(rq, "Accept-Ranges", "bytes");
 	/* Uploaded bytes are not ours to trust: never sniff, never run. */
-	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
-	MHD_add_response_header(resp, "Content-Security-Policy",
-				"default-src 'none'; sandbox");
-	if (status == MHD_HTTP_PARTIAL_CONTENT)
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_RANGE,
-					crange);
-	return reply_queue(rq, status, resp);
+	reply_add_header(rq, "X-Content-Type-Options", "nosniff");
+	reply_add_header(rq, "Content-Security-Policy",
+			 "default-src 'none'; sandbox");
+	if (status == 206)
+		reply_add_header(rq, "Content-Range", crange);
+	return reply_queue(rq, status, true);
 }
 
 /* Open bucket/key and serve it; a missing object is a 404. */
-static enum MHD_Result
-serve_object(struct http_request *rq, const char *bucket, const char *key,
+static enum api_next
+serve_object(struct api_request *rq, const char *bucket, const char *key,
 	     const struct served *sv)
 {
 	struct objstore_stat st;
@@ -359,12 +351,12 @@ serve_object(struct http_request *rq, const char *bucket, const char *key,
 	return serve_fd(rq, fd, sv);
 }
 
-enum MHD_Result
-handlers_image_original(struct http_request *rq)
+enum api_next
+handlers_image_original(struct api_request *rq)
 {
 	struct record *rec = malloc(sizeof(*rec));
 	struct served sv;
-	enum MHD_Result ret;
+	enum api_next ret;
 
 	if (rec == NULL)
 		return reply_error(rq, IP_ENOMEM, "out of memory");
@@ -380,14 +372,14 @@ out:
 	return ret;
 }
 
-enum MHD_Result
-handlers_image_variant(struct http_request *rq)
+enum api_next
+handlers_image_variant(struct api_request *rq)
 {
 	const char *name = routes_param(&rq->match, "variant");
 	const struct record_variant *v;
 	struct record *rec = malloc(sizeof(*rec));
 	struct served sv;
-	enum MHD_Result ret;
+	enum api_next ret;
 
 	if (rec == NULL)
 		return reply_error(rq, IP_ENOMEM, "out of memory");
@@ -425,57 +417,61 @@ out:
 	return ret;
 }
 
-enum MHD_Result
-handlers_healthz(struct http_request *rq)
+enum api_next
+handlers_healthz(struct api_request *rq)
 {
-	return reply_json(rq, MHD_HTTP_OK, json_pack("{s:s}", "status", "ok"));
+	return reply_json(rq, 200, json_pack("{s:s}", "status", "ok"));
 }
 
-enum MHD_Result
-handlers_readyz(struct http_request *rq)
+enum api_next
+handlers_readyz(struct api_request *rq)
 {
 	struct ip_error err;
 
 	if (atomic_load(&rq->app->stopping) ||
 	    (rq->closing != NULL && atomic_load(rq->closing)))
 		return reply_queue(
-		    rq, MHD_HTTP_SERVICE_UNAVAILABLE,
-		    reply_error_response("retry_later", "shutting down"));
+		    rq, 503,
+		    reply_set_error(rq, "retry_later", "shutting down"));
 	ip_error_clear(&err);
 	if (app_ready(rq->app, &err) != IP_OK) {
 		/* The reason is the point of /readyz: say which backend. */
 		return reply_queue(
-		    rq, MHD_HTTP_SERVICE_UNAVAILABLE,
-		    reply_error_response("backend_unavailable", err.msg));
+		    rq, 503,
+		    reply_set_error(rq, "backend_unavailable", err.msg));
 	}
-	return reply_json(rq, MHD_HTTP_OK,
-			  json_pack("{s:s}", "status", "ready"));
+	return reply_json(rq, 200, json_pack("{s:s}", "status", "ready"));
 }
 
 struct metric_def {
 	const char *name;
 	const char *type;
 	const char *help;
-	size_t offset; /* in struct app_metrics */
+	bool of_api; /* offset in struct api_metrics, else app_metrics */
+	size_t offset;
 	int ms_to_s; /* counter in ms, exposed in seconds */
 };
 
 #define METRIC(n, t, h, f)                                                     \
 	{                                                                      \
-		n, t, h, offsetof(struct app_metrics, f), 0                    \
+		n, t, h, false, offsetof(struct app_metrics, f), 0             \
+	}
+#define API_METRIC(n, t, h, f)                                                 \
+	{                                                                      \
+		n, t, h, true, offsetof(struct api_metrics, f), 0              \
 	}
 
 static const struct metric_def metric_defs[] = {
-    METRIC("imgpipe_http_requests_total", "counter", "HTTP requests answered.",
-	   http_requests),
-    METRIC("imgpipe_http_errors_total", "counter",
-	   "HTTP answers with a 4xx or 5xx status.", http_errors),
-    METRIC("imgpipe_uploads_accepted_total", "counter",
-	   "Uploads acknowledged (201/202).", uploads_accepted),
-    METRIC("imgpipe_uploads_rejected_total", "counter",
-	   "Uploads refused or failed.", uploads_rejected),
-    METRIC("imgpipe_upload_bytes_total", "counter",
-	   "Bytes of accepted uploads.", upload_bytes),
+    API_METRIC("imgpipe_http_requests_total", "counter",
+	       "HTTP requests answered.", http_requests),
+    API_METRIC("imgpipe_http_errors_total", "counter",
+	       "HTTP answers with a 4xx or 5xx status.", http_errors),
+    API_METRIC("imgpipe_uploads_accepted_total", "counter",
+	       "Uploads acknowledged (201/202).", uploads_accepted),
+    API_METRIC("imgpipe_uploads_rejected_total", "counter",
+	       "Uploads refused or failed.", uploads_rejected),
+    API_METRIC("imgpipe_upload_bytes_total", "counter",
+	       "Bytes of accepted uploads.", upload_bytes),
     METRIC("imgpipe_images_done_total", "counter", "Images brought to done.",
 	   images_done),
     METRIC("imgpipe_images_failed_total", "counter", "Images marked failed.",
@@ -485,10 +481,10 @@ static const struct metric_def metric_defs[] = {
     METRIC("imgpipe_dead_lettered_total", "counter",
 	   "Events moved to the dead-letter store.", dead_lettered),
     {"imgpipe_processing_seconds_total", "counter",
-     "Time spent processing images.",
+     "Time spent processing images.", false,
      offsetof(struct app_metrics, processing_ms_total), 1},
-    METRIC("imgpipe_inflight_uploads", "gauge", "Uploads being received now.",
-	   inflight_uploads),
+    API_METRIC("imgpipe_inflight_uploads", "gauge",
+	       "Uploads being received now.", inflight_uploads),
 };
 
 static void
@@ -499,11 +495,10 @@ metric_line(FILE *f, const char *name, const char *type, const char *help,
 		type, name, value);
 }
 
-enum MHD_Result
-handlers_metrics(struct http_request *rq)
+enum api_next
+handlers_metrics(struct api_request *rq)
 {
 	struct app *app = rq->app;
-	struct MHD_Response *resp;
 	char *text = NULL;
 	size_t len = 0;
 	char v[64];
@@ -513,9 +508,10 @@ handlers_metrics(struct http_request *rq)
 		return reply_error(rq, IP_ENOMEM, "out of memory");
 	for (size_t i = 0; i < UTIL_ARRAY_LEN(metric_defs); i++) {
 		const struct metric_def *d = &metric_defs[i];
+		const char *base = d->of_api ? (const char *)&rq->api->metrics
+					     : (const char *)&app->metrics;
 		const _Atomic int64_t *p =
-		    (const _Atomic int64_t *)((const char *)&app->metrics +
-					      d->offset);
+		    (const _Atomic int64_t *)(base + d->offset);
 		int64_t n = atomic_load(p);
 
 		if (d->ms_to_s)
@@ -547,15 +543,9 @@ handlers_metrics(struct http_request *rq)
 		free(text);
 		return reply_error(rq, IP_ENOMEM, "out of memory");
 	}
-	resp =
-	    MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
-	if (resp == NULL) {
-		free(text);
-		return reply_error(rq, IP_ENOMEM, "out of memory");
-	}
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-				"text/plain; version=0.0.4; charset=utf-8");
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
-				"no-store");
-	return reply_queue(rq, MHD_HTTP_OK, resp);
+	reply_set_memory(rq, text, len);
+	reply_add_header(rq, "Content-Type",
+			 "text/plain; version=0.0.4; charset=utf-8");
+	reply_add_header(rq, "Cache-Control", "no-store");
+	return reply_queue(rq, 200, true);
 }

@@ -1,44 +1,34 @@
 /*
- * handlers.h - what the gateway does for each route (server.c dispatches
- * through a table indexed by enum route_id).
+ * handlers.h - what the API does for each route without a request body
+ * (api.c dispatches through a table indexed by enum route_id; uploads are
+ * upload.h, pushed events events.h).
  *
- * A handler without a body answers in begin(), called once the request is
- * complete; an upload handler's begin() runs as soon as the headers are in
- * (and answers at once when they settle it: 413 by Content-Length, 415),
- * body() takes each chunk, end() answers when the body is complete.
+ * Each answers in begin(), called once the request is complete, by
+ * filling rq->resp, and returns API_NEXT_DONE.
  *
- * Thread-safety: each runs on its request's connection thread and may
- * block (table reads, ingest, `?wait=`).
+ * Thread-safety: each runs on its request's thread and may block (table
+ * reads, `?wait=`).
  */
-#ifndef IMGPIPE_HTTP_HANDLERS_H
-#define IMGPIPE_HTTP_HANDLERS_H
+#ifndef IMGPIPE_API_HANDLERS_H
+#define IMGPIPE_API_HANDLERS_H
 
 #include <stddef.h>
 
 #include <jansson.h>
-#include <microhttpd.h>
 
 #include "core/record.h"
-#include "api/reply.h"
+#include "api/api.h"
 
 struct app;
 
-struct route_handler {
-	enum MHD_Result (*begin)(struct http_request *rq);
-	/* 0 to go on, -1 to drop the connection (a client that keeps
-	 * sending far past a refusal); NULL: the body is ignored. */
-	int (*body)(struct http_request *rq, const char *data, size_t len);
-	enum MHD_Result (*end)(struct http_request *rq);
-};
-
-enum MHD_Result handlers_image_get(struct http_request *rq);
-enum MHD_Result handlers_image_list(struct http_request *rq);
-enum MHD_Result handlers_image_delete(struct http_request *rq);
-enum MHD_Result handlers_image_original(struct http_request *rq);
-enum MHD_Result handlers_image_variant(struct http_request *rq);
-enum MHD_Result handlers_healthz(struct http_request *rq);
-enum MHD_Result handlers_readyz(struct http_request *rq);
-enum MHD_Result handlers_metrics(struct http_request *rq);
+enum api_next handlers_image_get(struct api_request *rq);
+enum api_next handlers_image_list(struct api_request *rq);
+enum api_next handlers_image_delete(struct api_request *rq);
+enum api_next handlers_image_original(struct api_request *rq);
+enum api_next handlers_image_variant(struct api_request *rq);
+enum api_next handlers_healthz(struct api_request *rq);
+enum api_next handlers_readyz(struct api_request *rq);
+enum api_next handlers_metrics(struct api_request *rq);
 
 /* The record as the API shows it: record_to_json plus "links" {self,
  * original, variants{name: url}}.  New reference, NULL on OOM. */

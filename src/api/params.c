@@ -1,8 +1,8 @@
 /*
  * params.c - pure parsers of request-line and header values (params.h).
  *
- * Called by routes.c, handlers.c and upload.c on libmicrohttpd's
- * per-connection threads; no state, no allocation.
+ * Called by routes.c, handlers.c and upload.c on any request thread
+ * (whatever the transport); no state, no allocation.
  */
 #include "api/params.h"
 
@@ -112,42 +112,38 @@ params_wait(const char *raw, int cap_s, int *out, struct ip_error *err)
 }
 
 int
-params_cursor(const char *raw, char *out, size_t out_len, struct ip_error *err)
+params_cursor(const char *value, char *out, size_t out_len,
+	      struct ip_error *err)
 {
-	struct ip_error e;
+	size_t n = value != NULL ? strlen(value) : 0;
 
-	if (raw == NULL || raw[0] == '\0') {
+	if (n == 0) {
 		if (out_len > 0)
 			out[0] = '\0';
 		return IP_OK;
 	}
-	if (strlen(raw) > PARAMS_VALUE_MAX ||
-	    params_pct_decode(raw, strlen(raw), true, false, out, out_len, NULL,
-			      &e) != IP_OK)
+	if (n >= out_len)
 		return ip_error_set(err, IP_EINVAL, "invalid cursor");
-	for (const char *p = out; *p != '\0'; p++)
+	for (const char *p = value; *p != '\0'; p++)
 		if (*p < 0x21 || *p > 0x7e)
 			return ip_error_set(err, IP_EINVAL, "invalid cursor");
+	memcpy(out, value, n + 1);
 	return IP_OK;
 }
 
 int
-params_name(const char *raw, char *out, size_t out_len, struct ip_error *err)
+params_name(const char *value, char *out, size_t out_len, struct ip_error *err)
 {
-	struct ip_error e;
-	size_t n;
+	size_t n = value != NULL ? strlen(value) : 0;
 
-	if (raw == NULL || raw[0] == '\0') {
+	if (n == 0) {
 		snprintf(out, out_len, "%s", "image");
 		return IP_OK;
 	}
-	n = strlen(raw);
-	if (n > PARAMS_NAME_MAX)
+	if (n > PARAMS_NAME_MAX || n >= out_len)
 		return ip_error_set(err, IP_EINVAL, "name longer than %d bytes",
 				    PARAMS_NAME_MAX);
-	if (params_pct_decode(raw, n, true, false, out, out_len, NULL, &e) !=
-	    IP_OK)
-		return ip_error_set(err, IP_EINVAL, "name: %s", e.msg);
+	memcpy(out, value, n + 1);
 	return IP_OK;
 }
 

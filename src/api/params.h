@@ -1,9 +1,9 @@
 /*
  * params.h - pure parsers for what a client puts in a request line and its
  * headers: percent-decoding, the query values of the API (limit, cursor,
- * wait, name), the Range header, and the validators of conditional GET.
+ * wait, name; query_parse has decoded them), the Range header, and the validators of conditional GET.
  *
- * Nothing here touches libmicrohttpd or the app, so tests/http can feed
+ * Nothing here touches a transport or the app, so tests/http can feed
  * every function hostile input directly.  Every function is bounded by its
  * output buffer and reentrant: any thread may call any of them.
  */
@@ -38,15 +38,15 @@ int params_limit(const char *raw, int *out, struct ip_error *err);
  * cap_s (a larger value is not an error, it is capped); else IP_EINVAL. */
 int params_wait(const char *raw, int cap_s, int *out, struct ip_error *err);
 
-/* ?cursor=: NULL or "" means "start" (out = ""); decoded, at most
- * out_len - 1 bytes of printable ASCII, else IP_EINVAL.  The table checks
- * that it made the cursor. */
-int params_cursor(const char *raw, char *out, size_t out_len,
+/* ?cursor= as query_parse decoded it: NULL or "" means "start"
+ * (out = ""); at most out_len - 1 bytes of printable ASCII, else
+ * IP_EINVAL.  The table checks that it made the cursor. */
+int params_cursor(const char *value, char *out, size_t out_len,
 		  struct ip_error *err);
 
-/* ?name= for a raw POST: NULL or "" gives "image"; decoded ('+' is a
- * space), at most PARAMS_NAME_MAX raw bytes, no NUL, else IP_EINVAL. */
-int params_name(const char *raw, char *out, size_t out_len,
+/* ?name= for a raw POST as query_parse decoded it: NULL or "" gives
+ * "image"; at most PARAMS_NAME_MAX bytes that fit out, else IP_EINVAL. */
+int params_name(const char *value, char *out, size_t out_len,
 		struct ip_error *err);
 
 enum params_range {

@@ -1,8 +1,9 @@
 /*
- * reply.c - JSON replies and errors for the gateway (reply.h).
+ * reply.c - JSON replies and errors of the API (reply.h), written into the
+ * neutral response of api.h.
  *
- * Called by server.c, handlers.c and upload.c on libmicrohttpd's
- * connection threads.  No state of its own.
+ * Called by api.c, handlers.c, upload.c and events.c on the request's
+ * thread.  No state of its own.
  */
 #include "api/reply.h"
 
@@ -10,97 +11,127 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/log.h"
-#include "app/app.h"
 
 /* Answered when even the error body cannot be allocated. */
 static char oom_body[] =
     "{\"error\":{\"code\":\"out_of_memory\",\"message\":\"out of "
     "memory\"}}\n";
-static char empty_body[] = "";
 
-enum MHD_Result
-reply_queue(struct http_request *rq, unsigned status, struct MHD_Response *resp)
+/* Forget the body and headers built so far. */
+static void
+reply_reset(struct api_response *resp)
 {
-	enum MHD_Result ret;
-
-	if (resp == NULL) {
-		status = MHD_HTTP_INTERNAL_SERVER_ERROR;
-		resp = MHD_create_response_from_buffer(
-		    strlen(oom_body), oom_body, MHD_RESPMEM_PERSISTENT);
-		if (resp == NULL)
-			return MHD_NO;
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-					"application/json");
-	}
-	MHD_add_response_header(resp, "X-Request-Id", rq->id);
-	if (rq->closing != NULL && atomic_load(rq->closing))
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION,
-					"close");
-	atomic_fetch_add(&rq->app->metrics.http_requests, 1);
-	if (status >= 400)
-		atomic_fetch_add(&rq->app->metrics.http_errors, 1);
-	rq->status = (int)status;
-	rq->answered = true;
-	ret = MHD_queue_response(rq->conn, status, resp);
-	MHD_destroy_response(resp);
-	return ret;
+	if (resp->body == API_BODY_MEMORY && !resp->mem_static)
+		free(resp->mem);
+	if (resp->fd >= 0)
+		close(resp->fd);
+	memset(resp, 0, sizeof(*resp));
+	resp->fd = -1;
 }
 
-/* Compact JSON text plus a newline (friendlier to curl); NULL on OOM. */
-struct MHD_Response *
-reply_json_response(json_t *body)
+void
+reply_add_header(struct api_request *rq, const char *name, const char *value)
 {
-	struct MHD_Response *resp;
+	struct api_response *resp = &rq->resp;
+
+	if (resp->n_headers == API_RESPONSE_HEADERS_MAX) {
+		log_warn("api %s: header %s dropped", rq->id, name);
+		return;
+	}
+	resp->headers[resp->n_headers].name = name;
+	snprintf(resp->headers[resp->n_headers].value,
+		 sizeof(resp->headers[0].value), "%s", value);
+	resp->n_headers++;
+}
+
+enum api_next
+reply_queue(struct api_request *rq, int status, bool ok)
+{
+	if (!ok) {
+		reply_reset(&rq->resp);
+		status = 500;
+		rq->resp.body = API_BODY_MEMORY;
+		rq->resp.mem = oom_body;
+		rq->resp.mem_len = strlen(oom_body);
+		rq->resp.mem_static = true;
+		reply_add_header(rq, "Content-Type", "application/json");
+	}
+	reply_add_header(rq, "X-Request-Id", rq->id);
+	atomic_fetch_add(&rq->api->metrics.http_requests, 1);
+	if (status >= 400)
+		atomic_fetch_add(&rq->api->metrics.http_errors, 1);
+	rq->resp.status = status;
+	rq->answered = true;
+	return API_NEXT_DONE;
+}
+
+void
+reply_set_memory(struct api_request *rq, char *text, size_t len)
+{
+	reply_reset(&rq->resp);
+	rq->resp.body = API_BODY_MEMORY;
+	rq->resp.mem = text;
+	rq->resp.mem_len = len;
+}
+
+void
+reply_set_file(struct api_request *rq, int fd, uint64_t offset, uint64_t length)
+{
+	reply_reset(&rq->resp);
+	rq->resp.body = API_BODY_FILE;
+	rq->resp.fd = fd;
+	rq->resp.offset = offset;
+	rq->resp.length = length;
+}
+
+/* Compact JSON text plus a newline (friendlier to curl). */
+bool
+reply_set_json(struct api_request *rq, json_t *body)
+{
 	char *text;
 	char *grown;
 	size_t n;
 
+	reply_reset(&rq->resp);
 	if (body == NULL)
-		return NULL;
+		return false;
 	text = json_dumps(body, JSON_COMPACT);
 	json_decref(body);
 	if (text == NULL)
-		return NULL;
+		return false;
 	n = strlen(text);
 	grown = realloc(text, n + 2);
 	if (grown == NULL) {
 		free(text);
-		return NULL;
+		return false;
 	}
 	grown[n] = '\n';
 	grown[n + 1] = '\0';
-	resp = MHD_create_response_from_buffer(n + 1, grown,
-					       MHD_RESPMEM_MUST_FREE);
-	if (resp == NULL) {
-		free(grown);
-		return NULL;
-	}
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-				"application/json");
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
-				"no-store");
-	return resp;
+	reply_set_memory(rq, grown, n + 1);
+	reply_add_header(rq, "Content-Type", "application/json");
+	reply_add_header(rq, "Cache-Control", "no-store");
+	return true;
 }
 
-enum MHD_Result
-reply_json(struct http_request *rq, unsigned status, json_t *body)
+enum api_next
+reply_json(struct api_request *rq, int status, json_t *body)
 {
-	struct MHD_Response *resp = reply_json_response(body);
-
-	return reply_queue(rq, resp != NULL ? status : 500, resp);
+	return reply_queue(rq, status, reply_set_json(rq, body));
 }
 
-struct MHD_Response *
-reply_error_response(const char *code_name, const char *message)
+bool
+reply_set_error(struct api_request *rq, const char *code_name,
+		const char *message)
 {
-	return reply_json_response(json_pack("{s:{s:s, s:s}}", "error", "code",
-					     code_name, "message", message));
+	return reply_set_json(rq, json_pack("{s:{s:s, s:s}}", "error", "code",
+					    code_name, "message", message));
 }
 
-static enum MHD_Result
-reply_error_msg(struct http_request *rq, int code, const char *msg)
+static enum api_next
+reply_error_msg(struct api_request *rq, int code, const char *msg)
 {
 	int status = ip_code_http(code);
 	char generic[128];
@@ -111,20 +142,20 @@ reply_error_msg(struct http_request *rq, int code, const char *msg)
 	}
 	if (status >= 500) {
 		/* Backend details go to the log, not to the client. */
-		log_warn("http %s: %s %s: %s (%s)", rq->id, rq->method,
-			 rq->path, msg, ip_code_name(code));
+		log_warn("api %s: %s %s: %s (%s)", rq->id, rq->method, rq->path,
+			 msg, ip_code_name(code));
 		snprintf(generic, sizeof(generic), "%s (request %s)",
 			 status == 503 ? "a backend is unavailable, retry later"
 				       : "internal error",
 			 rq->id);
 		msg = generic;
 	}
-	return reply_queue(rq, (unsigned)status,
-			   reply_error_response(ip_code_name(code), msg));
+	return reply_queue(rq, status,
+			   reply_set_error(rq, ip_code_name(code), msg));
 }
 
-enum MHD_Result
-reply_error(struct http_request *rq, int code, const char *fmt, ...)
+enum api_next
+reply_error(struct api_request *rq, int code, const char *fmt, ...)
 {
 	char msg[IP_ERROR_MSG_MAX];
 	va_list ap;
@@ -135,34 +166,14 @@ reply_error(struct http_request *rq, int code, const char *fmt, ...)
 	return reply_error_msg(rq, code, msg);
 }
 
-enum MHD_Result
-reply_ip_error(struct http_request *rq, const struct ip_error *err)
+enum api_next
+reply_ip_error(struct api_request *rq, const struct ip_error *err)
 {
 	return reply_error_msg(rq, err->code, err->msg);
 }
 
-struct MHD_Response *
-reply_empty_response(void)
+enum api_next
+reply_empty(struct api_request *rq, int status)
 {
-	return MHD_create_response_from_buffer(0, empty_body,
-					       MHD_RESPMEM_PERSISTENT);
-}
-
-enum MHD_Result
-reply_empty(struct http_request *rq, unsigned status)
-{
-	return reply_queue(rq, status, reply_empty_response());
-}
-
-const char *
-reply_header(const struct http_request *rq, const char *name)
-{
-	return MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, name);
-}
-
-const char *
-reply_query(const struct http_request *rq, const char *name)
-{
-	return MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND,
-					   name);
+	return reply_queue(rq, status, true);
 }

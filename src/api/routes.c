@@ -1,11 +1,10 @@
 /*
  * routes.c - the route table and the pure matcher (routes.h).
  *
- * Called by server.c on libmicrohttpd's connection threads, and by
- * tests/http.  The path arrives raw (server.c installs an unescape callback
- * that leaves it alone), so a segment is percent-decoded here exactly once,
- * after splitting: an encoded '/' is data inside its segment and cannot
- * change which route matches.
+ * Called by api.c for every transport, and by tests/http.  The path
+ * arrives raw (every transport hands it over undecoded), so a segment is
+ * percent-decoded here exactly once, after splitting: an encoded '/' is
+ * data inside its segment and cannot change which route matches.
  */
 #include "api/routes.h"
 

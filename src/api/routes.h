@@ -1,10 +1,10 @@
 /*
- * routes.h - the route table of the HTTP API (DESIGN §4) and its matcher.
+ * routes.h - the route table of the /v1 API (DESIGN §4) and its matcher.
  *
  * One entry per (method, pattern); a pattern is literal segments and
  * `{param}` segments.  routes_match() is pure: it decodes the raw path
  * once, finds the entry, and says why when there is none, so tests/http
- * can check every route without a server.  server.c maps each route id to
+ * can check every route without a server.  api.c maps each route id to
  * its handler with a second table.
  *
  * Thread-safety: the table is static const; routes_match is reentrant.

@@ -3,13 +3,14 @@
  * raw body, POST /v1/images with multipart/form-data (field `file`) or a
  * raw body typed image/something.
  *
- * Called by server.c on the request's connection thread: upload_begin once
- * the headers are in, upload_body for each chunk libmicrohttpd reads,
- * upload_end when the body is complete, upload_free from the request's
- * completion callback (also when the client vanished mid-body).
+ * Called through api.c on the request's thread: upload_begin once the
+ * headers are in, upload_body for each chunk the transport reads,
+ * upload_end when the body is complete, upload_free from
+ * api_request_release (also when the client vanished mid-body).
  *
- * DESIGN.  libmicrohttpd 0.9.75 lets a handler answer in the first call
- * (headers) or after the whole body, not in between.  So everything the
+ * DESIGN.  A transport may let a handler answer at the headers or after
+ * the whole body, not in between (the HTTP server library does; API Gateway
+ * has the whole body at once).  So everything the
  * headers settle is answered at once: a Content-Length above the limit is
  * a 413 before a byte of the body is read (with `Expect: 100-continue` the
  * client never sends it), a wrong Content-Type a 415.  A failure found
@@ -39,6 +40,7 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "api/handlers.h"
+#include "api/reply.h"
 #include "api/multipart.h"
 #include "api/params.h"
 #include "app/app.h"
@@ -47,6 +49,7 @@
 #define UPLOAD_PREFIX "upload-"
 
 struct upload {
+	struct api *api;
 	struct app *app;
 	bool multipart;
 	int fd;
@@ -98,7 +101,7 @@ upload_free(struct upload *up)
 	discard(up);
 	if (up->sum != NULL)
 		g_checksum_free(up->sum);
-	atomic_fetch_sub(&up->app->metrics.inflight_uploads, 1);
+	atomic_fetch_sub(&up->api->metrics.inflight_uploads, 1);
 	free(up);
 }
 
@@ -113,13 +116,12 @@ fail(struct upload *up, int code, const char *msg)
 	discard(up);
 }
 
-static enum MHD_Result refuse(struct http_request *rq, int code,
-			      const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+static enum api_next refuse(struct api_request *rq, int code, const char *fmt,
+			    ...) __attribute__((format(printf, 3, 4)));
 
 /* Answer an upload failure; the temp file goes first. */
-static enum MHD_Result
-refuse(struct http_request *rq, int code, const char *fmt, ...)
+static enum api_next
+refuse(struct api_request *rq, int code, const char *fmt, ...)
 {
 	char msg[IP_ERROR_MSG_MAX];
 	va_list ap;
@@ -129,7 +131,7 @@ refuse(struct http_request *rq, int code, const char *fmt, ...)
 	va_end(ap);
 	if (rq->upload != NULL)
 		discard(rq->upload);
-	atomic_fetch_add(&rq->app->metrics.uploads_rejected, 1);
+	atomic_fetch_add(&rq->api->metrics.uploads_rejected, 1);
 	return reply_error(rq, code, "%s", msg);
 }
 
@@ -190,10 +192,10 @@ raw_image_type(const char *ct)
 }
 
 /* POST: multipart or raw, by Content-Type. */
-static enum MHD_Result
-begin_post(struct http_request *rq, struct upload *up, bool *answered)
+static enum api_next
+begin_post(struct api_request *rq, struct upload *up, bool *answered)
 {
-	const char *ct = reply_header(rq, MHD_HTTP_HEADER_CONTENT_TYPE);
+	const char *ct = api_header(rq, "Content-Type");
 	char boundary[MULTIPART_BOUNDARY_MAX + 1];
 	struct ip_error err;
 	int rc;
@@ -214,7 +216,7 @@ begin_post(struct http_request *rq, struct upload *up, bool *answered)
 	} else if (rc != IP_EMEDIA) {
 		return refuse(rq, rc, "%s", err.msg);
 	} else if (raw_image_type(ct)) {
-		rc = params_name(reply_query(rq, "name"), up->name,
+		rc = params_name(api_query(rq, "name"), up->name,
 				 sizeof(up->name), &err);
 		if (rc != IP_OK)
 			return refuse(rq, rc, "%s", err.msg);
@@ -225,34 +227,35 @@ begin_post(struct http_request *rq, struct upload *up, bool *answered)
 			      ct);
 	}
 	*answered = false;
-	return MHD_YES;
+	return API_NEXT_BODY;
 }
 
-enum MHD_Result
-upload_begin(struct http_request *rq)
+enum api_next
+upload_begin(struct api_request *rq)
 {
 	struct app *app = rq->app;
 	struct upload *up = calloc(1, sizeof(*up));
 	const char *cl;
 	struct ip_error err;
-	enum MHD_Result ret;
+	enum api_next ret;
 	bool answered;
 
 	if (up == NULL)
 		return refuse(rq, IP_ENOMEM, "out of memory");
+	up->api = rq->api;
 	up->app = app;
 	up->fd = -1;
 	up->limit = app->cfg.max_body_bytes;
-	atomic_fetch_add(&app->metrics.inflight_uploads, 1);
+	atomic_fetch_add(&rq->api->metrics.inflight_uploads, 1);
 	rq->upload = up;
 	ip_error_clear(&err);
-	if (params_wait(reply_query(rq, "wait"), app->cfg.wait_max_s,
-			&up->wait_s, &err) != IP_OK)
+	if (params_wait(api_query(rq, "wait"), app->cfg.wait_max_s, &up->wait_s,
+			&err) != IP_OK)
 		return refuse(rq, IP_EINVAL, "%s", err.msg);
 
-	/* libmicrohttpd has validated Content-Length; absent means chunked
+	/* The transport has validated Content-Length; absent means chunked
 	 * or no body. */
-	cl = reply_header(rq, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	cl = api_header(rq, "Content-Length");
 	if (cl != NULL) {
 		long long n = strtoll(cl, NULL, 10);
 
@@ -277,11 +280,11 @@ upload_begin(struct http_request *rq)
 	up->sum = g_checksum_new(G_CHECKSUM_SHA256);
 	if (up->sum == NULL)
 		return refuse(rq, IP_ENOMEM, "out of memory");
-	return MHD_YES;
+	return API_NEXT_BODY;
 }
 
 int
-upload_body(struct http_request *rq, const char *data, size_t len)
+upload_body(struct api_request *rq, const char *data, size_t len)
 {
 	struct upload *up = rq->upload;
 	struct ip_error err;
@@ -313,17 +316,17 @@ upload_body(struct http_request *rq, const char *data, size_t len)
 }
 
 /* The answer of a successful commit, after the optional wait. */
-static enum MHD_Result
-accepted(struct http_request *rq, struct upload *up, struct record *rec)
+static enum api_next
+accepted(struct api_request *rq, struct upload *up, struct record *rec)
 {
-	struct MHD_Response *resp;
 	struct ip_error err;
-	unsigned status = MHD_HTTP_ACCEPTED;
+	int status = 202;
+	bool ok;
 	char location[RECORD_ID_MAX + 16];
 	json_t *body;
 
-	atomic_fetch_add(&rq->app->metrics.uploads_accepted, 1);
-	atomic_fetch_add(&rq->app->metrics.upload_bytes, up->file_bytes);
+	atomic_fetch_add(&rq->api->metrics.uploads_accepted, 1);
+	atomic_fetch_add(&rq->api->metrics.upload_bytes, up->file_bytes);
 	if (up->wait_s > 0) {
 		struct record *done = malloc(sizeof(*done));
 		int rc = done == NULL
@@ -337,28 +340,26 @@ accepted(struct http_request *rq, struct upload *up, struct record *rec)
 			memcpy(rec, done, sizeof(*rec));
 			if (rec->status == RECORD_DONE ||
 			    rec->status == RECORD_FAILED)
-				status = MHD_HTTP_CREATED;
+				status = 201;
 		}
 		free(done);
 	}
 	body = handlers_record_json(rq->app, rec);
-	resp = reply_json_response(body);
-	if (resp == NULL)
-		return reply_queue(rq, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL);
+	ok = reply_set_json(rq, body);
 	snprintf(location, sizeof(location), "/v1/images/%s", rec->id);
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, location);
-	return reply_queue(rq, status, resp);
+	reply_add_header(rq, "Location", location);
+	return reply_queue(rq, status, ok);
 }
 
-enum MHD_Result
-upload_end(struct http_request *rq)
+enum api_next
+upload_end(struct api_request *rq)
 {
 	struct upload *up = rq->upload;
 	struct ingest_upload iu;
 	struct record *rec;
 	struct ip_error err;
 	const char *name;
-	enum MHD_Result ret;
+	enum api_next ret;
 	int rc;
 
 	if (up->failed != IP_OK)

@@ -8,23 +8,21 @@
  * Whatever fails, the temp file is removed: a refused upload leaves
  * nothing behind.
  *
- * Thread-safety: one struct upload per request, on its connection thread.
+ * Thread-safety: one struct upload per request, on its thread.
  */
-#ifndef IMGPIPE_HTTP_UPLOAD_H
-#define IMGPIPE_HTTP_UPLOAD_H
+#ifndef IMGPIPE_API_UPLOAD_H
+#define IMGPIPE_API_UPLOAD_H
 
 #include <stddef.h>
 
-#include <microhttpd.h>
-
-#include "api/reply.h"
+#include "api/api.h"
 
 struct upload;
 
 /* route_handler entries for both upload routes. */
-enum MHD_Result upload_begin(struct http_request *rq);
-int upload_body(struct http_request *rq, const char *data, size_t len);
-enum MHD_Result upload_end(struct http_request *rq);
+enum api_next upload_begin(struct api_request *rq);
+int upload_body(struct api_request *rq, const char *data, size_t len);
+enum api_next upload_end(struct api_request *rq);
 
 /* Remove the temp file (if still ours) and free.  NULL-safe. */
 void upload_free(struct upload *up);

@@ -2,9 +2,10 @@
  * app.h - the wiring of one imgpipe process: configuration, the backends
  * chosen by it, the function, and process-wide counters.
  *
- * Built by main.c (app_open) and shared read-only by the HTTP threads and
+ * Built by main.c (app_open) and shared read-only by the API's threads and
  * the workers; the counters are atomics and the wait registry has its own
- * lock.
+ * lock.  It knows nothing of the API or of HTTP: src/api/ and src/http/
+ * depend on it, never the reverse.
  */
 #ifndef IMGPIPE_APP_H
 #define IMGPIPE_APP_H
@@ -24,18 +25,14 @@ struct table;
 struct queue;
 struct imgproc;
 
+/* Counters of the function and its hosts; the API keeps its own
+ * (struct api_metrics in src/api/api.h). */
 struct app_metrics {
-	_Atomic int64_t http_requests;
-	_Atomic int64_t http_errors; /* 4xx + 5xx answers */
-	_Atomic int64_t uploads_accepted;
-	_Atomic int64_t uploads_rejected;
-	_Atomic int64_t upload_bytes;
 	_Atomic int64_t images_done;
 	_Atomic int64_t images_failed;
 	_Atomic int64_t attempts_retried;
 	_Atomic int64_t dead_lettered;
 	_Atomic int64_t processing_ms_total;
-	_Atomic int64_t inflight_uploads;
 };
 
 struct app {
@@ -47,9 +44,6 @@ struct app {
 	struct function fn;
 	struct app_metrics metrics;
 	atomic_bool stopping;
-	/* `imgpipe worker` with worker.events_port: its HTTP server answers
-	 * only /v1/events and the health routes. */
-	bool http_events_only;
 	int64_t started_ms;
 
 	/* ?wait= support: a generation counter bumped (and broadcast) each

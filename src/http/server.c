@@ -1,6 +1,7 @@
 /*
- * server.c - the libmicrohttpd daemon of the gateway (http.h): start,
- * dispatch through the route table, quiesce, drain, stop.
+ * server.c - libmicrohttpd as one transport of the /v1 API (http.h):
+ * start, turn each connection's request into an api_request and its
+ * api_response into an MHD_Response, quiesce, drain, stop.
  *
  * Called by main.c.  libmicrohttpd runs one listening thread and one
  * thread per connection (handlers block: ingest, `?wait=`); every callback
@@ -8,9 +9,13 @@
  * thread).  The count of requests in flight is under srv->lock so stop can
  * wait for it to reach zero.
  *
- * DESIGN.  The path reaches routes_match() raw: the unescape callback
- * leaves URLs and query values alone, so each is percent-decoded exactly
- * once, by our own bounded decoder, and "%2F" cannot change the route.
+ * DESIGN.  What is HTTP stays here: the request line, headers read
+ * through MHD_lookup_connection_value, whether a request carries a body,
+ * zero-copy bodies (sendfile for file ranges), `Connection: close` while
+ * quiescing.  The path and the query string reach api.c raw: the unescape
+ * callback leaves them alone and the URI log callback hands over the raw
+ * query string, so the API decodes each exactly once (core/query.h), as
+ * for any other transport.
  */
 #include "http/http.h"
 
@@ -32,11 +37,7 @@
 
 #include "core/log.h"
 #include "core/util.h"
-#include "api/events.h"
-#include "api/handlers.h"
-#include "api/params.h"
-#include "api/reply.h"
-#include "api/routes.h"
+#include "api/api.h"
 #include "api/upload.h"
 #include "app/app.h"
 
@@ -46,11 +47,9 @@
 #define SERVER_STACK (1024 * 1024) /* per connection thread */
 #define SERVER_BACKLOG 128
 #define SERVER_GRACE_DEFAULT_S 10
-#define SERVER_QUERY_ARGS_MAX 32
-#define SERVER_QUERY_KEY_MAX 64
 
 struct http_server {
-	struct app *app;
+	struct api *api;
 	struct MHD_Daemon *daemon;
 	int port;
 	atomic_bool quiesced;
@@ -60,18 +59,13 @@ struct http_server {
 	int inflight;
 };
 
-static const struct route_handler route_handlers[ROUTE_COUNT] = {
-    [ROUTE_IMAGES_LIST] = {handlers_image_list, NULL, NULL},
-    [ROUTE_IMAGES_POST] = {upload_begin, upload_body, upload_end},
-    [ROUTE_IMAGE_GET] = {handlers_image_get, NULL, NULL},
-    [ROUTE_IMAGE_PUT] = {upload_begin, upload_body, upload_end},
-    [ROUTE_IMAGE_DELETE] = {handlers_image_delete, NULL, NULL},
-    [ROUTE_IMAGE_ORIGINAL] = {handlers_image_original, NULL, NULL},
-    [ROUTE_IMAGE_VARIANT] = {handlers_image_variant, NULL, NULL},
-    [ROUTE_HEALTHZ] = {handlers_healthz, NULL, NULL},
-    [ROUTE_READYZ] = {handlers_readyz, NULL, NULL},
-    [ROUTE_METRICS] = {handlers_metrics, NULL, NULL},
-    [ROUTE_EVENTS] = {events_begin, events_body, events_end},
+/* One request on one connection: born in the URI log callback (which
+ * alone sees the raw query string), begun at the first access call. */
+struct server_request {
+	struct MHD_Connection *conn;
+	char *raw_query; /* after '?', or NULL */
+	bool begun;
+	struct api_request rq;
 };
 
 static void server_log(void *cls, const char *fmt, va_list ap)
@@ -97,104 +91,151 @@ server_unescape(void *cls, struct MHD_Connection *c, char *s)
 	return strlen(s);
 }
 
-struct query_check {
-	int n;
-	bool bad;
-};
-
-static enum MHD_Result
-query_arg(void *cls, enum MHD_ValueKind kind, const char *key,
-	  const char *value)
+static const char *
+server_header(void *ctx, const char *name)
 {
-	struct query_check *qc = cls;
+	struct server_request *sr = ctx;
 
-	qc->n++;
-	if (qc->n > SERVER_QUERY_ARGS_MAX ||
-	    strlen(key) > SERVER_QUERY_KEY_MAX ||
-	    (value != NULL && strlen(value) > PARAMS_VALUE_MAX)) {
-		qc->bad = true;
-		return MHD_NO;
-	}
-	return MHD_YES;
+	return MHD_lookup_connection_value(sr->conn, MHD_HEADER_KIND, name);
 }
 
-static struct http_request *
-request_new(struct http_server *srv, struct MHD_Connection *conn,
-	    const char *method, const char *url)
-{
-	struct http_request *rq = calloc(1, sizeof(*rq));
+static const struct api_transport server_transport = {
+    .name = "http",
+    .header = server_header,
+};
 
-	if (rq == NULL)
+/* libmicrohttpd calls this with the request's URI as the client sent it,
+ * before it splits off the query; what we return is the request's
+ * con_cls.  NULL (out of memory) makes server_access drop the client. */
+static void *
+server_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+	struct http_server *srv = cls;
+	struct server_request *sr = calloc(1, sizeof(*sr));
+	const char *q = strchr(uri, '?');
+
+	if (sr == NULL)
 		return NULL;
-	rq->app = srv->app;
-	rq->conn = conn;
-	rq->closing = &srv->quiesced;
-	rq->method = method;
-	rq->head = strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
-	rq->started_ms = util_mono_ms();
-	util_new_id(rq->id, sizeof(rq->id));
-	snprintf(rq->path, sizeof(rq->path), "%s", url);
+	sr->conn = conn;
+	if (q != NULL) {
+		sr->raw_query = strdup(q + 1);
+		if (sr->raw_query == NULL) {
+			free(sr);
+			return NULL;
+		}
+	}
 	pthread_mutex_lock(&srv->lock);
 	srv->inflight++;
 	pthread_mutex_unlock(&srv->lock);
-	return rq;
+	return sr;
 }
 
-/* Bounds and route: the decision is stored in rq, nothing answered. */
 static void
-request_route(struct http_request *rq, const char *url)
+client_address(struct MHD_Connection *conn, char *out, size_t len)
 {
-	struct query_check qc = {0, false};
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const struct sockaddr *sa = ci != NULL ? ci->client_addr : NULL;
 
-	ip_error_clear(&rq->route_err);
-	MHD_get_connection_values(rq->conn, MHD_GET_ARGUMENT_KIND, query_arg,
-				  &qc);
-	if (qc.bad) {
-		rq->route_rc = ip_error_set(
-		    &rq->route_err, IP_EINVAL,
-		    "too many or too long query parameters (at most %d, "
-		    "values of %d bytes)",
-		    SERVER_QUERY_ARGS_MAX, PARAMS_VALUE_MAX);
-		return;
-	}
-	rq->route_rc =
-	    routes_match(rq->method, url, &rq->match, &rq->route_err);
-	if (rq->route_rc == IP_OK && rq->app->http_events_only &&
-	    !events_route_in_worker(rq->match.route->id))
-		rq->route_rc = ip_error_set(&rq->route_err, IP_ENOTFOUND,
-					    "a worker serves only /v1/events "
-					    "and health");
-	if (rq->route_rc == IP_OK)
-		rq->handler = &route_handlers[rq->match.route->id];
+	out[0] = '\0';
+	if (sa != NULL && sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr,
+			  out, (socklen_t)len);
+	else if (sa != NULL && sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6,
+			  &((const struct sockaddr_in6 *)sa)->sin6_addr, out,
+			  (socklen_t)len);
 }
 
-/* Answer a request whose handler reads no body (or that has no route). */
-static enum MHD_Result
-request_answer(struct http_request *rq)
+/* The neutral response as libmicrohttpd's; the body's memory or fd moves
+ * into it.  NULL on OOM. */
+static struct MHD_Response *
+response_of(struct api_response *ar)
 {
-	struct MHD_Response *resp;
+	static char empty[] = "";
+	struct MHD_Response *resp = NULL;
 
-	if (rq->route_rc == IP_ENOTSUP) {
-		resp = reply_error_response(ip_code_name(rq->route_rc),
-					    rq->route_err.msg);
+	switch (ar->body) {
+	case API_BODY_NONE:
+		resp = MHD_create_response_from_buffer(0, empty,
+						       MHD_RESPMEM_PERSISTENT);
+		break;
+	case API_BODY_MEMORY:
+		resp = MHD_create_response_from_buffer(
+		    ar->mem_len, ar->mem,
+		    ar->mem_static ? MHD_RESPMEM_PERSISTENT
+				   : MHD_RESPMEM_MUST_FREE);
+		if (resp != NULL) {
+			ar->mem = NULL;
+			ar->body = API_BODY_NONE;
+		}
+		break;
+	case API_BODY_FILE:
+		resp = MHD_create_response_from_fd_at_offset64(
+		    ar->length, ar->fd, ar->offset);
 		if (resp != NULL)
-			MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW,
-						rq->match.allow);
-		return reply_queue(rq, MHD_HTTP_METHOD_NOT_ALLOWED, resp);
+			ar->fd = -1;
+		break;
 	}
-	if (rq->route_rc != IP_OK)
-		return reply_ip_error(rq, &rq->route_err);
-	return rq->handler->begin(rq);
+	if (resp == NULL)
+		return NULL;
+	for (size_t i = 0; i < ar->n_headers; i++)
+		MHD_add_response_header(resp, ar->headers[i].name,
+					ar->headers[i].value);
+	return resp;
+}
+
+/* Queue rq->resp, with `Connection: close` while quiescing. */
+static enum MHD_Result
+request_send(struct http_server *srv, struct server_request *sr)
+{
+	struct MHD_Response *resp = response_of(&sr->rq.resp);
+	enum MHD_Result ret;
+
+	if (resp == NULL)
+		return MHD_NO;
+	if (atomic_load(&srv->quiesced))
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION,
+					"close");
+	ret = MHD_queue_response(sr->conn, (unsigned)sr->rq.resp.status, resp);
+	MHD_destroy_response(resp);
+	return ret;
 }
 
 static bool
-request_has_body(const struct http_request *rq)
+request_has_body(struct server_request *sr)
 {
-	const char *cl = reply_header(rq, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	const char *cl = server_header(sr, MHD_HTTP_HEADER_CONTENT_LENGTH);
 
-	if (reply_header(rq, MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL)
+	if (server_header(sr, MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL)
 		return true;
 	return cl != NULL && strspn(cl, "0") != strlen(cl);
+}
+
+/* The first call: build the request, and answer at once when the headers
+ * settle it. */
+static enum MHD_Result
+request_begin(struct http_server *srv, struct server_request *sr,
+	      const char *method, const char *url)
+{
+	struct api_request *rq = &sr->rq;
+
+	api_request_init(rq, srv->api, &server_transport, sr, method, url,
+			 sr->raw_query,
+			 sr->raw_query != NULL ? strlen(sr->raw_query) : 0);
+	rq->closing = &srv->quiesced;
+	client_address(sr->conn, rq->client, sizeof(rq->client));
+	sr->begun = true;
+	if (api_request_reads_body(rq)) {
+		if (api_request_begin(rq) == API_NEXT_DONE)
+			return request_send(srv, sr);
+		return MHD_YES;
+	}
+	if (request_has_body(sr)) {
+		api_request_end(rq);
+		return request_send(srv, sr);
+	}
+	return MHD_YES;
 }
 
 /*
@@ -213,34 +254,23 @@ server_access(void *cls, struct MHD_Connection *conn, const char *url,
 	      const char *method, const char *version, const char *upload_data,
 	      size_t *upload_data_size, void **con_cls)
 {
-	struct http_request *rq = *con_cls;
-	bool upload;
+	struct http_server *srv = cls;
+	struct server_request *sr = *con_cls;
 	size_t n;
 
-	if (rq == NULL) {
-		rq = request_new(cls, conn, method, url);
-		if (rq == NULL)
-			return MHD_NO; /* cannot even answer */
-		*con_cls = rq;
-		request_route(rq, url);
-		if (rq->handler != NULL && rq->handler->body != NULL)
-			return rq->handler->begin(rq);
-		if (request_has_body(rq))
-			return request_answer(rq);
-		return MHD_YES;
-	}
-	upload = rq->handler != NULL && rq->handler->body != NULL;
+	if (sr == NULL)
+		return MHD_NO; /* cannot even answer */
+	if (!sr->begun)
+		return request_begin(srv, sr, method, url);
 	n = *upload_data_size;
 	*upload_data_size = 0;
-	if (rq->answered)
+	if (sr->rq.answered)
 		return MHD_YES;
-	if (n > 0) {
-		if (!upload)
-			return MHD_YES; /* not reached: answered at once */
-		return rq->handler->body(rq, upload_data, n) == 0 ? MHD_YES
-								  : MHD_NO;
-	}
-	return upload ? rq->handler->end(rq) : request_answer(rq);
+	if (n > 0)
+		return api_request_body(&sr->rq, upload_data, n) == 0 ? MHD_YES
+								      : MHD_NO;
+	api_request_end(&sr->rq);
+	return request_send(srv, sr);
 }
 
 static void
@@ -248,21 +278,26 @@ server_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		 enum MHD_RequestTerminationCode toe)
 {
 	struct http_server *srv = cls;
-	struct http_request *rq = *con_cls;
+	struct server_request *sr = *con_cls;
+	struct api_request *rq;
 
-	if (rq == NULL)
+	if (sr == NULL)
 		return;
 	*con_cls = NULL;
-	if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
-		log_debug("http %s: %s %s ended early (reason %d)", rq->id,
-			  rq->method, rq->path, (int)toe);
+	rq = &sr->rq;
+	if (!sr->begun)
+		; /* the request line came, not the rest */
+	else if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
+		log_debug("http %s: %s %s from %s ended early (reason %d)",
+			  rq->id, rq->method, rq->path, rq->client, (int)toe);
 	else
-		log_debug("http %s: %s %s %d %lld ms", rq->id, rq->method,
-			  rq->path, rq->status,
+		log_debug("http %s: %s %s from %s %d %lld ms", rq->id,
+			  rq->method, rq->path, rq->client, rq->resp.status,
 			  (long long)(util_mono_ms() - rq->started_ms));
-	upload_free(rq->upload);
-	free(rq->body);
-	free(rq);
+	if (sr->begun)
+		api_request_release(rq);
+	free(sr->raw_query);
+	free(sr);
 	pthread_mutex_lock(&srv->lock);
 	if (--srv->inflight == 0)
 		pthread_cond_broadcast(&srv->idle);
@@ -304,7 +339,7 @@ resolve_listen(const struct config *cfg, struct sockaddr_storage *ss, bool *v6,
 static struct MHD_Daemon *
 start_daemon(struct http_server *srv, struct sockaddr_storage *ss, bool v6)
 {
-	const struct config *cfg = &srv->app->cfg;
+	const struct config *cfg = &srv->api->app->cfg;
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD |
 			 MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL |
 			 MHD_USE_ERROR_LOG | MHD_USE_ITC;
@@ -330,16 +365,17 @@ start_daemon(struct http_server *srv, struct sockaddr_storage *ss, bool v6)
 		MHD_OPTION_EXTERNAL_LOGGER, server_log, srv,
 		MHD_OPTION_NOTIFY_COMPLETED, server_completed, srv,
 		MHD_OPTION_UNESCAPE_CALLBACK, server_unescape, srv,
+		MHD_OPTION_URI_LOG_CALLBACK, server_uri, srv,
 		MHD_OPTION_ARRAY, opts,
 		MHD_OPTION_END);
 	/* clang-format on */
 }
 
 int
-http_server_start(struct app *app, struct http_server **out,
+http_server_start(struct api *api, struct http_server **out,
 		  struct ip_error *err)
 {
-	const struct config *cfg = &app->cfg;
+	const struct config *cfg = &api->app->cfg;
 	struct http_server *srv;
 	struct sockaddr_storage ss;
 	pthread_condattr_t ca;
@@ -361,7 +397,7 @@ http_server_start(struct app *app, struct http_server **out,
 	srv = calloc(1, sizeof(*srv));
 	if (srv == NULL)
 		return ip_error_set(err, IP_ENOMEM, "out of memory");
-	srv->app = app;
+	srv->api = api;
 	srv->listen_fd = MHD_INVALID_SOCKET;
 	atomic_init(&srv->quiesced, false);
 	pthread_mutex_init(&srv->lock, NULL);
@@ -418,8 +454,9 @@ http_server_stop(struct http_server *s)
 	if (s == NULL)
 		return;
 	http_server_quiesce(s);
-	grace = s->app->cfg.shutdown_grace_s > 0 ? s->app->cfg.shutdown_grace_s
-						 : SERVER_GRACE_DEFAULT_S;
+	grace = s->api->app->cfg.shutdown_grace_s > 0
+		    ? s->api->app->cfg.shutdown_grace_s
+		    : SERVER_GRACE_DEFAULT_S;
 	clock_gettime(CLOCK_MONOTONIC, &deadline);
 	deadline.tv_sec += grace;
 	pthread_mutex_lock(&s->lock);

@@ -34,6 +34,7 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "api/api.h"
 #include "http/http.h"
 #include "api/params.h"
 #include "api/upload.h"
@@ -46,6 +47,7 @@ struct fixture {
 	char dir[64];
 	struct config cfg;
 	struct app app;
+	struct api api;
 	struct http_server *srv;
 	struct workers *pool;
 	int port;
@@ -351,7 +353,8 @@ group_setup(void **state)
 		fprintf(stderr, "app_open: %s\n", err.msg);
 		return -1;
 	}
-	if (http_server_start(&fx.app, &fx.srv, &err) != IP_OK) {
+	api_init(&fx.api, &fx.app);
+	if (http_server_start(&fx.api, &fx.srv, &err) != IP_OK) {
 		fprintf(stderr, "http_server_start: %s\n", err.msg);
 		return -1;
 	}
@@ -1024,7 +1027,7 @@ test_keep_alive_then_quiesce(void **state)
 
 	(void)state;
 	assert_non_null(h);
-	assert_int_equal(http_server_start(&fx.app, &srv, &err), IP_OK);
+	assert_int_equal(http_server_start(&fx.api, &srv, &err), IP_OK);
 	port = http_server_port(srv);
 
 	/* requests without a body keep their connection, errors too */

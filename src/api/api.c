@@ -1,0 +1,174 @@
+/*
+ * api.c - the request life of the /v1 API (api.h): route, begin, body,
+ * end, release; the table of handlers indexed by route id.
+ *
+ * Called by every transport (src/http/server.c on the HTTP connection
+ * threads, api_local.c on its caller's thread).  Holds no state
+ * of its own beyond the const handler table.
+ *
+ * DESIGN.  The path reaches routes_match() raw and the query string
+ * reaches query_parse() raw, whatever the transport: each is
+ * percent-decoded exactly once, by our own bounded decoders, so "%2F"
+ * cannot change the route and both transports see the same values.
+ */
+#include "api/api.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "core/util.h"
+#include "api/events.h"
+#include "api/handlers.h"
+#include "api/reply.h"
+#include "api/upload.h"
+
+static const struct route_handler route_handlers[ROUTE_COUNT] = {
+    [ROUTE_IMAGES_LIST] = {handlers_image_list, NULL, NULL},
+    [ROUTE_IMAGES_POST] = {upload_begin, upload_body, upload_end},
+    [ROUTE_IMAGE_GET] = {handlers_image_get, NULL, NULL},
+    [ROUTE_IMAGE_PUT] = {upload_begin, upload_body, upload_end},
+    [ROUTE_IMAGE_DELETE] = {handlers_image_delete, NULL, NULL},
+    [ROUTE_IMAGE_ORIGINAL] = {handlers_image_original, NULL, NULL},
+    [ROUTE_IMAGE_VARIANT] = {handlers_image_variant, NULL, NULL},
+    [ROUTE_HEALTHZ] = {handlers_healthz, NULL, NULL},
+    [ROUTE_READYZ] = {handlers_readyz, NULL, NULL},
+    [ROUTE_METRICS] = {handlers_metrics, NULL, NULL},
+    [ROUTE_EVENTS] = {events_begin, events_body, events_end},
+};
+
+const struct route_handler *
+api_handlers(void)
+{
+	return route_handlers;
+}
+
+void
+api_init(struct api *api, struct app *app)
+{
+	memset(api, 0, sizeof(*api));
+	api->app = app;
+}
+
+/* The query, then the route: the decision is stored in rq. */
+static void
+request_route(struct api_request *rq, const char *path, const char *raw_query,
+	      size_t raw_query_len)
+{
+	ip_error_clear(&rq->route_err);
+	rq->route_rc =
+	    query_parse(raw_query != NULL ? raw_query : "",
+			raw_query != NULL ? raw_query_len : 0, QUERY_PLUS_SPACE,
+			&rq->query, &rq->route_err);
+	if (rq->route_rc != IP_OK)
+		return;
+	rq->route_rc =
+	    routes_match(rq->method, path, &rq->match, &rq->route_err);
+	if (rq->route_rc == IP_OK && rq->api->events_only &&
+	    !events_route_in_worker(rq->match.route->id))
+		rq->route_rc = ip_error_set(&rq->route_err, IP_ENOTFOUND,
+					    "a worker serves only /v1/events "
+					    "and health");
+	if (rq->route_rc == IP_OK)
+		rq->handler = &route_handlers[rq->match.route->id];
+}
+
+void
+api_request_init(struct api_request *rq, struct api *api,
+		 const struct api_transport *t, void *ctx, const char *method,
+		 const char *path, const char *raw_query, size_t raw_query_len)
+{
+	memset(rq, 0, sizeof(*rq));
+	rq->api = api;
+	rq->app = api->app;
+	rq->transport = t;
+	rq->transport_ctx = ctx;
+	rq->method = method;
+	rq->head = strcmp(method, "HEAD") == 0;
+	rq->started_ms = util_mono_ms();
+	rq->resp.fd = -1;
+	util_new_id(rq->id, sizeof(rq->id));
+	snprintf(rq->path, sizeof(rq->path), "%s", path);
+	request_route(rq, path, raw_query, raw_query_len);
+}
+
+bool
+api_request_reads_body(const struct api_request *rq)
+{
+	return rq->handler != NULL && rq->handler->body != NULL;
+}
+
+enum api_next
+api_request_begin(struct api_request *rq)
+{
+	if (api_request_reads_body(rq))
+		return rq->handler->begin(rq);
+	return API_NEXT_BODY;
+}
+
+int
+api_request_body(struct api_request *rq, const char *data, size_t len)
+{
+	if (rq->answered || !api_request_reads_body(rq))
+		return 0;
+	return rq->handler->body(rq, data, len);
+}
+
+/* Answer a request whose handler reads no body (or that has no route). */
+static void
+request_answer(struct api_request *rq)
+{
+	if (rq->route_rc == IP_ENOTSUP) {
+		bool ok = reply_set_error(rq, ip_code_name(rq->route_rc),
+					  rq->route_err.msg);
+
+		reply_add_header(rq, "Allow", rq->match.allow);
+		reply_queue(rq, 405, ok);
+		return;
+	}
+	if (rq->route_rc != IP_OK) {
+		reply_ip_error(rq, &rq->route_err);
+		return;
+	}
+	rq->handler->begin(rq);
+}
+
+void
+api_request_end(struct api_request *rq)
+{
+	if (rq->answered)
+		return;
+	if (api_request_reads_body(rq))
+		rq->handler->end(rq);
+	else
+		request_answer(rq);
+}
+
+const char *
+api_header(const struct api_request *rq, const char *name)
+{
+	return rq->transport->header(rq->transport_ctx, name);
+}
+
+const char *
+api_query(const struct api_request *rq, const char *name)
+{
+	return query_get(&rq->query, name);
+}
+
+void
+api_request_release(struct api_request *rq)
+{
+	upload_free(rq->upload);
+	rq->upload = NULL;
+	free(rq->body);
+	rq->body = NULL;
+	if (rq->resp.body == API_BODY_MEMORY && !rq->resp.mem_static)
+		free(rq->resp.mem);
+	rq->resp.mem = NULL;
+	rq->resp.body = API_BODY_NONE;
+	if (rq->resp.fd >= 0)
+		close(rq->resp.fd);
+	rq->resp.fd = -1;
+}

@@ -2,11 +2,12 @@
 # Debian 12 machine: they install what is missing first (scripts/deps.sh).
 BUILD ?= build
 ASAN_BUILD ?= build-asan
+TSAN_BUILD ?= build-tsan
 MESON_OPTS ?=
 PORT ?= 8080
 DATA ?= ./data
 
-.PHONY: all deps build run test asan test-asan bench fuzz format format-check clean
+.PHONY: all deps build run test asan test-asan test-tsan bench fuzz format format-check clean
 
 all: build
 
@@ -48,6 +49,20 @@ test-asan: asan
 		--timeout-multiplier 3 || true
 	@[ "$${IMGPIPE_SERVERS_KEEP:-0}" = 1 ] || scripts/servers.sh down
 	@python3 scripts/summary.py $(ASAN_BUILD)/meson-logs/testlog.json
+
+# ThreadSanitizer over the worker pool and the SQLite queue with the fake
+# image processor (suite tsan, tests/tsan): only that test is compiled, and
+# it makes no libvips calls.  tests/tsan.supp holds third-party frames only.
+$(TSAN_BUILD)/build.ninja:
+	@scripts/deps.sh test
+	meson setup $(TSAN_BUILD) -Db_sanitize=thread -Db_lundef=false \
+		-Dbuildtype=debug $(MESON_OPTS)
+
+test-tsan: $(TSAN_BUILD)/build.ninja
+	meson compile -C $(TSAN_BUILD) tests/tsan/test_workers_tsan
+	@meson test -C $(TSAN_BUILD) --no-rebuild --suite tsan \
+		--print-errorlogs --num-processes 1 || true
+	@python3 scripts/summary.py $(TSAN_BUILD)/meson-logs/testlog.json
 
 bench: build
 	@scripts/deps.sh bench

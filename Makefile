@@ -2,11 +2,12 @@
 # Debian 12 machine: they install what is missing first (scripts/deps.sh).
 BUILD ?= build
 ASAN_BUILD ?= build-asan
+TSAN_BUILD ?= build-tsan
 MESON_OPTS ?=
 PORT ?= 8080
 DATA ?= ./data
 
-.PHONY: all deps build run test asan test-asan bench fuzz format format-check clean
+.PHONY: all deps build run test asan test-asan test-tsan bench fuzz format format-check clean
 
 all: build
 
@@ -49,30 +50,56 @@ test-asan: asan
 	@[ "$${IMGPIPE_SERVERS_KEEP:-0}" = 1 ] || scripts/servers.sh down
 	@python3 scripts/summary.py $(ASAN_BUILD)/meson-logs/testlog.json
 
+# ThreadSanitizer over the worker pool and the SQLite queue with the fake
+# image processor (suite tsan, tests/tsan): only that test is compiled, and
+# it makes no libvips calls.  tests/tsan.supp holds third-party frames only.
+$(TSAN_BUILD)/build.ninja:
+	@scripts/deps.sh test
+	meson setup $(TSAN_BUILD) -Db_sanitize=thread -Db_lundef=false \
+		-Dbuildtype=debug $(MESON_OPTS)
+
+test-tsan: $(TSAN_BUILD)/build.ninja
+	meson compile -C $(TSAN_BUILD) tests/tsan/test_workers_tsan
+	@meson test -C $(TSAN_BUILD) --no-rebuild --suite tsan \
+		--print-errorlogs --num-processes 1 || true
+	@python3 scripts/summary.py $(TSAN_BUILD)/meson-logs/testlog.json
+
 bench: build
 	@scripts/deps.sh bench
 	bash bench/run.sh
 
-# libFuzzer builds of fuzz/fuzz_*.c (clang), run for FUZZ_SECONDS each on
-# a copy of their seed corpus; crashes land in fuzz/out/.  The seeds are
-# replayed as plain tests in every `make test`.
+# libFuzzer: build-fuzz is the same Meson description with CC=clang,
+# -Dfuzzing=true and ASan + UBSan; the targets are the ones fuzz/meson.build
+# lists (nothing here names them).  Each runs FUZZ_SECONDS on a copy of its
+# seed corpus; crashes land in fuzz/out/.  The seeds are replayed as plain
+# tests in every `make test`.
+FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 60
-FUZZ_SRC = src/core/error.c src/core/event.c src/core/log.c \
-	src/core/record.c src/core/util.c src/api/routes.c src/api/params.c \
-	src/api/multipart.c
-fuzz:
+
+$(FUZZ_BUILD)/build.ninja:
 	@scripts/deps.sh test
+	CC=clang meson setup $(FUZZ_BUILD) -Dfuzzing=true -Dtests=false \
+		-Db_sanitize=address,undefined -Db_lundef=false \
+		-Dbuildtype=debugoptimized $(MESON_OPTS)
+
+fuzz: $(FUZZ_BUILD)/build.ninja
+	meson compile -C $(FUZZ_BUILD)
 	@mkdir -p fuzz/out
-	@for t in event record routes multipart; do \
-		clang -std=c17 -g -O1 -D_GNU_SOURCE -Isrc \
-			-fsanitize=fuzzer,address,undefined \
-			$$(pkg-config --cflags glib-2.0 jansson libmicrohttpd) \
-			fuzz/fuzz_$$t.c $(FUZZ_SRC) -o fuzz/out/fuzz_$$t \
-			$$(pkg-config --libs glib-2.0 jansson libmicrohttpd) || exit 1; \
-		mkdir -p fuzz/out/corpus_$$t; cp fuzz/corpus/$$t/* fuzz/out/corpus_$$t/; \
-		fuzz/out/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) \
-			-artifact_prefix=fuzz/out/ fuzz/out/corpus_$$t || exit 1; \
-	done
+	@found=0; for bin in $(FUZZ_BUILD)/fuzz/fuzz_*; do \
+		[ -f "$$bin" ] && [ -x "$$bin" ] || continue; \
+		found=$$((found + 1)); t=$${bin##*/fuzz_}; \
+		rm -rf fuzz/out/corpus_$$t; mkdir -p fuzz/out/corpus_$$t; \
+		cp fuzz/corpus/$$t/* fuzz/out/corpus_$$t/; \
+		echo "== fuzz_$$t for $(FUZZ_SECONDS) s"; \
+		UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+		ASAN_OPTIONS=detect_leaks=1 \
+		LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
+		$$bin -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+			-artifact_prefix=fuzz/out/fuzz_$$t- \
+			fuzz/out/corpus_$$t 2>fuzz/out/fuzz_$$t.log \
+			|| { tail -n 40 fuzz/out/fuzz_$$t.log; exit 1; }; \
+		grep -E '^#[0-9]+.*DONE|cov:' fuzz/out/fuzz_$$t.log | tail -n 1; \
+	done; [ $$found -gt 0 ] || { echo "no fuzz targets in $(FUZZ_BUILD)"; exit 1; }
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
@@ -81,4 +108,4 @@ format-check:
 	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) $(TSAN_BUILD)

@@ -487,27 +487,15 @@ config_keep_variants(struct config *cfg, const char *list, struct ip_error *err)
 	return rc;
 }
 
-int
-config_load_file(struct config *cfg, const char *path, struct ip_error *err)
+/* Apply a loaded key file: every section but [variants], then [variants]
+ * once every variant exists.  origin names the file in errors. */
+static int
+apply_keyfile(struct config *cfg, GKeyFile *kf, const char *origin,
+	      struct ip_error *err)
 {
-	struct stat st;
-	GKeyFile *kf = g_key_file_new();
-	GError *gerr = NULL;
-	gchar **groups = NULL;
+	gchar **groups = g_key_file_get_groups(kf, NULL);
 	int rc = IP_OK;
 
-	if (stat(path, &st) == 0 && st.st_size > CONFIG_FILE_MAX) {
-		rc = ip_error_set(err, IP_EINVAL,
-				  "config %s: larger than %d bytes", path,
-				  CONFIG_FILE_MAX);
-		goto out;
-	}
-	if (!g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, &gerr)) {
-		rc = ip_error_set(err, IP_EINVAL, "config %s: %s", path,
-				  gerr->message);
-		goto out;
-	}
-	groups = g_key_file_get_groups(kf, NULL);
 	for (size_t g = 0; groups[g] != NULL && rc == IP_OK; g++) {
 		gchar **keys;
 
@@ -550,13 +538,61 @@ config_load_file(struct config *cfg, const char *path, struct ip_error *err)
 		g_strfreev(keys);
 	}
 	if (rc != IP_OK)
-		ip_error_prefix(err, "config %s", path);
-out:
+		ip_error_prefix(err, "config %s", origin);
 	g_strfreev(groups);
+	return rc;
+}
+
+/* Parse the file at path (when path is not NULL) or the len bytes at
+ * data, of `size` bytes, then apply it; origin names it in errors. */
+static int
+load_keyfile(struct config *cfg, const char *origin, const char *path,
+	     const char *data, size_t len, int64_t size, struct ip_error *err)
+{
+	GKeyFile *kf = g_key_file_new();
+	GError *gerr = NULL;
+	gboolean loaded;
+	int rc;
+
+	if (size > CONFIG_FILE_MAX) {
+		rc = ip_error_set(err, IP_EINVAL,
+				  "config %s: larger than %d bytes", origin,
+				  CONFIG_FILE_MAX);
+		goto out;
+	}
+	if (path != NULL)
+		loaded =
+		    g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, &gerr);
+	else
+		loaded = g_key_file_load_from_data(kf, data, len,
+						   G_KEY_FILE_NONE, &gerr);
+	if (!loaded) {
+		rc = ip_error_set(err, IP_EINVAL, "config %s: %s", origin,
+				  gerr->message);
+		goto out;
+	}
+	rc = apply_keyfile(cfg, kf, origin, err);
+out:
 	if (gerr != NULL)
 		g_error_free(gerr);
 	g_key_file_free(kf);
 	return rc;
+}
+
+int
+config_load_file(struct config *cfg, const char *path, struct ip_error *err)
+{
+	struct stat st;
+	int64_t size = stat(path, &st) == 0 ? (int64_t)st.st_size : 0;
+
+	return load_keyfile(cfg, path, path, NULL, 0, size, err);
+}
+
+int
+config_load_data(struct config *cfg, const char *data, size_t len,
+		 const char *origin, struct ip_error *err)
+{
+	return load_keyfile(cfg, origin, NULL, data, len, (int64_t)len, err);
 }
 
 /*

@@ -167,6 +167,13 @@ int config_set(struct config *cfg, const char *section, const char *key,
 int config_load_file(struct config *cfg, const char *path,
 		     struct ip_error *err);
 
+/* The same from a buffer of len bytes (need not be NUL-terminated), as
+ * config_load_file does after reading the file; origin names the source in
+ * errors.  IP_EINVAL when larger than CONFIG_FILE_MAX or malformed.  Used
+ * by fuzz/fuzz_config.c, so the file parser is fuzzed without a file. */
+int config_load_data(struct config *cfg, const char *data, size_t len,
+		     const char *origin, struct ip_error *err);
+
 /* Apply IMGPIPE_* variables from envp (NULL-terminated, like environ).
  * IMGPIPE_VARIANT_<NAME>_<KEY> addresses [variant.name]. */
 int config_load_env(struct config *cfg, char *const *envp,

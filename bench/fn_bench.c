@@ -172,7 +172,7 @@ commit(struct bench *b, const char *file, struct ip_error *err)
 	struct record r;
 
 	snprintf(tmpdir, sizeof(tmpdir), "%s/tmp", b->data_dir);
-	return ingest_file(&b->app, file, tmpdir, &r, err);
+	return ingest_file(&b->app.ingest, file, tmpdir, &r, err);
 }
 
 /* Take one event from the queue and run the function on it; *ms is the

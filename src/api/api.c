@@ -18,6 +18,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "core/event.h"
 #include "core/util.h"
 #include "api/events.h"
 #include "api/handlers.h"
@@ -88,6 +89,7 @@ api_request_init(struct api_request *rq, struct api *api,
 	rq->head = strcmp(method, "HEAD") == 0;
 	rq->started_ms = util_mono_ms();
 	rq->resp.fd = -1;
+	buf_init(&rq->body, EVENT_TEXT_MAX, "an event document");
 	util_new_id(rq->id, sizeof(rq->id));
 	snprintf(rq->path, sizeof(rq->path), "%s", path);
 	request_route(rq, path, raw_query, raw_query_len);
@@ -162,8 +164,7 @@ api_request_release(struct api_request *rq)
 {
 	upload_free(rq->upload);
 	rq->upload = NULL;
-	free(rq->body);
-	rq->body = NULL;
+	buf_free(&rq->body);
 	if (rq->resp.body == API_BODY_MEMORY && !rq->resp.mem_static)
 		free(rq->resp.mem);
 	rq->resp.mem = NULL;

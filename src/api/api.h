@@ -29,6 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/buf.h"
 #include "core/error.h"
 #include "core/query.h"
 #include "api/routes.h"
@@ -108,8 +109,7 @@ struct api_request {
 	char client[64]; /* peer address for the log, or "" */
 	struct query query; /* decoded by query_parse */
 	struct upload *upload; /* upload.c's state, or NULL */
-	char *body; /* events.c: a small body read whole */
-	size_t body_len;
+	struct buf body; /* events.c: a small body read whole, bounded */
 	bool body_over; /* the body passed its bound */
 	int route_rc; /* routes_match's (or the query's) verdict */
 	struct ip_error route_err;

@@ -39,23 +39,12 @@ events_begin(struct api_request *rq)
 int
 events_body(struct api_request *rq, const char *data, size_t len)
 {
-	char *grown;
-
-	if (rq->body_over || rq->body_len + len > EVENT_TEXT_MAX) {
+	if (!rq->body_over && buf_add(&rq->body, data, len, NULL) != IP_OK)
 		rq->body_over = true;
-		/* drop a client that goes on far past the bound */
-		return rq->body_len + len > 4 * (size_t)EVENT_TEXT_MAX ? -1 : 0;
-	}
-	grown = realloc(rq->body, rq->body_len + len + 1);
-	if (grown == NULL) {
-		rq->body_over = true;
-		return 0;
-	}
-	rq->body = grown;
-	memcpy(rq->body + rq->body_len, data, len);
-	rq->body_len += len;
-	rq->body[rq->body_len] = '\0';
-	return 0;
+	/* drop a client that goes on far past the bound */
+	return rq->body_over && rq->body.len + len > 4 * (size_t)EVENT_TEXT_MAX
+		   ? -1
+		   : 0;
 }
 
 /* Queue one record as its own event; 1 if queued, 0 if not ours. */
@@ -67,9 +56,7 @@ queue_record(struct app *app, const struct event_record *er,
 	char *text;
 	int rc;
 
-	if (strncmp(er->event_name, "ObjectCreated:", 14) != 0 ||
-	    strcmp(er->bucket, app->cfg.input_bucket) != 0 ||
-	    function_key_id(er->key, id) != IP_OK) {
+	if (!function_event_is_ours(&app->cfg, er, id)) {
 		log_info("pushed event ignored: %s s3://%s/%.200s",
 			 er->event_name, er->bucket, er->key);
 		return 0;
@@ -95,12 +82,12 @@ events_end(struct api_request *rq)
 		return reply_error(rq, IP_ETOOBIG,
 				   "an event document is at most %d bytes",
 				   EVENT_TEXT_MAX);
-	if (rq->body == NULL)
+	if (rq->body.len == 0)
 		return reply_error(rq, IP_EINVAL, "the request body is empty");
 	ev = calloc(1, sizeof(*ev));
 	if (ev == NULL)
 		return reply_error(rq, IP_ENOMEM, "out of memory");
-	rc = event_parse(rq->body, rq->body_len, ev, &err);
+	rc = event_parse(buf_str(&rq->body), rq->body.len, ev, &err);
 	for (size_t i = 0; rc == IP_OK && i < ev->n; i++) {
 		int n = queue_record(rq->app, &ev->records[i], &err);
 

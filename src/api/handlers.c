@@ -212,7 +212,7 @@ handlers_image_delete(struct api_request *rq)
 	if (id == NULL)
 		return no_such_image(rq);
 	ip_error_clear(&err);
-	rc = ingest_delete(rq->app, id, &err);
+	rc = ingest_delete(&rq->app->ingest, id, &err);
 	if (rc == IP_ENOTFOUND)
 		return no_such_image(rq);
 	if (rc != IP_OK)

@@ -389,7 +389,7 @@ upload_end(struct api_request *rq)
 	iu.bytes = up->file_bytes;
 	iu.sha256_hex = g_checksum_get_string(up->sum);
 	iu.name = name;
-	rc = ingest_commit(rq->app, &iu, rec, &err);
+	rc = ingest_commit(&rq->app->ingest, &iu, rec, &err);
 	/* Moved into the store, copied, or refused: either way the temp
 	 * file is no longer needed. */
 	discard(up);

@@ -83,6 +83,11 @@ app_open(struct app *app, const struct config *cfg, unsigned need,
 	app->fn.img = app->img;
 	app->fn.on_finished = app_on_finished;
 	app->fn.on_finished_arg = app;
+	app->ingest.cfg = &app->cfg;
+	app->ingest.store = app->store;
+	app->ingest.table = app->table;
+	app->ingest.queue = app->queue;
+	app->ingest.img = app->img;
 	return IP_OK;
 fail:
 	app_close(app);

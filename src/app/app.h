@@ -19,6 +19,7 @@
 #include "core/error.h"
 #include "core/record.h"
 #include "function/function.h"
+#include "function/ingest.h"
 
 struct objstore;
 struct table;
@@ -42,6 +43,7 @@ struct app {
 	struct queue *queue;
 	struct imgproc *img;
 	struct function fn;
+	struct ingest ingest; /* the gateway's commit step */
 	struct app_metrics metrics;
 	atomic_bool stopping;
 	int64_t started_ms;

@@ -10,12 +10,12 @@
  * which is what S3 itself would do for an object that exists.
  */
 #include "function/ingest.h"
+#include "function/function.h"
 #include "core/event.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "imgproc/imgproc.h"
 #include "objstore/objstore.h"
-#include "app/app.h"
 #include "queue/queue.h"
 #include "table/table.h"
 
@@ -77,10 +77,10 @@ ingest_sanitize_name(const char *in, size_t max_bytes, char *out,
 }
 
 int
-ingest_commit(struct app *app, const struct ingest_upload *up,
+ingest_commit(struct ingest *in, const struct ingest_upload *up,
 	      struct record *out, struct ip_error *err)
 {
-	const struct config *cfg = &app->cfg;
+	const struct config *cfg = in->cfg;
 	struct objstore_put_opts opts;
 	struct image_info info;
 	struct record *r = out;
@@ -97,7 +97,7 @@ ingest_commit(struct app *app, const struct ingest_upload *up,
 		return ip_error_set(err, IP_ETOOBIG,
 				    "the body is larger than %lld bytes",
 				    (long long)cfg->max_body_bytes);
-	rc = imgproc_probe(app->img, up->fd, &info, err);
+	rc = imgproc_probe(in->img, up->fd, &info, err);
 	if (rc != IP_OK)
 		return rc;
 
@@ -121,16 +121,16 @@ ingest_commit(struct app *app, const struct ingest_upload *up,
 	opts.content_type = r->content_type;
 	opts.sha256_hex = up->sha256_hex;
 	opts.move = true;
-	rc = objstore_put_file(app->store, r->input_bucket, r->input_key,
+	rc = objstore_put_file(in->store, r->input_bucket, r->input_key,
 			       up->tmp_path, &opts, err);
 	if (rc != IP_OK)
 		goto fail;
 	stored = true;
-	rc = table_put(app->table, r, err);
+	rc = table_put(in->table, r, err);
 	if (rc == IP_EEXIST && strcmp(cfg->events, "store") == 0) {
 		/* The store announced the object and a worker made the
 		 * record before us: it is the same image. */
-		return table_get(app->table, r->id, r, err);
+		return table_get(in->table, r->id, r, err);
 	}
 	if (rc != IP_OK)
 		goto fail;
@@ -143,7 +143,7 @@ ingest_commit(struct app *app, const struct ingest_upload *up,
 		rc = ip_error_set(err, IP_ENOMEM, "out of memory");
 		goto fail;
 	}
-	rc = queue_send(app->queue, event, strlen(event), r->id, 0, err);
+	rc = queue_send(in->queue, event, strlen(event), r->id, 0, err);
 	if (rc != IP_OK)
 		goto fail;
 	free(event);
@@ -152,9 +152,9 @@ fail : {
 	struct ip_error undo;
 
 	log_warn("upload %s not committed: %s", r->id, err->msg);
-	if (recorded && table_delete(app->table, r->id, &undo) != IP_OK)
+	if (recorded && table_delete(in->table, r->id, &undo) != IP_OK)
 		log_error("undo record %s: %s", r->id, undo.msg);
-	if (stored && objstore_delete(app->store, r->input_bucket, r->input_key,
+	if (stored && objstore_delete(in->store, r->input_bucket, r->input_key,
 				      &undo) != IP_OK)
 		log_error("undo object %s: %s", r->input_key, undo.msg);
 }
@@ -165,7 +165,7 @@ fail : {
 /* Delete every object under "{id}/" in the output bucket: the variants
  * the record names and any a worker wrote after we read the record. */
 static int
-delete_outputs(struct app *app, const char *id, struct ip_error *err)
+delete_outputs(struct ingest *in, const char *id, struct ip_error *err)
 {
 	char prefix[RECORD_ID_MAX + 2];
 	char token[RECORD_KEY_MAX + 8] = "";
@@ -176,10 +176,10 @@ delete_outputs(struct app *app, const char *id, struct ip_error *err)
 		struct objstore_listing l;
 
 		memset(&l, 0, sizeof(l));
-		rc = objstore_list(app->store, app->cfg.output_bucket, prefix,
+		rc = objstore_list(in->store, in->cfg->output_bucket, prefix,
 				   token, 100, &l, err);
 		for (size_t i = 0; rc == IP_OK && i < l.n; i++)
-			rc = objstore_delete(app->store, app->cfg.output_bucket,
+			rc = objstore_delete(in->store, in->cfg->output_bucket,
 					     l.keys[i], err);
 		util_strlcpy(token, l.next_token, sizeof(token));
 		objstore_listing_free(&l);
@@ -194,23 +194,23 @@ delete_outputs(struct app *app, const char *id, struct ip_error *err)
  * IP_ENOTFOUND and takes its variants back; then every output under the id.
  */
 int
-ingest_delete(struct app *app, const char *id, struct ip_error *err)
+ingest_delete(struct ingest *in, const char *id, struct ip_error *err)
 {
 	struct record r;
 	int rc;
 
 	if (!util_id_valid(id))
 		return ip_error_set(err, IP_ENOTFOUND, "no image %.40s", id);
-	rc = table_get(app->table, id, &r, err);
+	rc = table_get(in->table, id, &r, err);
 	if (rc != IP_OK)
 		return rc;
-	rc = objstore_delete(app->store, r.input_bucket, r.input_key, err);
+	rc = objstore_delete(in->store, r.input_bucket, r.input_key, err);
 	if (rc != IP_OK)
 		return rc;
-	rc = table_delete(app->table, id, err);
+	rc = table_delete(in->table, id, err);
 	if (rc != IP_OK && rc != IP_ENOTFOUND)
 		return rc;
-	return delete_outputs(app, id, err);
+	return delete_outputs(in, id, err);
 }
 
 /* Copy src into the data dir's tmp, hashing as we go (as the gateway
@@ -276,7 +276,7 @@ done:
 }
 
 int
-ingest_file(struct app *app, const char *path, const char *tmpdir,
+ingest_file(struct ingest *in, const char *path, const char *tmpdir,
 	    struct record *out, struct ip_error *err)
 {
 	struct ingest_upload up;
@@ -302,7 +302,7 @@ ingest_file(struct app *app, const char *path, const char *tmpdir,
 	up.bytes = bytes;
 	up.sha256_hex = sha;
 	up.name = path;
-	rc = ingest_commit(app, &up, out, err);
+	rc = ingest_commit(in, &up, out, err);
 	close(fd);
 	if (access(tmp, F_OK) == 0)
 		unlink(tmp); /* not moved into the store */

@@ -8,7 +8,7 @@
  * On any failure it undoes what it did (object, record) and the caller
  * removes the temp file: a refused upload leaves nothing behind.
  *
- * Thread-safety: any thread; the app is shared read-only.
+ * Thread-safety: any thread; struct ingest is shared read-only.
  */
 #ifndef IMGPIPE_INGEST_H
 #define IMGPIPE_INGEST_H
@@ -19,7 +19,21 @@
 #include "core/error.h"
 #include "core/record.h"
 
-struct app;
+struct config;
+struct objstore;
+struct table;
+struct queue;
+struct imgproc;
+
+/* The backends the commit step writes to, borrowed (app.c fills one per
+ * process, beside the function's).  Read-only once filled. */
+struct ingest {
+	const struct config *cfg;
+	struct objstore *store;
+	struct table *table;
+	struct queue *queue;
+	struct imgproc *img; /* for the header probe */
+};
 
 struct ingest_upload {
 	const char *tmp_path; /* temp file holding the body (the store makes
@@ -40,12 +54,12 @@ void ingest_sanitize_name(const char *in, size_t max_bytes, char *out,
 /* Probe (header only, limits), then commit as above.  The temp file is
  * moved into the store when the backend can (the caller must then not
  * unlink it; up->tmp_path no longer exists) - check with access(). */
-int ingest_commit(struct app *app, const struct ingest_upload *up,
+int ingest_commit(struct ingest *in, const struct ingest_upload *up,
 		  struct record *out, struct ip_error *err);
 
 /* Remove variants, original and record of id.  IP_ENOTFOUND if no such
  * record. */
-int ingest_delete(struct app *app, const char *id, struct ip_error *err);
+int ingest_delete(struct ingest *in, const char *id, struct ip_error *err);
 
 /* Copy the local file src into tmpdir (a new "spool-XXXXXX" file whose
  * name goes to path), computing its SHA-256 (hex, 65 bytes) and size as
@@ -57,7 +71,7 @@ int ingest_spool_file(const char *src, const char *tmpdir, char *path,
 
 /* A local file as an upload: spool it into tmpdir, then ingest_commit
  * with the file's name.  The file itself is not touched. */
-int ingest_file(struct app *app, const char *path, const char *tmpdir,
+int ingest_file(struct ingest *in, const char *path, const char *tmpdir,
 		struct record *out, struct ip_error *err);
 
 #endif

@@ -98,7 +98,7 @@ process_one(struct app *app, const char *file, const char *tmpdir,
 	int rc;
 
 	memset(&m, 0, sizeof(m));
-	rc = ingest_file(app, file, tmpdir, &r, err);
+	rc = ingest_file(&app->ingest, file, tmpdir, &r, err);
 	if (rc != IP_OK)
 		return rc;
 	rc = queue_receive(app->queue, 600, 0, &m, err);

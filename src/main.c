@@ -18,6 +18,7 @@
 #include "imgproc/imgproc.h"
 #include "objstore/objstore.h"
 #include "app/app.h"
+#include "app/server.h"
 #include "function/ingest.h"
 #include "hosts/lambda.h"
 #include "hosts/process.h"
@@ -187,27 +188,9 @@ parse_args(const char *cmd, const char *params, const char *summary,
 	return rc;
 }
 
-static sigset_t
-block_signals(void)
-{
-	sigset_t set;
-
-	signal(SIGPIPE, SIG_IGN);
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	/* Blocked before any thread starts, so every thread inherits the
-	 * mask and only sigwait() below sees the signals. */
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	return set;
-}
-
-enum run_mode { RUN_SERVE, RUN_GATEWAY, RUN_WORKER };
-
 static int
-cmd_run(enum run_mode mode, int argc, char **argv)
+cmd_run(enum app_role role, int argc, char **argv)
 {
-	static const char *const names[] = {"serve", "gateway", "worker"};
 	static const char *const summaries[] = {
 	    "Run the whole pipeline in one process: HTTP gateway, queue "
 	    "and worker pool.",
@@ -215,92 +198,22 @@ cmd_run(enum run_mode mode, int argc, char **argv)
 	    "backends).",
 	    "Run the worker pool only (uploads arrive through a gateway "
 	    "elsewhere)."};
-	struct workers *pool = NULL;
-	struct http_server *http = NULL;
 	struct ip_error err;
 	struct config cfg;
-	struct app app;
-	struct api api;
-	sigset_t set;
-	int sig = 0;
-	int rc;
 
-	if (parse_args(names[mode], "", summaries[mode], serve_entries, &argc,
-		       &argv) != 0)
+	if (parse_args(app_role_name(role), "", summaries[role], serve_entries,
+		       &argc, &argv) != 0)
 		return 2;
 	if (argc > 1) {
 		fprintf(stderr, "imgpipe %s: unexpected argument %s\n",
-			names[mode], argv[1]);
+			app_role_name(role), argv[1]);
 		return 2;
 	}
 	if (load_config(&cfg, &err) != IP_OK) {
 		fprintf(stderr, "imgpipe: %s\n", err.msg);
 		return 2;
 	}
-	set = block_signals();
-	rc = app_open(&app, &cfg, APP_NEED_ALL, &err);
-	if (rc != IP_OK) {
-		log_error("cannot start: %s", err.msg);
-		return 1;
-	}
-	api_init(&api, &app);
-	if (mode == RUN_SERVE) {
-		rc = workers_recover(&app, &err);
-		if (rc < 0) {
-			log_error("recovery: %s", err.msg);
-			goto out;
-		}
-	}
-	if (mode != RUN_GATEWAY) {
-		rc = workers_start(&app, app.cfg.workers, &pool, &err);
-		if (rc != IP_OK) {
-			log_error("workers: %s", err.msg);
-			goto out;
-		}
-	}
-	if (mode == RUN_WORKER && app.cfg.events_port > 0) {
-		/* S3 notifications pushed by the store (events.h). */
-		api.events_only = true;
-		app.cfg.port = app.cfg.events_port;
-	}
-	if (mode != RUN_WORKER || api.events_only) {
-		rc = http_server_start(&api, &http, &err);
-		if (rc != IP_OK) {
-			log_error("http: %s", err.msg);
-			goto out;
-		}
-		printf("imgpipe listening on http://%s:%d\n", app.cfg.listen,
-		       http_server_port(http));
-		fflush(stdout);
-	} else {
-		printf("imgpipe worker ready: %d thread(s)\n", app.cfg.workers);
-		fflush(stdout);
-	}
-	log_info("imgpipe %s %s: data in %s, %d worker(s)", names[mode],
-		 IMGPIPE_VERSION, app.cfg.data_dir,
-		 mode == RUN_GATEWAY ? 0 : app.cfg.workers);
-	while (sigwait(&set, &sig) != 0)
-		;
-	log_info("signal %d: draining (at most %d s)", sig,
-		 app.cfg.shutdown_grace_s);
-	rc = IP_OK;
-out:
-	if (http != NULL)
-		http_server_quiesce(http);
-	app_stop(&app);
-	if (pool != NULL &&
-	    workers_stop(pool, (int64_t)app.cfg.shutdown_grace_s * 1000) > 0) {
-		/* A thread is still inside libvips: exit without tearing down
-		 * what it uses.  Its message is redelivered on restart. */
-		log_warn("exiting with work in flight");
-		fflush(NULL);
-		_exit(rc == IP_OK ? 0 : 1);
-	}
-	if (http != NULL)
-		http_server_stop(http);
-	app_close(&app);
-	log_info("stopped");
-	return rc == IP_OK ? 0 : 1;
+	return app_serve(&cfg, role, IMGPIPE_VERSION);
 }
 
 static int
@@ -580,7 +493,7 @@ main(int argc, char **argv)
 		if (commands[i].run != NULL)
 			rc = commands[i].run(argc - 1, argv + 1);
 		else
-			rc = cmd_run((enum run_mode)i, argc - 1, argv + 1);
+			rc = cmd_run((enum app_role)i, argc - 1, argv + 1);
 		free_options();
 		return rc;
 	}

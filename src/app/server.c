@@ -1,0 +1,121 @@
+/*
+ * server.c - the lifecycle of a server process (`imgpipe serve`,
+ * `gateway`, `worker`): open the backends, recover, start the worker pool
+ * and the HTTP transport as the role needs, wait for SIGTERM/SIGINT, drain.
+ *
+ * Runs on the main thread; the threads it starts (HTTP, workers) inherit
+ * a signal mask that leaves SIGTERM/SIGINT to its sigwait().
+ */
+#include "app/server.h"
+
+#include "api/api.h"
+#include "app/app.h"
+#include "core/log.h"
+#include "hosts/workers.h"
+#include "http/http.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <unistd.h>
+
+static sigset_t
+block_signals(void)
+{
+	sigset_t set;
+
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	/* Blocked before any thread starts, so every thread inherits the
+	 * mask and only sigwait() below sees the signals. */
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	return set;
+}
+
+const char *
+app_role_name(enum app_role role)
+{
+	static const char *const names[] = {"serve", "gateway", "worker"};
+
+	return (unsigned)role < 3 ? names[role] : "?";
+}
+
+int
+app_serve(const struct config *cfg, enum app_role role, const char *version)
+{
+	struct workers *pool = NULL;
+	struct http_server *http = NULL;
+	struct ip_error err;
+	struct app app;
+	struct api api;
+	sigset_t set;
+	int sig = 0;
+	int rc;
+
+	set = block_signals();
+	rc = app_open(&app, cfg, APP_NEED_ALL, &err);
+	if (rc != IP_OK) {
+		log_error("cannot start: %s", err.msg);
+		return 1;
+	}
+	api_init(&api, &app);
+	if (role == APP_SERVE) {
+		rc = workers_recover(&app, &err);
+		if (rc < 0) {
+			log_error("recovery: %s", err.msg);
+			goto out;
+		}
+	}
+	if (role != APP_GATEWAY) {
+		rc = workers_start(&app, app.cfg.workers, &pool, &err);
+		if (rc != IP_OK) {
+			log_error("workers: %s", err.msg);
+			goto out;
+		}
+	}
+	if (role == APP_WORKER && app.cfg.events_port > 0) {
+		/* S3 notifications pushed by the store (events.h). */
+		api.events_only = true;
+		app.cfg.port = app.cfg.events_port;
+	}
+	if (role != APP_WORKER || api.events_only) {
+		rc = http_server_start(&api, &http, &err);
+		if (rc != IP_OK) {
+			log_error("http: %s", err.msg);
+			goto out;
+		}
+		printf("imgpipe listening on http://%s:%d\n", app.cfg.listen,
+		       http_server_port(http));
+		fflush(stdout);
+	} else {
+		printf("imgpipe worker ready: %d thread(s)\n", app.cfg.workers);
+		fflush(stdout);
+	}
+	log_info("imgpipe %s %s: data in %s, %d worker(s)", app_role_name(role),
+		 version, app.cfg.data_dir,
+		 role == APP_GATEWAY ? 0 : app.cfg.workers);
+	while (sigwait(&set, &sig) != 0)
+		;
+	log_info("signal %d: draining (at most %d s)", sig,
+		 app.cfg.shutdown_grace_s);
+	rc = IP_OK;
+out:
+	if (http != NULL)
+		http_server_quiesce(http);
+	app_stop(&app);
+	if (pool != NULL &&
+	    workers_stop(pool, (int64_t)app.cfg.shutdown_grace_s * 1000) > 0) {
+		/* A thread is still inside libvips: exit without tearing down
+		 * what it uses.  Its message is redelivered on restart. */
+		log_warn("exiting with work in flight");
+		fflush(NULL);
+		_exit(rc == IP_OK ? 0 : 1);
+	}
+	if (http != NULL)
+		http_server_stop(http);
+	app_close(&app);
+	log_info("stopped");
+	return rc == IP_OK ? 0 : 1;
+}

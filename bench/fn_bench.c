@@ -312,15 +312,6 @@ run_tp(struct bench *b)
 	return atomic_load(&b->failures);
 }
 
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 /* Apply "SECTION.KEY=VALUE" (the section may contain dots). */
 static int
 set_option(struct config *cfg, const char *opt, struct ip_error *err)
@@ -459,7 +450,7 @@ bench_close(struct bench *b)
 	}
 	b->img = NULL;
 	if (b->data_dir[0] != '\0' && !b->keep)
-		nftw(b->data_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+		util_rm_tree(b->data_dir);
 }
 
 int

@@ -6,6 +6,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -320,5 +321,23 @@ util_parse_size(const char *s, int64_t *out)
 	if (v * (double)mult > 9.0e18)
 		return -1;
 	*out = (int64_t)(v * (double)mult);
+	return 0;
+}
+
+static int
+util_rm_entry(const char *path, const struct stat *st, int flag,
+	      struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+int
+util_rm_tree(const char *path)
+{
+	if (nftw(path, util_rm_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
+		return errno != 0 ? -errno : -EIO;
 	return 0;
 }

@@ -63,6 +63,10 @@ int util_write_all(int fd, const void *buf, size_t len);
 /* fsync the directory that contains path (or path itself if a dir). */
 int util_fsync_dir(const char *dir);
 
+/* rm -rf path (a file or a directory tree, symlinks not followed).
+ * 0 or -errno (the first failure; what could be removed is gone). */
+int util_rm_tree(const char *path);
+
 /* mkdir -p with mode 0755. 0 or -errno. */
 int util_mkdir_p(const char *path);
 

@@ -30,15 +30,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 /* Copy one stored variant out to DIR/<stem>-<variant>.<ext>. */
 static int
 export_variant(struct app *app, const struct record_variant *v,
@@ -155,7 +146,7 @@ process_files(const struct config *config, char *const *files, int n_files,
 	util_strlcpy(cfg.queue, "sqlite", sizeof(cfg.queue));
 	if (app_open(&app, &cfg, APP_NEED_ALL, &err) != IP_OK) {
 		fprintf(stderr, "imgpipe process: %s\n", err.msg);
-		nftw(data, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+		util_rm_tree(data);
 		return 1;
 	}
 	snprintf(tmpdir, sizeof(tmpdir), "%s/tmp", data);
@@ -170,6 +161,6 @@ process_files(const struct config *config, char *const *files, int n_files,
 		}
 	}
 	app_close(&app);
-	nftw(data, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	util_rm_tree(data);
 	return failures == 0 ? 0 : 1;
 }

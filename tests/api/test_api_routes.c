@@ -27,6 +27,8 @@
 #include <unistd.h>
 
 #include <curl/curl.h>
+
+#include "testhttp.h"
 #include <jansson.h>
 
 #include "core/config.h"
@@ -176,58 +178,6 @@ static const struct api_case cases[] = {
 };
 /* clang-format on */
 
-/* One answer, whichever transport gave it. */
-struct outcome {
-	long status;
-	char *body;
-	size_t len;
-	char head[16384]; /* "Name: value\r\n" lines */
-	size_t head_len;
-};
-
-static void
-head_add(struct outcome *o, const char *name, const char *value)
-{
-	int n = snprintf(o->head + o->head_len, sizeof(o->head) - o->head_len,
-			 "%s: %s\r\n", name, value);
-
-	assert_true(n > 0 && (size_t)n < sizeof(o->head) - o->head_len);
-	o->head_len += (size_t)n;
-}
-
-/* Value of header name in o (static buffer), or NULL. */
-static const char *
-outcome_header(const struct outcome *o, const char *name)
-{
-	static char value[1024];
-	const char *p = o->head;
-	size_t n = strlen(name);
-
-	for (;;) {
-		const char *eol = strstr(p, "\r\n");
-
-		if (eol == NULL)
-			return NULL;
-		if (strncasecmp(p, name, n) == 0 && p[n] == ':') {
-			const char *v = p + n + 1;
-
-			while (*v == ' ')
-				v++;
-			snprintf(value, sizeof(value), "%.*s", (int)(eol - v),
-				 v);
-			return value;
-		}
-		p = eol + 2;
-	}
-}
-
-static void
-outcome_free(struct outcome *o)
-{
-	free(o->body);
-	memset(o, 0, sizeof(*o));
-}
-
 /* A request, once placeholders are filled in. */
 struct request {
 	const char *method;
@@ -362,7 +312,7 @@ request_of(const struct api_case *c, struct request *rq)
 }
 
 static void
-run_local(const struct request *rq, struct outcome *o)
+run_local(const struct request *rq, struct test_reply *o)
 {
 	struct api_local_header hs[3];
 	char names[3][64];
@@ -386,48 +336,15 @@ run_local(const struct request *rq, struct outcome *o)
 			 IP_OK);
 	o->status = r.status;
 	for (size_t i = 0; i < r.n_headers; i++)
-		head_add(o, r.headers[i].name, r.headers[i].value);
+		test_reply_add_header(o, r.headers[i].name, r.headers[i].value);
 	o->body = r.body;
 	o->len = r.body_len;
 	r.body = NULL;
 	api_local_reply_free(&r);
 }
 
-static size_t
-on_body(char *p, size_t size, size_t n, void *arg)
-{
-	struct outcome *o = arg;
-	size_t len = size * n;
-	char *grown = realloc(o->body, o->len + len + 1);
-
-	assert_non_null(grown);
-	o->body = grown;
-	memcpy(o->body + o->len, p, len);
-	o->len += len;
-	o->body[o->len] = '\0';
-	return len;
-}
-
-static size_t
-on_header(char *p, size_t size, size_t n, void *arg)
-{
-	struct outcome *o = arg;
-	size_t len = size * n;
-
-	if (len >= 5 && strncmp(p, "HTTP/", 5) == 0) {
-		o->head_len = 0; /* a new block (after 100 Continue) */
-		return len;
-	}
-	if (o->head_len + len < sizeof(o->head)) {
-		memcpy(o->head + o->head_len, p, len);
-		o->head_len += len;
-		o->head[o->head_len] = '\0';
-	}
-	return len;
-}
-
 static void
-run_http(const struct request *rq, struct outcome *o)
+run_http(const struct request *rq, struct test_reply *o)
 {
 	CURL *h = curl_easy_init();
 	struct curl_slist *hl = NULL;
@@ -439,9 +356,9 @@ run_http(const struct request *rq, struct outcome *o)
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d%s%s%s", fx.port,
 		 rq->path, rq->query[0] != '\0' ? "?" : "", rq->query);
 	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, test_reply_on_body);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, o);
-	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, test_reply_on_header);
 	curl_easy_setopt(h, CURLOPT_HEADERDATA, o);
 	curl_easy_setopt(h, CURLOPT_TIMEOUT, 120L);
 	curl_easy_setopt(h, CURLOPT_FORBID_REUSE, 1L);
@@ -467,7 +384,7 @@ run_http(const struct request *rq, struct outcome *o)
 }
 
 static json_t *
-json_of(const struct outcome *o)
+json_of(const struct test_reply *o)
 {
 	json_error_t je;
 	json_t *j = json_loadb(o->body, o->len, 0, &je);
@@ -480,9 +397,9 @@ json_of(const struct outcome *o)
 /* What each transport's answer must show on its own. */
 static void
 check_one(const struct api_case *c, const char *transport,
-	  const struct outcome *o)
+	  const struct test_reply *o)
 {
-	const char *rid = outcome_header(o, "X-Request-Id");
+	const char *rid = test_reply_header(o, "X-Request-Id");
 	json_t *j;
 
 	if (o->status != c->status)
@@ -496,7 +413,7 @@ check_one(const struct api_case *c, const char *transport,
 		assert_int_equal(o->len, 0);
 		break;
 	case EXPECT_ERROR:
-		assert_string_equal(outcome_header(o, "Content-Type"),
+		assert_string_equal(test_reply_header(o, "Content-Type"),
 				    "application/json");
 		j = json_of(o);
 		assert_string_equal(json_string_value(json_object_get(
@@ -505,7 +422,7 @@ check_one(const struct api_case *c, const char *transport,
 		json_decref(j);
 		break;
 	case EXPECT_NEW_RECORD:
-		assert_non_null(outcome_header(o, "Location"));
+		assert_non_null(test_reply_header(o, "Location"));
 		j = json_of(o);
 		assert_string_equal(
 		    json_string_value(json_object_get(j, "status")), "done");
@@ -529,8 +446,8 @@ check_one(const struct api_case *c, const char *transport,
 
 /* What both answers must share. */
 static void
-check_same(const struct api_case *c, const struct outcome *a,
-	   const struct outcome *b)
+check_same(const struct api_case *c, const struct test_reply *a,
+	   const struct test_reply *b)
 {
 	json_t *ja;
 	json_t *jb;
@@ -538,12 +455,12 @@ check_same(const struct api_case *c, const struct outcome *a,
 	for (size_t i = 0; i < 4 && c->same[i] != NULL; i++) {
 		char va[1024];
 		const char *vb;
-		const char *v = outcome_header(a, c->same[i]);
+		const char *v = test_reply_header(a, c->same[i]);
 
 		if (v == NULL)
 			fail_msg("%s: no %s via local", c->name, c->same[i]);
 		snprintf(va, sizeof(va), "%s", v);
-		vb = outcome_header(b, c->same[i]);
+		vb = test_reply_header(b, c->same[i]);
 		if (vb == NULL || strcmp(va, vb) != 0)
 			fail_msg("%s: %s is '%s' via local, '%s' via http",
 				 c->name, c->same[i], va, vb ? vb : "(none)");
@@ -581,8 +498,8 @@ test_case(void **state)
 {
 	const struct api_case *c = *state;
 	struct request rq;
-	struct outcome local;
-	struct outcome http;
+	struct test_reply local;
+	struct test_reply http;
 
 	request_of(c, &rq);
 	run_local(&rq, &local);
@@ -591,8 +508,8 @@ test_case(void **state)
 	run_http(&rq, &http);
 	check_one(c, "http", &http);
 	check_same(c, &local, &http);
-	outcome_free(&local);
-	outcome_free(&http);
+	test_reply_free(&local);
+	test_reply_free(&http);
 }
 
 static void
@@ -613,27 +530,6 @@ test_every_route_has_a_case(void **state)
 			fail_msg("route %s %s has no case", table[i].method,
 				 table[i].pattern);
 	}
-}
-
-static void
-read_corpus(const char *name, char **data, size_t *len)
-{
-	const char *dir = getenv("IMGPIPE_CORPUS");
-	char path[1024];
-	struct stat st;
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/%s",
-		 dir != NULL ? dir : "../shared/corpus", name);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		fail_msg("open %s: %s", path, strerror(errno));
-	assert_int_equal(fstat(fd, &st), 0);
-	*len = (size_t)st.st_size;
-	*data = malloc(*len);
-	assert_non_null(*data);
-	assert_int_equal(read(fd, *data, *len), (ssize_t)*len);
-	close(fd);
 }
 
 static void
@@ -689,7 +585,7 @@ group_setup(void **state)
 		return -1;
 	}
 	fx.port = http_server_port(fx.srv);
-	read_corpus("wine.jpg", &fx.wine, &fx.wine_len);
+	test_read_corpus("wine.jpg", &fx.wine, &fx.wine_len);
 	make_bodies();
 	upload_one(fx.id, sizeof(fx.id));
 	{

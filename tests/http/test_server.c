@@ -28,6 +28,8 @@
 #include <unistd.h>
 
 #include <curl/curl.h>
+
+#include "testhttp.h"
 #include <glib.h>
 #include <jansson.h>
 
@@ -57,80 +59,6 @@ struct fixture {
 };
 
 static struct fixture fx;
-
-struct resp {
-	long status;
-	char *body;
-	size_t len;
-	char head[16384]; /* the last header block */
-	size_t head_len;
-	CURLcode curl;
-};
-
-static size_t
-on_body(char *p, size_t size, size_t n, void *arg)
-{
-	struct resp *r = arg;
-	size_t len = size * n;
-	char *grown = realloc(r->body, r->len + len + 1);
-
-	assert_non_null(grown);
-	r->body = grown;
-	memcpy(r->body + r->len, p, len);
-	r->len += len;
-	r->body[r->len] = '\0';
-	return len;
-}
-
-static size_t
-on_header(char *p, size_t size, size_t n, void *arg)
-{
-	struct resp *r = arg;
-	size_t len = size * n;
-
-	if (len >= 5 && strncmp(p, "HTTP/", 5) == 0)
-		r->head_len = 0; /* a new block (after 100 Continue) */
-	if (r->head_len + len < sizeof(r->head)) {
-		memcpy(r->head + r->head_len, p, len);
-		r->head_len += len;
-		r->head[r->head_len] = '\0';
-	}
-	return len;
-}
-
-/* Value of header `name` in r (static buffer), or NULL. */
-static const char *
-header(const struct resp *r, const char *name)
-{
-	static char value[1024];
-	const char *p = r->head;
-	size_t n = strlen(name);
-
-	while (*p != '\0') {
-		const char *eol = strstr(p, "\r\n");
-
-		if (eol == NULL)
-			break;
-		if (strncasecmp(p, name, n) == 0 && p[n] == ':') {
-			const char *v = p + n + 1;
-
-			while (*v == ' ')
-				v++;
-			snprintf(value, sizeof(value), "%.*s", (int)(eol - v),
-				 v);
-			return value;
-		}
-		p = eol + 2;
-	}
-	return NULL;
-}
-
-static void
-resp_free(struct resp *r)
-{
-	free(r->body);
-	memset(r, 0, sizeof(*r));
-}
 
 struct stream {
 	int64_t total; /* bytes to offer */
@@ -168,7 +96,7 @@ struct call {
 
 /* Perform one request on a fresh connection. */
 static void
-perform(const struct call *c, struct resp *r)
+perform(const struct call *c, struct test_reply *r)
 {
 	CURL *h = curl_easy_init();
 	struct curl_slist *hl = NULL;
@@ -180,9 +108,9 @@ perform(const struct call *c, struct resp *r)
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d%s",
 		 c->port != 0 ? c->port : fx.port, c->path);
 	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, test_reply_on_body);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, r);
-	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, test_reply_on_header);
 	curl_easy_setopt(h, CURLOPT_HEADERDATA, r);
 	curl_easy_setopt(h, CURLOPT_TIMEOUT, 120L);
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
@@ -219,7 +147,7 @@ perform(const struct call *c, struct resp *r)
 	curl_easy_cleanup(h);
 	if (r->curl == CURLE_OK) {
 		/* Every answer carries a request id. */
-		const char *rid = header(r, "X-Request-Id");
+		const char *rid = test_reply_header(r, "X-Request-Id");
 
 		assert_non_null(rid);
 		assert_true(util_id_valid(rid));
@@ -227,7 +155,7 @@ perform(const struct call *c, struct resp *r)
 }
 
 static void
-get(const char *path, struct resp *r)
+get(const char *path, struct test_reply *r)
 {
 	struct call c = {.method = "GET", .path = path};
 
@@ -237,7 +165,7 @@ get(const char *path, struct resp *r)
 
 /* The answer is the JSON error of DESIGN §4 with this status and code. */
 static void
-assert_json_error(const struct resp *r, long status, const char *code)
+assert_json_error(const struct test_reply *r, long status, const char *code)
 {
 	json_error_t je;
 	json_t *j;
@@ -246,8 +174,9 @@ assert_json_error(const struct resp *r, long status, const char *code)
 	if (r->status != status)
 		fail_msg("status %ld, want %ld: %s", r->status, status,
 			 r->body ? r->body : "");
-	assert_non_null(header(r, "Content-Type"));
-	assert_string_equal(header(r, "Content-Type"), "application/json");
+	assert_non_null(test_reply_header(r, "Content-Type"));
+	assert_string_equal(test_reply_header(r, "Content-Type"),
+			    "application/json");
 	j = json_loadb(r->body, r->len, 0, &je);
 	assert_non_null(j);
 	e = json_object_get(j, "error");
@@ -261,7 +190,7 @@ assert_json_error(const struct resp *r, long status, const char *code)
 }
 
 static json_t *
-json_of(const struct resp *r)
+json_of(const struct test_reply *r)
 {
 	json_error_t je;
 	json_t *j = json_loadb(r->body, r->len, 0, &je);
@@ -297,7 +226,7 @@ count_files(const char *sub)
 static int
 count_records(void)
 {
-	struct resp r;
+	struct test_reply r;
 	json_t *j;
 	int n;
 
@@ -306,29 +235,8 @@ count_records(void)
 	j = json_of(&r);
 	n = (int)json_array_size(json_object_get(j, "items"));
 	json_decref(j);
-	resp_free(&r);
+	test_reply_free(&r);
 	return n;
-}
-
-static void
-read_corpus(const char *name, char **data, size_t *len)
-{
-	const char *dir = getenv("IMGPIPE_CORPUS");
-	char path[1024];
-	struct stat st;
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/%s",
-		 dir != NULL ? dir : "../shared/corpus", name);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		fail_msg("open %s: %s", path, strerror(errno));
-	assert_int_equal(fstat(fd, &st), 0);
-	*len = (size_t)st.st_size;
-	*data = malloc(*len);
-	assert_non_null(*data);
-	assert_int_equal(read(fd, *data, *len), (ssize_t)*len);
-	close(fd);
 }
 
 static int
@@ -359,7 +267,7 @@ group_setup(void **state)
 		return -1;
 	}
 	fx.port = http_server_port(fx.srv);
-	read_corpus("wine.jpg", &fx.wine, &fx.wine_len);
+	test_read_corpus("wine.jpg", &fx.wine, &fx.wine_len);
 	return 0;
 }
 
@@ -390,21 +298,21 @@ test_port_is_ephemeral(void **state)
 static void
 test_health_ready_metrics(void **state)
 {
-	struct resp r;
+	struct test_reply r;
 
 	(void)state;
 	get("/healthz", &r);
 	assert_int_equal(r.status, 200);
 	assert_string_equal(r.body, "{\"status\":\"ok\"}\n");
-	resp_free(&r);
+	test_reply_free(&r);
 
 	get("/readyz", &r);
 	assert_int_equal(r.status, 200);
-	resp_free(&r);
+	test_reply_free(&r);
 
 	get("/metrics", &r);
 	assert_int_equal(r.status, 200);
-	assert_string_equal(header(&r, "Content-Type"),
+	assert_string_equal(test_reply_header(&r, "Content-Type"),
 			    "text/plain; version=0.0.4; charset=utf-8");
 	assert_non_null(strstr(r.body,
 			       "# TYPE imgpipe_http_requests_total "
@@ -412,69 +320,69 @@ test_health_ready_metrics(void **state)
 	assert_non_null(strstr(r.body, "\nimgpipe_uploads_accepted_total 0\n"));
 	assert_non_null(strstr(r.body, "\nimgpipe_queue_visible "));
 	assert_non_null(strstr(r.body, "\nimgpipe_uptime_seconds "));
-	resp_free(&r);
+	test_reply_free(&r);
 }
 
 static void
 test_not_found_and_method(void **state)
 {
 	struct call c = {.method = "PATCH", .path = "/v1/images"};
-	struct resp r;
+	struct test_reply r;
 
 	(void)state;
 	get("/nope", &r);
 	assert_json_error(&r, 404, "not_found");
-	resp_free(&r);
+	test_reply_free(&r);
 
 	perform(&c, &r);
 	assert_json_error(&r, 405, "method_not_allowed");
-	assert_string_equal(header(&r, "Allow"), "GET, HEAD, POST");
-	resp_free(&r);
+	assert_string_equal(test_reply_header(&r, "Allow"), "GET, HEAD, POST");
+	test_reply_free(&r);
 
 	c.method = "POST";
 	c.path = "/v1/images/01JABCDEFGHJKMNPQRSTVWXYZ0/original";
 	perform(&c, &r);
 	assert_json_error(&r, 405, "method_not_allowed");
-	assert_string_equal(header(&r, "Allow"), "GET, HEAD");
-	resp_free(&r);
+	assert_string_equal(test_reply_header(&r, "Allow"), "GET, HEAD");
+	test_reply_free(&r);
 
 	/* unknown but well-formed id; encoded traversal; bad escape */
 	get("/v1/images/01JABCDEFGHJKMNPQRSTVWXYZ0", &r);
 	assert_json_error(&r, 404, "not_found");
-	resp_free(&r);
+	test_reply_free(&r);
 	get("/v1/images/..%2F..%2Fetc", &r);
 	assert_json_error(&r, 404, "not_found");
-	resp_free(&r);
+	test_reply_free(&r);
 	get("/v1/images/a%zz", &r);
 	assert_json_error(&r, 400, "invalid_request");
-	resp_free(&r);
+	test_reply_free(&r);
 
 	c.method = "DELETE";
 	c.path = "/v1/images/01JABCDEFGHJKMNPQRSTVWXYZ0";
 	perform(&c, &r);
 	assert_json_error(&r, 404, "not_found");
-	resp_free(&r);
+	test_reply_free(&r);
 }
 
 static void
 test_query_bounds(void **state)
 {
 	char path[PATH_MAX];
-	struct resp r;
+	struct test_reply r;
 
 	(void)state;
 	get("/v1/images?limit=0", &r);
 	assert_json_error(&r, 400, "invalid_request");
-	resp_free(&r);
+	test_reply_free(&r);
 	get("/v1/images?limit=101", &r);
 	assert_json_error(&r, 400, NULL);
-	resp_free(&r);
+	test_reply_free(&r);
 	get("/v1/images?cursor=%21%21bogus", &r);
 	assert_json_error(&r, 400, NULL);
-	resp_free(&r);
+	test_reply_free(&r);
 	get("/v1/images/01JABCDEFGHJKMNPQRSTVWXYZ0?wait=-1", &r);
 	assert_json_error(&r, 400, NULL);
-	resp_free(&r);
+	test_reply_free(&r);
 
 	/* a query value longer than the bound */
 	snprintf(path, sizeof(path), "/v1/images?cursor=");
@@ -482,12 +390,12 @@ test_query_bounds(void **state)
 	path[18 + 2100] = '\0';
 	get(path, &r);
 	assert_json_error(&r, 400, NULL);
-	resp_free(&r);
+	test_reply_free(&r);
 
 	get("/v1/images?limit=5", &r);
 	assert_int_equal(r.status, 200);
 	assert_string_equal(r.body, "{\"items\":[],\"next_cursor\":null}\n");
-	resp_free(&r);
+	test_reply_free(&r);
 }
 
 static void
@@ -503,7 +411,7 @@ test_refusals_leave_nothing(void **state)
 {
 	static const char text[] = "hello, world\n";
 	struct call c = {.method = "PUT", .path = "/v1/images/a.jpg"};
-	struct resp r;
+	struct test_reply r;
 
 	(void)state;
 	/* empty body */
@@ -511,14 +419,14 @@ test_refusals_leave_nothing(void **state)
 	c.body_len = 0;
 	perform(&c, &r);
 	assert_json_error(&r, 400, "invalid_request");
-	resp_free(&r);
+	test_reply_free(&r);
 
 	/* not an image */
 	c.body = text;
 	c.body_len = sizeof(text) - 1;
 	perform(&c, &r);
 	assert_json_error(&r, 415, "unsupported_media_type");
-	resp_free(&r);
+	test_reply_free(&r);
 
 	/* a file name with an encoded '/' */
 	c.path = "/v1/images/a%2Fb.jpg";
@@ -526,7 +434,7 @@ test_refusals_leave_nothing(void **state)
 	c.body_len = fx.wine_len;
 	perform(&c, &r);
 	assert_json_error(&r, 400, "invalid_request");
-	resp_free(&r);
+	test_reply_free(&r);
 
 	/* POST: no Content-Type, a wrong one, multipart without boundary */
 	c.method = "POST";
@@ -534,19 +442,19 @@ test_refusals_leave_nothing(void **state)
 	c.headers[0] = "Content-Type:";
 	perform(&c, &r);
 	assert_json_error(&r, 415, "unsupported_media_type");
-	resp_free(&r);
+	test_reply_free(&r);
 	c.headers[0] = "Content-Type: text/plain";
 	perform(&c, &r);
 	assert_json_error(&r, 415, "unsupported_media_type");
-	resp_free(&r);
+	test_reply_free(&r);
 	c.headers[0] = "Content-Type: multipart/form-data";
 	perform(&c, &r);
 	assert_json_error(&r, 400, "invalid_request");
-	resp_free(&r);
+	test_reply_free(&r);
 	c.headers[0] = "Content-Type: multipart/form-data; boundary=zz";
 	perform(&c, &r); /* the body has no boundary at all */
 	assert_json_error(&r, 400, "invalid_request");
-	resp_free(&r);
+	test_reply_free(&r);
 
 	assert_nothing_left();
 }
@@ -557,7 +465,7 @@ test_too_big_by_content_length(void **state)
 	struct stream s = {LIMIT + 1, 0, NULL};
 	struct call c = {
 	    .method = "PUT", .path = "/v1/images/big.jpg", .stream = &s};
-	struct resp r;
+	struct test_reply r;
 
 	(void)state;
 	/* curl sends Expect: 100-continue; the 413 comes first, so the body
@@ -565,7 +473,7 @@ test_too_big_by_content_length(void **state)
 	perform(&c, &r);
 	assert_json_error(&r, 413, "payload_too_large");
 	assert_true(s.sent < LIMIT);
-	resp_free(&r);
+	test_reply_free(&r);
 	assert_nothing_left();
 }
 
@@ -577,12 +485,12 @@ test_too_big_chunked(void **state)
 			 .path = "/v1/images/big.jpg",
 			 .stream = &s,
 			 .chunked = true};
-	struct resp r;
+	struct test_reply r;
 
 	(void)state;
 	perform(&c, &r);
 	assert_json_error(&r, 413, "payload_too_large");
-	resp_free(&r);
+	test_reply_free(&r);
 	assert_nothing_left();
 }
 
@@ -594,7 +502,7 @@ test_chunked_upload_accepted(void **state)
 			 .path = "/v1/images/chunked.jpg",
 			 .stream = &s,
 			 .chunked = true};
-	struct resp r;
+	struct test_reply r;
 	json_t *j;
 	char path[128];
 
@@ -611,13 +519,13 @@ test_chunked_upload_accepted(void **state)
 	snprintf(path, sizeof(path), "/v1/images/%s",
 		 json_string_value(json_object_get(j, "id")));
 	json_decref(j);
-	resp_free(&r);
+	test_reply_free(&r);
 	{
 		struct call d = {.method = "DELETE", .path = path};
 
 		perform(&d, &r);
 		assert_int_equal(r.status, 204);
-		resp_free(&r);
+		test_reply_free(&r);
 	}
 	assert_nothing_left();
 }
@@ -629,7 +537,7 @@ test_put_accepted(void **state)
 			 .path = "/v1/images/my%20wine.jpg",
 			 .body = fx.wine,
 			 .body_len = fx.wine_len};
-	struct resp r;
+	struct test_reply r;
 	json_t *j;
 	json_t *links;
 	const char *id;
@@ -654,7 +562,7 @@ test_put_accepted(void **state)
 			    g_checksum_get_string(sum));
 	g_checksum_free(sum);
 	snprintf(want, sizeof(want), "/v1/images/%s", id);
-	assert_string_equal(header(&r, "Location"), want);
+	assert_string_equal(test_reply_header(&r, "Location"), want);
 	links = json_object_get(j, "links");
 	assert_string_equal(json_string_value(json_object_get(links, "self")),
 			    want);
@@ -663,7 +571,7 @@ test_put_accepted(void **state)
 				json_object_get(links, "variants"), "thumb")),
 			    want);
 	json_decref(j);
-	resp_free(&r);
+	test_reply_free(&r);
 	assert_int_equal(count_files("tmp"), 0);
 	assert_int_equal(count_records(), 1);
 }
@@ -672,19 +580,19 @@ static void
 test_pending_record(void **state)
 {
 	char path[128];
-	struct resp r;
+	struct test_reply r;
 	json_t *j;
 
 	(void)state;
 	snprintf(path, sizeof(path), "/v1/images/%s", fx.pending_id);
 	get(path, &r);
 	assert_int_equal(r.status, 200);
-	assert_string_equal(header(&r, "Cache-Control"), "no-store");
+	assert_string_equal(test_reply_header(&r, "Cache-Control"), "no-store");
 	j = json_of(&r);
 	assert_string_equal(json_string_value(json_object_get(j, "id")),
 			    fx.pending_id);
 	json_decref(j);
-	resp_free(&r);
+	test_reply_free(&r);
 
 	/* no worker runs: the wait ends at its bound, still pending */
 	snprintf(path, sizeof(path), "/v1/images/%s?wait=1", fx.pending_id);
@@ -694,7 +602,7 @@ test_pending_record(void **state)
 	assert_string_equal(json_string_value(json_object_get(j, "status")),
 			    "pending");
 	json_decref(j);
-	resp_free(&r);
+	test_reply_free(&r);
 
 	/* a variant of a record not done yet: 409 */
 	snprintf(path, sizeof(path), "/v1/images/%s/variants/thumb",
@@ -702,7 +610,7 @@ test_pending_record(void **state)
 	get(path, &r);
 	assert_json_error(&r, 409, "conflict");
 	assert_non_null(strstr(r.body, "still processing"));
-	resp_free(&r);
+	test_reply_free(&r);
 }
 
 static void
@@ -713,7 +621,7 @@ test_original_conditional_and_range(void **state)
 	char lm[64];
 	char etag[80];
 	struct call c = {.method = "GET", .path = path};
-	struct resp r;
+	struct test_reply r;
 	size_t n = fx.wine_len;
 
 	(void)state;
@@ -722,14 +630,16 @@ test_original_conditional_and_range(void **state)
 	assert_int_equal(r.status, 200);
 	assert_int_equal(r.len, n);
 	assert_memory_equal(r.body, fx.wine, n);
-	assert_string_equal(header(&r, "Content-Type"), "image/jpeg");
-	assert_string_equal(header(&r, "Accept-Ranges"), "bytes");
-	assert_string_equal(header(&r, "X-Content-Type-Options"), "nosniff");
-	snprintf(etag, sizeof(etag), "%s", header(&r, "ETag"));
+	assert_string_equal(test_reply_header(&r, "Content-Type"),
+			    "image/jpeg");
+	assert_string_equal(test_reply_header(&r, "Accept-Ranges"), "bytes");
+	assert_string_equal(test_reply_header(&r, "X-Content-Type-Options"),
+			    "nosniff");
+	snprintf(etag, sizeof(etag), "%s", test_reply_header(&r, "ETag"));
 	assert_int_equal(strlen(etag), 66);
-	snprintf(lm, sizeof(lm), "%s", header(&r, "Last-Modified"));
+	snprintf(lm, sizeof(lm), "%s", test_reply_header(&r, "Last-Modified"));
 	assert_true(params_http_date(lm) > 0);
-	resp_free(&r);
+	test_reply_free(&r);
 
 	/* HEAD: headers, no body */
 	c.method = "HEAD";
@@ -737,8 +647,8 @@ test_original_conditional_and_range(void **state)
 	assert_int_equal(r.status, 200);
 	assert_int_equal(r.len, 0);
 	snprintf(hdr, sizeof(hdr), "%zu", n);
-	assert_string_equal(header(&r, "Content-Length"), hdr);
-	resp_free(&r);
+	assert_string_equal(test_reply_header(&r, "Content-Length"), hdr);
+	test_reply_free(&r);
 	c.method = "GET";
 
 	/* If-None-Match */
@@ -747,24 +657,24 @@ test_original_conditional_and_range(void **state)
 	perform(&c, &r);
 	assert_int_equal(r.status, 304);
 	assert_int_equal(r.len, 0);
-	assert_string_equal(header(&r, "ETag"), etag);
-	resp_free(&r);
+	assert_string_equal(test_reply_header(&r, "ETag"), etag);
+	test_reply_free(&r);
 	c.headers[0] = "If-None-Match: \"other\"";
 	perform(&c, &r);
 	assert_int_equal(r.status, 200);
 	assert_int_equal(r.len, n);
-	resp_free(&r);
+	test_reply_free(&r);
 
 	/* If-Modified-Since */
 	snprintf(hdr, sizeof(hdr), "If-Modified-Since: %s", lm);
 	c.headers[0] = hdr;
 	perform(&c, &r);
 	assert_int_equal(r.status, 304);
-	resp_free(&r);
+	test_reply_free(&r);
 	c.headers[0] = "If-Modified-Since: Sun, 06 Nov 1994 08:49:37 GMT";
 	perform(&c, &r);
 	assert_int_equal(r.status, 200);
-	resp_free(&r);
+	test_reply_free(&r);
 
 	/* Range */
 	c.headers[0] = "Range: bytes=10-19";
@@ -773,38 +683,38 @@ test_original_conditional_and_range(void **state)
 	assert_int_equal(r.len, 10);
 	assert_memory_equal(r.body, fx.wine + 10, 10);
 	snprintf(hdr, sizeof(hdr), "bytes 10-19/%zu", n);
-	assert_string_equal(header(&r, "Content-Range"), hdr);
-	resp_free(&r);
+	assert_string_equal(test_reply_header(&r, "Content-Range"), hdr);
+	test_reply_free(&r);
 	c.headers[0] = "Range: bytes=-7";
 	perform(&c, &r);
 	assert_int_equal(r.status, 206);
 	assert_int_equal(r.len, 7);
 	assert_memory_equal(r.body, fx.wine + n - 7, 7);
-	resp_free(&r);
+	test_reply_free(&r);
 	c.headers[0] = "Range: bytes=100-";
 	perform(&c, &r);
 	assert_int_equal(r.status, 206);
 	assert_int_equal(r.len, n - 100);
-	resp_free(&r);
+	test_reply_free(&r);
 	snprintf(hdr, sizeof(hdr), "Range: bytes=%zu-", n);
 	c.headers[0] = hdr;
 	perform(&c, &r);
 	assert_json_error(&r, 416, "range_not_satisfiable");
 	snprintf(hdr, sizeof(hdr), "bytes */%zu", n);
-	assert_string_equal(header(&r, "Content-Range"), hdr);
-	resp_free(&r);
+	assert_string_equal(test_reply_header(&r, "Content-Range"), hdr);
+	test_reply_free(&r);
 	c.headers[0] = "Range: bytes=0-1,5-6";
 	perform(&c, &r);
 	assert_int_equal(r.status, 200);
 	assert_int_equal(r.len, n);
-	resp_free(&r);
+	test_reply_free(&r);
 	/* If-Range with a stale validator: the whole object */
 	c.headers[0] = "Range: bytes=0-1";
 	c.headers[1] = "If-Range: \"stale\"";
 	perform(&c, &r);
 	assert_int_equal(r.status, 200);
 	assert_int_equal(r.len, n);
-	resp_free(&r);
+	test_reply_free(&r);
 }
 
 static curl_mime *
@@ -828,7 +738,7 @@ test_post_forms(void **state)
 {
 	struct call c = {
 	    .method = "POST", .path = "/v1/images", .mime = wine_form};
-	struct resp r;
+	struct test_reply r;
 	json_t *j;
 
 	(void)state;
@@ -841,7 +751,7 @@ test_post_forms(void **state)
 	assert_int_equal(json_integer_value(json_object_get(j, "bytes")),
 			 (json_int_t)fx.wine_len);
 	json_decref(j);
-	resp_free(&r);
+	test_reply_free(&r);
 
 	/* a raw image body named by ?name= */
 	memset(&c, 0, sizeof(c));
@@ -856,7 +766,7 @@ test_post_forms(void **state)
 	assert_string_equal(json_string_value(json_object_get(j, "name")),
 			    "raw wine.jpg");
 	json_decref(j);
-	resp_free(&r);
+	test_reply_free(&r);
 
 	/* no ?name=: "image" */
 	c.path = "/v1/images";
@@ -866,7 +776,7 @@ test_post_forms(void **state)
 	assert_string_equal(json_string_value(json_object_get(j, "name")),
 			    "image");
 	json_decref(j);
-	resp_free(&r);
+	test_reply_free(&r);
 	assert_int_equal(count_files("tmp"), 0);
 	assert_int_equal(count_records(), 4);
 }
@@ -875,7 +785,7 @@ static void
 test_list_pages(void **state)
 {
 	char path[512];
-	struct resp r;
+	struct test_reply r;
 	json_t *j;
 	int seen = 0;
 	int pages = 0;
@@ -897,7 +807,7 @@ test_list_pages(void **state)
 				 json_string_value(
 				     json_object_get(j, "next_cursor")));
 		json_decref(j);
-		resp_free(&r);
+		test_reply_free(&r);
 		pages++;
 	} while (cursor[0] != '\0' && pages < 10);
 	assert_int_equal(seen, 4);
@@ -912,7 +822,7 @@ test_wait_on_upload_and_variants(void **state)
 			 .body = fx.wine,
 			 .body_len = fx.wine_len};
 	struct ip_error err;
-	struct resp r;
+	struct test_reply r;
 	json_t *j;
 	json_t *v;
 	char path[160];
@@ -936,21 +846,22 @@ test_wait_on_upload_and_variants(void **state)
 		 json_string_value(json_object_get(v, "sha256")));
 	snprintf(path, sizeof(path), "/v1/images/%s/variants/thumb", id);
 	json_decref(j);
-	resp_free(&r);
+	test_reply_free(&r);
 
 	get(path, &r);
 	assert_int_equal(r.status, 200);
-	assert_string_equal(header(&r, "Content-Type"), "image/jpeg");
-	assert_string_equal(header(&r, "ETag"), etag);
-	assert_string_equal(header(&r, "Cache-Control"),
+	assert_string_equal(test_reply_header(&r, "Content-Type"),
+			    "image/jpeg");
+	assert_string_equal(test_reply_header(&r, "ETag"), etag);
+	assert_string_equal(test_reply_header(&r, "Cache-Control"),
 			    "public, max-age=31536000, immutable");
 	assert_true(r.len > 100 && (unsigned char)r.body[0] == 0xff);
-	resp_free(&r);
+	test_reply_free(&r);
 
 	snprintf(path, sizeof(path), "/v1/images/%s/variants/nope", id);
 	get(path, &r);
 	assert_json_error(&r, 404, "not_found");
-	resp_free(&r);
+	test_reply_free(&r);
 
 	/* the record uploaded earlier, without a worker, finishes now */
 	snprintf(path, sizeof(path), "/v1/images/%s?wait=60", fx.pending_id);
@@ -959,11 +870,11 @@ test_wait_on_upload_and_variants(void **state)
 	assert_string_equal(json_string_value(json_object_get(j, "status")),
 			    "done");
 	json_decref(j);
-	resp_free(&r);
+	test_reply_free(&r);
 
 	get("/metrics", &r);
 	assert_non_null(strstr(r.body, "\nimgpipe_uploads_accepted_total 6\n"));
-	resp_free(&r);
+	test_reply_free(&r);
 }
 
 static void
@@ -996,7 +907,7 @@ test_cleanup_stale(void **state)
 
 /* GET on a persistent handle; returns how many new connections it made. */
 static long
-get_on(CURL *h, int port, const char *path, struct resp *r)
+get_on(CURL *h, int port, const char *path, struct test_reply *r)
 {
 	char url[256];
 	long made = -1;
@@ -1004,9 +915,9 @@ get_on(CURL *h, int port, const char *path, struct resp *r)
 	memset(r, 0, sizeof(*r));
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", port, path);
 	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, test_reply_on_body);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, r);
-	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, test_reply_on_header);
 	curl_easy_setopt(h, CURLOPT_HEADERDATA, r);
 	curl_easy_setopt(h, CURLOPT_TIMEOUT, 30L);
 	r->curl = curl_easy_perform(h);
@@ -1021,7 +932,7 @@ test_keep_alive_then_quiesce(void **state)
 	struct http_server *srv;
 	struct ip_error err;
 	struct call c = {.method = "GET", .path = "/healthz"};
-	struct resp r;
+	struct test_reply r;
 	CURL *h = curl_easy_init();
 	int port;
 
@@ -1032,14 +943,14 @@ test_keep_alive_then_quiesce(void **state)
 
 	/* requests without a body keep their connection, errors too */
 	assert_int_equal(get_on(h, port, "/healthz", &r), 1);
-	assert_null(header(&r, "Connection"));
-	resp_free(&r);
+	assert_null(test_reply_header(&r, "Connection"));
+	test_reply_free(&r);
 	assert_int_equal(get_on(h, port, "/nope", &r), 0);
 	assert_int_equal(r.status, 404);
-	resp_free(&r);
+	test_reply_free(&r);
 	assert_int_equal(get_on(h, port, "/metrics", &r), 0);
 	assert_int_equal(r.status, 200);
-	resp_free(&r);
+	test_reply_free(&r);
 
 	/* quiesced: the open connection is served and told to close; new
 	 * connections are refused at once */
@@ -1047,12 +958,12 @@ test_keep_alive_then_quiesce(void **state)
 	http_server_quiesce(srv); /* idempotent */
 	assert_int_equal(get_on(h, port, "/healthz", &r), 0);
 	assert_int_equal(r.status, 200);
-	assert_string_equal(header(&r, "Connection"), "close");
-	resp_free(&r);
+	assert_string_equal(test_reply_header(&r, "Connection"), "close");
+	test_reply_free(&r);
 	c.port = port;
 	perform(&c, &r);
 	assert_int_equal(r.curl, CURLE_COULDNT_CONNECT);
-	resp_free(&r);
+	test_reply_free(&r);
 	curl_easy_cleanup(h);
 	http_server_stop(srv);
 	http_server_stop(NULL);

@@ -74,22 +74,13 @@ imgtest_open_proc(struct imgtest *t)
 		fail_msg("imgproc_vips_new: %s", err.msg);
 }
 
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 void
 imgtest_end(struct imgtest *t)
 {
 	imgproc_close(t->ip);
 	t->ip = NULL;
 	if (t->dir[0] != '\0')
-		nftw(t->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+		util_rm_tree(t->dir);
 	t->dir[0] = '\0';
 	if (imgtest_vips_alive() != t->alive)
 		fail_msg("%d libvips objects leaked",

@@ -64,15 +64,6 @@ struct fixture {
 	int times[N_IMAGES];
 };
 
-static int
-rm_entry(const char *p, const struct stat *s, int f, struct FTW *w)
-{
-	(void)s;
-	(void)f;
-	(void)w;
-	return remove(p);
-}
-
 static void
 on_finished(void *arg, const struct record *r)
 {
@@ -127,7 +118,7 @@ teardown(void **state)
 	app_close(&fx->app);
 	pthread_cond_destroy(&fx->cond);
 	pthread_mutex_destroy(&fx->lock);
-	nftw(fx->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	util_rm_tree(fx->dir);
 	free(fx);
 	return 0;
 }

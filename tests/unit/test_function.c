@@ -32,15 +32,6 @@ struct fixture {
 };
 
 static int
-rm_entry(const char *p, const struct stat *s, int f, struct FTW *w)
-{
-	(void)s;
-	(void)f;
-	(void)w;
-	return remove(p);
-}
-
-static int
 setup(void **state)
 {
 	struct fixture *fx = calloc(1, sizeof(*fx));
@@ -66,7 +57,7 @@ teardown(void **state)
 	struct fixture *fx = *state;
 
 	app_close(&fx->app);
-	nftw(fx->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	util_rm_tree(fx->dir);
 	free(fx);
 	return 0;
 }

@@ -23,7 +23,6 @@
 #include "hosts/workers.h"
 #include "queue/queue.h"
 #include "table/table.h"
-#include "table/table_dynamodb.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -564,8 +563,9 @@ cmd_lambda(int argc, char **argv)
 }
 
 /* Create what the configured backends need and can create: buckets (the
- * object store opens them) and, for DynamoDB, the table and its indexes,
- * waiting until it is ACTIVE. */
+ * object store opens them) and the table (table_ensure: for DynamoDB with
+ * its indexes, waiting until it is ACTIVE, even when its URL says
+ * create=0). */
 static int
 cmd_init(int argc, char **argv)
 {
@@ -584,28 +584,27 @@ cmd_init(int argc, char **argv)
 		fprintf(stderr, "imgpipe: %s\n", err.msg);
 		return 2;
 	}
-	if (strncmp(cfg.table, "dynamodb", 8) == 0) {
-		rc = table_dynamodb_init(&cfg, &err);
-		if (rc != IP_OK)
-			goto fail;
-	}
 	rc = util_mkdir_p(cfg.data_dir) == 0 ? IP_OK : IP_EIO;
 	if (rc != IP_OK) {
 		ip_error_set(&err, rc, "data dir %s: %s", cfg.data_dir,
 			     strerror(errno));
 		goto fail;
 	}
-	rc = objstore_open(&cfg, &store, &err);
+	rc = table_connect(&cfg, &table, &err);
 	if (rc == IP_OK)
-		rc = table_open(&cfg, &table, &err);
+		rc = table_ensure(table, TABLE_MISSING_CREATE, &err);
+	if (rc != IP_OK)
+		goto fail;
+	rc = objstore_open(&cfg, &store, &err);
 	objstore_close(store);
-	table_close(table);
 	if (rc != IP_OK)
 		goto fail;
 	printf("ready: buckets %s and %s, table %s\n", cfg.input_bucket,
 	       cfg.output_bucket, cfg.table);
+	table_close(table);
 	return 0;
 fail:
+	table_close(table);
 	fprintf(stderr, "imgpipe init: %s\n", err.msg);
 	return 1;
 }
@@ -642,6 +641,20 @@ static const struct {
     {"init", cmd_init, "create the buckets and table (DynamoDB too)"},
     {"config", cmd_config, "print the effective configuration"},
 };
+
+/* "imgpipe 0.1.0 (objstore: fs s3; table: sqlite dynamodb; queue: sqlite
+ * redis; libvips 8.14.1)": the backends are those this build has. */
+static void
+print_version(void)
+{
+	char store[64], table[64], queue[64];
+
+	objstore_backends(store, sizeof(store));
+	table_backends(table, sizeof(table));
+	queue_backends(queue, sizeof(queue));
+	printf("imgpipe %s (objstore: %s; table: %s; queue: %s; libvips %s)\n",
+	       IMGPIPE_VERSION, store, table, queue, imgproc_vips_version());
+}
 
 static void
 usage(FILE *f)
@@ -694,9 +707,7 @@ main(int argc, char **argv)
 		return 2;
 	}
 	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0) {
-		printf("imgpipe %s\nbackends: objstore fs, s3; table sqlite, "
-		       "dynamodb; queue sqlite, redis; imgproc vips %s\n",
-		       IMGPIPE_VERSION, imgproc_vips_version());
+		print_version();
 		return 0;
 	}
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||

@@ -57,6 +57,10 @@ bool util_pct_decode(const char *s, size_t n, bool ascii_only, char *out,
 /* strlcpy semantics: always terminates, returns strlen(src). */
 size_t util_strlcpy(char *dst, const char *src, size_t size);
 
+/* Append word to the NUL-terminated list in buf (size > 0), separated by
+ * one space; truncates rather than overflow. */
+void util_append_word(char *buf, size_t size, const char *word);
+
 /* Write all of buf to fd (retrying on EINTR/short writes). 0 or -errno. */
 int util_write_all(int fd, const void *buf, size_t len);
 

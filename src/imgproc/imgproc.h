@@ -96,6 +96,13 @@ imgproc_close(struct imgproc *p)
 		p->ops->close(p);
 }
 
+/* The backend's name ("vips"), for logs. */
+static inline const char *
+imgproc_name(const struct imgproc *p)
+{
+	return p->ops->name;
+}
+
 static inline int
 imgproc_probe(struct imgproc *p, int fd, struct image_info *out,
 	      struct ip_error *err)

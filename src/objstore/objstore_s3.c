@@ -1143,7 +1143,6 @@ fail:
 
 static const struct objstore_ops s3_ops = {
     .name = "s3",
-    .caps = 0,
     .close = s3_close,
     .ping = s3_ping,
     .ensure_bucket = s3_ensure_bucket,

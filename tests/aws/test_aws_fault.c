@@ -34,7 +34,7 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "objstore/objstore_s3.h"
-#include "table/table_dynamodb.h"
+#include "table/table.h"
 
 #define FAKE_REQS_MAX 32
 #define FAKE_HEAD_MAX 16384
@@ -667,7 +667,7 @@ ddb_open(int port)
 		     sizeof(cfg.aws_secret_access_key));
 	snprintf(cfg.table, sizeof(cfg.table),
 		 "dynamodb+http://127.0.0.1:%d/?table=t_fake&create=0", port);
-	if (table_dynamodb_open(&cfg, &t, &err) != IP_OK)
+	if (table_open(&cfg, &t, &err) != IP_OK)
 		fail_msg("open: %s", err.msg);
 	return t;
 }

@@ -155,7 +155,7 @@ load_config(struct config *cfg, struct ip_error *err)
 
 		cfg->workers = n > 0 ? (int)n : 1;
 	}
-	log_set_level((enum log_level)log_level_parse(cfg->log_level));
+	log_set_level(cfg->log_level);
 	return config_validate(cfg, err);
 }
 
@@ -497,7 +497,7 @@ cmd_dlq(int argc, char **argv)
 			rc = 1;
 		}
 		for (size_t i = 0; rc == 0 && i < l.n; i++) {
-			char when[40];
+			char when[UTIL_RFC3339_SIZE];
 			gchar *reason = g_strescape(l.items[i].reason, NULL);
 			gchar *body = g_strescape(l.items[i].body, NULL);
 

@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "core/error.h"
+#include "core/log.h"
 
 #define CONFIG_VARIANTS_MAX 16
 #define CONFIG_NAME_MAX 32
@@ -28,6 +29,20 @@
 #define CONFIG_URL_MAX 512
 
 enum fit { FIT_INSIDE, FIT_COVER, FIT_FILL };
+
+/* [storage] events: who announces ObjectCreated.  GATEWAY (the default)
+ * queues the event before answering 202; STORE: the object store pushes
+ * notifications to POST /v1/events (see DISTRIBUTED.md). */
+enum events_source { EVENTS_GATEWAY, EVENTS_STORE };
+
+/* [limits] fail_on: libvips' fail-on, the damage at which a load fails
+ * (none, truncated, error, warning; default error). */
+enum fail_on {
+	FAIL_ON_NONE,
+	FAIL_ON_TRUNCATED,
+	FAIL_ON_ERROR,
+	FAIL_ON_WARNING
+};
 
 /* The nine compass gravities plus "attention" (smart crop; cover only). */
 enum gravity {
@@ -92,7 +107,7 @@ struct config {
 	int max_connections;
 	int wait_max_s; /* cap for ?wait= */
 	int shutdown_grace_s; /* SIGTERM drain bound */
-	char log_level[16];
+	enum log_level log_level;
 	bool accept_events; /* POST /v1/events on this server */
 
 	/* [limits] */
@@ -104,7 +119,7 @@ struct config {
 	int timeout_s; /* per image, default 30 */
 	bool allow_svg;
 	bool allow_pdf;
-	char fail_on[16]; /* libvips fail-on: none|truncated|error|warning */
+	enum fail_on fail_on; /* how damaged an input libvips may load */
 
 	/* [storage] backends, each "fs"/"sqlite" (embedded) or a URL that
 	 * names a distributed backend and carries its options, e.g.
@@ -117,10 +132,7 @@ struct config {
 	char queue[CONFIG_URL_MAX];
 	char input_bucket[CONFIG_BUCKET_MAX];
 	char output_bucket[CONFIG_BUCKET_MAX];
-	/* Who announces ObjectCreated: "gateway" (the default: it queues
-	 * the event before answering 202) or "store" (the object store
-	 * pushes notifications to POST /v1/events; see DISTRIBUTED.md). */
-	char events[16];
+	enum events_source events; /* who announces ObjectCreated */
 
 	/* [aws] credentials for s3/dynamodb; empty = AWS_* environment */
 	char aws_region[32];

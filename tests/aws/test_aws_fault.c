@@ -53,7 +53,7 @@ struct fake_req {
 	char token[64];
 	char amz_target[80];
 	size_t body_len;
-	char body_sha[65];
+	char body_sha[SHA256_HEX_SIZE];
 	char body[FAKE_BODY_KEEP + 1]; /* the head of the body */
 };
 
@@ -321,7 +321,7 @@ test_503_then_ok(void **state)
 	struct objstore *s = s3_open(fk->port, "");
 	struct ip_error err = {0};
 	unsigned char data[3000];
-	char sha[65];
+	char sha[SHA256_HEX_SIZE];
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(data); i++)

@@ -140,10 +140,6 @@ static const char *const fit_names[] = {"inside", "cover", "fill"};
 static const char *const gravity_names[] = {
     "centre",	  "north",	"south",      "east",	    "west",
     "north-east", "north-west", "south-east", "south-west", "attention"};
-static const char *const format_names[] = {"jpeg", "webp", "avif",
-					   "png",  "gif",  "auto"};
-static const char *const format_exts[] = {"jpg", "webp", "avif",
-					  "png", "gif",	 "jpg"};
 
 static int
 lookup(const char *const *names, size_t n, const char *s)
@@ -173,11 +169,7 @@ config_parse_gravity(const char *s)
 int
 config_parse_format(const char *s)
 {
-	int f = lookup(format_names, UTIL_ARRAY_LEN(format_names), s);
-
-	if (f < 0 && g_ascii_strcasecmp(s, "jpg") == 0)
-		f = FORMAT_JPEG;
-	return f;
+	return format_parse_output(s);
 }
 
 const char *
@@ -196,15 +188,13 @@ config_gravity_name(enum gravity g)
 const char *
 config_format_name(enum out_format f)
 {
-	return (unsigned)f < UTIL_ARRAY_LEN(format_names) ? format_names[f]
-							  : "?";
+	return format_output_name(f);
 }
 
 const char *
 config_format_ext(enum out_format f)
 {
-	return (unsigned)f < UTIL_ARRAY_LEN(format_exts) ? format_exts[f]
-							 : "bin";
+	return format_output(f)->ext;
 }
 
 static void

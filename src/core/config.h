@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "core/error.h"
+#include "core/format.h"
 #include "core/log.h"
 
 #define CONFIG_VARIANTS_MAX 16
@@ -56,17 +57,6 @@ enum gravity {
 	GRAVITY_SOUTH_EAST,
 	GRAVITY_SOUTH_WEST,
 	GRAVITY_ATTENTION
-};
-
-/* Output formats; FORMAT_AUTO = JPEG, or PNG/WebP when the source has
- * alpha (see docs/IMAGES.md). */
-enum out_format {
-	FORMAT_JPEG,
-	FORMAT_WEBP,
-	FORMAT_AVIF,
-	FORMAT_PNG,
-	FORMAT_GIF,
-	FORMAT_AUTO
 };
 
 struct variant_spec {
@@ -197,6 +187,7 @@ int config_parse_gravity(const char *s);
 int config_parse_format(const char *s);
 const char *config_fit_name(enum fit f);
 const char *config_gravity_name(enum gravity g);
+/* variant.format names and extensions, from the format table (format.h). */
 const char *config_format_name(enum out_format f); /* "jpeg", "webp"... */
 const char *config_format_ext(enum out_format f); /* "jpg", "webp"... */
 

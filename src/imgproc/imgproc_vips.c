@@ -103,7 +103,7 @@ struct plan {
 
 /* Facts of a job gathered from the header. */
 struct job {
-	struct sniff sn;
+	struct format sn;
 	struct image_info info;
 	bool has_icc;
 	bool is_cmyk;
@@ -136,7 +136,7 @@ imgproc_vips_cast(struct imgproc *p)
 /* ---- loading ------------------------------------------------------ */
 
 struct load_req {
-	const struct sniff *sn;
+	const struct format *sn;
 	int n; /* frames to load, 1 = first only */
 	int jpeg_shrink; /* 1, 2, 4 or 8 */
 	double scale; /* webp/svg/pdf "scale", 1.0 = none */
@@ -170,7 +170,8 @@ read_head(int fd, unsigned char *buf, size_t cap, size_t *got)
 }
 
 static int
-sniff_fd(struct imgproc_vips *p, int fd, struct sniff *sn, struct ip_error *err)
+sniff_fd(struct imgproc_vips *p, int fd, struct format *sn,
+	 struct ip_error *err)
 {
 	unsigned char head[SNIFF_BYTES];
 	char why[160];
@@ -235,7 +236,7 @@ out:
 }
 
 static void
-info_fill(VipsImage *img, const struct sniff *sn, struct image_info *info)
+info_fill(VipsImage *img, const struct format *sn, struct image_info *info)
 {
 	const char *cs;
 

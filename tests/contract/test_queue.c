@@ -1,6 +1,6 @@
 /*
  * test_queue.c - THE contract test of queue.h, run against the backend
- * named by IMGPIPE_TEST_QUEUE ("sqlite" by default; later "redis://...").
+ * named by IMGPIPE_TEST_QUEUE ("sqlite" by default, or "redis://...").
  * Each test opens the queue in a fresh temp data dir and drains it in
  * teardown.  Waits are the queue's own blocking receive, never sleeps:
  * a test that needs time to pass asks receive to wait for it, and checks

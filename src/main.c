@@ -26,7 +26,6 @@
 #include "hosts/workers.h"
 #include "queue/queue.h"
 #include "table/table.h"
-#include "table/table_dynamodb.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -159,7 +158,7 @@ load_config(struct config *cfg, struct ip_error *err)
 
 		cfg->workers = n > 0 ? (int)n : 1;
 	}
-	log_set_level((enum log_level)log_level_parse(cfg->log_level));
+	log_set_level(cfg->log_level);
 	return config_validate(cfg, err);
 }
 
@@ -281,7 +280,7 @@ cmd_dlq(int argc, char **argv)
 			rc = 1;
 		}
 		for (size_t i = 0; rc == 0 && i < l.n; i++) {
-			char when[40];
+			char when[UTIL_RFC3339_SIZE];
 			gchar *reason = g_strescape(l.items[i].reason, NULL);
 			gchar *body = g_strescape(l.items[i].body, NULL);
 
@@ -347,8 +346,9 @@ cmd_lambda(int argc, char **argv)
 }
 
 /* Create what the configured backends need and can create: buckets (the
- * object store opens them) and, for DynamoDB, the table and its indexes,
- * waiting until it is ACTIVE. */
+ * object store opens them) and the table (table_ensure: for DynamoDB with
+ * its indexes, waiting until it is ACTIVE, even when its URL says
+ * create=0). */
 static int
 cmd_init(int argc, char **argv)
 {
@@ -367,28 +367,27 @@ cmd_init(int argc, char **argv)
 		fprintf(stderr, "imgpipe: %s\n", err.msg);
 		return 2;
 	}
-	if (strncmp(cfg.table, "dynamodb", 8) == 0) {
-		rc = table_dynamodb_init(&cfg, &err);
-		if (rc != IP_OK)
-			goto fail;
-	}
 	rc = util_mkdir_p(cfg.data_dir) == 0 ? IP_OK : IP_EIO;
 	if (rc != IP_OK) {
 		ip_error_set(&err, rc, "data dir %s: %s", cfg.data_dir,
 			     strerror(errno));
 		goto fail;
 	}
-	rc = objstore_open(&cfg, &store, &err);
+	rc = table_connect(&cfg, &table, &err);
 	if (rc == IP_OK)
-		rc = table_open(&cfg, &table, &err);
+		rc = table_ensure(table, TABLE_MISSING_CREATE, &err);
+	if (rc != IP_OK)
+		goto fail;
+	rc = objstore_open(&cfg, &store, &err);
 	objstore_close(store);
-	table_close(table);
 	if (rc != IP_OK)
 		goto fail;
 	printf("ready: buckets %s and %s, table %s\n", cfg.input_bucket,
 	       cfg.output_bucket, cfg.table);
+	table_close(table);
 	return 0;
 fail:
+	table_close(table);
 	fprintf(stderr, "imgpipe init: %s\n", err.msg);
 	return 1;
 }
@@ -425,6 +424,20 @@ static const struct {
     {"init", cmd_init, "create the buckets and table (DynamoDB too)"},
     {"config", cmd_config, "print the effective configuration"},
 };
+
+/* "imgpipe 0.1.0 (objstore: fs s3; table: sqlite dynamodb; queue: sqlite
+ * redis; libvips 8.14.1)": the backends are those this build has. */
+static void
+print_version(void)
+{
+	char store[64], table[64], queue[64];
+
+	objstore_backends(store, sizeof(store));
+	table_backends(table, sizeof(table));
+	queue_backends(queue, sizeof(queue));
+	printf("imgpipe %s (objstore: %s; table: %s; queue: %s; libvips %s)\n",
+	       IMGPIPE_VERSION, store, table, queue, imgproc_vips_version());
+}
 
 static void
 usage(FILE *f)
@@ -477,9 +490,7 @@ main(int argc, char **argv)
 		return 2;
 	}
 	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0) {
-		printf("imgpipe %s\nbackends: objstore fs, s3; table sqlite, "
-		       "dynamodb; queue sqlite, redis; imgproc vips %s\n",
-		       IMGPIPE_VERSION, imgproc_vips_version());
+		print_version();
 		return 0;
 	}
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||

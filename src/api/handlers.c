@@ -520,13 +520,13 @@ handlers_metrics(struct api_request *rq)
 			snprintf(v, sizeof(v), "%" PRId64, n);
 		metric_line(f, d->name, d->type, d->help, v);
 	}
-	if (app->queue != NULL && app->queue->ops->depth != NULL) {
+	if (app->queue != NULL) {
 		struct ip_error err;
 		int64_t visible = 0;
 		int64_t inflight = 0;
 
-		if (app->queue->ops->depth(app->queue, &visible, &inflight,
-					   &err) == IP_OK) {
+		if (queue_depth(app->queue, &visible, &inflight, &err) ==
+		    IP_OK) {
 			snprintf(v, sizeof(v), "%" PRId64, visible);
 			metric_line(f, "imgpipe_queue_visible", "gauge",
 				    "Events waiting in the queue.", v);

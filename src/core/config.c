@@ -16,6 +16,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+_Static_assert(sizeof(enum events_source) == sizeof(int) &&
+		   sizeof(enum fail_on) == sizeof(int),
+	       "KEY_ENUM settings are stored as int");
+
 /* A configuration file is a few KiB; refuse anything absurd. */
 #define CONFIG_FILE_MAX (1024 * 1024)
 
@@ -29,7 +33,8 @@ enum key_type {
 	KEY_FIT,
 	KEY_GRAVITY,
 	KEY_FORMAT,
-	KEY_LEVEL
+	KEY_LEVEL,
+	KEY_ENUM /* one of names[], stored as its index in an enum */
 };
 
 /* One row per setting: where it lives and what it accepts.  Rows whose
@@ -43,93 +48,98 @@ struct key_def {
 	size_t size; /* for strings */
 	double min;
 	double max;
+	const char *const *names; /* KEY_ENUM: NULL-terminated, by value */
 };
+
+/* The names of the KEY_ENUM settings, indexed by their enum. */
+static const char *const events_names[] = {"gateway", "store", NULL};
+static const char *const fail_on_names[] = {"none", "truncated", "error",
+					    "warning", NULL};
 
 #define CFG(f) offsetof(struct config, f), sizeof(((struct config *)0)->f)
 #define VAR(f)                                                                 \
 	offsetof(struct variant_spec, f), sizeof(((struct variant_spec *)0)->f)
 
 static const struct key_def key_table[] = {
-    {"server", "listen", KEY_STR, CFG(listen), 0, 0},
-    {"server", "port", KEY_INT, CFG(port), 0, 65535},
-    {"server", "data_dir", KEY_STR, CFG(data_dir), 0, 0},
-    {"server", "max_connections", KEY_INT, CFG(max_connections), 1, 65536},
-    {"server", "wait_max", KEY_INT, CFG(wait_max_s), 0, 3600},
-    {"server", "shutdown_grace", KEY_INT, CFG(shutdown_grace_s), 1, 3600},
-    {"server", "log_level", KEY_LEVEL, CFG(log_level), 0, 0},
-    {"server", "accept_events", KEY_BOOL, CFG(accept_events), 0, 0},
+    {"server", "listen", KEY_STR, CFG(listen), 0, 0, NULL},
+    {"server", "port", KEY_INT, CFG(port), 0, 65535, NULL},
+    {"server", "data_dir", KEY_STR, CFG(data_dir), 0, 0, NULL},
+    {"server", "max_connections", KEY_INT, CFG(max_connections), 1, 65536,
+     NULL},
+    {"server", "wait_max", KEY_INT, CFG(wait_max_s), 0, 3600, NULL},
+    {"server", "shutdown_grace", KEY_INT, CFG(shutdown_grace_s), 1, 3600, NULL},
+    {"server", "log_level", KEY_LEVEL, CFG(log_level), 0, 0, NULL},
+    {"server", "accept_events", KEY_BOOL, CFG(accept_events), 0, 0, NULL},
 
-    {"limits", "max_body", KEY_SIZE, CFG(max_body_bytes), 1, 4.0e12},
-    {"limits", "max_pixels", KEY_I64, CFG(max_pixels), 1, 1.0e12},
-    {"limits", "max_total_pixels", KEY_I64, CFG(max_total_pixels), 1, 1.0e13},
-    {"limits", "max_pages", KEY_INT, CFG(max_pages), 1, 100000},
-    {"limits", "max_name", KEY_INT, CFG(max_name_bytes), 1, 255},
-    {"limits", "timeout", KEY_INT, CFG(timeout_s), 1, 3600},
-    {"limits", "allow_svg", KEY_BOOL, CFG(allow_svg), 0, 0},
-    {"limits", "allow_pdf", KEY_BOOL, CFG(allow_pdf), 0, 0},
-    {"limits", "fail_on", KEY_STR, CFG(fail_on), 0, 0},
+    {"limits", "max_body", KEY_SIZE, CFG(max_body_bytes), 1, 4.0e12, NULL},
+    {"limits", "max_pixels", KEY_I64, CFG(max_pixels), 1, 1.0e12, NULL},
+    {"limits", "max_total_pixels", KEY_I64, CFG(max_total_pixels), 1, 1.0e13,
+     NULL},
+    {"limits", "max_pages", KEY_INT, CFG(max_pages), 1, 100000, NULL},
+    {"limits", "max_name", KEY_INT, CFG(max_name_bytes), 1, 255, NULL},
+    {"limits", "timeout", KEY_INT, CFG(timeout_s), 1, 3600, NULL},
+    {"limits", "allow_svg", KEY_BOOL, CFG(allow_svg), 0, 0, NULL},
+    {"limits", "allow_pdf", KEY_BOOL, CFG(allow_pdf), 0, 0, NULL},
+    {"limits", "fail_on", KEY_ENUM, CFG(fail_on), 0, 0, fail_on_names},
 
-    {"storage", "objstore", KEY_STR, CFG(objstore), 0, 0},
-    {"storage", "table", KEY_STR, CFG(table), 0, 0},
-    {"storage", "queue", KEY_STR, CFG(queue), 0, 0},
-    {"storage", "input_bucket", KEY_STR, CFG(input_bucket), 0, 0},
-    {"storage", "output_bucket", KEY_STR, CFG(output_bucket), 0, 0},
-    {"storage", "events", KEY_STR, CFG(events), 0, 0},
+    {"storage", "objstore", KEY_STR, CFG(objstore), 0, 0, NULL},
+    {"storage", "table", KEY_STR, CFG(table), 0, 0, NULL},
+    {"storage", "queue", KEY_STR, CFG(queue), 0, 0, NULL},
+    {"storage", "input_bucket", KEY_STR, CFG(input_bucket), 0, 0, NULL},
+    {"storage", "output_bucket", KEY_STR, CFG(output_bucket), 0, 0, NULL},
+    {"storage", "events", KEY_ENUM, CFG(events), 0, 0, events_names},
 
-    {"aws", "region", KEY_STR, CFG(aws_region), 0, 0},
-    {"aws", "access_key_id", KEY_STR, CFG(aws_access_key_id), 0, 0},
-    {"aws", "secret_access_key", KEY_STR, CFG(aws_secret_access_key), 0, 0},
-    {"aws", "session_token", KEY_STR, CFG(aws_session_token), 0, 0},
+    {"aws", "region", KEY_STR, CFG(aws_region), 0, 0, NULL},
+    {"aws", "access_key_id", KEY_STR, CFG(aws_access_key_id), 0, 0, NULL},
+    {"aws", "secret_access_key", KEY_STR, CFG(aws_secret_access_key), 0, 0,
+     NULL},
+    {"aws", "session_token", KEY_STR, CFG(aws_session_token), 0, 0, NULL},
 
-    {"worker", "workers", KEY_INT, CFG(workers), 0, 256},
-    {"worker", "max_attempts", KEY_INT, CFG(max_attempts), 1, 100},
-    {"worker", "backoff", KEY_INT, CFG(backoff_ms), 0, 3600000},
-    {"worker", "backoff_max", KEY_INT, CFG(backoff_max_ms), 0, 86400000},
-    {"worker", "visibility", KEY_INT, CFG(visibility_s), 1, 43200},
-    {"worker", "vips_threads", KEY_INT, CFG(vips_threads), 0, 64},
-    {"worker", "vips_cache_mb", KEY_INT, CFG(vips_cache_mb), 0, 65536},
-    {"worker", "vips_vector", KEY_BOOL, CFG(vips_vector), 0, 0},
-    {"worker", "events_port", KEY_INT, CFG(events_port), 0, 65535},
+    {"worker", "workers", KEY_INT, CFG(workers), 0, 256, NULL},
+    {"worker", "max_attempts", KEY_INT, CFG(max_attempts), 1, 100, NULL},
+    {"worker", "backoff", KEY_INT, CFG(backoff_ms), 0, 3600000, NULL},
+    {"worker", "backoff_max", KEY_INT, CFG(backoff_max_ms), 0, 86400000, NULL},
+    {"worker", "visibility", KEY_INT, CFG(visibility_s), 1, 43200, NULL},
+    {"worker", "vips_threads", KEY_INT, CFG(vips_threads), 0, 64, NULL},
+    {"worker", "vips_cache_mb", KEY_INT, CFG(vips_cache_mb), 0, 65536, NULL},
+    {"worker", "vips_vector", KEY_BOOL, CFG(vips_vector), 0, 0, NULL},
+    {"worker", "events_port", KEY_INT, CFG(events_port), 0, 65535, NULL},
 
-    {"output", "background", KEY_STR, CFG(background), 0, 0},
-    {"output", "keep_copyright", KEY_BOOL, CFG(keep_copyright), 0, 0},
-    {"output", "progressive", KEY_BOOL, CFG(progressive), 0, 0},
+    {"output", "background", KEY_STR, CFG(background), 0, 0, NULL},
+    {"output", "keep_copyright", KEY_BOOL, CFG(keep_copyright), 0, 0, NULL},
+    {"output", "progressive", KEY_BOOL, CFG(progressive), 0, 0, NULL},
 
-    {"watermark", "enabled", KEY_BOOL, CFG(watermark.enabled), 0, 0},
-    {"watermark", "image", KEY_STR, CFG(watermark.image), 0, 0},
-    {"watermark", "text", KEY_STR, CFG(watermark.text), 0, 0},
-    {"watermark", "font", KEY_STR, CFG(watermark.font), 0, 0},
-    {"watermark", "colour", KEY_STR, CFG(watermark.colour), 0, 0},
-    {"watermark", "color", KEY_STR, CFG(watermark.colour), 0, 0},
-    {"watermark", "position", KEY_GRAVITY, CFG(watermark.position), 0, 0},
-    {"watermark", "opacity", KEY_DOUBLE, CFG(watermark.opacity), 0, 1},
-    {"watermark", "scale", KEY_DOUBLE, CFG(watermark.scale), 0.001, 1},
-    {"watermark", "margin", KEY_DOUBLE, CFG(watermark.margin), 0, 0.5},
-    {"watermark", "tile", KEY_BOOL, CFG(watermark.tile), 0, 0},
-    {"watermark", "spacing", KEY_DOUBLE, CFG(watermark.spacing), 0, 10},
-    {"watermark", "angle", KEY_DOUBLE, CFG(watermark.angle), -360, 360},
-    {"watermark", "adaptive", KEY_BOOL, CFG(watermark.adaptive), 0, 0},
+    {"watermark", "enabled", KEY_BOOL, CFG(watermark.enabled), 0, 0, NULL},
+    {"watermark", "image", KEY_STR, CFG(watermark.image), 0, 0, NULL},
+    {"watermark", "text", KEY_STR, CFG(watermark.text), 0, 0, NULL},
+    {"watermark", "font", KEY_STR, CFG(watermark.font), 0, 0, NULL},
+    {"watermark", "colour", KEY_STR, CFG(watermark.colour), 0, 0, NULL},
+    {"watermark", "color", KEY_STR, CFG(watermark.colour), 0, 0, NULL},
+    {"watermark", "position", KEY_GRAVITY, CFG(watermark.position), 0, 0, NULL},
+    {"watermark", "opacity", KEY_DOUBLE, CFG(watermark.opacity), 0, 1, NULL},
+    {"watermark", "scale", KEY_DOUBLE, CFG(watermark.scale), 0.001, 1, NULL},
+    {"watermark", "margin", KEY_DOUBLE, CFG(watermark.margin), 0, 0.5, NULL},
+    {"watermark", "tile", KEY_BOOL, CFG(watermark.tile), 0, 0, NULL},
+    {"watermark", "spacing", KEY_DOUBLE, CFG(watermark.spacing), 0, 10, NULL},
+    {"watermark", "angle", KEY_DOUBLE, CFG(watermark.angle), -360, 360, NULL},
+    {"watermark", "adaptive", KEY_BOOL, CFG(watermark.adaptive), 0, 0, NULL},
 
-    {"variant", "width", KEY_INT, VAR(width), 1, 16384},
-    {"variant", "height", KEY_INT, VAR(height), 1, 16384},
-    {"variant", "fit", KEY_FIT, VAR(fit), 0, 0},
-    {"variant", "gravity", KEY_GRAVITY, VAR(gravity), 0, 0},
-    {"variant", "format", KEY_FORMAT, VAR(format), 0, 0},
-    {"variant", "quality", KEY_INT, VAR(quality), 1, 100},
-    {"variant", "watermark", KEY_BOOL, VAR(watermark), 0, 0},
-    {"variant", "enlarge", KEY_BOOL, VAR(enlarge), 0, 0},
-    {"variant", "animated", KEY_BOOL, VAR(animated), 0, 0},
-    {"variant", "max_frames", KEY_INT, VAR(max_frames), 1, 10000},
+    {"variant", "width", KEY_INT, VAR(width), 1, 16384, NULL},
+    {"variant", "height", KEY_INT, VAR(height), 1, 16384, NULL},
+    {"variant", "fit", KEY_FIT, VAR(fit), 0, 0, NULL},
+    {"variant", "gravity", KEY_GRAVITY, VAR(gravity), 0, 0, NULL},
+    {"variant", "format", KEY_FORMAT, VAR(format), 0, 0, NULL},
+    {"variant", "quality", KEY_INT, VAR(quality), 1, 100, NULL},
+    {"variant", "watermark", KEY_BOOL, VAR(watermark), 0, 0, NULL},
+    {"variant", "enlarge", KEY_BOOL, VAR(enlarge), 0, 0, NULL},
+    {"variant", "animated", KEY_BOOL, VAR(animated), 0, 0, NULL},
+    {"variant", "max_frames", KEY_INT, VAR(max_frames), 1, 10000, NULL},
 };
 
 static const char *const fit_names[] = {"inside", "cover", "fill"};
 static const char *const gravity_names[] = {
     "centre",	  "north",	"south",      "east",	    "west",
     "north-east", "north-west", "south-east", "south-west", "attention"};
-static const char *const format_names[] = {"jpeg", "webp", "avif",
-					   "png",  "gif",  "auto"};
-static const char *const format_exts[] = {"jpg", "webp", "avif",
-					  "png", "gif",	 "jpg"};
 
 static int
 lookup(const char *const *names, size_t n, const char *s)
@@ -159,11 +169,7 @@ config_parse_gravity(const char *s)
 int
 config_parse_format(const char *s)
 {
-	int f = lookup(format_names, UTIL_ARRAY_LEN(format_names), s);
-
-	if (f < 0 && g_ascii_strcasecmp(s, "jpg") == 0)
-		f = FORMAT_JPEG;
-	return f;
+	return format_parse_output(s);
 }
 
 const char *
@@ -182,15 +188,13 @@ config_gravity_name(enum gravity g)
 const char *
 config_format_name(enum out_format f)
 {
-	return (unsigned)f < UTIL_ARRAY_LEN(format_names) ? format_names[f]
-							  : "?";
+	return format_output_name(f);
 }
 
 const char *
 config_format_ext(enum out_format f)
 {
-	return (unsigned)f < UTIL_ARRAY_LEN(format_exts) ? format_exts[f]
-							 : "bin";
+	return format_output(f)->ext;
 }
 
 static void
@@ -219,7 +223,7 @@ config_defaults(struct config *cfg)
 	cfg->max_connections = 512;
 	cfg->wait_max_s = 60;
 	cfg->shutdown_grace_s = 30;
-	util_strlcpy(cfg->log_level, "info", sizeof(cfg->log_level));
+	cfg->log_level = LOG_INFO;
 
 	cfg->max_body_bytes = 50LL * 1024 * 1024;
 	cfg->max_pixels = 100LL * 1000 * 1000;
@@ -227,14 +231,14 @@ config_defaults(struct config *cfg)
 	cfg->max_pages = 256;
 	cfg->max_name_bytes = 255;
 	cfg->timeout_s = 30;
-	util_strlcpy(cfg->fail_on, "error", sizeof(cfg->fail_on));
+	cfg->fail_on = FAIL_ON_ERROR;
 
 	util_strlcpy(cfg->objstore, "fs", sizeof(cfg->objstore));
 	util_strlcpy(cfg->table, "sqlite", sizeof(cfg->table));
 	util_strlcpy(cfg->queue, "sqlite", sizeof(cfg->queue));
 	util_strlcpy(cfg->input_bucket, "input", sizeof(cfg->input_bucket));
 	util_strlcpy(cfg->output_bucket, "output", sizeof(cfg->output_bucket));
-	util_strlcpy(cfg->events, "gateway", sizeof(cfg->events));
+	cfg->events = EVENTS_GATEWAY;
 	util_strlcpy(cfg->aws_region, "us-east-1", sizeof(cfg->aws_region));
 
 	cfg->workers = 0;
@@ -370,9 +374,20 @@ set_value(const struct key_def *d, void *base, const char *section,
 		util_strlcpy(dst, value, d->size);
 		return IP_OK;
 	case KEY_LEVEL:
-		if (log_level_parse(value) < 0)
+		e = log_level_parse(value);
+		if (e < 0)
 			goto bad;
-		util_strlcpy(dst, value, d->size);
+		*(enum log_level *)dst = (enum log_level)e;
+		return IP_OK;
+	case KEY_ENUM:
+		e = -1;
+		for (int i = 0; d->names[i] != NULL; i++)
+			if (strcmp(d->names[i], value) == 0)
+				e = i;
+		if (e < 0)
+			goto bad;
+		/* Every KEY_ENUM enum is int-sized (static_assert below). */
+		*(int *)dst = e;
 		return IP_OK;
 	case KEY_BOOL:
 		if (parse_bool(value, &b) != 0)
@@ -715,20 +730,9 @@ config_validate(const struct config *cfg, struct ip_error *err)
 	    strspn(cfg->background + 1, "0123456789abcdefABCDEF") != 6)
 		return ip_error_set(err, IP_EINVAL,
 				    "output.background must be #rrggbb");
-	if (strcmp(cfg->events, "gateway") != 0 &&
-	    strcmp(cfg->events, "store") != 0)
-		return ip_error_set(err, IP_EINVAL,
-				    "storage.events must be gateway or store");
 	if (cfg->backoff_max_ms < cfg->backoff_ms)
 		return ip_error_set(err, IP_EINVAL,
 				    "worker.backoff_max < worker.backoff");
-	if (strcmp(cfg->fail_on, "none") != 0 &&
-	    strcmp(cfg->fail_on, "truncated") != 0 &&
-	    strcmp(cfg->fail_on, "error") != 0 &&
-	    strcmp(cfg->fail_on, "warning") != 0)
-		return ip_error_set(err, IP_EINVAL,
-				    "limits.fail_on must be none, truncated, "
-				    "error or warning");
 	return IP_OK;
 }
 
@@ -739,8 +743,13 @@ dump_value(const struct key_def *d, const void *base, FILE *f)
 
 	switch (d->type) {
 	case KEY_STR:
-	case KEY_LEVEL:
 		fprintf(f, "%s\n", p);
+		break;
+	case KEY_LEVEL:
+		fprintf(f, "%s\n", log_level_name(*(const enum log_level *)p));
+		break;
+	case KEY_ENUM:
+		fprintf(f, "%s\n", d->names[*(const int *)p]);
 		break;
 	case KEY_INT:
 		fprintf(f, "%d\n", *(const int *)p);

@@ -20,6 +20,8 @@
 #include <stdint.h>
 
 #include "core/error.h"
+#include "core/format.h"
+#include "core/log.h"
 
 #define CONFIG_VARIANTS_MAX 16
 #define CONFIG_NAME_MAX 32
@@ -28,6 +30,20 @@
 #define CONFIG_URL_MAX 512
 
 enum fit { FIT_INSIDE, FIT_COVER, FIT_FILL };
+
+/* [storage] events: who announces ObjectCreated.  GATEWAY (the default)
+ * queues the event before answering 202; STORE: the object store pushes
+ * notifications to POST /v1/events (see DISTRIBUTED.md). */
+enum events_source { EVENTS_GATEWAY, EVENTS_STORE };
+
+/* [limits] fail_on: libvips' fail-on, the damage at which a load fails
+ * (none, truncated, error, warning; default error). */
+enum fail_on {
+	FAIL_ON_NONE,
+	FAIL_ON_TRUNCATED,
+	FAIL_ON_ERROR,
+	FAIL_ON_WARNING
+};
 
 /* The nine compass gravities plus "attention" (smart crop; cover only). */
 enum gravity {
@@ -41,17 +57,6 @@ enum gravity {
 	GRAVITY_SOUTH_EAST,
 	GRAVITY_SOUTH_WEST,
 	GRAVITY_ATTENTION
-};
-
-/* Output formats; FORMAT_AUTO = JPEG, or PNG/WebP when the source has
- * alpha (see docs/IMAGES.md). */
-enum out_format {
-	FORMAT_JPEG,
-	FORMAT_WEBP,
-	FORMAT_AVIF,
-	FORMAT_PNG,
-	FORMAT_GIF,
-	FORMAT_AUTO
 };
 
 struct variant_spec {
@@ -92,7 +97,7 @@ struct config {
 	int max_connections;
 	int wait_max_s; /* cap for ?wait= */
 	int shutdown_grace_s; /* SIGTERM drain bound */
-	char log_level[16];
+	enum log_level log_level;
 	bool accept_events; /* POST /v1/events on this server */
 
 	/* [limits] */
@@ -104,7 +109,7 @@ struct config {
 	int timeout_s; /* per image, default 30 */
 	bool allow_svg;
 	bool allow_pdf;
-	char fail_on[16]; /* libvips fail-on: none|truncated|error|warning */
+	enum fail_on fail_on; /* how damaged an input libvips may load */
 
 	/* [storage] backends, each "fs"/"sqlite" (embedded) or a URL that
 	 * names a distributed backend and carries its options, e.g.
@@ -117,10 +122,7 @@ struct config {
 	char queue[CONFIG_URL_MAX];
 	char input_bucket[CONFIG_BUCKET_MAX];
 	char output_bucket[CONFIG_BUCKET_MAX];
-	/* Who announces ObjectCreated: "gateway" (the default: it queues
-	 * the event before answering 202) or "store" (the object store
-	 * pushes notifications to POST /v1/events; see DISTRIBUTED.md). */
-	char events[16];
+	enum events_source events; /* who announces ObjectCreated */
 
 	/* [aws] credentials for s3/dynamodb; empty = AWS_* environment */
 	char aws_region[32];
@@ -192,6 +194,7 @@ int config_parse_gravity(const char *s);
 int config_parse_format(const char *s);
 const char *config_fit_name(enum fit f);
 const char *config_gravity_name(enum gravity g);
+/* variant.format names and extensions, from the format table (format.h). */
 const char *config_format_name(enum out_format f); /* "jpeg", "webp"... */
 const char *config_format_ext(enum out_format f); /* "jpg", "webp"... */
 

@@ -35,6 +35,12 @@ log_level_parse(const char *s)
 	return -1;
 }
 
+const char *
+log_level_name(enum log_level level)
+{
+	return (unsigned)level <= LOG_QUIET ? level_names[level] : "?";
+}
+
 void
 log_msg(enum log_level level, const char *fmt, ...)
 {

@@ -13,6 +13,8 @@ void log_set_level(enum log_level level);
 enum log_level log_get_level(void);
 /* Parse "debug", "info", "warn", "error", "quiet"; -1 if unknown. */
 int log_level_parse(const char *s);
+/* The name log_level_parse takes for level ("?" if out of range). */
+const char *log_level_name(enum log_level level);
 
 void log_msg(enum log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -35,7 +35,7 @@ record_status_parse(const char *s)
 static json_t *
 time_json(int64_t ms)
 {
-	char buf[40];
+	char buf[UTIL_RFC3339_SIZE];
 
 	if (ms <= 0)
 		return json_null();
@@ -197,7 +197,7 @@ static void
 get_time(int *rc, const json_t *o, const char *name, int64_t *dst,
 	 struct ip_error *err)
 {
-	char buf[40];
+	char buf[UTIL_RFC3339_SIZE];
 
 	*dst = 0;
 	get_str(rc, o, name, buf, sizeof(buf), err);

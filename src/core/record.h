@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "core/error.h"
+#include "core/util.h"
 
 #define RECORD_ID_MAX 32
 #define RECORD_NAME_MAX 256 /* sanitised client name <= 255 bytes */
@@ -24,6 +25,12 @@
 #define RECORD_BUCKET_MAX 64
 #define RECORD_ERR_MAX 512
 #define RECORD_VARIANTS_MAX 16
+/* The image facts a record and the image processor share. */
+#define RECORD_CONTENT_TYPE_MAX 64 /* "image/jpeg" ... */
+#define RECORD_FORMAT_MAX 16 /* "jpeg", "png", "webp", ... */
+#define RECORD_COLOURSPACE_MAX 16 /* "srgb", "cmyk", "b-w", ... */
+#define RECORD_PLACEHOLDER_MAX 128 /* BlurHash */
+#define RECORD_DOMINANT_SIZE 8 /* "#rrggbb" and the NUL */
 
 enum record_status {
 	RECORD_PENDING,
@@ -41,7 +48,7 @@ struct record_variant {
 	int width;
 	int height;
 	int64_t bytes;
-	char sha256[65];
+	char sha256[SHA256_HEX_SIZE];
 };
 
 struct record {
@@ -49,17 +56,19 @@ struct record {
 	char name[RECORD_NAME_MAX];
 	char input_bucket[RECORD_BUCKET_MAX];
 	char input_key[RECORD_KEY_MAX];
-	char content_type[64];
-	char format[16]; /* sniffed: "jpeg", "png", "webp", ... */
+	char content_type[RECORD_CONTENT_TYPE_MAX];
+	char
+	    format[RECORD_FORMAT_MAX]; /* sniffed: "jpeg", "png", "webp", ... */
 	int64_t bytes;
-	char sha256[65];
+	char sha256[SHA256_HEX_SIZE];
 	int stored_width; /* as stored in the file */
 	int stored_height;
 	int width; /* as displayed (after EXIF orientation) */
 	int height;
 	int orientation; /* EXIF 1..8, 1 if none */
 	bool has_alpha;
-	char colourspace[16]; /* "srgb", "cmyk", "b-w", "rgb16"... */
+	char colourspace
+	    [RECORD_COLOURSPACE_MAX]; /* "srgb", "cmyk", "b-w", "rgb16"... */
 	int pages;
 	int64_t uploaded_at; /* epoch ms */
 	enum record_status status;
@@ -67,8 +76,9 @@ struct record {
 	char error[RECORD_ERR_MAX];
 	int64_t processed_at; /* epoch ms, 0 = not yet */
 	int64_t processing_ms;
-	char placeholder[128]; /* BlurHash of the smallest variant */
-	char dominant[8]; /* "#rrggbb" */
+	char placeholder
+	    [RECORD_PLACEHOLDER_MAX]; /* BlurHash of the smallest variant */
+	char dominant[RECORD_DOMINANT_SIZE]; /* "#rrggbb" */
 	int64_t version;
 	size_t n_variants;
 	struct record_variant variants[RECORD_VARIANTS_MAX];

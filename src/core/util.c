@@ -229,6 +229,17 @@ util_strlcpy(char *dst, const char *src, size_t size)
 	return n;
 }
 
+void
+util_append_word(char *buf, size_t size, const char *word)
+{
+	size_t n = strnlen(buf, size);
+
+	if (n > 0 && n + 1 < size)
+		buf[n++] = ' ';
+	if (n < size)
+		util_strlcpy(buf + n, word, size - n);
+}
+
 int
 util_write_all(int fd, const void *buf, size_t len)
 {

@@ -21,6 +21,8 @@ int64_t util_mono_ms(void);
 /* RFC 3339 UTC with milliseconds: "2026-01-01T00:00:00.000Z".
  * buf needs 25 bytes.  Returns buf. */
 char *util_rfc3339(int64_t ms, char *buf, size_t len);
+/* A buffer that holds any util_rfc3339 text. */
+#define UTIL_RFC3339_SIZE 40
 /* Parse what util_rfc3339 writes (also without fraction); -1 on error. */
 int64_t util_rfc3339_parse(const char *s);
 /* RFC 7231 IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT"), buf >= 30. */
@@ -34,6 +36,8 @@ bool util_id_valid(const char *s);
 
 /* Lower-case hex of n bytes into out (2n+1 bytes). */
 void util_hex(const unsigned char *in, size_t n, char *out);
+/* A SHA-256 in lower-case hex: 64 digits and the NUL. */
+#define SHA256_HEX_SIZE 65
 
 /* Value of the hex digit c (either case), or -1. */
 int util_hex_value(int c);
@@ -56,6 +60,10 @@ bool util_pct_decode(const char *s, size_t n, bool ascii_only, char *out,
 
 /* strlcpy semantics: always terminates, returns strlen(src). */
 size_t util_strlcpy(char *dst, const char *src, size_t size);
+
+/* Append word to the NUL-terminated list in buf (size > 0), separated by
+ * one space; truncates rather than overflow. */
+void util_append_word(char *buf, size_t size, const char *word);
 
 /* Write all of buf to fd (retrying on EINTR/short writes). 0 or -errno. */
 int util_write_all(int fd, const void *buf, size_t len);

@@ -85,17 +85,6 @@ function_variant_key(const char *id, const char *variant, const char *ext,
 	snprintf(out, len, "%s/%s.%s", id, variant, ext);
 }
 
-static const char *
-content_type_of(enum out_format f)
-{
-	static const char *const types[] = {"image/jpeg", "image/webp",
-					    "image/avif", "image/png",
-					    "image/gif",  "image/jpeg"};
-
-	return (unsigned)f < UTIL_ARRAY_LEN(types) ? types[f]
-						   : "application/octet-stream";
-}
-
 static void
 notify(struct function *p, const struct record *r)
 {
@@ -216,7 +205,8 @@ fill_record(const struct function *p, struct record *r,
 				     sizeof(rv->key));
 		util_strlcpy(rv->format, config_format_name(v->format),
 			     sizeof(rv->format));
-		util_strlcpy(rv->content_type, content_type_of(v->format),
+		util_strlcpy(rv->content_type,
+			     format_output(v->format)->content_type,
 			     sizeof(rv->content_type));
 		rv->width = v->width;
 		rv->height = v->height;

@@ -127,7 +127,7 @@ ingest_commit(struct ingest *in, const struct ingest_upload *up,
 		goto fail;
 	stored = true;
 	rc = table_put(in->table, r, err);
-	if (rc == IP_EEXIST && strcmp(cfg->events, "store") == 0) {
+	if (rc == IP_EEXIST && cfg->events == EVENTS_STORE) {
 		/* The store announced the object and a worker made the
 		 * record before us: it is the same image. */
 		return table_get(in->table, r->id, r, err);
@@ -135,7 +135,7 @@ ingest_commit(struct ingest *in, const struct ingest_upload *up,
 	if (rc != IP_OK)
 		goto fail;
 	recorded = true;
-	if (strcmp(cfg->events, "store") == 0)
+	if (cfg->events == EVENTS_STORE)
 		return IP_OK; /* the store pushes ObjectCreated itself */
 	event = event_build(cfg->aws_region, r->input_bucket, r->input_key,
 			    r->bytes, r->sha256, r->uploaded_at);
@@ -217,7 +217,7 @@ ingest_delete(struct ingest *in, const char *id, struct ip_error *err)
  * spools an upload). */
 int
 ingest_spool_file(const char *src, const char *tmpdir, char *path,
-		  size_t path_len, char sha[65], int64_t *bytes,
+		  size_t path_len, char sha[SHA256_HEX_SIZE], int64_t *bytes,
 		  struct ip_error *err)
 {
 	GChecksum *ck = g_checksum_new(G_CHECKSUM_SHA256);
@@ -281,7 +281,7 @@ ingest_file(struct ingest *in, const char *path, const char *tmpdir,
 {
 	struct ingest_upload up;
 	char tmp[CONFIG_PATH_MAX + 32];
-	char sha[65];
+	char sha[SHA256_HEX_SIZE];
 	int64_t bytes;
 	int fd;
 	int rc;

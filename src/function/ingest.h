@@ -66,8 +66,8 @@ int ingest_delete(struct ingest *in, const char *id, struct ip_error *err);
  * the gateway does for an upload.  On failure nothing is left behind.
  * Used by `imgpipe process` and the benchmarks. */
 int ingest_spool_file(const char *src, const char *tmpdir, char *path,
-		      size_t path_len, char sha[65], int64_t *bytes,
-		      struct ip_error *err);
+		      size_t path_len, char sha[SHA256_HEX_SIZE],
+		      int64_t *bytes, struct ip_error *err);
 
 /* A local file as an upload: spool it into tmpdir, then ingest_commit
  * with the file's name.  The file itself is not touched. */

@@ -236,11 +236,9 @@ workers_recover(struct app *app, struct ip_error *err)
 	int count = 0;
 	int rc;
 
-	if (app->queue->ops->release_all != NULL) {
-		rc = app->queue->ops->release_all(app->queue, err);
-		if (rc != IP_OK)
-			return rc;
-	}
+	rc = queue_release_all(app->queue, err);
+	if (rc != IP_OK)
+		return rc;
 	do {
 		struct table_page page;
 

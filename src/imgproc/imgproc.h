@@ -32,8 +32,10 @@
 struct imgproc;
 
 struct image_info {
-	char format[16]; /* "jpeg", "png", "webp", "gif", "heif", ... */
-	char content_type[64]; /* "image/jpeg" ... from the sniffed format */
+	char format
+	    [RECORD_FORMAT_MAX]; /* "jpeg", "png", "webp", "gif", "heif", ... */
+	char content_type
+	    [RECORD_CONTENT_TYPE_MAX]; /* "image/jpeg" ... from the sniffed format */
 	int width; /* stored (one frame) */
 	int height;
 	int display_width; /* after EXIF orientation */
@@ -41,7 +43,8 @@ struct image_info {
 	int orientation; /* 1..8 */
 	int pages; /* frames, 1 for still images */
 	bool has_alpha;
-	char colourspace[16]; /* "srgb", "cmyk", "b-w", "rgb16", ... */
+	char colourspace
+	    [RECORD_COLOURSPACE_MAX]; /* "srgb", "cmyk", "b-w", "rgb16", ... */
 };
 
 struct imgproc_variant {
@@ -51,15 +54,15 @@ struct imgproc_variant {
 	int height;
 	void *data; /* malloc'd (g_free-compatible not assumed) */
 	size_t len;
-	char sha256[65];
+	char sha256[SHA256_HEX_SIZE];
 };
 
 struct imgproc_result {
 	struct image_info info;
 	size_t n;
 	struct imgproc_variant variants[RECORD_VARIANTS_MAX];
-	char placeholder[128]; /* BlurHash, may be empty */
-	char dominant[8]; /* "#rrggbb", may be empty */
+	char placeholder[RECORD_PLACEHOLDER_MAX]; /* BlurHash, may be empty */
+	char dominant[RECORD_DOMINANT_SIZE]; /* "#rrggbb", may be empty */
 };
 
 struct imgproc_ops {
@@ -94,6 +97,13 @@ imgproc_close(struct imgproc *p)
 {
 	if (p != NULL)
 		p->ops->close(p);
+}
+
+/* The backend's name ("vips"), for logs. */
+static inline const char *
+imgproc_name(const struct imgproc *p)
+{
+	return p->ops->name;
 }
 
 static inline int

@@ -103,7 +103,7 @@ struct plan {
 
 /* Facts of a job gathered from the header. */
 struct job {
-	struct sniff sn;
+	struct format sn;
 	struct image_info info;
 	bool has_icc;
 	bool is_cmyk;
@@ -136,7 +136,7 @@ imgproc_vips_cast(struct imgproc *p)
 /* ---- loading ------------------------------------------------------ */
 
 struct load_req {
-	const struct sniff *sn;
+	const struct format *sn;
 	int n; /* frames to load, 1 = first only */
 	int jpeg_shrink; /* 1, 2, 4 or 8 */
 	double scale; /* webp/svg/pdf "scale", 1.0 = none */
@@ -170,7 +170,8 @@ read_head(int fd, unsigned char *buf, size_t cap, size_t *got)
 }
 
 static int
-sniff_fd(struct imgproc_vips *p, int fd, struct sniff *sn, struct ip_error *err)
+sniff_fd(struct imgproc_vips *p, int fd, struct format *sn,
+	 struct ip_error *err)
 {
 	unsigned char head[SNIFF_BYTES];
 	char why[160];
@@ -235,7 +236,7 @@ out:
 }
 
 static void
-info_fill(VipsImage *img, const struct sniff *sn, struct image_info *info)
+info_fill(VipsImage *img, const struct format *sn, struct image_info *info)
 {
 	const char *cs;
 
@@ -1043,30 +1044,21 @@ static const struct imgproc_ops imgproc_vips_ops = {
     .process = imgproc_vips_process,
 };
 
+/* libvips' value for each enum fail_on (the names are in config.c). */
 static int
-parse_fail_on(const char *s, VipsFailOn *out)
+vips_fail_on(enum fail_on f, VipsFailOn *out)
 {
-	static const struct {
-		const char *name;
-		VipsFailOn value;
-	} table[] = {
-	    {"none", VIPS_FAIL_ON_NONE},
-	    {"truncated", VIPS_FAIL_ON_TRUNCATED},
-	    {"error", VIPS_FAIL_ON_ERROR},
-	    {"warning", VIPS_FAIL_ON_WARNING},
+	static const VipsFailOn values[] = {
+	    [FAIL_ON_NONE] = VIPS_FAIL_ON_NONE,
+	    [FAIL_ON_TRUNCATED] = VIPS_FAIL_ON_TRUNCATED,
+	    [FAIL_ON_ERROR] = VIPS_FAIL_ON_ERROR,
+	    [FAIL_ON_WARNING] = VIPS_FAIL_ON_WARNING,
 	};
 
-	if (s == NULL || s[0] == '\0') {
-		*out = VIPS_FAIL_ON_ERROR;
-		return 0;
-	}
-	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
-		if (strcmp(s, table[i].name) == 0) {
-			*out = table[i].value;
-			return 0;
-		}
-	}
-	return -1;
+	if ((unsigned)f >= sizeof(values) / sizeof(values[0]))
+		return -1;
+	*out = values[f];
+	return 0;
 }
 
 int
@@ -1112,10 +1104,10 @@ imgproc_vips_new(const struct config *cfg, struct imgproc **out,
 	p->allow_pdf = cfg->allow_pdf;
 	p->keep_copyright = cfg->keep_copyright;
 	p->progressive = cfg->progressive;
-	if (parse_fail_on(cfg->fail_on, &p->fail_on) != 0) {
-		rc = ip_error_set(err, IP_EINVAL,
-				  "limits.fail_on must be none, truncated, "
-				  "error or warning");
+	if (vips_fail_on(cfg->fail_on, &p->fail_on) != 0) {
+		rc =
+		    ip_error_set(err, IP_EINVAL, "limits.fail_on: bad value %d",
+				 (int)cfg->fail_on);
 		goto fail;
 	}
 	if (cfg->background[0] != '\0' &&

@@ -5,34 +5,14 @@
  * accepted; a few other well-known signatures are named in the refusal so
  * the client learns why (BMP, JPEG XL, PSD...).  HEIF-family files are told
  * apart by the brands of their ftyp box: AVIF when "avif"/"avis" is among
- * them, HEIF/HEIC otherwise.
+ * them, HEIF/HEIC otherwise.  What each format is (its name, content type,
+ * loader) is a row of the format table (core/format.h).
  */
 #include "imgproc/sniff.h"
 
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-
-static const struct sniff fmt_jpeg = {"jpeg", "image/jpeg", "jpegload_source",
-				      false};
-static const struct sniff fmt_png = {"png", "image/png", "pngload_source",
-				     false};
-static const struct sniff fmt_webp = {"webp", "image/webp", "webpload_source",
-				      true};
-static const struct sniff fmt_gif = {"gif", "image/gif", "gifload_source",
-				     true};
-static const struct sniff fmt_heif = {"heif", "image/heif", "heifload_source",
-				      false};
-static const struct sniff fmt_heic = {"heif", "image/heic", "heifload_source",
-				      false};
-static const struct sniff fmt_avif = {"avif", "image/avif", "heifload_source",
-				      false};
-static const struct sniff fmt_tiff = {"tiff", "image/tiff", "tiffload_source",
-				      false};
-static const struct sniff fmt_svg = {"svg", "image/svg+xml", "svgload_source",
-				     false};
-static const struct sniff fmt_pdf = {"pdf", "application/pdf", "pdfload_source",
-				     false};
 
 /* Signatures we recognise only to refuse them with a name. */
 static const struct {
@@ -73,7 +53,7 @@ brand_is(const unsigned char *b, const char *name)
 
 /* ISO BMFF: size(4) "ftyp" major(4) minor(4) compatible(4)*.  Returns the
  * matching sniff or NULL if no brand is one libheif decodes. */
-static const struct sniff *
+static const struct format *
 sniff_ftyp(const unsigned char *buf, size_t len)
 {
 	static const char *const heic[] = {"heic", "heix", "hevc",
@@ -94,7 +74,7 @@ sniff_ftyp(const unsigned char *buf, size_t len)
 		if (off == 12)
 			continue; /* minor version, not a brand */
 		if (brand_is(buf + off, "avif") || brand_is(buf + off, "avis"))
-			return &fmt_avif;
+			return format_get(FORMAT_ID_AVIF);
 		for (size_t i = 0; i < sizeof(heic) / sizeof(heic[0]); i++)
 			if (brand_is(buf + off, heic[i]))
 				is_heic = 1;
@@ -102,8 +82,8 @@ sniff_ftyp(const unsigned char *buf, size_t len)
 			generic = 1;
 	}
 	if (is_heic)
-		return &fmt_heic;
-	return generic ? &fmt_heif : NULL;
+		return format_get(FORMAT_ID_HEIC);
+	return generic ? format_get(FORMAT_ID_HEIF) : NULL;
 }
 
 /* An SVG document: optional BOM and blanks, then markup, and an "<svg"
@@ -136,29 +116,29 @@ refuse(char *why, size_t why_len, const char *what, const char *suffix)
 
 int
 sniff_detect(const unsigned char *buf, size_t len, bool allow_svg,
-	     bool allow_pdf, struct sniff *out, char *why, size_t why_len)
+	     bool allow_pdf, struct format *out, char *why, size_t why_len)
 {
-	const struct sniff *found = NULL;
+	const struct format *found = NULL;
 	char head[40];
 	char msg[80];
 
 	if (len == 0)
 		return refuse(why, why_len, "empty file", "");
 	if (has_prefix(buf, len, "\xff\xd8\xff", 3))
-		found = &fmt_jpeg;
+		found = format_get(FORMAT_ID_JPEG);
 	else if (has_prefix(buf, len, "\x89PNG\r\n\x1a\n", 8))
-		found = &fmt_png;
+		found = format_get(FORMAT_ID_PNG);
 	else if (has_prefix(buf, len, "GIF87a", 6) ||
 		 has_prefix(buf, len, "GIF89a", 6))
-		found = &fmt_gif;
+		found = format_get(FORMAT_ID_GIF);
 	else if (len >= 12 && memcmp(buf, "RIFF", 4) == 0 &&
 		 memcmp(buf + 8, "WEBP", 4) == 0)
-		found = &fmt_webp;
+		found = format_get(FORMAT_ID_WEBP);
 	else if (has_prefix(buf, len, "II*\0", 4) ||
 		 has_prefix(buf, len, "MM\0*", 4) ||
 		 has_prefix(buf, len, "II+\0", 4) ||
 		 has_prefix(buf, len, "MM\0+", 4))
-		found = &fmt_tiff;
+		found = format_get(FORMAT_ID_TIFF);
 	else
 		found = sniff_ftyp(buf, len);
 
@@ -166,13 +146,13 @@ sniff_detect(const unsigned char *buf, size_t len, bool allow_svg,
 		if (!allow_pdf)
 			return refuse(why, why_len, "PDF input is disabled",
 				      " (limits.allow_pdf)");
-		found = &fmt_pdf;
+		found = format_get(FORMAT_ID_PDF);
 	}
 	if (found == NULL && looks_like_svg(buf, len)) {
 		if (!allow_svg)
 			return refuse(why, why_len, "SVG input is disabled",
 				      " (limits.allow_svg)");
-		found = &fmt_svg;
+		found = format_get(FORMAT_ID_SVG);
 	}
 	if (found != NULL) {
 		*out = *found;

@@ -12,22 +12,17 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "core/format.h"
+
 /* How many leading bytes sniff_detect wants (it copes with fewer). */
 #define SNIFF_BYTES 512
 
-struct sniff {
-	const char *format; /* "jpeg", "png", "webp", "gif", "heif",
-				   * "avif", "tiff", "svg", "pdf" */
-	const char *content_type; /* "image/jpeg"... */
-	const char *loader; /* libvips source loader, "jpegload_source" */
-	bool animatable; /* may hold several frames (GIF, WebP) */
-};
-
-/* Look at buf[0..len).  Returns 0 and fills out for a format imgpipe may
+/* Look at buf[0..len).  Returns 0 and fills out (a copy of the row of
+ * the format table, core/format.h) for a format imgpipe may
  * load (SVG and PDF only when allowed); otherwise -1 and a short reason
  * in why ("unrecognised data (starts 3c 68 74 6d)", "BMP is not a
  * supported format", "SVG input is disabled (limits.allow_svg)"). */
 int sniff_detect(const unsigned char *buf, size_t len, bool allow_svg,
-		 bool allow_pdf, struct sniff *out, char *why, size_t why_len);
+		 bool allow_pdf, struct format *out, char *why, size_t why_len);
 
 #endif

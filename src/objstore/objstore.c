@@ -10,6 +10,10 @@
  * Adding a backend is one line in `backends` below: the scheme of the
  * configured URL ("fs", "s3" for "s3+http://..." and "s3://...") selects
  * the entry, and the entry's open function parses the rest of the URL.
+ * Every constructor has the same shape (cfg, out, err) and is declared in
+ * the backend's own header, which only this file includes.  A backend
+ * the build left out (meson -Ds3=disabled) keeps its entry, so that
+ * asking for it says so instead of "unknown backend".
  */
 #include "objstore/objstore.h"
 
@@ -17,46 +21,41 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/backend_url.h"
 #include "core/log.h"
+#include "core/registry.h"
 #include "core/util.h"
+#include "objstore/objstore_fs.h"
+#if IMGPIPE_WITH_S3
 #include "objstore/objstore_s3.h"
+#endif
 
-static int open_fs(const struct config *cfg, struct objstore **out,
-		   struct ip_error *err);
-
+/* One entry per backend.  A backend the build left out keeps its entry
+ * (built false, open NULL), so that asking for it says so. */
 static const struct {
-	const char *scheme;
+	struct registry_entry e; /* first: registry.h walks the array */
 	int (*open)(const struct config *cfg, struct objstore **out,
 		    struct ip_error *err);
 } backends[] = {
-    {"fs", open_fs},
-    {"s3", objstore_s3_open},
+    {{"fs", true}, objstore_fs_open},
+#if IMGPIPE_WITH_S3
+    {{"s3", true}, objstore_s3_open},
+#else
+    {{"s3", false}, NULL},
+#endif
 };
 
-/*
- * "fs" roots the store in DATA/buckets; "fs:///abs/path" roots it there.
- * Nothing else is an fs URL (no host, no relative path, no query).
- */
-static int
-open_fs(const struct config *cfg, struct objstore **out, struct ip_error *err)
+void
+objstore_backends(char *buf, size_t size)
 {
-	static const struct backend_url_local forms = {
-	    .module = "objstore",
-	    .name = "fs",
-	    .file = "buckets",
-	    .example = "path",
-	    .path_hint = "fs:///srv/imgpipe",
-	};
-	char buf[CONFIG_PATH_MAX + 16];
-	const char *root;
-	int rc;
+	registry_names(backends, UTIL_ARRAY_LEN(backends), sizeof(backends[0]),
+		       buf, size);
+}
 
-	rc = backend_url_local(&forms, cfg->objstore, cfg->data_dir, buf,
-			       sizeof(buf), &root, err);
-	if (rc != IP_OK)
-		return rc;
-	return objstore_fs_open(root, out, err);
+static int
+find_backend(const char *url, size_t *idx, struct ip_error *err)
+{
+	return registry_find(backends, UTIL_ARRAY_LEN(backends),
+			     sizeof(backends[0]), "objstore", url, idx, err);
 }
 
 int
@@ -64,34 +63,29 @@ objstore_open(const struct config *cfg, struct objstore **out,
 	      struct ip_error *err)
 {
 	struct objstore *s = NULL;
-	int rc = IP_EINVAL;
+	size_t i = 0;
+	int rc;
 
 	*out = NULL;
-	for (size_t i = 0; i < UTIL_ARRAY_LEN(backends); i++) {
-		if (!backend_url_is(cfg->objstore, backends[i].scheme))
-			continue;
+	rc = find_backend(cfg->objstore, &i, err);
+	if (rc == IP_OK)
 		rc = backends[i].open(cfg, &s, err);
-		if (rc != IP_OK)
-			goto out;
-		rc = objstore_ensure_bucket(s, cfg->input_bucket, err);
-		if (rc != IP_OK) {
-			ip_error_prefix(err, "input bucket \"%s\"",
-					cfg->input_bucket);
-			goto out;
-		}
-		rc = objstore_ensure_bucket(s, cfg->output_bucket, err);
-		if (rc != IP_OK) {
-			ip_error_prefix(err, "output bucket \"%s\"",
-					cfg->output_bucket);
-			goto out;
-		}
-		log_info("objstore: %s backend ready", s->ops->name);
-		*out = s;
-		s = NULL;
+	if (rc != IP_OK)
+		goto out;
+	rc = objstore_ensure_bucket(s, cfg->input_bucket, err);
+	if (rc != IP_OK) {
+		ip_error_prefix(err, "input bucket \"%s\"", cfg->input_bucket);
 		goto out;
 	}
-	ip_error_set(err, IP_EINVAL, "objstore: unknown backend \"%s\"",
-		     cfg->objstore);
+	rc = objstore_ensure_bucket(s, cfg->output_bucket, err);
+	if (rc != IP_OK) {
+		ip_error_prefix(err, "output bucket \"%s\"",
+				cfg->output_bucket);
+		goto out;
+	}
+	log_info("objstore: %s backend ready", objstore_name(s));
+	*out = s;
+	s = NULL;
 out:
 	objstore_close(s);
 	return rc;

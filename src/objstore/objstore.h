@@ -1,10 +1,13 @@
 /*
  * objstore.h - the object store interface (S3's model: buckets of keys).
  *
- * One `static const struct objstore_ops` per backend (objstore_fs.c, later
- * objstore_s3.c); callers go through the inline wrappers below and test
- * capability bits, never the backend's name.  objstore_open() picks the
+ * One `static const struct objstore_ops` per backend (objstore_fs.c,
+ * objstore_s3.c); callers go through the inline wrappers below, never
+ * through `ops` and never by the backend's name.  objstore_open() picks the
  * backend from the configured URL ("fs" or "fs:///path", "s3://...").
+ * The backends promise the same behaviour, so there are no capability
+ * bits: put_file with opts->move is a rename for fs and an upload for s3,
+ * and the caller cannot tell but by speed.
  *
  * Keys: 1..RECORD_KEY_MAX-1 bytes of UTF-8, no NUL, no control characters,
  * no leading '/', no empty, "." or ".." path segment, no backslash.
@@ -30,10 +33,6 @@
 
 struct objstore;
 
-/* Capability bits. */
-#define OBJSTORE_CAP_MOVE 0x1 /* put_file can rename (zero copy) */
-#define OBJSTORE_CAP_LOCAL 0x2 /* objects are local files */
-
 struct objstore_stat {
 	int64_t size;
 	int64_t mtime_ms;
@@ -56,7 +55,6 @@ struct objstore_listing {
 
 struct objstore_ops {
 	const char *name;
-	unsigned caps;
 	void (*close)(struct objstore *s);
 	int (*ping)(struct objstore *s, struct ip_error *err);
 	int (*ensure_bucket)(struct objstore *s, const char *bucket,
@@ -92,23 +90,31 @@ struct objstore {
 };
 
 /* Open the backend named by cfg->objstore, rooted in cfg->data_dir for fs.
- * Creates cfg->input_bucket and cfg->output_bucket if missing. */
+ * Creates cfg->input_bucket and cfg->output_bucket if missing.  IP_EINVAL
+ * for an unknown backend or bad URL, IP_ENOTSUP for a backend this binary
+ * was built without ("imgpipe was built without s3"). */
 int objstore_open(const struct config *cfg, struct objstore **out,
 		  struct ip_error *err);
+
+/* The backends this binary was built with, e.g. "fs s3", into buf. */
+void objstore_backends(char *buf, size_t size);
 
 bool objstore_key_valid(const char *key);
 bool objstore_bucket_valid(const char *bucket);
 void objstore_listing_free(struct objstore_listing *l);
-
-/* Backend constructors (one per file). */
-int objstore_fs_open(const char *root, struct objstore **out,
-		     struct ip_error *err);
 
 static inline void
 objstore_close(struct objstore *s)
 {
 	if (s != NULL)
 		s->ops->close(s);
+}
+
+/* The backend's name ("fs", "s3"), for logs and --version. */
+static inline const char *
+objstore_name(const struct objstore *s)
+{
+	return s->ops->name;
 }
 
 static inline int

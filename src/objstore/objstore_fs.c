@@ -41,7 +41,9 @@
  * would need a file where a directory is, or the reverse ("a" and "a/b"),
  * is IP_EEXIST.
  */
-#include "objstore/objstore.h"
+#include "objstore/objstore_fs.h"
+
+#include "core/backend_url.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -1029,8 +1031,8 @@ fs_sweep_tmp(struct fs_store *fs)
 		log_info("objstore fs: removed %d stale temp files", removed);
 }
 
-int
-objstore_fs_open(const char *root, struct objstore **out, struct ip_error *err)
+static int
+fs_open_root(const char *root, struct objstore **out, struct ip_error *err)
 {
 	struct fs_store *fs = NULL;
 	int rc = IP_OK;
@@ -1080,9 +1082,35 @@ out:
 	return rc;
 }
 
+/*
+ * "fs" roots the store in DATA/buckets; "fs:///abs/path" roots it there.
+ * Nothing else is an fs URL (no host, no relative path, no query).
+ */
+int
+objstore_fs_open(const struct config *cfg, struct objstore **out,
+		 struct ip_error *err)
+{
+	static const struct backend_url_local forms = {
+	    .module = "objstore",
+	    .name = "fs",
+	    .file = "buckets",
+	    .example = "path",
+	    .path_hint = "fs:///srv/imgpipe",
+	};
+	char buf[CONFIG_PATH_MAX + 16];
+	const char *root;
+	int rc;
+
+	*out = NULL;
+	rc = backend_url_local(&forms, cfg->objstore, cfg->data_dir, buf,
+			       sizeof(buf), &root, err);
+	if (rc != IP_OK)
+		return rc;
+	return fs_open_root(root, out, err);
+}
+
 static const struct objstore_ops fs_ops = {
     .name = "fs",
-    .caps = OBJSTORE_CAP_MOVE | OBJSTORE_CAP_LOCAL,
     .close = fs_close,
     .ping = fs_ping,
     .ensure_bucket = fs_ensure_bucket,

@@ -332,7 +332,7 @@ s3_mp_part(struct s3_store *s, const char *bucket, const char *key, int fd,
 	   struct ip_error *err)
 {
 	char url[S3_URL_MAX];
-	char sha[65];
+	char sha[SHA256_HEX_SIZE];
 	struct aws_request rq;
 	struct aws_response rs;
 	int rc;
@@ -467,7 +467,7 @@ s3_put_file(struct objstore *os, const char *bucket, const char *key,
 	struct s3_store *s = s3_store(os);
 	char url[S3_URL_MAX];
 	char ct[S3_TYPE_MAX + 16];
-	char sha[65];
+	char sha[SHA256_HEX_SIZE];
 	const char *headers[2] = {NULL, NULL};
 	struct aws_request rq;
 	struct aws_response rs;
@@ -1143,7 +1143,6 @@ fail:
 
 static const struct objstore_ops s3_ops = {
     .name = "s3",
-    .caps = 0,
     .close = s3_close,
     .ping = s3_ping,
     .ensure_bucket = s3_ensure_bucket,

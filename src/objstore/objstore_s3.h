@@ -1,7 +1,7 @@
 /*
  * objstore_s3.h - the S3 object store backend (objstore_s3.c): its
- * constructor, called by the objstore registry, and the reply parser it
- * exposes for the unit tests and fuzzing.
+ * constructor, for the objstore registry (objstore.c) only, and the reply
+ * parser it exposes for the unit tests and fuzzing.
  *
  * URLs (see docs/DISTRIBUTED.md):
  *   s3+http://HOST:PORT/?region=R&path_style=1   any S3-compatible server

@@ -15,59 +15,57 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/backend_url.h"
 #include "core/log.h"
+#include "core/registry.h"
 #include "core/util.h"
 
-static int open_sqlite(const struct config *cfg, struct queue **out,
-		       struct ip_error *err);
+#include "queue/queue_sqlite.h"
+#if IMGPIPE_WITH_REDIS
+#include "queue/queue_redis.h"
+#endif
 
+/* One entry per backend.  A backend the build left out keeps its entry
+ * (built false, open NULL), so that asking for it says so. */
 static const struct {
-	const char *scheme;
+	struct registry_entry e; /* first: registry.h walks the array */
 	int (*open)(const struct config *cfg, struct queue **out,
 		    struct ip_error *err);
 } backends[] = {
-    {"sqlite", open_sqlite},
-    {"redis", queue_redis_open},
+    {{"sqlite", true}, queue_sqlite_open},
+#if IMGPIPE_WITH_REDIS
+    {{"redis", true}, queue_redis_open},
+#else
+    {{"redis", false}, NULL},
+#endif
 };
 
-/* "sqlite" = DATA/queue.db; "sqlite:///abs/file.db" = that file. */
-static int
-open_sqlite(const struct config *cfg, struct queue **out, struct ip_error *err)
+void
+queue_backends(char *buf, size_t size)
 {
-	static const struct backend_url_local forms = {
-	    .module = "queue",
-	    .name = "sqlite",
-	    .file = "queue.db",
-	    .example = "file.db",
-	};
-	char buf[CONFIG_PATH_MAX + 16];
-	const char *path;
-	int rc;
+	registry_names(backends, UTIL_ARRAY_LEN(backends), sizeof(backends[0]),
+		       buf, size);
+}
 
-	rc = backend_url_local(&forms, cfg->queue, cfg->data_dir, buf,
-			       sizeof(buf), &path, err);
-	if (rc != IP_OK)
-		return rc;
-	return queue_sqlite_open(path, out, err);
+static int
+find_backend(const char *url, size_t *idx, struct ip_error *err)
+{
+	return registry_find(backends, UTIL_ARRAY_LEN(backends),
+			     sizeof(backends[0]), "queue", url, idx, err);
 }
 
 int
 queue_open(const struct config *cfg, struct queue **out, struct ip_error *err)
 {
+	size_t i = 0;
 	int rc;
 
 	*out = NULL;
-	for (size_t i = 0; i < UTIL_ARRAY_LEN(backends); i++) {
-		if (!backend_url_is(cfg->queue, backends[i].scheme))
-			continue;
+	rc = find_backend(cfg->queue, &i, err);
+	if (rc == IP_OK)
 		rc = backends[i].open(cfg, out, err);
-		if (rc == IP_OK)
-			log_info("queue: %s backend ready", (*out)->ops->name);
-		return rc;
-	}
-	return ip_error_set(err, IP_EINVAL, "queue: unknown backend \"%s\"",
-			    cfg->queue);
+	if (rc == IP_OK)
+		log_info("queue: %s backend ready", queue_name(*out));
+	return rc;
 }
 
 void

@@ -2,7 +2,9 @@
  * queue.h - the event queue interface (SQS's model: at-least-once delivery
  * with a visibility timeout, a receive count, and a dead-letter store).
  *
- * Backends: queue_sqlite.c (embedded, durable), later queue_redis.c.
+ * Backends: queue_sqlite.c (embedded, durable), queue_redis.c (Redis
+ * Streams, shared by many processes).  Callers go through the inline
+ * wrappers below, never through `ops` and never by the backend's name.
  *
  * Contract:
  * - send is durable when it returns IP_OK.  A non-empty dedup_id makes
@@ -25,6 +27,7 @@
 #ifndef IMGPIPE_QUEUE_H
 #define IMGPIPE_QUEUE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -62,8 +65,9 @@ struct queue_dead_list {
 };
 
 /* Capability bits.  QUEUE_CAP_SHARED: many processes consume this queue,
- * so no one process may call an in-flight message orphaned: release_all
- * is NULL and orphans come back when their visibility expires. */
+ * so no one process may call an in-flight message orphaned: orphans come
+ * back when their visibility expires, and queue_release_all does nothing.
+ * This bit is the only place a queue says it is shared. */
 #define QUEUE_CAP_SHARED 0x1
 
 struct queue_ops {
@@ -91,12 +95,13 @@ struct queue_ops {
 			   struct ip_error *err);
 	/* Make every in-flight message visible now (embedded start-up: the
 	 * only consumer is this process, so in-flight means orphaned).
-	 * Optional: NULL for shared queues. */
+	 * Required unless caps has QUEUE_CAP_SHARED (then unused). */
 	int (*release_all)(struct queue *q, struct ip_error *err);
-	/* Visible + in-flight messages (for /metrics); optional. */
+	/* Visible + in-flight messages (for /metrics). */
 	int (*depth)(struct queue *q, int64_t *visible, int64_t *inflight,
 		     struct ip_error *err);
-	/* Wake every receive blocked in this process (shutdown). */
+	/* Wake every receive blocked in this process (shutdown).  Optional:
+	 * NULL when receive never blocks longer than its wait_ms. */
 	void (*wake)(struct queue *q);
 };
 
@@ -104,24 +109,38 @@ struct queue {
 	const struct queue_ops *ops;
 };
 
-/* Open the backend named by cfg->queue ("sqlite" = DATA/queue.db). */
+/* Open the backend named by cfg->queue ("sqlite" = DATA/queue.db,
+ * "redis://...").  IP_EINVAL for an unknown backend or bad URL, IP_ENOTSUP
+ * for a backend this binary was built without ("imgpipe was built without
+ * redis"), IP_EBACKEND / IP_EAUTH when the server cannot be used. */
 int queue_open(const struct config *cfg, struct queue **out,
 	       struct ip_error *err);
+
+/* The backends this binary was built with, e.g. "sqlite redis". */
+void queue_backends(char *buf, size_t size);
+
 void queue_msg_clear(struct queue_msg *m);
 void queue_dead_list_free(struct queue_dead_list *l);
-
-int queue_sqlite_open(const char *path, struct queue **out,
-		      struct ip_error *err);
-/* cfg->queue = "redis://..." (URL form in queue_redis.c); IP_EINVAL for a
- * bad URL, IP_EBACKEND / IP_EAUTH when the server cannot be used. */
-int queue_redis_open(const struct config *cfg, struct queue **out,
-		     struct ip_error *err);
 
 static inline void
 queue_close(struct queue *q)
 {
 	if (q != NULL)
 		q->ops->close(q);
+}
+
+/* The backend's name ("sqlite", "redis"), for logs and --version. */
+static inline const char *
+queue_name(const struct queue *q)
+{
+	return q->ops->name;
+}
+
+/* True when other processes consume this queue too (QUEUE_CAP_SHARED). */
+static inline bool
+queue_is_shared(const struct queue *q)
+{
+	return (q->ops->caps & QUEUE_CAP_SHARED) != 0;
 }
 
 static inline int
@@ -175,6 +194,24 @@ static inline int
 queue_dlq_redrive(struct queue *q, const char *id, struct ip_error *e)
 {
 	return q->ops->dlq_redrive(q, id, e);
+}
+
+/* Start-up of the only consumer: every in-flight message is an orphan of
+ * a previous life, visible again now.  A shared queue has no orphans it
+ * may claim: IP_OK, nothing done. */
+static inline int
+queue_release_all(struct queue *q, struct ip_error *e)
+{
+	if (queue_is_shared(q))
+		return IP_OK;
+	return q->ops->release_all(q, e);
+}
+
+static inline int
+queue_depth(struct queue *q, int64_t *visible, int64_t *inflight,
+	    struct ip_error *e)
+{
+	return q->ops->depth(q, visible, inflight, e);
 }
 
 static inline void

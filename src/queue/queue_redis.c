@@ -69,7 +69,7 @@
  * the send script), and is removed when the message is deleted or
  * dead-lettered; a retried message keeps it.
  */
-#include "queue/queue.h"
+#include "queue/queue_redis.h"
 
 #include <errno.h>
 #include <glib.h>
@@ -1805,7 +1805,6 @@ static const struct queue_ops rq_ops = {
     .dead_letter = rq_dead_letter,
     .dlq_list = rq_dlq_list,
     .dlq_redrive = rq_dlq_redrive,
-    .release_all = NULL,
     .depth = rq_depth,
     .wake = rq_wake,
 };

@@ -44,7 +44,7 @@
  * Durability: journal_mode=WAL, synchronous=FULL; every state change is
  * one transaction.
  */
-#include "queue/queue.h"
+#include "queue/queue_sqlite.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -56,6 +56,7 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "core/backend_url.h"
 #include "core/log.h"
 #include "core/sqlite_util.h"
 #include "core/util.h"
@@ -799,8 +800,8 @@ sqlq_init_sync(struct sqlq *s, struct ip_error *err)
 	return IP_OK;
 }
 
-int
-queue_sqlite_open(const char *path, struct queue **out, struct ip_error *err)
+static int
+sqlq_open_path(const char *path, struct queue **out, struct ip_error *err)
 {
 	struct sqlq *s;
 	int rc;
@@ -825,6 +826,29 @@ queue_sqlite_open(const char *path, struct queue **out, struct ip_error *err)
 	util_strlcpy(s->path, path, sizeof(s->path));
 	*out = &s->base;
 	return IP_OK;
+}
+
+/* "sqlite" = DATA/queue.db; "sqlite:///abs/file.db" = that file. */
+int
+queue_sqlite_open(const struct config *cfg, struct queue **out,
+		  struct ip_error *err)
+{
+	static const struct backend_url_local forms = {
+	    .module = "queue",
+	    .name = "sqlite",
+	    .file = "queue.db",
+	    .example = "file.db",
+	};
+	char buf[CONFIG_PATH_MAX + 16];
+	const char *path;
+	int rc;
+
+	*out = NULL;
+	rc = backend_url_local(&forms, cfg->queue, cfg->data_dir, buf,
+			       sizeof(buf), &path, err);
+	if (rc != IP_OK)
+		return rc;
+	return sqlq_open_path(path, out, err);
 }
 
 static const struct queue_ops sqlq_ops = {

@@ -1,72 +1,91 @@
 /*
  * table.c - the backend registry of the metadata table, and table_page_free.
  *
- * Called once at start-up by the wiring (table_open) and by every lister
+ * Called once at start-up by the wiring (table_open), by `imgpipe init`
+ * (table_connect, then table_ensure) and by every lister
  * (table_page_free).  Reentrant; the registry is a constant table.
  *
  * Adding a backend is one line in `backends`: the scheme of cfg->table
  * ("sqlite", "dynamodb" for "dynamodb+http://...") picks the entry, whose
- * open function parses the rest of the URL.
+ * open function parses the rest of the URL.  Every constructor has the
+ * same shape (cfg, out, err) and is declared in the backend's own header,
+ * which only this file includes.  A backend the build left out (meson
+ * -Ddynamodb=disabled) keeps its entry, so that asking for it says so.
  */
 #include "table/table.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/backend_url.h"
 #include "core/log.h"
+#include "core/registry.h"
 #include "core/util.h"
+#include "table/table_sqlite.h"
+#if IMGPIPE_WITH_DYNAMODB
 #include "table/table_dynamodb.h"
+#endif
 
-static int open_sqlite(const struct config *cfg, struct table **out,
-		       struct ip_error *err);
-
+/* One entry per backend.  A backend the build left out keeps its entry
+ * (built false, open NULL), so that asking for it says so. */
 static const struct {
-	const char *scheme;
+	struct registry_entry e; /* first: registry.h walks the array */
 	int (*open)(const struct config *cfg, struct table **out,
 		    struct ip_error *err);
 } backends[] = {
-    {"dynamodb", table_dynamodb_open},
-    {"sqlite", open_sqlite},
+    {{"sqlite", true}, table_sqlite_open},
+#if IMGPIPE_WITH_DYNAMODB
+    {{"dynamodb", true}, table_dynamodb_open},
+#else
+    {{"dynamodb", false}, NULL},
+#endif
 };
 
-/* "sqlite" = DATA/imgpipe.db; "sqlite:///abs/file.db" = that file. */
-static int
-open_sqlite(const struct config *cfg, struct table **out, struct ip_error *err)
+void
+table_backends(char *buf, size_t size)
 {
-	static const struct backend_url_local forms = {
-	    .module = "table",
-	    .name = "sqlite",
-	    .file = "imgpipe.db",
-	    .example = "file.db",
-	};
-	char buf[CONFIG_PATH_MAX + 16];
-	const char *path;
+	registry_names(backends, UTIL_ARRAY_LEN(backends), sizeof(backends[0]),
+		       buf, size);
+}
+
+static int
+find_backend(const char *url, size_t *idx, struct ip_error *err)
+{
+	return registry_find(backends, UTIL_ARRAY_LEN(backends),
+			     sizeof(backends[0]), "table", url, idx, err);
+}
+
+int
+table_connect(const struct config *cfg, struct table **out,
+	      struct ip_error *err)
+{
+	size_t i = 0;
 	int rc;
 
-	rc = backend_url_local(&forms, cfg->table, cfg->data_dir, buf,
-			       sizeof(buf), &path, err);
-	if (rc != IP_OK)
-		return rc;
-	return table_sqlite_open(path, out, err);
+	*out = NULL;
+	rc = find_backend(cfg->table, &i, err);
+	if (rc == IP_OK)
+		rc = backends[i].open(cfg, out, err);
+	return rc;
 }
 
 int
 table_open(const struct config *cfg, struct table **out, struct ip_error *err)
 {
+	struct table *t;
 	int rc;
 
 	*out = NULL;
-	for (size_t i = 0; i < UTIL_ARRAY_LEN(backends); i++) {
-		if (!backend_url_is(cfg->table, backends[i].scheme))
-			continue;
-		rc = backends[i].open(cfg, out, err);
-		if (rc == IP_OK)
-			log_info("table: %s backend ready", (*out)->ops->name);
+	rc = table_connect(cfg, &t, err);
+	if (rc != IP_OK)
+		return rc;
+	rc = table_ensure(t, TABLE_MISSING_AS_CONFIGURED, err);
+	if (rc != IP_OK) {
+		table_close(t);
 		return rc;
 	}
-	return ip_error_set(err, IP_EINVAL, "table: unknown backend \"%s\"",
-			    cfg->table);
+	log_info("table: %s backend ready", table_name(t));
+	*out = t;
+	return IP_OK;
 }
 
 void

@@ -1,7 +1,9 @@
 /*
  * table.h - the metadata table interface (DynamoDB's model: items by id).
  *
- * Backends: table_sqlite.c (embedded, WAL), later table_dynamodb.c.
+ * Backends: table_sqlite.c (embedded, WAL), table_dynamodb.c.  Callers go
+ * through the inline wrappers below, never through `ops` and never by the
+ * backend's name; table_open() picks the backend from cfg->table.
  * Each item is one struct record (core/record.h) keyed by record.id.
  *
  * Optimistic concurrency: every stored record carries `version`.
@@ -32,6 +34,15 @@
 
 struct table;
 
+/* What table_ensure does with a table that does not exist yet. */
+enum table_missing {
+	/* Follow the backend's configuration: dynamodb creates it unless
+	 * its URL says create=0, and then answers IP_EBACKEND. */
+	TABLE_MISSING_AS_CONFIGURED,
+	/* Create it whatever the configuration says (`imgpipe init`). */
+	TABLE_MISSING_CREATE,
+};
+
 struct table_page {
 	size_t n;
 	struct record *items; /* n records, malloc'd */
@@ -40,9 +51,14 @@ struct table_page {
 
 struct table_ops {
 	const char *name;
-	unsigned caps;
 	void (*close)(struct table *t);
 	int (*ping)(struct table *t, struct ip_error *err);
+	/* Make the table usable: create it (and its indexes) when missing,
+	 * as `missing` says, and wait, bounded, until it can be used.  IP_OK
+	 * if it already was.  Optional: NULL when open already made it
+	 * (sqlite creates its schema at open). */
+	int (*ensure)(struct table *t, enum table_missing missing,
+		      struct ip_error *err);
 	/* Create; IP_EEXIST if the id exists.  Stores version 1 and sets
 	 * r->version = 1. */
 	int (*put)(struct table *t, struct record *r, struct ip_error *err);
@@ -68,13 +84,23 @@ struct table {
 	const struct table_ops *ops;
 };
 
-/* Open the backend named by cfg->table ("sqlite" = DATA/imgpipe.db). */
+/* Open the backend named by cfg->table ("sqlite" = DATA/imgpipe.db) and
+ * make it usable: table_connect, then table_ensure as configured.
+ * IP_EINVAL for an unknown backend or bad URL, IP_ENOTSUP for a backend
+ * this binary was built without ("imgpipe was built without dynamodb"). */
 int table_open(const struct config *cfg, struct table **out,
 	       struct ip_error *err);
-void table_page_free(struct table_page *p);
 
-int table_sqlite_open(const char *path, struct table **out,
-		      struct ip_error *err);
+/* Open the backend without touching the table itself (no request is made
+ * to a remote service); `imgpipe init` then calls table_ensure.  Same
+ * errors as table_open for the URL. */
+int table_connect(const struct config *cfg, struct table **out,
+		  struct ip_error *err);
+
+/* The backends this binary was built with, e.g. "sqlite dynamodb". */
+void table_backends(char *buf, size_t size);
+
+void table_page_free(struct table_page *p);
 
 static inline void
 table_close(struct table *t)
@@ -83,10 +109,25 @@ table_close(struct table *t)
 		t->ops->close(t);
 }
 
+/* The backend's name ("sqlite", "dynamodb"), for logs and --version. */
+static inline const char *
+table_name(const struct table *t)
+{
+	return t->ops->name;
+}
+
 static inline int
 table_ping(struct table *t, struct ip_error *e)
 {
 	return t->ops->ping(t, e);
+}
+
+static inline int
+table_ensure(struct table *t, enum table_missing missing, struct ip_error *e)
+{
+	if (t->ops->ensure == NULL)
+		return IP_OK;
+	return t->ops->ensure(t, missing, e);
 }
 
 static inline int

@@ -5,8 +5,8 @@
  *
  * Called through the table.h wrappers by the gateway, the workers, the
  * HTTP handlers and start-up recovery, from any thread at once; and by
- * `imgpipe init` (table_dynamodb_init).  The struct is read-only after
- * open; the aws_client locks its own connection pool.
+ * `imgpipe init` (table_ensure).  The struct is read-only after open; the
+ * aws_client locks its own connection pool.
  *
  * DESIGN
  *
@@ -70,6 +70,7 @@ struct ddb {
 	struct aws_client *client;
 	char url[AWS_HOST_MAX + 16];
 	char table[DDB_TABLE_MAX];
+	bool create; /* URL create=1: start-up may create the table */
 };
 
 static const struct table_ops ddb_ops;
@@ -782,15 +783,16 @@ table_name_ok(const char *s)
 	return true;
 }
 
-static int
-ddb_new(const struct config *cfg, struct ddb **out, bool *create,
-	struct ip_error *err)
+int
+table_dynamodb_open(const struct config *cfg, struct table **out,
+		    struct ip_error *err)
 {
 	struct ddb *d = NULL;
 	struct aws_url u;
 	struct aws_creds creds;
 	struct aws_client_opts copts = {.service = "dynamodb"};
 	const char *name;
+	bool create = true;
 	int rc;
 
 	*out = NULL;
@@ -799,7 +801,7 @@ ddb_new(const struct config *cfg, struct ddb **out, bool *create,
 	if (rc == IP_OK)
 		rc = aws_url_check_params(&u, ddb_params, err);
 	if (rc == IP_OK)
-		rc = aws_url_bool(&u, "create", true, create, err);
+		rc = aws_url_bool(&u, "create", true, &create, err);
 	if (rc == IP_OK)
 		rc = aws_url_client_opts(&u, &copts, err);
 	if (rc != IP_OK)
@@ -821,6 +823,7 @@ ddb_new(const struct config *cfg, struct ddb **out, bool *create,
 		goto fail;
 	}
 	d->base.ops = &ddb_ops;
+	d->create = create;
 	util_strlcpy(d->table, name, sizeof(d->table));
 	if (u.aws)
 		snprintf(d->url, sizeof(d->url),
@@ -832,7 +835,7 @@ ddb_new(const struct config *cfg, struct ddb **out, bool *create,
 	if (rc != IP_OK)
 		goto fail;
 	memset(&creds, 0, sizeof(creds));
-	*out = d;
+	*out = &d->base;
 	return IP_OK;
 fail:
 	memset(&creds, 0, sizeof(creds));
@@ -842,61 +845,41 @@ fail:
 	return rc;
 }
 
-int
-table_dynamodb_open(const struct config *cfg, struct table **out,
-		    struct ip_error *err)
+/*
+ * Start-up (AS_CONFIGURED) creates a missing table unless the URL says
+ * create=0, and then only checks it is ACTIVE; `imgpipe init` (CREATE)
+ * always creates.
+ */
+static int
+ddb_ensure(struct table *t, enum table_missing missing, struct ip_error *err)
 {
-	struct ddb *d;
-	bool create;
+	struct ddb *d = ddb(t);
 	bool exists;
 	bool active;
 	int rc;
 
-	*out = NULL;
-	rc = ddb_new(cfg, &d, &create, err);
-	if (rc != IP_OK)
-		return rc;
-	if (create) {
+	if (missing == TABLE_MISSING_CREATE || d->create) {
 		rc = ddb_ensure_table(d, err);
-	} else {
-		rc = ddb_describe(d, &exists, &active, err);
-		if (rc == IP_OK && !active)
-			rc = ip_error_set(err, IP_EBACKEND,
-					  "table dynamodb: table %s %s (run "
-					  "`imgpipe init`)",
-					  d->table,
-					  exists ? "is not ACTIVE" : "missing");
-	}
-	if (rc != IP_OK) {
-		ddb_close(&d->base);
+		if (rc == IP_OK && missing == TABLE_MISSING_CREATE)
+			log_info("table dynamodb: table %s is ACTIVE",
+				 d->table);
 		return rc;
 	}
-	*out = &d->base;
-	return IP_OK;
-}
-
-int
-table_dynamodb_init(const struct config *cfg, struct ip_error *err)
-{
-	struct ddb *d;
-	bool create;
-	int rc;
-
-	rc = ddb_new(cfg, &d, &create, err);
-	if (rc != IP_OK)
-		return rc;
-	rc = ddb_ensure_table(d, err);
-	if (rc == IP_OK)
-		log_info("table dynamodb: table %s is ACTIVE", d->table);
-	ddb_close(&d->base);
+	rc = ddb_describe(d, &exists, &active, err);
+	if (rc == IP_OK && !active)
+		rc = ip_error_set(err, IP_EBACKEND,
+				  "table dynamodb: table %s %s (run "
+				  "`imgpipe init`)",
+				  d->table,
+				  exists ? "is not ACTIVE" : "missing");
 	return rc;
 }
 
 static const struct table_ops ddb_ops = {
     .name = "dynamodb",
-    .caps = 0,
     .close = ddb_close,
     .ping = ddb_ping,
+    .ensure = ddb_ensure,
     .put = ddb_put,
     .get = ddb_get,
     .update = ddb_update,

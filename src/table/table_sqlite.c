@@ -28,13 +28,14 @@
  * Cursors are base64url (no padding) of the last id returned; on the way
  * back they must decode to a valid id, else IP_EINVAL.
  */
-#include "table/table.h"
+#include "table/table_sqlite.h"
 
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/backend_url.h"
 #include "core/log.h"
 #include "core/sqlite_util.h"
 #include "core/util.h"
@@ -480,8 +481,8 @@ sqlt_close(struct table *t)
 	free(s);
 }
 
-int
-table_sqlite_open(const char *path, struct table **out, struct ip_error *err)
+static int
+sqlt_open_path(const char *path, struct table **out, struct ip_error *err)
 {
 	struct sqlt *s;
 	int rc;
@@ -502,9 +503,31 @@ table_sqlite_open(const char *path, struct table **out, struct ip_error *err)
 	return IP_OK;
 }
 
+/* "sqlite" = DATA/imgpipe.db; "sqlite:///abs/file.db" = that file. */
+int
+table_sqlite_open(const struct config *cfg, struct table **out,
+		  struct ip_error *err)
+{
+	static const struct backend_url_local forms = {
+	    .module = "table",
+	    .name = "sqlite",
+	    .file = "imgpipe.db",
+	    .example = "file.db",
+	};
+	char buf[CONFIG_PATH_MAX + 16];
+	const char *path;
+	int rc;
+
+	*out = NULL;
+	rc = backend_url_local(&forms, cfg->table, cfg->data_dir, buf,
+			       sizeof(buf), &path, err);
+	if (rc != IP_OK)
+		return rc;
+	return sqlt_open_path(path, out, err);
+}
+
 static const struct table_ops sqlt_ops = {
     .name = "sqlite",
-    .caps = 0,
     .close = sqlt_close,
     .ping = sqlt_ping,
     .put = sqlt_put,

@@ -23,7 +23,7 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "objstore/objstore_s3.h"
-#include "table/table_dynamodb.h"
+#include "table/table.h"
 #include "table/table_util.h"
 
 /* ---- canonical query strings ---------------------------------------- */
@@ -685,7 +685,7 @@ test_backend_urls(void **state)
 	}
 	for (size_t i = 0; i < UTIL_ARRAY_LEN(bad_ddb); i++) {
 		util_strlcpy(cfg.table, bad_ddb[i], sizeof(cfg.table));
-		if (table_dynamodb_open(&cfg, &t, &err) != IP_EINVAL)
+		if (table_connect(&cfg, &t, &err) != IP_EINVAL)
 			fail_msg("dynamodb accepted \"%s\": %s", bad_ddb[i],
 				 err.msg);
 		assert_null(t);
@@ -696,8 +696,7 @@ test_backend_urls(void **state)
 		     "&multipart_threshold=64M&part_size=16M&attempts=2",
 		     sizeof(cfg.objstore));
 	assert_int_equal(objstore_s3_open(&cfg, &s, &err), IP_OK);
-	assert_string_equal(s->ops->name, "s3");
-	assert_int_equal(s->ops->caps, 0);
+	assert_string_equal(objstore_name(s), "s3");
 	objstore_close(s);
 	/* Missing credentials are an auth error that says what to set. */
 	clear_aws_env();

@@ -34,7 +34,7 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "objstore/objstore_s3.h"
-#include "table/table_dynamodb.h"
+#include "table/table.h"
 
 #define FAKE_REQS_MAX 32
 #define FAKE_HEAD_MAX 16384
@@ -53,7 +53,7 @@ struct fake_req {
 	char token[64];
 	char amz_target[80];
 	size_t body_len;
-	char body_sha[65];
+	char body_sha[SHA256_HEX_SIZE];
 	char body[FAKE_BODY_KEEP + 1]; /* the head of the body */
 };
 
@@ -321,7 +321,7 @@ test_503_then_ok(void **state)
 	struct objstore *s = s3_open(fk->port, "");
 	struct ip_error err = {0};
 	unsigned char data[3000];
-	char sha[65];
+	char sha[SHA256_HEX_SIZE];
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(data); i++)
@@ -667,7 +667,7 @@ ddb_open(int port)
 		     sizeof(cfg.aws_secret_access_key));
 	snprintf(cfg.table, sizeof(cfg.table),
 		 "dynamodb+http://127.0.0.1:%d/?table=t_fake&create=0", port);
-	if (table_dynamodb_open(&cfg, &t, &err) != IP_OK)
+	if (table_open(&cfg, &t, &err) != IP_OK)
 		fail_msg("open: %s", err.msg);
 	return t;
 }

@@ -134,8 +134,6 @@ test_layout_and_no_temp_files(void **state)
 	char path[CONTRACT_PATH_MAX + 256];
 	struct stat sb;
 
-	assert_true(f->s->ops->caps & OBJSTORE_CAP_MOVE);
-	assert_true(f->s->ops->caps & OBJSTORE_CAP_LOCAL);
 	snprintf(src, sizeof(src), "%s/src", f->dir);
 	contract_write_file(src, "file body", 9);
 	assert_int_equal(objstore_put_buffer(f->s, f->cfg.input_bucket,
@@ -646,7 +644,7 @@ test_queue_durable_reopen(void **state)
 	queue_msg_clear(&m);
 	/* "a" is still in flight from the previous life... */
 	assert_int_equal(queue_receive(q, VIS, 0, &m, &err), IP_ENOTFOUND);
-	assert_int_equal(q->ops->release_all(q, &err), IP_OK);
+	assert_int_equal(queue_release_all(q, &err), IP_OK);
 	assert_int_equal(queue_receive(q, VIS, 0, &m, &err), IP_OK);
 	assert_string_equal(m.body, "a");
 	assert_int_equal(m.receive_count, 2);

@@ -139,7 +139,7 @@ test_ping(void **state)
 	struct ip_error err = {0};
 
 	assert_int_equal(objstore_ping(f->s, &err), IP_OK);
-	assert_non_null(f->s->ops->name);
+	assert_non_null(objstore_name(f->s));
 }
 
 static void

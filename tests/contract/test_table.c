@@ -201,7 +201,7 @@ test_ping(void **state)
 	struct ip_error err = {0};
 
 	assert_int_equal(table_ping(f->t, &err), IP_OK);
-	assert_non_null(f->t->ops->name);
+	assert_non_null(table_name(f->t));
 }
 
 static void

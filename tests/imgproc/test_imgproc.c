@@ -1047,11 +1047,11 @@ test_corrupt_and_truncated(void **state)
 	assert_true(strlen(err.msg) > 10);
 	assert_int_equal(res.n, 0);
 	/* With fail_on = none the same file is accepted (grey bottom). */
-	util_strlcpy(t.cfg.fail_on, "none", sizeof(t.cfg.fail_on));
+	t.cfg.fail_on = FAIL_ON_NONE;
 	imgtest_open_proc(&t);
 	assert_int_equal(run(&t, fd, t.cfg.variants, 1, &res, &err), IP_OK);
 	imgproc_result_clear(&res);
-	util_strlcpy(t.cfg.fail_on, "error", sizeof(t.cfg.fail_on));
+	t.cfg.fail_on = FAIL_ON_ERROR;
 	imgtest_open_proc(&t);
 	close(fd);
 
@@ -1162,7 +1162,7 @@ test_bad_arguments(void **state)
 	    run(&t, fd, t.cfg.variants, RECORD_VARIANTS_MAX + 1, &res, &err),
 	    IP_EINVAL);
 	close(fd);
-	util_strlcpy(t.cfg.fail_on, "sometimes", sizeof(t.cfg.fail_on));
+	t.cfg.fail_on = (enum fail_on)99; /* config_set never makes one */
 	assert_int_equal(imgproc_vips_new(&t.cfg, &ip, &err), IP_EINVAL);
 	assert_null(ip);
 	config_defaults(&t.cfg);
@@ -1186,7 +1186,7 @@ test_bad_arguments(void **state)
 struct job_arg {
 	struct imgtest *t;
 	int fd;
-	char sha[3][65];
+	char sha[3][SHA256_HEX_SIZE];
 	int failures;
 };
 

@@ -16,7 +16,7 @@
 #include "imgproc/sniff.h"
 
 static int
-sniff(const void *buf, size_t len, bool svg, bool pdf, struct sniff *out,
+sniff(const void *buf, size_t len, bool svg, bool pdf, struct format *out,
       char *why, size_t why_len)
 {
 	return sniff_detect(buf, len, svg, pdf, out, why, why_len);
@@ -51,7 +51,7 @@ test_sniff_formats(void **state)
 	     "ftypmif1\0\0\0\0mif1",
 	     20, "heif", "image/heif"},
 	};
-	struct sniff s;
+	struct format s;
 	char why[128];
 
 	(void)state;
@@ -69,7 +69,7 @@ test_sniff_formats(void **state)
 static void
 test_sniff_refusals(void **state)
 {
-	struct sniff s;
+	struct format s;
 	char why[128];
 	const char svg[] = "\xef\xbb\xbf<?xml version=\"1.0\"?>\n<svg "
 			   "xmlns=\"http://www.w3.org/2000/svg\"/>";

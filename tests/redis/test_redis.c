@@ -110,7 +110,7 @@ open_stream(const char *stream)
 	url_for(url, sizeof(url), stream);
 	if (open_url(url, &q, &err) != IP_OK)
 		fail_msg("open %s: %s", url, err.msg);
-	assert_string_equal(q->ops->name, "redis");
+	assert_string_equal(queue_name(q), "redis");
 	return q;
 }
 

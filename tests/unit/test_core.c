@@ -120,6 +120,9 @@ test_config_rejects(void **state)
 	    {"variant.x", "width", "0"},
 	    {"worker", "max_attempts", "0"},
 	    {"output", "progressive", "maybe"},
+	    {"limits", "fail_on", "sometimes"},
+	    {"storage", "events", "both"},
+	    {"server", "log_level", "loud"},
 	};
 	struct config c;
 	struct ip_error e;

@@ -1,0 +1,66 @@
+/*
+ * format.c - the format table (format.h).  Called by config.c,
+ * function.c and imgproc/sniff.c; constant data, any thread.
+ */
+#include "core/format.h"
+
+#include <glib.h>
+
+#include "core/util.h"
+
+static const struct format formats[FORMAT_ID_COUNT] = {
+    [FORMAT_ID_JPEG] = {"jpeg", "image/jpeg", "jpegload_source", false, "jpg",
+			FORMAT_JPEG},
+    [FORMAT_ID_PNG] = {"png", "image/png", "pngload_source", false, "png",
+		       FORMAT_PNG},
+    [FORMAT_ID_WEBP] = {"webp", "image/webp", "webpload_source", true, "webp",
+			FORMAT_WEBP},
+    [FORMAT_ID_GIF] = {"gif", "image/gif", "gifload_source", true, "gif",
+		       FORMAT_GIF},
+    [FORMAT_ID_AVIF] = {"avif", "image/avif", "heifload_source", false, "avif",
+			FORMAT_AVIF},
+    [FORMAT_ID_HEIF] = {"heif", "image/heif", "heifload_source", false, "heif",
+			-1},
+    [FORMAT_ID_HEIC] = {"heif", "image/heic", "heifload_source", false, "heic",
+			-1},
+    [FORMAT_ID_TIFF] = {"tiff", "image/tiff", "tiffload_source", false, "tiff",
+			-1},
+    [FORMAT_ID_SVG] = {"svg", "image/svg+xml", "svgload_source", false, "svg",
+		       -1},
+    [FORMAT_ID_PDF] = {"pdf", "application/pdf", "pdfload_source", false, "pdf",
+		       -1},
+};
+
+const struct format *
+format_get(enum format_id id)
+{
+	return &formats[(unsigned)id < FORMAT_ID_COUNT ? id : FORMAT_ID_JPEG];
+}
+
+const struct format *
+format_output(enum out_format f)
+{
+	for (size_t i = 0; i < UTIL_ARRAY_LEN(formats); i++)
+		if (formats[i].output >= 0 && formats[i].output == (int)f)
+			return &formats[i];
+	return &formats[FORMAT_ID_JPEG];
+}
+
+int
+format_parse_output(const char *s)
+{
+	if (g_ascii_strcasecmp(s, "auto") == 0)
+		return FORMAT_AUTO;
+	for (size_t i = 0; i < UTIL_ARRAY_LEN(formats); i++)
+		if (formats[i].output >= 0 &&
+		    (g_ascii_strcasecmp(s, formats[i].format) == 0 ||
+		     g_ascii_strcasecmp(s, formats[i].ext) == 0))
+			return formats[i].output;
+	return -1;
+}
+
+const char *
+format_output_name(enum out_format f)
+{
+	return f == FORMAT_AUTO ? "auto" : format_output(f)->format;
+}

@@ -28,7 +28,19 @@ if ! command -v mmdebstrap >/dev/null; then
 			apt-get install -y -qq mmdebstrap >/dev/null; }
 fi
 
+# Every process whose root is the fresh root (servers .ci/run left, or a
+# run cut short) is ended before the mounts go.
+kill_root_procs() {
+	local p r
+	for p in /proc/[0-9]*; do
+		r=$(readlink "$p/root" 2>/dev/null) || continue
+		case $r in "$root" | "$root"/*) kill -9 "${p#/proc/}" 2>/dev/null ;; esac
+	done
+	return 0
+}
+
 cleanup() {
+	kill_root_procs
 	for m in dev/shm dev/pts dev sys proc; do
 		mountpoint -q "$root/$m" && umount -l "$root/$m"
 	done
@@ -49,13 +61,20 @@ echo "fresh-ci.sh: making a bookworm root in $root"
 mirror=$(sed -n 's/^URIs: *//p' /etc/apt/sources.list.d/debian.sources 2>/dev/null |
 	head -n 1)
 mirror=${mirror:-http://deb.debian.org/debian}
+# The machine's own registry settings come along, as they would on any
+# machine of this kind: apt's settings, locally added CA certificates (the
+# registries may be reached through a TLS-inspecting proxy) and npm's
+# machine-wide config.  Nothing of the project's is installed here.
 mmdebstrap --variant=minbase --include=ca-certificates \
 	--customize-hook='cp /etc/apt/apt.conf.d/99* "$1/etc/apt/apt.conf.d/" 2>/dev/null || true' \
+	--customize-hook='cp /usr/local/share/ca-certificates/* "$1/usr/local/share/ca-certificates/" 2>/dev/null || true' \
+	--customize-hook='chroot "$1" update-ca-certificates >/dev/null' \
 	bookworm "$root" "$mirror" \
 	"deb ${mirror%/debian}/debian-security bookworm-security main" \
 	>"$log" 2>&1 || { tail -n 20 "$log"; exit 1; }
-# npm's settings of this machine (registry), if any.
-[ -f /root/.npmrc ] && cp /root/.npmrc "$root/root/.npmrc"
+for f in /root/.npmrc /etc/npmrc /usr/etc/npmrc; do
+	[ -f "$f" ] && mkdir -p "$root$(dirname "$f")" && cp "$f" "$root$f"
+done
 cp /etc/resolv.conf "$root/etc/resolv.conf"
 
 mkdir -p "$root/work"
@@ -68,7 +87,13 @@ mount -t proc proc "$root/proc"
 mount -t sysfs sys "$root/sys"
 mount --rbind /dev "$root/dev"
 rc=0
-chroot "$root" /usr/bin/env -i HOME=/root CI=true TERM=dumb \
+# The machine's environment for TLS (as CI gets it), nothing else.
+tls_env=()
+for v in SSL_CERT_FILE SSL_CERT_DIR NODE_EXTRA_CA_CERTS REQUESTS_CA_BUNDLE \
+	http_proxy https_proxy no_proxy HTTP_PROXY HTTPS_PROXY NO_PROXY; do
+	[ -n "${!v:-}" ] && tls_env+=("$v=${!v}")
+done
+chroot "$root" /usr/bin/env -i HOME=/root CI=true TERM=dumb "${tls_env[@]}" \
 	PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
 	bash -c 'cd /work/main && bash .ci/run' >>"$log" 2>&1 || rc=$?
 echo "fresh-ci.sh: .ci/run exited $rc after $(($(date +%s) - t0)) s in all; log in $log"

@@ -11,33 +11,22 @@
  */
 #include "core/config.h"
 #include "core/log.h"
-#include "core/record.h"
 #include "core/util.h"
-#include "api/api.h"
-#include "http/http.h"
 #include "imgproc/imgproc.h"
 #include "objstore/objstore.h"
+#include "app/admin.h"
 #include "app/app.h"
 #include "app/server.h"
-#include "function/ingest.h"
 #include "hosts/lambda.h"
 #include "hosts/process.h"
-#include "function/function.h"
-#include "hosts/workers.h"
 #include "queue/queue.h"
 #include "table/table.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <ftw.h>
 #include <glib.h>
 #include <malloc.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 extern char **environ;
 
@@ -242,12 +231,10 @@ cmd_process(int argc, char **argv)
 static int
 cmd_dlq(int argc, char **argv)
 {
-	struct queue_dead_list l;
 	struct ip_error err;
 	struct config cfg;
-	struct queue *q = NULL;
 	const char *sub;
-	int rc = 0;
+	int n;
 
 	if (parse_args("dlq", "list | redrive [ID]",
 		       "Inspect or re-drive the dead-letter store.\n"
@@ -269,44 +256,19 @@ cmd_dlq(int argc, char **argv)
 		fprintf(stderr, "imgpipe: %s\n", err.msg);
 		return 2;
 	}
-	if (queue_open(&cfg, &q, &err) != IP_OK) {
+	if (strcmp(sub, "list") == 0) {
+		if (admin_dlq_list(&cfg, 1000, stdout, &err) == IP_OK)
+			return 0;
 		fprintf(stderr, "imgpipe dlq: %s\n", err.msg);
 		return 1;
 	}
-	if (strcmp(sub, "list") == 0) {
-		memset(&l, 0, sizeof(l));
-		if (queue_dlq_list(q, 1000, &l, &err) != IP_OK) {
-			fprintf(stderr, "imgpipe dlq: %s\n", err.msg);
-			rc = 1;
-		}
-		for (size_t i = 0; rc == 0 && i < l.n; i++) {
-			char when[UTIL_RFC3339_SIZE];
-			gchar *reason = g_strescape(l.items[i].reason, NULL);
-			gchar *body = g_strescape(l.items[i].body, NULL);
-
-			printf("{\"id\":\"%s\",\"receive_count\":%d,"
-			       "\"dead_at\":\"%s\",\"reason\":\"%s\","
-			       "\"body\":\"%s\"}\n",
-			       l.items[i].id, l.items[i].receive_count,
-			       util_rfc3339(l.items[i].dead_at_ms, when,
-					    sizeof(when)),
-			       reason, body);
-			g_free(reason);
-			g_free(body);
-		}
-		queue_dead_list_free(&l);
-	} else {
-		int n = queue_dlq_redrive(q, opt_all ? NULL : argv[2], &err);
-
-		if (n < 0) {
-			fprintf(stderr, "imgpipe dlq redrive: %s\n", err.msg);
-			rc = 1;
-		} else {
-			printf("%d message(s) re-driven\n", n);
-		}
+	n = admin_dlq_redrive(&cfg, opt_all ? NULL : argv[2], &err);
+	if (n < 0) {
+		fprintf(stderr, "imgpipe dlq redrive: %s\n", err.msg);
+		return 1;
 	}
-	queue_close(q);
-	return rc;
+	printf("%d message(s) re-driven\n", n);
+	return 0;
 }
 
 /* The AWS Lambda custom runtime: the function behind the S3 trigger. */
@@ -354,9 +316,6 @@ cmd_init(int argc, char **argv)
 {
 	struct ip_error err;
 	struct config cfg;
-	struct objstore *store = NULL;
-	struct table *table = NULL;
-	int rc;
 
 	if (parse_args("init", "",
 		       "Create the buckets and the table the configuration "
@@ -367,29 +326,13 @@ cmd_init(int argc, char **argv)
 		fprintf(stderr, "imgpipe: %s\n", err.msg);
 		return 2;
 	}
-	rc = util_mkdir_p(cfg.data_dir) == 0 ? IP_OK : IP_EIO;
-	if (rc != IP_OK) {
-		ip_error_set(&err, rc, "data dir %s: %s", cfg.data_dir,
-			     strerror(errno));
-		goto fail;
+	if (admin_init(&cfg, &err) != IP_OK) {
+		fprintf(stderr, "imgpipe init: %s\n", err.msg);
+		return 1;
 	}
-	rc = table_connect(&cfg, &table, &err);
-	if (rc == IP_OK)
-		rc = table_ensure(table, TABLE_MISSING_CREATE, &err);
-	if (rc != IP_OK)
-		goto fail;
-	rc = objstore_open(&cfg, &store, &err);
-	objstore_close(store);
-	if (rc != IP_OK)
-		goto fail;
 	printf("ready: buckets %s and %s, table %s\n", cfg.input_bucket,
 	       cfg.output_bucket, cfg.table);
-	table_close(table);
 	return 0;
-fail:
-	table_close(table);
-	fprintf(stderr, "imgpipe init: %s\n", err.msg);
-	return 1;
 }
 
 static int

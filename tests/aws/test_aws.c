@@ -443,6 +443,88 @@ test_json_error_hostile(void **state)
 
 /* ---- retries and error codes ---------------------------------------- */
 
+/* A seed of the fuzz corpus (captured from radosgw, s3rver, dynalite),
+ * read whole into b. */
+static void
+read_seed(const char *dir, const char *name, struct buf *b)
+{
+	const char *root = getenv("IMGPIPE_SOURCE_ROOT");
+	char path[1024];
+	char chunk[4096];
+	size_t n;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/fuzz/corpus/%s/%s",
+		 root != NULL ? root : ".", dir, name);
+	f = fopen(path, "rb");
+	if (f == NULL)
+		fail_msg("cannot open %s", path);
+	buf_init(b, 1024 * 1024, name);
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		assert_int_equal(buf_add(b, chunk, n, NULL), IP_OK);
+	fclose(f);
+}
+
+/* The replies the servers really sent decode as the backends need. */
+static void
+test_captured_replies(void **state)
+{
+	struct objstore_listing l;
+	struct record *recs = calloc(4, sizeof(*recs));
+	struct ip_error err = {0};
+	char code[AWS_CODE_MAX];
+	char msg[AWS_MESSAGE_MAX];
+	struct buf b;
+	bool truncated;
+	size_t n;
+
+	(void)state;
+	assert_non_null(recs);
+	read_seed("s3_xml", "rgw_list_truncated.xml", &b);
+	assert_int_equal(
+	    objstore_s3_parse_list(buf_str(&b), b.len, 2, &l, &truncated, &err),
+	    IP_OK);
+	assert_true(truncated);
+	assert_int_equal(l.n, 2);
+	assert_string_equal(l.keys[0], "a/&amp<.webp");
+	assert_string_equal(l.keys[1], "a/1.jpg");
+	assert_int_equal(l.sizes[0], 5);
+	objstore_listing_free(&l);
+	buf_free(&b);
+	read_seed("s3_xml", "s3rver_error_nosuchkey.xml", &b);
+	assert_true(aws_xml_error(buf_str(&b), b.len, code, sizeof(code), msg,
+				  sizeof(msg)));
+	assert_string_equal(code, "NoSuchKey");
+	assert_string_equal(msg, "The specified key does not exist.");
+	buf_free(&b);
+	read_seed("dynamodb", "get_done.json", &b);
+	assert_int_equal(
+	    table_dynamodb_parse_get(buf_str(&b), b.len, &recs[0], &err),
+	    IP_OK);
+	assert_string_equal(recs[0].id, "01JABCDEFGHJKMNPQRSTVWXYZ0");
+	assert_int_equal(recs[0].status, RECORD_DONE);
+	assert_int_equal(recs[0].version, 3);
+	buf_free(&b);
+	read_seed("dynamodb", "get_missing.json", &b);
+	assert_int_equal(
+	    table_dynamodb_parse_get(buf_str(&b), b.len, &recs[0], &err),
+	    IP_ENOTFOUND);
+	buf_free(&b);
+	read_seed("dynamodb", "scan_two.json", &b);
+	assert_int_equal(
+	    table_dynamodb_parse_query(buf_str(&b), b.len, recs, 4, &n, &err),
+	    IP_OK);
+	assert_int_equal(n, 2);
+	buf_free(&b);
+	read_seed("dynamodb", "error_conditional_check_failed.json", &b);
+	assert_true(aws_json_error(buf_str(&b), b.len, code, sizeof(code), msg,
+				   sizeof(msg)));
+	assert_string_equal(code, "ConditionalCheckFailedException");
+	assert_int_equal(aws_error_map(400, code), IP_ECONFLICT);
+	buf_free(&b);
+	free(recs);
+}
+
 static void
 test_retry_classification(void **state)
 {
@@ -755,6 +837,7 @@ main(void)
 	    cmocka_unit_test(test_list_parse_every_truncation),
 	    cmocka_unit_test(test_json_error),
 	    cmocka_unit_test(test_json_error_hostile),
+	    cmocka_unit_test(test_captured_replies),
 	    cmocka_unit_test(test_retry_classification),
 	    cmocka_unit_test(test_error_map),
 	    cmocka_unit_test(test_creds),

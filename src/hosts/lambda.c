@@ -20,7 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #define LAMBDA_URL_MAX 1024
 #define LAMBDA_ID_MAX 128

@@ -1,7 +1,7 @@
 /*
  * table_dynamodb.c - the metadata table on the DynamoDB JSON 1.0 API (AWS
  * DynamoDB, dynalite, DynamoDB Local, ScyllaDB Alternator), over libcurl
- * with SigV4 (aws.c).
+ * with SigV4 (aws_client.c).
  *
  * Called through the table.h wrappers by the gateway, the workers, the
  * HTTP handlers and start-up recovery, from any thread at once; and by

@@ -1,5 +1,5 @@
 /*
- * test_aws.c - unit tests of the AWS plumbing (src/aws/aws.c) and of the
+ * test_aws.c - unit tests of the AWS plumbing (src/aws/) and of the
  * parsers and URL handling of the S3 and DynamoDB backends: canonical
  * query strings, S3 XML errors and ListObjectsV2 replies (hostile and
  * truncated ones included), DynamoDB JSON errors, retry classification

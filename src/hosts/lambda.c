@@ -1,30 +1,39 @@
 /*
- * lambda.c - the Lambda Runtime API loop (see lambda.h).
+ * lambda.c - the Lambda Runtime API loop (see lambda.h).  One thread:
+ * `imgpipe lambda` / bootstrap's main thread.
+ *
+ * The HTTP is the aws client's plain (unsigned) path (aws_client.h): the
+ * same curl setup, connection reuse, header capture and bounded reply
+ * buffer as the S3 and DynamoDB backends, so this file is only the
+ * protocol: next, then response or error.  An event above Lambda's
+ * payload limit is refused through /error rather than served.
  */
 #include "hosts/lambda.h"
+#include "aws/aws_client.h"
 #include "core/event.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "app/app.h"
 #include "function/function.h"
 
-#include <curl/curl.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #define LAMBDA_URL_MAX 1024
 #define LAMBDA_ID_MAX 128
-/* Asynchronous invocations carry at most 256 KiB; S3 events are small. */
-#define LAMBDA_EVENT_MAX (EVENT_TEXT_MAX + 64 * 1024)
+/* Lambda's own payload limit (synchronous invocations; asynchronous ones
+ * carry at most 256 KiB): a larger event is not Lambda's. */
+#define LAMBDA_PAYLOAD_MAX (6 * 1024 * 1024)
+#define LAMBDA_CONNECT_TIMEOUT_MS 10000
+#define LAMBDA_POST_TIMEOUT_MS 30000
 
 struct invocation {
 	char id[LAMBDA_ID_MAX];
-	char *body;
-	size_t len;
-	bool too_big;
+	struct aws_response rs; /* the event in rs.body */
+	bool too_big; /* above LAMBDA_PAYLOAD_MAX: answered, not served */
+	struct ip_error too_big_err;
 };
 
 int
@@ -48,130 +57,89 @@ lambda_base_url(const char *api, char *out, size_t len, struct ip_error *err)
 	return IP_OK;
 }
 
-static size_t
-on_body(char *data, size_t size, size_t nmemb, void *arg)
+/* Request ids go into URLs: accept only [A-Za-z0-9-]. */
+static bool
+request_id_ok(const char *id)
 {
-	struct invocation *inv = arg;
-	size_t n = size * nmemb;
-	char *grown;
+	size_t n = strlen(id);
 
-	if (inv->too_big || inv->len + n > LAMBDA_EVENT_MAX) {
-		inv->too_big = true;
-		return n; /* keep reading; the invocation is refused */
-	}
-	grown = realloc(inv->body, inv->len + n + 1);
-	if (grown == NULL)
-		return 0;
-	inv->body = grown;
-	memcpy(inv->body + inv->len, data, n);
-	inv->len += n;
-	inv->body[inv->len] = '\0';
-	return n;
+	if (n == 0 || n >= LAMBDA_ID_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!(id[i] == '-' || (id[i] >= '0' && id[i] <= '9') ||
+		      (id[i] >= 'a' && id[i] <= 'z') ||
+		      (id[i] >= 'A' && id[i] <= 'Z')))
+			return false;
+	return true;
 }
 
-static size_t
-on_header(char *data, size_t size, size_t nmemb, void *arg)
-{
-	static const char name[] = "lambda-runtime-aws-request-id:";
-	struct invocation *inv = arg;
-	size_t n = size * nmemb;
-	size_t vlen;
-	const char *v;
-
-	if (n <= sizeof(name) - 1 ||
-	    strncasecmp(data, name, sizeof(name) - 1) != 0)
-		return n;
-	v = data + sizeof(name) - 1;
-	while (v < data + n && (*v == ' ' || *v == '\t'))
-		v++;
-	vlen = strcspn(v, "\r\n");
-	if (v + vlen > data + n)
-		vlen = (size_t)(data + n - v);
-	/* Request ids go into URLs: accept only [A-Za-z0-9-]. */
-	if (vlen == 0 || vlen >= sizeof(inv->id))
-		return n;
-	for (size_t i = 0; i < vlen; i++)
-		if (!(v[i] == '-' || (v[i] >= '0' && v[i] <= '9') ||
-		      (v[i] >= 'a' && v[i] <= 'z') ||
-		      (v[i] >= 'A' && v[i] <= 'Z')))
-			return n;
-	memcpy(inv->id, v, vlen);
-	inv->id[vlen] = '\0';
-	return n;
-}
-
-/* GET next: blocks until Lambda has an invocation for us. */
+/*
+ * GET next: blocks until Lambda has an invocation for us.  IP_OK with
+ * inv filled; IP_ETOOBIG with inv->id set for an event above
+ * LAMBDA_PAYLOAD_MAX (it is answered with an error, not served); another
+ * code when the Runtime API is gone.
+ */
 static int
-next_invocation(CURL *h, const char *base, struct invocation *inv,
+next_invocation(struct aws_client *c, const char *base, struct invocation *inv,
 		struct ip_error *err)
 {
 	char url[LAMBDA_URL_MAX + 32];
-	long status = 0;
-	CURLcode cc;
+	struct aws_request rq = {
+	    .method = "GET",
+	    .url = url,
+	    .body_fd = -1,
+	    .out_fd = -1,
+	    .reply_max = LAMBDA_PAYLOAD_MAX,
+	    .reply_name = "event",
+	    .want_header = "Lambda-Runtime-Aws-Request-Id",
+	};
+	int rc;
 
 	memset(inv, 0, sizeof(*inv));
 	snprintf(url, sizeof(url), "%s/invocation/next", base);
-	curl_easy_reset(h);
-	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, inv);
-	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(h, CURLOPT_HEADERDATA, inv);
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
-	cc = curl_easy_perform(h);
-	if (cc != CURLE_OK)
-		return ip_error_set(err, IP_EBACKEND, "runtime API: %s",
-				    curl_easy_strerror(cc));
-	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-	if (status != 200)
+	rc = aws_request_perform(c, &rq, &inv->rs, err);
+	if (rc != IP_OK && rc != IP_ETOOBIG) {
+		ip_error_prefix(err, "runtime API");
+		return rc;
+	}
+	if (!request_id_ok(inv->rs.header))
 		return ip_error_set(err, IP_EBACKEND,
-				    "runtime API: next answered %ld", status);
-	if (inv->id[0] == '\0')
-		return ip_error_set(err, IP_EBACKEND,
-				    "runtime API: no Lambda-Runtime-Aws-"
-				    "Request-Id");
-	return IP_OK;
-}
-
-static size_t
-discard(char *data, size_t size, size_t nmemb, void *arg)
-{
-	(void)data;
-	(void)arg;
-	return size * nmemb;
+				    "runtime API: no usable Lambda-Runtime-"
+				    "Aws-Request-Id");
+	util_strlcpy(inv->id, inv->rs.header, sizeof(inv->id));
+	return rc;
 }
 
 static int
-post(CURL *h, const char *url, const char *body, const char *error_type)
+post(struct aws_client *c, const char *url, const char *body,
+     const char *error_type)
 {
-	struct curl_slist *hdr = NULL;
 	char type_header[160];
-	long status = 0;
-	CURLcode cc;
+	const char *headers[3] = {"Content-Type: application/json", NULL, NULL};
+	struct aws_request rq = {
+	    .method = "POST",
+	    .url = url,
+	    .headers = headers,
+	    .body = body,
+	    .body_fd = -1,
+	    .body_len = (int64_t)strlen(body),
+	    .out_fd = -1,
+	    .timeout_ms = LAMBDA_POST_TIMEOUT_MS,
+	};
+	struct aws_response rs;
+	struct ip_error err;
+	int rc;
 
-	curl_easy_reset(h);
-	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT, 30L);
-	hdr = curl_slist_append(hdr, "Content-Type: application/json");
 	if (error_type != NULL) {
 		snprintf(type_header, sizeof(type_header),
 			 "Lambda-Runtime-Function-Error-Type: %s", error_type);
-		hdr = curl_slist_append(hdr, type_header);
+		headers[1] = type_header;
 	}
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
-	cc = curl_easy_perform(h);
-	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-	curl_slist_free_all(hdr);
-	if (cc != CURLE_OK || status / 100 != 2) {
-		log_error("runtime API: POST %s: %s (HTTP %ld)", url,
-			  curl_easy_strerror(cc), status);
-		return IP_EBACKEND;
-	}
-	return IP_OK;
+	rc = aws_request_perform(c, &rq, &rs, &err);
+	aws_response_free(&rs);
+	if (rc != IP_OK)
+		log_error("runtime API: %s", err.msg);
+	return rc;
 }
 
 static char *
@@ -186,7 +154,8 @@ error_body(const char *type, const char *message)
 }
 
 static void
-handle(struct app *app, CURL *h, const char *base, struct invocation *inv)
+handle(struct app *app, struct aws_client *h, const char *base,
+       struct invocation *inv)
 {
 	struct function_invocation pinv = {.attempt = 1, .final = true};
 	struct function_stats st;
@@ -199,12 +168,10 @@ handle(struct app *app, CURL *h, const char *base, struct invocation *inv)
 	ip_error_clear(&err);
 	memset(&st, 0, sizeof(st));
 	if (inv->too_big)
-		rc =
-		    ip_error_set(&err, IP_ETOOBIG, "event larger than %d bytes",
-				 LAMBDA_EVENT_MAX);
+		rc = ip_error_set(&err, IP_ETOOBIG, "%s", inv->too_big_err.msg);
 	else
-		rc = function_handle_event(&app->fn, inv->body, inv->len, &pinv,
-					   &st, &err);
+		rc = function_handle_event(&app->fn, buf_str(&inv->rs.body),
+					   inv->rs.body.len, &pinv, &st, &err);
 	if (rc == IP_OK) {
 		json_t *o =
 		    json_pack("{s:i, s:i, s:i, s:I}", "done", st.done, "failed",
@@ -227,61 +194,75 @@ handle(struct app *app, CURL *h, const char *base, struct invocation *inv)
 	free(body);
 }
 
+/* The plain-HTTP client of the Runtime API: one attempt per call (a
+ * failure means the sandbox is going away), no low-speed abort (GET next
+ * is a long poll that may stay silent for hours). */
+static int
+lambda_client(struct aws_client **out, struct ip_error *err)
+{
+	struct aws_client_opts o = {
+	    .service = "lambda-runtime",
+	    .attempts = 1,
+	    .connect_timeout_ms = LAMBDA_CONNECT_TIMEOUT_MS,
+	    .low_speed_s = -1,
+	};
+
+	return aws_client_new(NULL, &o, out, err);
+}
+
 void
 lambda_init_error(const char *message)
 {
 	char base[LAMBDA_URL_MAX];
 	char url[LAMBDA_URL_MAX + 32];
+	struct aws_client *c = NULL;
+	struct ip_error err;
 	char *body;
-	CURL *h;
 
 	if (lambda_base_url(getenv("AWS_LAMBDA_RUNTIME_API"), base,
 			    sizeof(base), NULL) != IP_OK)
 		return;
-	h = curl_easy_init();
 	body = error_body("imgpipe.init", message);
-	if (h != NULL && body != NULL) {
+	if (body != NULL && lambda_client(&c, &err) == IP_OK) {
 		snprintf(url, sizeof(url), "%s/init/error", base);
-		post(h, url, body, "imgpipe.init");
+		post(c, url, body, "imgpipe.init");
 	}
 	free(body);
-	if (h != NULL)
-		curl_easy_cleanup(h);
+	aws_client_free(c);
 }
 
 int
 lambda_run(struct app *app, int max)
 {
 	char base[LAMBDA_URL_MAX];
+	struct aws_client *c = NULL;
 	struct ip_error err;
 	int served = 0;
-	CURL *h;
 
 	if (lambda_base_url(getenv("AWS_LAMBDA_RUNTIME_API"), base,
-			    sizeof(base), &err) != IP_OK) {
+			    sizeof(base), &err) != IP_OK ||
+	    lambda_client(&c, &err) != IP_OK) {
 		log_error("%s", err.msg);
-		return 1;
-	}
-	h = curl_easy_init();
-	if (h == NULL) {
-		log_error("curl_easy_init failed");
 		return 1;
 	}
 	while (max <= 0 || served < max) {
 		struct invocation inv;
-		int rc = next_invocation(h, base, &inv, &err);
+		int rc = next_invocation(c, base, &inv, &err);
 
-		if (rc != IP_OK) {
+		if (rc == IP_ETOOBIG) {
+			inv.too_big = true;
+			inv.too_big_err = err;
+		} else if (rc != IP_OK) {
 			/* The runtime API is gone: the sandbox ended. */
-			free(inv.body);
+			aws_response_free(&inv.rs);
 			if (served == 0)
 				log_error("%s", err.msg);
 			break;
 		}
-		handle(app, h, base, &inv);
-		free(inv.body);
+		handle(app, c, base, &inv);
+		aws_response_free(&inv.rs);
 		served++;
 	}
-	curl_easy_cleanup(h);
+	aws_client_free(c);
 	return served == 0 ? 1 : 0;
 }

@@ -46,6 +46,7 @@
 #include <unistd.h>
 
 #include "aws/aws.h"
+#include "objstore/objstore_s3_compat.h"
 #include "core/log.h"
 #include "core/util.h"
 
@@ -56,7 +57,7 @@
 #define S3_THRESHOLD_DEFAULT (16 * 1024 * 1024)
 #define S3_LIST_MAX 1000
 #define S3_LIST_REPLY_MAX (4 * 1024 * 1024)
-#define S3_SORTED_MAX 100000 /* keys under a prefix, list_sort=1 */
+#define S3_TMP_TEMPLATE "/tmp/imgpipe-s3-XXXXXX"
 #define S3_TYPE_MAX sizeof(((struct objstore_stat *)NULL)->content_type)
 #define S3_TOKEN_MAX sizeof(((struct objstore_listing *)NULL)->next_token)
 
@@ -69,9 +70,7 @@ struct s3_store {
 	char ping_bucket[CONFIG_BUCKET_MAX];
 	int64_t multipart_threshold;
 	int64_t part_size;
-	bool list_sort; /* list_sort=1, see s3_list_sorted */
-	bool serialize; /* serialize=1, see s3_write_begin */
-	pthread_rwlock_t lock; /* taken when serialize */
+	struct objstore_s3_compat compat; /* test-server workarounds */
 };
 
 static const struct objstore_ops s3_ops;
@@ -180,35 +179,6 @@ s3_fill_stat(const struct aws_response *rs, int64_t size,
 			     sizeof(st->content_type));
 }
 
-/*
- * serialize=1, for servers that are not safe under concurrent requests,
- * such as s3rver 3.7.1: its delete removes directories a put is writing
- * in (the server crashes), and its put rewrites the object file in place
- * (a reader gets a torn object).  Within this process, writes then run
- * one at a time and never during a read.  Other processes are not
- * covered: a workaround for tests, not for production.
- */
-static void
-s3_write_begin(struct s3_store *s)
-{
-	if (s->serialize)
-		pthread_rwlock_wrlock(&s->lock);
-}
-
-static void
-s3_read_begin(struct s3_store *s)
-{
-	if (s->serialize)
-		pthread_rwlock_rdlock(&s->lock);
-}
-
-static void
-s3_end(struct s3_store *s)
-{
-	if (s->serialize)
-		pthread_rwlock_unlock(&s->lock);
-}
-
 /* One request without a body (or with a small memory body). */
 static int
 s3_simple(struct s3_store *s, const char *method, const char *url,
@@ -262,9 +232,9 @@ s3_put_buffer(struct objstore *os, const char *bucket, const char *key,
 	rq.body_len = (int64_t)len;
 	rq.payload_sha256 = opts != NULL ? opts->sha256_hex : NULL;
 	rq.out_fd = -1;
-	s3_write_begin(s);
+	objstore_s3_compat_write_begin(&s->compat);
 	rc = aws_request_perform(s->client, &rq, &rs, err);
-	s3_end(s);
+	objstore_s3_compat_end(&s->compat);
 	aws_response_free(&rs);
 	return rc;
 }
@@ -296,8 +266,8 @@ s3_mp_create(struct s3_store *s, const char *bucket, const char *key,
 		return rc;
 	rc = s3_simple(s, "POST", url, headers, "", 0, 0, &rs, err);
 	if (rc == IP_OK) {
-		n = aws_xml_element(rs.body, rs.body_len, 0, "UploadId", up->id,
-				    sizeof(up->id), NULL);
+		n = aws_xml_element(buf_str(&rs.body), rs.body.len, 0,
+				    "UploadId", up->id, sizeof(up->id), NULL);
 		if (n <= 0)
 			rc = ip_error_set(err, IP_EBACKEND,
 					  "s3 multipart: no UploadId in the "
@@ -394,11 +364,11 @@ s3_mp_complete(struct s3_store *s, const char *bucket, const char *key,
 	o += (size_t)snprintf(xml + o, cap - o, "%s", tail);
 	rc = s3_simple(s, "POST", url, headers, xml, o, 0, &rs, err);
 	/* S3 may answer 200 and still fail: the error is in the body. */
-	if (rc == IP_OK && rs.body != NULL &&
-	    aws_xml_element(rs.body, rs.body_len, 0, "Error", msg, 2, NULL) !=
-		-1 &&
-	    aws_xml_error(rs.body, rs.body_len, code, sizeof(code), msg,
-			  sizeof(msg)))
+	if (rc == IP_OK &&
+	    aws_xml_element(buf_str(&rs.body), rs.body.len, 0, "Error", msg, 2,
+			    NULL) != -1 &&
+	    aws_xml_error(buf_str(&rs.body), rs.body.len, code, sizeof(code),
+			  msg, sizeof(msg)))
 		rc = ip_error_set(err, aws_error_map(500, code),
 				  "s3 multipart complete: %s: %s", code, msg);
 	aws_response_free(&rs);
@@ -495,10 +465,10 @@ s3_put_file(struct objstore *os, const char *bucket, const char *key,
 		goto out;
 	}
 	if ((int64_t)sb.st_size > s->multipart_threshold) {
-		s3_write_begin(s);
+		objstore_s3_compat_write_begin(&s->compat);
 		rc = s3_put_multipart(s, bucket, key, fd, (int64_t)sb.st_size,
 				      headers, err);
-		s3_end(s);
+		objstore_s3_compat_end(&s->compat);
 		goto done;
 	}
 	if (opts != NULL && opts->sha256_hex != NULL) {
@@ -516,9 +486,9 @@ s3_put_file(struct objstore *os, const char *bucket, const char *key,
 	rq.body_len = (int64_t)sb.st_size;
 	rq.payload_sha256 = sha;
 	rq.out_fd = -1;
-	s3_write_begin(s);
+	objstore_s3_compat_write_begin(&s->compat);
 	rc = aws_request_perform(s->client, &rq, &rs, err);
-	s3_end(s);
+	objstore_s3_compat_end(&s->compat);
 	aws_response_free(&rs);
 done:
 	/* Like the fs backend's copy fallback: a moved file is consumed. */
@@ -527,6 +497,27 @@ done:
 out:
 	close(fd);
 	return rc;
+}
+
+/* An unlinked, read-write temp file in /tmp for a download (O_TMPFILE,
+ * or mkstemp and unlink); the caller closes the fd. */
+static int
+s3_tmpfile(int *fd_out, struct ip_error *err)
+{
+	char path[] = S3_TMP_TEMPLATE;
+	int fd;
+
+	*fd_out = -1;
+	fd = open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		fd = mkostemp(path, O_CLOEXEC);
+		if (fd < 0)
+			return ip_error_set(err, IP_EIO, "temp file: %s",
+					    strerror(errno));
+		unlink(path);
+	}
+	*fd_out = fd;
+	return IP_OK;
 }
 
 static int
@@ -547,7 +538,7 @@ s3_open_read(struct objstore *os, const char *bucket, const char *key,
 	if (rc == IP_OK)
 		rc = s3_url(s, bucket, key, NULL, url, sizeof(url), err);
 	if (rc == IP_OK)
-		rc = aws_tmpfile(&fd, err);
+		rc = s3_tmpfile(&fd, err);
 	if (rc != IP_OK)
 		return rc;
 	memset(&rq, 0, sizeof(rq));
@@ -555,9 +546,9 @@ s3_open_read(struct objstore *os, const char *bucket, const char *key,
 	rq.url = url;
 	rq.body_fd = -1;
 	rq.out_fd = fd;
-	s3_read_begin(s);
+	objstore_s3_compat_read_begin(&s->compat);
 	rc = aws_request_perform(s->client, &rq, &rs, err);
-	s3_end(s);
+	objstore_s3_compat_end(&s->compat);
 	if (rc != IP_OK)
 		goto out;
 	if (fstat(fd, &sb) != 0 || lseek(fd, 0, SEEK_SET) != 0) {
@@ -597,9 +588,9 @@ s3_head(struct objstore *os, const char *bucket, const char *key,
 		rc = s3_url(s, bucket, key, NULL, url, sizeof(url), err);
 	if (rc != IP_OK)
 		return rc;
-	s3_read_begin(s);
+	objstore_s3_compat_read_begin(&s->compat);
 	rc = s3_simple(s, "HEAD", url, NULL, NULL, 0, 0, &rs, err);
-	s3_end(s);
+	objstore_s3_compat_end(&s->compat);
 	if (rc == IP_OK && rs.content_length < 0)
 		rc = ip_error_set(err, IP_EBACKEND,
 				  "s3 HEAD %s/%s: no Content-Length", bucket,
@@ -624,9 +615,9 @@ s3_del(struct objstore *os, const char *bucket, const char *key,
 		rc = s3_url(s, bucket, key, NULL, url, sizeof(url), err);
 	if (rc != IP_OK)
 		return rc;
-	s3_write_begin(s);
+	objstore_s3_compat_write_begin(&s->compat);
 	rc = s3_simple(s, "DELETE", url, NULL, NULL, 0, 0, &rs, err);
-	s3_end(s);
+	objstore_s3_compat_end(&s->compat);
 	/* S3 answers 204 for a missing key; some servers say NoSuchKey. */
 	if (rc == IP_ENOTFOUND && strcmp(rs.code, "NoSuchBucket") != 0) {
 		ip_error_clear(err);
@@ -816,14 +807,14 @@ s3_list_page(struct s3_store *s, const char *bucket, const char *prefix,
 		rc = s3_url(s, bucket, NULL, query, url, S3_URL_MAX + qsize,
 			    err);
 	if (rc == IP_OK) {
-		s3_read_begin(s);
+		objstore_s3_compat_read_begin(&s->compat);
 		rc = s3_simple(s, "GET", url, NULL, NULL, 0, S3_LIST_REPLY_MAX,
 			       &rs, err);
-		s3_end(s);
+		objstore_s3_compat_end(&s->compat);
 	}
 	if (rc == IP_OK)
-		rc = objstore_s3_parse_list(rs.body, rs.body_len, max, out,
-					    &truncated, err);
+		rc = objstore_s3_parse_list(buf_str(&rs.body), rs.body.len, max,
+					    out, &truncated, err);
 out:
 	aws_response_free(&rs);
 	free(query);
@@ -831,117 +822,20 @@ out:
 	return rc;
 }
 
-struct s3_entry {
-	char *key;
-	int64_t size;
+/* s3_list_page for objstore_s3_compat_list: the prefix of one listing. */
+struct s3_list_arg {
+	struct s3_store *s;
+	const char *bucket;
+	const char *prefix;
 };
 
 static int
-cmp_entries(const void *a, const void *b)
+s3_list_page_fn(void *arg, const char *token, size_t max,
+		struct objstore_listing *out, struct ip_error *err)
 {
-	return strcmp(((const struct s3_entry *)a)->key,
-		      ((const struct s3_entry *)b)->key);
-}
+	struct s3_list_arg *a = arg;
 
-/*
- * list_sort=1: for servers that do not list in byte order (s3rver 3.7.1
- * walks its directories instead).  Reads every key under the prefix (at
- * most S3_SORTED_MAX), sorts them, and pages here with "k" tokens.  O(n)
- * per page: a workaround for test servers, not for production.
- */
-static int
-s3_list_sorted(struct s3_store *s, const char *bucket, const char *prefix,
-	       const char *token, size_t max, struct objstore_listing *out,
-	       struct ip_error *err)
-{
-	const char *after = "";
-	char *tok = NULL;
-	struct s3_entry *ents = NULL;
-	size_t n = 0;
-	size_t cap = 0;
-	size_t first;
-	int rc = IP_OK;
-
-	if (token != NULL && token[0] != '\0') {
-		if (token[0] != 'k' || !objstore_key_valid(token + 1))
-			return ip_error_set(err, IP_EINVAL,
-					    "list: invalid token");
-		after = token + 1;
-	}
-	for (int pages = 0;; pages++) {
-		struct objstore_listing page;
-
-		if (pages >= S3_SORTED_MAX / S3_LIST_MAX) {
-			rc = ip_error_set(err, IP_EBACKEND,
-					  "s3 list: more than %d keys under "
-					  "the prefix for list_sort=1",
-					  S3_SORTED_MAX);
-			goto out;
-		}
-		rc = s3_list_page(s, bucket, prefix, tok, S3_LIST_MAX, &page,
-				  err);
-		if (rc != IP_OK)
-			goto out;
-		if (n + page.n > cap) {
-			size_t ncap = cap == 0 ? 1024 : cap * 2;
-			struct s3_entry *grown;
-
-			while (ncap < n + page.n)
-				ncap *= 2;
-			grown = realloc(ents, ncap * sizeof(*ents));
-			if (grown == NULL) {
-				objstore_listing_free(&page);
-				rc = ip_error_set(err, IP_ENOMEM, "list");
-				goto out;
-			}
-			ents = grown;
-			cap = ncap;
-		}
-		for (size_t i = 0; i < page.n; i++) {
-			ents[n].key = page.keys[i];
-			ents[n++].size = page.sizes[i];
-			page.keys[i] = NULL;
-		}
-		free(tok);
-		tok = NULL;
-		if (page.next_token[0] != '\0') {
-			tok = strdup(page.next_token);
-			if (tok == NULL)
-				rc = ip_error_set(err, IP_ENOMEM, "list");
-		}
-		objstore_listing_free(&page);
-		if (rc != IP_OK)
-			goto out;
-		if (tok == NULL)
-			break;
-	}
-	if (n > 0)
-		qsort(ents, n, sizeof(*ents), cmp_entries);
-	for (first = 0; first < n && strcmp(ents[first].key, after) <= 0;
-	     first++)
-		;
-	out->keys = calloc(max, sizeof(*out->keys));
-	out->sizes = calloc(max, sizeof(*out->sizes));
-	if (out->keys == NULL || out->sizes == NULL) {
-		rc = ip_error_set(err, IP_ENOMEM, "list");
-		goto out;
-	}
-	for (size_t i = first; i < n && out->n < max; i++) {
-		out->keys[out->n] = ents[i].key;
-		out->sizes[out->n++] = ents[i].size;
-		ents[i].key = NULL;
-	}
-	if (first + out->n < n)
-		snprintf(out->next_token, sizeof(out->next_token), "k%s",
-			 out->keys[out->n - 1]);
-out:
-	for (size_t i = 0; i < n; i++)
-		free(ents[i].key);
-	free(ents);
-	free(tok);
-	if (rc != IP_OK)
-		objstore_listing_free(out);
-	return rc;
+	return s3_list_page(a->s, a->bucket, a->prefix, token, max, out, err);
 }
 
 static int
@@ -961,8 +855,12 @@ s3_list(struct objstore *os, const char *bucket, const char *prefix,
 				    S3_LIST_MAX);
 	if (prefix != NULL && strnlen(prefix, RECORD_KEY_MAX) >= RECORD_KEY_MAX)
 		return ip_error_set(err, IP_EINVAL, "list: prefix too long");
-	if (s->list_sort)
-		return s3_list_sorted(s, bucket, prefix, token, max, out, err);
+	if (s->compat.list_sort) {
+		struct s3_list_arg a = {s, bucket, prefix};
+
+		return objstore_s3_compat_list(s3_list_page_fn, &a, token, max,
+					       S3_LIST_MAX, out, err);
+	}
 	return s3_list_page(s, bucket, prefix, token, max, out, err);
 }
 
@@ -1056,15 +954,15 @@ s3_close(struct objstore *os)
 	struct s3_store *s = s3_store(os);
 
 	aws_client_free(s->client);
-	pthread_rwlock_destroy(&s->lock);
+	objstore_s3_compat_destroy(&s->compat);
 	free(s);
 }
 
 /* ---- open ------------------------------------------------------------ */
 
 static const char *const s3_params[] = {
-    "region",  "path_style", "multipart_threshold", "part_size", "attempts",
-    "timeout", "list_sort",  "serialize",	    NULL,
+    "region",	"path_style", "multipart_threshold",	 "part_size",
+    "attempts", "timeout",    OBJSTORE_S3_COMPAT_PARAMS, NULL,
 };
 
 int
@@ -1079,9 +977,7 @@ objstore_s3_open(const struct config *cfg, struct objstore **out,
 
 	*out = NULL;
 	memset(&creds, 0, sizeof(creds));
-	rc = aws_url_parse(cfg->objstore, "s3", &u, err);
-	if (rc == IP_OK)
-		rc = aws_url_check_params(&u, s3_params, err);
+	rc = aws_url_parse(cfg->objstore, "s3", s3_params, &u, err);
 	if (rc != IP_OK)
 		goto fail;
 	s = calloc(1, sizeof(*s));
@@ -1090,34 +986,23 @@ objstore_s3_open(const struct config *cfg, struct objstore **out,
 		goto fail;
 	}
 	s->base.ops = &s3_ops;
-	{
-		pthread_rwlockattr_t attr;
-
-		/* Writers must not starve behind a steady stream of reads. */
-		pthread_rwlockattr_init(&attr);
-		pthread_rwlockattr_setkind_np(
-		    &attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
-		pthread_rwlock_init(&s->lock, &attr);
-		pthread_rwlockattr_destroy(&attr);
-	}
+	rc = objstore_s3_compat_init(&s->compat, &u.query, err);
+	if (rc != IP_OK)
+		goto fail;
 	s->https = u.https;
-	rc = aws_url_bool(&u, "path_style", !u.aws, &s->path_style, err);
+	rc = query_bool(&u.query, "path_style", !u.aws, &s->path_style, err);
 	if (rc == IP_OK)
-		rc =
-		    aws_url_int(&u, "multipart_threshold", S3_THRESHOLD_DEFAULT,
-				S3_PART_MIN, INT64_C(5) << 40,
-				&s->multipart_threshold, err);
+		rc = query_int(&u.query, "multipart_threshold",
+			       S3_THRESHOLD_DEFAULT, S3_PART_MIN,
+			       INT64_C(5) << 40, &s->multipart_threshold, err);
 	if (rc == IP_OK)
-		rc = aws_url_int(&u, "part_size", S3_PART_DEFAULT, S3_PART_MIN,
-				 INT64_C(5) << 30, &s->part_size, err);
+		rc = query_int(&u.query, "part_size", S3_PART_DEFAULT,
+			       S3_PART_MIN, INT64_C(5) << 30, &s->part_size,
+			       err);
 	if (rc == IP_OK)
 		rc = aws_url_client_opts(&u, &copts, err);
 	if (rc == IP_OK)
-		rc = aws_url_bool(&u, "list_sort", false, &s->list_sort, err);
-	if (rc == IP_OK)
-		rc = aws_url_bool(&u, "serialize", false, &s->serialize, err);
-	if (rc == IP_OK)
-		rc = aws_creds_load(cfg, aws_url_param(&u, "region"), &creds,
+		rc = aws_creds_load(cfg, query_get(&u.query, "region"), &creds,
 				    err);
 	if (rc != IP_OK)
 		goto fail;

@@ -10,13 +10,8 @@
  * Parameters: region, path_style (default 1 for s3+http(s), 0 for s3://),
  * multipart_threshold (default 16M), part_size (default 8M, >= 5M),
  * attempts (1..10, default 4), timeout (seconds below 1 B/s, default 30),
- * and two workarounds for S3 test servers that deviate from S3 (s3rver
- * 3.7.1 does both), never needed with AWS, Ceph or MinIO:
- *   list_sort=1      the server does not list in byte order: read the
- *                    whole prefix and sort here (at most 100000 keys);
- *   serialize=1      the server breaks under concurrent requests: within
- *                    the process, one write at a time and none during a
- *                    read.
+ * and two opt-in workarounds for S3 test servers, list_sort=1 and
+ * serialize=1 (objstore_s3_compat.h).
  */
 #ifndef IMGPIPE_OBJSTORE_S3_H
 #define IMGPIPE_OBJSTORE_S3_H

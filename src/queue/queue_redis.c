@@ -87,6 +87,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/query.h"
 #include "core/util.h"
 #include "queue/queue_util.h"
 
@@ -523,39 +524,38 @@ url_fail(struct ip_error *err, const char *why)
 			    why);
 }
 
-/* One "key=value" of the query string. */
+/* The query string q[0, n) into u: names from a fixed list, each once,
+ * empty sequences skipped (core/query.h's rules). */
 static int
-url_param(struct rq_url *u, const char *p, size_t n, unsigned *seen,
+url_query(struct rq_url *u, const char *q, size_t n, bool db_in_path,
 	  struct ip_error *err)
 {
-	static const char *const names[] = {"stream", "group", "db"};
-	const char *eq = memchr(p, '=', n);
-	char value[RQ_NAME_MAX];
-	size_t klen;
-	size_t k;
+	static const char *const names[] = {"stream", "group", "db", NULL};
+	struct query qs;
+	const char *v;
 
-	if (eq == NULL)
-		return url_fail(err, "query parameter without '='");
-	klen = (size_t)(eq - p);
-	for (k = 0; k < sizeof(names) / sizeof(names[0]); k++)
-		if (strlen(names[k]) == klen && memcmp(names[k], p, klen) == 0)
-			break;
-	if (k == sizeof(names) / sizeof(names[0]))
-		return url_fail(err, "unknown query parameter");
-	if (*seen & (1u << k))
-		return url_fail(err, "repeated query parameter");
-	*seen |= 1u << k;
-	if (!util_pct_decode(eq + 1, n - klen - 1, false, value, sizeof(value)))
-		return url_fail(err, "query value too long or malformed");
-	if (k == 2) {
-		if (!parse_int(value, strlen(value), 0, RQ_DB_MAX, &u->db))
-			return url_fail(err, "db must be 0..65535");
-		return IP_OK;
+	if (query_parse(q, n, QUERY_ASCII_ONLY, &qs, err) != IP_OK ||
+	    query_check_known(&qs, names, err) != IP_OK) {
+		char why[IP_ERROR_MSG_MAX];
+
+		util_strlcpy(why, err != NULL ? err->msg : "query",
+			     sizeof(why));
+		return url_fail(err, why);
 	}
-	if (!name_valid(value))
-		return url_fail(err, "stream and group names are 1..64 of "
-				     "[A-Za-z0-9_.:-]");
-	util_strlcpy(k == 0 ? u->stream : u->group, value, RQ_NAME_MAX);
+	v = query_get(&qs, "db");
+	if (v != NULL && db_in_path)
+		return url_fail(err, "db both in the path and the query");
+	if (v != NULL && !parse_int(v, strlen(v), 0, RQ_DB_MAX, &u->db))
+		return url_fail(err, "db must be 0..65535");
+	for (size_t k = 0; k < 2; k++) {
+		v = query_get(&qs, names[k]);
+		if (v == NULL)
+			continue;
+		if (!name_valid(v))
+			return url_fail(err, "stream and group names are 1..64 "
+					     "of [A-Za-z0-9_.:-]");
+		util_strlcpy(k == 0 ? u->stream : u->group, v, RQ_NAME_MAX);
+	}
 	return IP_OK;
 }
 
@@ -563,9 +563,7 @@ static int
 url_parse(const char *url, struct rq_url *u, struct ip_error *err)
 {
 	const char *p, *auth_end, *host_end, *path, *query;
-	unsigned seen = 0;
 	bool db_in_path = false;
-	int rc;
 
 	memset(u, 0, sizeof(*u));
 	u->port = RQ_DEFAULT_PORT;
@@ -640,24 +638,7 @@ url_parse(const char *url, struct rq_url *u, struct ip_error *err)
 	}
 	if (*query != '?')
 		return IP_OK;
-	for (p = query + 1; *p != '\0';) {
-		size_t n = strcspn(p, "&");
-
-		if (n == 0)
-			return url_fail(err, "empty query parameter");
-		rc = url_param(u, p, n, &seen, err);
-		if (rc != IP_OK)
-			return rc;
-		p += n;
-		if (*p != '&')
-			continue;
-		p++;
-		if (*p == '\0')
-			return url_fail(err, "trailing '&'");
-	}
-	if (db_in_path && (seen & 4u))
-		return url_fail(err, "db both in the path and the query");
-	return IP_OK;
+	return url_query(u, query + 1, strlen(query + 1), db_in_path, err);
 }
 
 /* ---- connections -------------------------------------------------- */

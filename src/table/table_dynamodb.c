@@ -1,7 +1,7 @@
 /*
  * table_dynamodb.c - the metadata table on the DynamoDB JSON 1.0 API (AWS
  * DynamoDB, dynalite, DynamoDB Local, ScyllaDB Alternator), over libcurl
- * with SigV4 (aws.c).
+ * with SigV4 (aws_client.c).
  *
  * Called through the table.h wrappers by the gateway, the workers, the
  * HTTP handlers and start-up recovery, from any thread at once; and by
@@ -137,8 +137,7 @@ ddb_call(struct ddb *d, const char *op, json_t *req, json_t **reply, char *code,
 		goto out;
 	}
 	if (reply != NULL) {
-		*reply = json_loadb(rs.body != NULL ? rs.body : "", rs.body_len,
-				    0, &jerr);
+		*reply = json_loadb(buf_str(&rs.body), rs.body.len, 0, &jerr);
 		if (!json_is_object(*reply)) {
 			json_decref(*reply);
 			*reply = NULL;
@@ -245,13 +244,45 @@ item_record(json_t *item, struct record *r, struct ip_error *err)
 	return IP_OK;
 }
 
+/* The record of a GetItem reply; *item_out (may be NULL) the raw item. */
+static int
+get_reply_record(json_t *reply, const char *id, struct record *out,
+		 json_t **item_out, struct ip_error *err)
+{
+	json_t *item = json_object_get(reply, "Item");
+	int rc;
+
+	if (!json_is_object(item))
+		return ip_error_set(err, IP_ENOTFOUND, "no record %s", id);
+	rc = item_record(item, out, err);
+	if (rc == IP_OK && item_out != NULL)
+		*item_out = json_incref(item);
+	return rc;
+}
+
+int
+table_dynamodb_parse_get(const char *json, size_t len, struct record *out,
+			 struct ip_error *err)
+{
+	json_t *reply = json_loadb(json, len, 0, NULL);
+	int rc;
+
+	if (!json_is_object(reply))
+		rc = ip_error_set(err, IP_EBACKEND,
+				  "dynamodb GetItem: reply is not a JSON "
+				  "object");
+	else
+		rc = get_reply_record(reply, "(parsed)", out, NULL, err);
+	json_decref(reply);
+	return rc;
+}
+
 /* GetItem (consistent).  *item_out (may be NULL) gets the raw item. */
 static int
 ddb_get_item(struct ddb *d, const char *id, struct record *out,
 	     json_t **item_out, struct ip_error *err)
 {
 	json_t *reply = NULL;
-	json_t *item;
 	int rc;
 
 	if (item_out != NULL)
@@ -262,15 +293,7 @@ ddb_get_item(struct ddb *d, const char *id, struct record *out,
 	    &reply, NULL, NULL, err);
 	if (rc != IP_OK)
 		return rc;
-	item = json_object_get(reply, "Item");
-	if (!json_is_object(item)) {
-		rc = ip_error_set(err, IP_ENOTFOUND, "no record %s", id);
-		goto out;
-	}
-	rc = item_record(item, out, err);
-	if (rc == IP_OK && item_out != NULL)
-		*item_out = json_incref(item);
-out:
+	rc = get_reply_record(reply, id, out, item_out, err);
 	json_decref(reply);
 	return rc;
 }
@@ -492,6 +515,24 @@ ddb_take_items(json_t *reply, struct record *items, size_t want, size_t *n,
 		(*n)++;
 	}
 	return IP_OK;
+}
+
+int
+table_dynamodb_parse_query(const char *json, size_t len, struct record *items,
+			   size_t want, size_t *n, struct ip_error *err)
+{
+	json_t *reply = json_loadb(json, len, 0, NULL);
+	int rc;
+
+	*n = 0;
+	if (!json_is_object(reply))
+		rc = ip_error_set(err, IP_EBACKEND,
+				  "dynamodb Query: reply is not a JSON "
+				  "object");
+	else
+		rc = ddb_take_items(reply, items, want, n, err);
+	json_decref(reply);
+	return rc;
 }
 
 static int
@@ -797,16 +838,14 @@ table_dynamodb_open(const struct config *cfg, struct table **out,
 
 	*out = NULL;
 	memset(&creds, 0, sizeof(creds));
-	rc = aws_url_parse(cfg->table, "dynamodb", &u, err);
+	rc = aws_url_parse(cfg->table, "dynamodb", ddb_params, &u, err);
 	if (rc == IP_OK)
-		rc = aws_url_check_params(&u, ddb_params, err);
-	if (rc == IP_OK)
-		rc = aws_url_bool(&u, "create", true, &create, err);
+		rc = query_bool(&u.query, "create", true, &create, err);
 	if (rc == IP_OK)
 		rc = aws_url_client_opts(&u, &copts, err);
 	if (rc != IP_OK)
 		goto fail;
-	name = aws_url_param(&u, "table");
+	name = query_get(&u.query, "table");
 	if (name == NULL)
 		name = "imgpipe";
 	if (!table_name_ok(name)) {
@@ -814,7 +853,7 @@ table_dynamodb_open(const struct config *cfg, struct table **out,
 				  "bad table name (3..255 of [A-Za-z0-9_.-])");
 		goto fail;
 	}
-	rc = aws_creds_load(cfg, aws_url_param(&u, "region"), &creds, err);
+	rc = aws_creds_load(cfg, query_get(&u.query, "region"), &creds, err);
 	if (rc != IP_OK)
 		goto fail;
 	d = calloc(1, sizeof(*d));

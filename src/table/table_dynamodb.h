@@ -26,4 +26,20 @@
 int table_dynamodb_open(const struct config *cfg, struct table **out,
 			struct ip_error *err);
 
+/* The DynamoDB replies this backend decodes, exposed for the unit tests
+ * and fuzz/fuzz_dynamodb.c.  json[0, len) need not be NUL-terminated.
+ *
+ * A GetItem reply ({"Item": {...}}) into *out: IP_ENOTFOUND without an
+ * Item, IP_EBACKEND for a reply or item that is not a well-formed record
+ * (id, doc and version attributes, doc a valid record of that id). */
+int table_dynamodb_parse_get(const char *json, size_t len, struct record *out,
+			     struct ip_error *err);
+
+/* A Query reply ({"Items": [...]}) into items[0, want): *n gets how many
+ * were decoded (a damaged item is logged and skipped).  IP_EBACKEND for a
+ * reply without Items or with more than want of them. */
+int table_dynamodb_parse_query(const char *json, size_t len,
+			       struct record *items, size_t want, size_t *n,
+			       struct ip_error *err);
+
 #endif

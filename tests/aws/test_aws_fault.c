@@ -707,6 +707,48 @@ test_dynamodb_throttled_then_ok(void **state)
 	fake_stop(fk);
 }
 
+/* The plain (unsigned) path the Lambda host uses: no signature, the
+ * reply in a bounded buffer, and a reply above its bound refused with the
+ * buffer's one error, naming what it holds. */
+static void
+test_plain_client_bounded_reply(void **state)
+{
+	static const struct fake_reply script[] = {
+	    {200, "{\"Records\":[]}"},
+	    {200, "0123456789012345678901234567890123456789"},
+	};
+	struct fake *fk = fake_start(script, 2);
+	struct aws_client_opts o = {.service = "plain", .attempts = 1};
+	struct aws_client *c = NULL;
+	struct aws_response rs;
+	struct ip_error err = {0};
+	char url[64];
+	struct aws_request rq = {
+	    .method = "GET",
+	    .url = url,
+	    .body_fd = -1,
+	    .out_fd = -1,
+	    .reply_max = 16,
+	    .reply_name = "event",
+	};
+
+	(void)state;
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/next", fk->port);
+	assert_int_equal(aws_client_new(NULL, &o, &c, &err), IP_OK);
+	assert_int_equal(aws_request_perform(c, &rq, &rs, &err), IP_OK);
+	assert_string_equal(buf_str(&rs.body), "{\"Records\":[]}");
+	aws_response_free(&rs);
+	assert_int_equal(aws_request_perform(c, &rq, &rs, &err), IP_ETOOBIG);
+	assert_non_null(strstr(err.msg, "event is larger than 16 bytes"));
+	aws_response_free(&rs);
+	assert_int_equal(fake_count(fk), 2);
+	assert_string_equal(fk->reqs[0].target, "/next");
+	assert_string_equal(fk->reqs[0].auth, "");
+	assert_string_equal(fk->reqs[0].sha_header, "");
+	aws_client_free(c);
+	fake_stop(fk);
+}
+
 /* A failed condition on the first attempt is final: IP_EEXIST for a put,
  * with no retry and no second guess. */
 static void
@@ -781,6 +823,7 @@ main(void)
 	    cmocka_unit_test(test_multipart_abort),
 	    cmocka_unit_test(test_multipart_complete_error_in_200),
 	    cmocka_unit_test(test_dynamodb_throttled_then_ok),
+	    cmocka_unit_test(test_plain_client_bounded_reply),
 	    cmocka_unit_test(test_dynamodb_condition_failed),
 	    cmocka_unit_test(test_dynamodb_bad_replies),
 	};

@@ -479,7 +479,9 @@ test_foreign_entry(void **state)
 	queue_close(q);
 }
 
-/* db, stream and group from the query land where they say. */
+/* db, stream and group from the query land where they say.  Empty
+ * sequences ("&&", a trailing '&') are skipped, as core/query.h and the
+ * WHATWG URL standard have it (they were refused before issue 8). */
 static void
 test_url_options(void **state)
 {
@@ -493,8 +495,8 @@ test_url_options(void **state)
 	(void)state;
 	test_stream(stream, sizeof(stream), "db3");
 	assert_true((size_t)snprintf(url, sizeof(url),
-				     "redis://%s:%d/3?group=resizers&"
-				     "stream=%s",
+				     "redis://%s:%d/3?group=resizers&&"
+				     "stream=%s&",
 				     host, port, stream) < sizeof(url));
 	if (open_url(url, &q, &err) != IP_OK)
 		fail_msg("open: %s", err.msg);
@@ -557,7 +559,6 @@ test_bad_urls(void **state)
 	    "redis://127.0.0.1/?group",
 	    "redis://127.0.0.1/?db=70000",
 	    "redis://127.0.0.1/2?db=2",
-	    "redis://127.0.0.1/?stream=x&",
 	    "redis://127.0.0.1/#frag",
 	    "redis://:s3cret@127.0.0.1/?stream=%zz",
 	    "redis://127.0.0.1/?stream="

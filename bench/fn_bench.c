@@ -426,7 +426,7 @@ bench_open(struct bench *b, struct ip_error *err)
 	if (rc != IP_OK)
 		return rc;
 	if (b->subject == SUBJECT_IMGPROC)
-		return imgproc_vips_new(&b->cfg, &b->img, err);
+		return imgproc_vips_open(&b->cfg, &b->img, err);
 	rc = app_open(&b->app, &b->cfg, APP_NEED_ALL, err);
 	if (rc != IP_OK)
 		return rc;

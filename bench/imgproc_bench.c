@@ -113,7 +113,7 @@ main(int argc, char **argv)
 	cfg.vips_threads = 1;
 	for (size_t i = 0; format >= 0 && i < cfg.n_variants; i++)
 		cfg.variants[i].format = (enum out_format)format;
-	if (imgproc_vips_new(&cfg, &ip, &err) != IP_OK) {
+	if (imgproc_vips_open(&cfg, &ip, &err) != IP_OK) {
 		fprintf(stderr, "imgproc: %s\n", err.msg);
 		return 1;
 	}

@@ -73,7 +73,7 @@ app_open(struct app *app, const struct config *cfg, unsigned need,
 			goto fail;
 	}
 	if (need & APP_NEED_IMG) {
-		rc = imgproc_vips_new(&app->cfg, &app->img, err);
+		rc = imgproc_vips_open(&app->cfg, &app->img, err);
 		if (rc != IP_OK)
 			goto fail;
 	}

@@ -83,8 +83,8 @@ struct imgproc {
 /* Initialise libvips once per process (idempotent) with the config's
  * safety settings (untrusted loaders blocked, cache off, threads).
  * Then build the shared processor, loading the watermark image if any. */
-int imgproc_vips_new(const struct config *cfg, struct imgproc **out,
-		     struct ip_error *err);
+int imgproc_vips_open(const struct config *cfg, struct imgproc **out,
+		      struct ip_error *err);
 
 /* "8.14.1": the libvips this binary runs on (vips_version.c). */
 const char *imgproc_vips_version(void);

@@ -196,7 +196,7 @@ static const struct imgproc_ops fake_ops = {
 };
 
 int
-imgproc_fake_new(struct imgproc **out, struct ip_error *err)
+imgproc_fake_open(struct imgproc **out, struct ip_error *err)
 {
 	struct imgproc_fake *f = calloc(1, sizeof(*f));
 

@@ -25,7 +25,7 @@
 #include "imgproc/imgproc.h"
 
 /* Build a fake processor (free with imgproc_close).  IP_ENOMEM. */
-int imgproc_fake_new(struct imgproc **out, struct ip_error *err);
+int imgproc_fake_open(struct imgproc **out, struct ip_error *err);
 
 /* How many times process has been called on p (any outcome). */
 int64_t imgproc_fake_calls(struct imgproc *p);

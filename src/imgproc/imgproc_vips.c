@@ -1062,8 +1062,8 @@ vips_fail_on(enum fail_on f, VipsFailOn *out)
 }
 
 int
-imgproc_vips_new(const struct config *cfg, struct imgproc **out,
-		 struct ip_error *err)
+imgproc_vips_open(const struct config *cfg, struct imgproc **out,
+		  struct ip_error *err)
 {
 	struct imgproc_vips *p;
 	unsigned int r = 255, g = 255, b = 255;

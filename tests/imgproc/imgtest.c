@@ -47,7 +47,7 @@ imgtest_begin(struct imgtest *t)
 		if (VIPS_INIT("imgtest"))
 			fail_msg("VIPS_INIT failed");
 		vips_leak_set(FALSE);
-		/* As imgproc_vips_new does: no operation cache, so objects
+		/* As imgproc_vips_open does: no operation cache, so objects
 		 * alive at the end are leaks, not cache entries. */
 		vips_cache_set_max(0);
 		started = 1;
@@ -69,9 +69,9 @@ imgtest_open_proc(struct imgtest *t)
 
 	imgproc_close(t->ip);
 	t->ip = NULL;
-	rc = imgproc_vips_new(&t->cfg, &t->ip, &err);
+	rc = imgproc_vips_open(&t->cfg, &t->ip, &err);
 	if (rc != IP_OK)
-		fail_msg("imgproc_vips_new: %s", err.msg);
+		fail_msg("imgproc_vips_open: %s", err.msg);
 }
 
 void

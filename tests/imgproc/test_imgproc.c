@@ -1163,17 +1163,17 @@ test_bad_arguments(void **state)
 	    IP_EINVAL);
 	close(fd);
 	t.cfg.fail_on = (enum fail_on)99; /* config_set never makes one */
-	assert_int_equal(imgproc_vips_new(&t.cfg, &ip, &err), IP_EINVAL);
+	assert_int_equal(imgproc_vips_open(&t.cfg, &ip, &err), IP_EINVAL);
 	assert_null(ip);
 	config_defaults(&t.cfg);
 	util_strlcpy(t.cfg.watermark.colour, "blue",
 		     sizeof(t.cfg.watermark.colour));
-	assert_int_equal(imgproc_vips_new(&t.cfg, &ip, &err), IP_EINVAL);
+	assert_int_equal(imgproc_vips_open(&t.cfg, &ip, &err), IP_EINVAL);
 	assert_non_null(strstr(err.msg, "watermark.colour"));
 	config_defaults(&t.cfg);
 	util_strlcpy(t.cfg.watermark.text, "<b>unclosed",
 		     sizeof(t.cfg.watermark.text));
-	assert_int_equal(imgproc_vips_new(&t.cfg, &ip, &err), IP_EINVAL);
+	assert_int_equal(imgproc_vips_open(&t.cfg, &ip, &err), IP_EINVAL);
 	assert_non_null(strstr(err.msg, "watermark.text"));
 	imgproc_result_clear(NULL);
 	memset(&res, 0, sizeof(res));

@@ -100,7 +100,7 @@ setup(void **state)
 	    app_open(app, &cfg,
 		     APP_NEED_STORE | APP_NEED_TABLE | APP_NEED_QUEUE, &e),
 	    IP_OK);
-	assert_int_equal(imgproc_fake_new(&app->img, &e), IP_OK);
+	assert_int_equal(imgproc_fake_open(&app->img, &e), IP_OK);
 	app->fn.img = app->img;
 	app->fn.on_finished = on_finished;
 	app->fn.on_finished_arg = fx;

@@ -5,6 +5,7 @@
  * any thread; its only shared state is an atomic counter.
  */
 #include "imgproc/imgproc_fake.h"
+#include "core/buf.h"
 #include "core/util.h"
 
 #include <errno.h>
@@ -44,45 +45,33 @@ fnv1a(uint64_t h, const void *data, size_t len)
 static int
 read_all(int fd, char **out, size_t *len, struct ip_error *err)
 {
-	size_t cap = 4096;
-	size_t n = 0;
-	char *buf = malloc(cap + 1);
+	struct buf b;
+	char chunk[4096];
+	int rc = IP_OK;
 
-	if (buf == NULL)
-		return ip_error_set(err, IP_ENOMEM, "out of memory");
+	buf_init(&b, FAKE_INPUT_MAX, "fake: input");
 	for (;;) {
-		ssize_t r = pread(fd, buf + n, cap - n, (off_t)n);
+		ssize_t r = pread(fd, chunk, sizeof(chunk), (off_t)b.len);
 
 		if (r < 0) {
-			free(buf);
-			return ip_error_set(err, IP_EIO, "fake: read: %s",
-					    strerror(errno));
+			rc = ip_error_set(err, IP_EIO, "fake: read: %s",
+					  strerror(errno));
+			break;
 		}
 		if (r == 0)
 			break;
-		n += (size_t)r;
-		if (n == cap) {
-			char *bigger;
-
-			if (cap >= FAKE_INPUT_MAX) {
-				free(buf);
-				return ip_error_set(err, IP_ETOOBIG,
-						    "fake: input too big");
-			}
-			cap *= 2;
-			bigger = realloc(buf, cap + 1);
-			if (bigger == NULL) {
-				free(buf);
-				return ip_error_set(err, IP_ENOMEM,
-						    "out of memory");
-			}
-			buf = bigger;
-		}
+		rc = buf_add(&b, chunk, (size_t)r, err);
+		if (rc != IP_OK)
+			break;
 	}
-	buf[n] = '\0';
-	*out = buf;
-	*len = n;
-	return IP_OK;
+	if (rc != IP_OK) {
+		buf_free(&b);
+		return rc;
+	}
+	*out = buf_steal(&b, len);
+	if (*out == NULL)
+		*out = calloc(1, 1); /* empty input: "" */
+	return *out != NULL ? IP_OK : ip_error_set(err, IP_ENOMEM, "oom");
 }
 
 static void

@@ -85,11 +85,39 @@ struct aws_xfer {
 
 static pthread_once_t aws_once = PTHREAD_ONCE_INIT;
 static CURLcode aws_global_rc = CURLE_FAILED_INIT;
+static const char *aws_ca; /* CURLOPT_CAINFO, or NULL for curl's default */
+
+/*
+ * The CA bundle for HTTPS.  libcurl knows one path, fixed when it was
+ * built (Debian's: /etc/ssl/certs/ca-certificates.crt); the Lambda package
+ * runs Debian's libcurl on Amazon Linux 2023, which keeps its bundle at
+ * /etc/pki/tls/certs/ca-bundle.crt.  Returns NULL when curl's own default
+ * exists (curl uses it), else the first readable bundle of the known
+ * layouts, else NULL (curl then fails with its usual certificate error).
+ */
+static const char *
+aws_ca_file(void)
+{
+	static const char *const known[] = {
+	    "/etc/ssl/certs/ca-certificates.crt", /* Debian, Ubuntu, Alpine */
+	    "/etc/pki/tls/certs/ca-bundle.crt", /* AL2023, Fedora, RHEL */
+	    "/etc/ssl/ca-bundle.pem", /* openSUSE */
+	};
+	const curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
+
+	if (v->cainfo != NULL && access(v->cainfo, R_OK) == 0)
+		return NULL;
+	for (size_t i = 0; i < UTIL_ARRAY_LEN(known); i++)
+		if (access(known[i], R_OK) == 0)
+			return known[i];
+	return NULL;
+}
 
 static void
 aws_global_init(void)
 {
 	aws_global_rc = curl_global_init(CURL_GLOBAL_ALL);
+	aws_ca = aws_ca_file();
 }
 
 /* ---- URLs ------------------------------------------------------------ */
@@ -1301,6 +1329,8 @@ setup_easy(struct aws_client *c, const struct aws_request *rq,
 	SET(CURLOPT_NOSIGNAL, 1L);
 	SET(CURLOPT_ERRORBUFFER, errbuf);
 	SET(CURLOPT_PROTOCOLS_STR, "http,https");
+	if (aws_ca != NULL)
+		SET(CURLOPT_CAINFO, aws_ca);
 	SET(CURLOPT_FOLLOWLOCATION, 0L);
 	SET(CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
 	SET(CURLOPT_LOW_SPEED_LIMIT, 1L);

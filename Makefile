@@ -7,7 +7,7 @@ MESON_OPTS ?=
 PORT ?= 8080
 DATA ?= ./data
 
-.PHONY: all deps build run test asan test-asan test-tsan bench fuzz format format-check clean
+.PHONY: all deps build run test asan test-asan test-tsan bench fuzz format format-check clean lambda
 
 all: build
 
@@ -100,6 +100,12 @@ fuzz: $(FUZZ_BUILD)/build.ninja
 			|| { tail -n 40 fuzz/out/fuzz_$$t.log; exit 1; }; \
 		grep -E '^#[0-9]+.*DONE|cov:' fuzz/out/fuzz_$$t.log | tail -n 1; \
 	done; [ $$found -gt 0 ] || { echo "no fuzz targets in $(FUZZ_BUILD)"; exit 1; }
+
+# The AWS Lambda package (provided.al2023): a release build in
+# build-lambda, laid out and checked by scripts/lambda-package.sh into
+# dist/imgpipe-lambda-x86_64.zip; see docs/AWS.md.
+lambda:
+	scripts/lambda-package.sh
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

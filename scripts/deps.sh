@@ -3,6 +3,7 @@
 #   scripts/deps.sh            build + run
 #   scripts/deps.sh test       + what the test suite needs
 #   scripts/deps.sh bench      + what `make bench` needs
+#   scripts/deps.sh lambda     + what `make lambda` needs (lambda-package.sh)
 # Used by every Makefile target and by .ci/run.  Needs root or sudo when
 # something is missing; does nothing (and needs nothing) otherwise.
 set -euo pipefail
@@ -19,12 +20,14 @@ test_pkgs=(libcmocka-dev python3 python3-pil libimage-exiftool-perl curl jq
 	clang-format awscli ca-certificates git procps iproute2 xz-utils)
 bench_pkgs=(gnuplot-nox nginx libnginx-mod-http-dav-ext wrk hyperfine time
 	libjpeg-turbo-progs libjemalloc2)
+lambda_pkgs=(patchelf zip binutils)
 
 want=("${build_pkgs[@]}")
 for extra in "$@"; do
 	case "$extra" in
 	test) want+=("${test_pkgs[@]}") ;;
 	bench) want+=("${test_pkgs[@]}" "${bench_pkgs[@]}") ;;
+	lambda) want+=("${lambda_pkgs[@]}") ;;
 	*) echo "deps.sh: unknown set '$extra'" >&2; exit 2 ;;
 	esac
 done

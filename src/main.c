@@ -410,6 +410,37 @@ tune_malloc(void)
 		mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 }
 
+/*
+ * The Lambda package (scripts/lambda-package.sh, docs/AWS.md) carries its
+ * own fonts and libvips modules next to `bootstrap`, and Lambda gives no
+ * shell to set the environment, so the binary does it before libvips and
+ * fontconfig start: FONTCONFIG_FILE=DIR/fonts/fonts.conf and VIPSHOME=DIR
+ * (libvips then loads its modules from DIR/x86_64-linux-gnu/vips-modules-
+ * X.Y, named after its own libdir).  Only when DIR holds the package's
+ * fonts.conf; the environment still wins.
+ */
+static void
+packaged_env(void)
+{
+	char dir[4096];
+	char conf[4096 + 32];
+	ssize_t n = readlink("/proc/self/exe", dir, sizeof(dir) - 1);
+	char *slash;
+
+	if (n <= 0)
+		return;
+	dir[n] = '\0';
+	slash = strrchr(dir, '/');
+	if (slash == NULL)
+		return;
+	*slash = '\0';
+	snprintf(conf, sizeof(conf), "%s/fonts/fonts.conf", dir);
+	if (access(conf, R_OK) != 0)
+		return;
+	setenv("FONTCONFIG_FILE", conf, 0);
+	setenv("VIPSHOME", dir, 0);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -423,6 +454,7 @@ main(int argc, char **argv)
 		/* provided.al2023 runs the function as `bootstrap`. */
 		if (strcmp(base != NULL ? base + 1 : argv[0], "bootstrap") ==
 		    0) {
+			packaged_env();
 			rc = cmd_lambda(argc, argv);
 			free_options();
 			return rc;

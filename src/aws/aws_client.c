@@ -54,6 +54,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/config.h"
 #include "core/log.h"
 #include "core/util.h"
 
@@ -71,6 +72,7 @@ struct aws_client {
 	long low_speed_s;
 	int backoff_ms;
 	int backoff_max_ms;
+	char ca_file[CONFIG_PATH_MAX]; /* "" = aws_ca (found at start) */
 	CURLSH *share;
 	pthread_mutex_t locks[CURL_LOCK_DATA_LAST];
 };
@@ -91,11 +93,40 @@ struct aws_xfer {
 
 static pthread_once_t aws_once = PTHREAD_ONCE_INIT;
 static CURLcode aws_global_rc = CURLE_FAILED_INIT;
+static const char *aws_ca; /* CURLOPT_CAINFO, or NULL for curl's default */
+
+/*
+ * The CA bundle for HTTPS when aws.ca_file does not name one.  libcurl
+ * knows one path, fixed when it was built (Debian's:
+ * /etc/ssl/certs/ca-certificates.crt); the Lambda package runs Debian's
+ * libcurl on Amazon Linux 2023, which keeps its bundle at
+ * /etc/pki/tls/certs/ca-bundle.crt.  Returns NULL when curl's own default
+ * exists (curl uses it), else the first readable bundle of the known
+ * layouts, else NULL (curl then fails with its usual certificate error).
+ */
+static const char *
+aws_ca_file(void)
+{
+	static const char *const known[] = {
+	    "/etc/ssl/certs/ca-certificates.crt", /* Debian, Ubuntu, Alpine */
+	    "/etc/pki/tls/certs/ca-bundle.crt", /* AL2023, Fedora, RHEL */
+	    "/etc/ssl/ca-bundle.pem", /* openSUSE */
+	};
+	const curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
+
+	if (v->cainfo != NULL && access(v->cainfo, R_OK) == 0)
+		return NULL;
+	for (size_t i = 0; i < UTIL_ARRAY_LEN(known); i++)
+		if (access(known[i], R_OK) == 0)
+			return known[i];
+	return NULL;
+}
 
 static void
 aws_global_init(void)
 {
 	aws_global_rc = curl_global_init(CURL_GLOBAL_ALL);
+	aws_ca = aws_ca_file();
 }
 
 /* ---- client ---------------------------------------------------------- */
@@ -160,6 +191,16 @@ aws_client_new(const struct aws_creds *creds,
 	c->connect_timeout_ms =
 	    opts->connect_timeout_ms > 0 ? opts->connect_timeout_ms : 5000;
 	c->low_speed_s = opts->low_speed_s != 0 ? opts->low_speed_s : 30;
+	if (opts->ca_file != NULL && opts->ca_file[0] != '\0') {
+		if (access(opts->ca_file, R_OK) != 0) {
+			n = errno;
+			free(c);
+			return ip_error_set(err, IP_EINVAL,
+					    "aws.ca_file %s: %s", opts->ca_file,
+					    strerror(n));
+		}
+		util_strlcpy(c->ca_file, opts->ca_file, sizeof(c->ca_file));
+	}
 	c->backoff_ms = opts->backoff_ms > 0 ? opts->backoff_ms : 100;
 	c->backoff_max_ms =
 	    opts->backoff_max_ms > 0 ? opts->backoff_max_ms : 5000;
@@ -529,6 +570,10 @@ setup_easy(struct aws_client *c, const struct aws_request *rq,
 	SET(CURLOPT_NOSIGNAL, 1L);
 	SET(CURLOPT_ERRORBUFFER, errbuf);
 	SET(CURLOPT_PROTOCOLS_STR, "http,https");
+	if (c->ca_file[0] != '\0')
+		SET(CURLOPT_CAINFO, c->ca_file);
+	else if (aws_ca != NULL)
+		SET(CURLOPT_CAINFO, aws_ca);
 	SET(CURLOPT_FOLLOWLOCATION, 0L);
 	SET(CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
 	if (c->low_speed_s > 0) {

@@ -42,6 +42,7 @@ struct aws_client_opts {
 			  * -1 = never (long polls) */
 	int backoff_ms; /* first retry delay; 0 = 100 */
 	int backoff_max_ms; /* 0 = 5000 */
+	const char *ca_file; /* CA bundle (aws.ca_file); NULL or "" = found */
 };
 
 struct aws_client;

@@ -94,6 +94,7 @@ static const struct key_def key_table[] = {
     {"aws", "secret_access_key", KEY_STR, CFG(aws_secret_access_key), 0, 0,
      NULL},
     {"aws", "session_token", KEY_STR, CFG(aws_session_token), 0, 0, NULL},
+    {"aws", "ca_file", KEY_STR, CFG(aws_ca_file), 0, 0, NULL},
 
     {"worker", "workers", KEY_INT, CFG(workers), 0, 256, NULL},
     {"worker", "max_attempts", KEY_INT, CFG(max_attempts), 1, 100, NULL},

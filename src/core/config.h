@@ -129,6 +129,9 @@ struct config {
 	char aws_access_key_id[128];
 	char aws_secret_access_key[128];
 	char aws_session_token[2048];
+	/* CA bundle for HTTPS; empty = curl's default, else the first of
+	 * the known layouts (Debian, AL2023, ...; see aws_client.c) */
+	char aws_ca_file[CONFIG_PATH_MAX];
 
 	/* [worker] */
 	int workers; /* 0 = number of cores */

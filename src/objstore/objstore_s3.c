@@ -1001,6 +1001,7 @@ objstore_s3_open(const struct config *cfg, struct objstore **out,
 			       err);
 	if (rc == IP_OK)
 		rc = aws_url_client_opts(&u, &copts, err);
+	copts.ca_file = cfg->aws_ca_file;
 	if (rc == IP_OK)
 		rc = aws_creds_load(cfg, query_get(&u.query, "region"), &creds,
 				    err);

@@ -843,6 +843,7 @@ table_dynamodb_open(const struct config *cfg, struct table **out,
 		rc = query_bool(&u.query, "create", true, &create, err);
 	if (rc == IP_OK)
 		rc = aws_url_client_opts(&u, &copts, err);
+	copts.ca_file = cfg->aws_ca_file;
 	if (rc != IP_OK)
 		goto fail;
 	name = query_get(&u.query, "table");

@@ -124,6 +124,24 @@ class CliTest(unittest.TestCase):
         self.assertIn("[variant.thumb]\nwidth = 150", r.stdout)
         self.assertNotIn("secret_access_key", r.stdout)
 
+    def test_unreadable_ca_file_is_refused(self):
+        # aws.ca_file names the CA bundle for HTTPS to S3/DynamoDB; a path
+        # that cannot be read stops start-up with its name, before any
+        # request is made (nothing listens on port 1).
+        missing = os.path.join(self.tmp, "no-such-ca.crt")
+        r = run("init", "--data-dir", self.tmp, env={
+            "IMGPIPE_STORAGE_OBJSTORE":
+                "s3+https://127.0.0.1:1/?region=us-east-1&path_style=1",
+            "IMGPIPE_AWS_ACCESS_KEY_ID": "k",
+            "IMGPIPE_AWS_SECRET_ACCESS_KEY": "s",
+            "IMGPIPE_AWS_CA_FILE": missing})
+        self.assertEqual(r.returncode, 1, r.stderr)
+        if "s3" not in os.environ.get("IMGPIPE_BUILT_BACKENDS", "s3").split():
+            self.assertIn("built without s3", r.stderr)
+            return
+        self.assertIn(f"aws.ca_file {missing}: No such file or directory",
+                      r.stderr)
+
     def test_dlq_on_an_empty_store(self):
         r = run("dlq", "list", "--data-dir", self.tmp)
         self.assertEqual(r.returncode, 0, r.stderr)

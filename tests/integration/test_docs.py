@@ -15,9 +15,10 @@ The fenced code blocks of those files are taken by language tag:
   json               data: it must parse
   anything else      ignored (diagrams, sample output)
 
-A command block that cannot run here is listed in CANNOT_RUN with the reason.
-The test fails if an entry matches no block (the table cannot rot) and if a
-command block that is not listed runs a program outside RUNNABLE.
+A command block that cannot run here is listed in CANNOT_RUN with the reason;
+of such a block, each `imgpipe` command must still parse (run with --help
+added). The test fails if an entry matches no block (the table cannot rot)
+and if a command block that is not listed runs a program outside RUNNABLE.
 """
 import configparser
 import glob
@@ -51,7 +52,7 @@ CANNOT_RUN = [
     ("docs/DISTRIBUTED.md", "aws dynamodb create-table",
      "creates a table in a real AWS account (no --endpoint-url); the aws "
      "suite's aws-live test checks the table's indexes against dynalite"),
-    ("docs/DISTRIBUTED.md", "imgpipe --config imgpipe.ini init",
+    ("docs/DISTRIBUTED.md", "imgpipe init --config imgpipe.ini",
      "needs an AWS account (S3, DynamoDB) and redis.internal; its "
      "imgpipe.ini is checked as an ini block here"),
     ("docs/DISTRIBUTED.md", "imgpipe gateway --listen 0.0.0.0",
@@ -162,13 +163,14 @@ def listed(block):
 
 # ---- shell text ----
 
-def split_comment(line):
-    """(code, comment) of one shell line: '#' starts a comment at the start
-    of a word outside quotes."""
+def scan_shell(text):
+    """(where a comment starts or None, the quote left open at the end or
+    None) of shell text: '#' starts a comment at the start of a word outside
+    quotes."""
     quote = None
     k = 0
-    while k < len(line):
-        c = line[k]
+    while k < len(text):
+        c = text[k]
         if quote != "'" and c == "\\":
             k += 2
             continue
@@ -177,10 +179,18 @@ def split_comment(line):
                 quote = None
         elif c in "'\"":
             quote = c
-        elif c == "#" and (k == 0 or line[k - 1].isspace()):
-            return line[:k].rstrip(), line[k + 1:].strip()
+        elif c == "#" and (k == 0 or text[k - 1].isspace()):
+            return k, None
         k += 1
-    return line.rstrip(), ""
+    return None, quote
+
+
+def split_comment(text):
+    """(code, comment) of a shell command's text."""
+    k, _ = scan_shell(text)
+    if k is None:
+        return text.rstrip(), ""
+    return text[:k].rstrip(), text[k + 1:].strip()
 
 
 class Command:
@@ -195,24 +205,26 @@ class Command:
         lex.whitespace_split = True
         return list(lex)
 
-    def programs(self):
-        """The program of each simple command (after assignments)."""
-        progs = []
-        at_start = True
+    def simple_commands(self):
+        """The words of each simple command, leading assignments left out;
+        a background job is the command ["&"]."""
+        out = []
+        cur = None
         for w in self.words():
             if w in SEPARATORS:  # NAME=$(cmd: '(' starts a command too
-                at_start = True
-                continue
-            if w == "&":
-                progs.append("&")  # a background job
-                at_start = True
-                continue
-            if at_start and ASSIGNMENT.match(w):
-                continue
-            if at_start:
-                progs.append(w)
-                at_start = False
-        return progs
+                cur = None
+            elif w == "&":
+                out.append(["&"])
+                cur = None
+            elif cur is not None:
+                cur.append(w)
+            elif not ASSIGNMENT.match(w):
+                cur = [w]
+                out.append(cur)
+        return out
+
+    def programs(self):
+        return [c[0] for c in self.simple_commands()]
 
     def expected_status(self):
         m = re.match(r"(\d{3})\b", self.trailing)
@@ -231,7 +243,8 @@ class Command:
 
 def parse_commands(block):
     """The commands of a command block, continuation lines joined; in a
-    console block only the lines after a '$ ' prompt."""
+    console block only the lines after a '$ ' prompt. Raises on a quote
+    left open at the end of the block."""
     cmds = []
     lead = []
     pending = None
@@ -247,8 +260,8 @@ def parse_commands(block):
             line = pending + "\n" + line
         else:
             first = n
-        if line.endswith("\\"):
-            pending = line
+        if line.endswith("\\") or scan_shell(line)[1] is not None:
+            pending = line  # continued, or inside a quoted string
             continue
         pending = None
         if not line.strip():
@@ -260,7 +273,14 @@ def parse_commands(block):
         code, comment = split_comment(line)
         cmds.append(Command(code, " ".join(lead), comment, first))
         lead = []
+    if pending is not None:
+        raise ValueError(f"{block!r} line {first}: unterminated command")
     return cmds
+
+
+def imgpipe_invocations(cmd):
+    """The arguments of each `imgpipe` simple command of a command."""
+    return [c[1:] for c in cmd.simple_commands() if c[0] == "imgpipe"]
 
 
 def is_prelude(cmds):
@@ -334,6 +354,32 @@ class DocsInventoryTest(unittest.TestCase):
                                       f"{b!r} line {c.line}: {c.code!r} runs "
                                       f"{p!r}: make it runnable or list the "
                                       f"block in CANNOT_RUN with the reason")
+
+
+class DocsUnrunnableTest(unittest.TestCase):
+    """What can be checked of a block that cannot run: each `imgpipe` command
+    in it parses (its command and options, with --help added, exit 0)."""
+
+    def test_imgpipe_commands_parse(self):
+        tmp = tempfile.mkdtemp(prefix="imgpipe-docs-help-")
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith(("IMGPIPE_", "AWS_"))}
+        try:
+            for b in all_blocks():
+                if b.kind() != "command" or listed(b) is None:
+                    continue
+                for c in parse_commands(b):
+                    for args in imgpipe_invocations(c):
+                        with self.subTest(block=repr(b), line=c.line):
+                            r = subprocess.run(
+                                [os.path.abspath(harness.BIN)] + args +
+                                ["--help"], cwd=tmp, env=env,
+                                capture_output=True, text=True, timeout=60)
+                            self.assertEqual(r.returncode, 0,
+                                             f"{b!r} line {c.line}: imgpipe "
+                                             f"{' '.join(args)}: {r.stderr}")
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 class DocsIniTest(unittest.TestCase):

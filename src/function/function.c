@@ -398,8 +398,9 @@ run(struct function *p, struct record *r, const struct function_invocation *inv,
 		fill_record(p, r, &res);
 		rc = store_variants(p, r, &res, err);
 	}
-	if (rc == IP_OK)
-		rc = finish(p, r, &res, started, err);
+	if (rc != IP_OK)
+		goto out;
+	rc = finish(p, r, &res, started, err);
 	if (rc == IP_ENOTFOUND) {
 		/* Deleted while we worked: take our variants back. */
 		delete_variants(p, r);
@@ -413,6 +414,7 @@ run(struct function *p, struct record *r, const struct function_invocation *inv,
 			 inv->attempt);
 		notify(p, r);
 	}
+out:
 	if (fd >= 0)
 		close(fd);
 	imgproc_result_clear(&res);

@@ -689,7 +689,7 @@ test_invalid_keys(void **state)
 
 	memset(long_key, 'k', sizeof(long_key) - 1);
 	long_key[sizeof(long_key) - 1] = '\0';
-	/* 512 bytes in 2-byte segments "k/k/...": one byte over the max. */
+	/* RECORD_KEY_MAX bytes in 2-byte segments "k/k/...": one over the max. */
 	for (size_t i = 0; i < sizeof(over_key) - 1; i++)
 		over_key[i] = i % 2 == 0 ? 'k' : '/';
 	over_key[sizeof(over_key) - 1] = '\0';

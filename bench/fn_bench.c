@@ -180,7 +180,7 @@ commit(struct bench *b, const char *file, struct ip_error *err)
 static int
 handle_next(struct bench *b, double *ms, struct ip_error *err)
 {
-	struct function_invocation inv = {1, true};
+	struct function_invocation inv = {.attempt = 1, .final = true};
 	struct function_stats st;
 	struct queue_msg m;
 	double t0;

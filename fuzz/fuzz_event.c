@@ -22,10 +22,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (event_parse((const char *)data, size, ev, &err) == IP_OK) {
 		/* every accepted record is bounded and terminated */
 		for (size_t i = 0; i < ev->n; i++)
-			if (ev->records[i].key[0] == '\0' ||
-			    ev->records[i].bucket[0] == '\0')
+			if (ev->records[i].problem[0] == '\0' &&
+			    (ev->records[i].key[0] == '\0' ||
+			     ev->records[i].bucket[0] == '\0'))
 				abort();
 	}
+	event_clear(ev);
 	free(ev);
 	return 0;
 }

@@ -148,6 +148,7 @@ load_config(struct config *cfg, struct ip_error *err)
 		cfg->workers = n > 0 ? (int)n : 1;
 	}
 	log_set_level(cfg->log_level);
+	log_set_format((enum log_format)cfg->log_format);
 	return config_validate(cfg, err);
 }
 
@@ -292,14 +293,19 @@ cmd_lambda(int argc, char **argv)
 		fprintf(stderr, "imgpipe: %s\n", err.msg);
 		return 2;
 	}
+	/* CloudWatch reads one JSON object per line on stdout. */
+	log_set_format(cfg.log_format == LOG_FORMAT_TEXT ? LOG_FORMAT_TEXT
+							 : LOG_FORMAT_JSON);
 	/* Lambda's only writable place is /tmp. */
 	if (strcmp(cfg.data_dir, "./data") == 0 && getenv("LAMBDA_TASK_ROOT"))
 		util_strlcpy(cfg.data_dir, "/tmp/imgpipe",
 			     sizeof(cfg.data_dir));
-	if (app_open(&app, &cfg, APP_NEED_STORE | APP_NEED_TABLE | APP_NEED_IMG,
-		     &err) != IP_OK) {
+	rc = lambda_open_app(&app, &cfg, &err);
+	if (rc != IP_OK) {
 		lambda_init_error(err.msg);
 		log_error("cannot start: %s", err.msg);
+		if (rc == IP_ETIMEOUT)
+			_exit(1); /* the opening thread is still blocked */
 		return 1;
 	}
 	rc = lambda_run(&app, 0);

@@ -53,6 +53,7 @@ queue_record(struct app *app, const struct event_record *er,
 	     struct ip_error *err)
 {
 	char id[RECORD_ID_MAX];
+	int64_t when;
 	char *text;
 	int rc;
 
@@ -61,8 +62,12 @@ queue_record(struct app *app, const struct event_record *er,
 			 er->event_name, er->bucket, er->key);
 		return 0;
 	}
+	/* The store's event time, so that every push of one object names
+	 * the same record (function_object_id). */
+	when =
+	    er->event_time[0] != '\0' ? util_rfc3339_parse(er->event_time) : -1;
 	text = event_build(app->cfg.aws_region, er->bucket, er->key, er->size,
-			   er->etag, util_now_ms());
+			   er->etag, when > 0 ? when : util_now_ms());
 	if (text == NULL)
 		return ip_error_set(err, IP_ENOMEM, "out of memory");
 	rc = queue_send(app->queue, text, strlen(text), id, 0, err);
@@ -98,6 +103,7 @@ events_end(struct api_request *rq)
 		else
 			ignored++;
 	}
+	event_clear(ev);
 	free(ev);
 	if (rc != IP_OK)
 		return reply_ip_error(rq, &err);

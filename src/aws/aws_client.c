@@ -424,6 +424,7 @@ cb_header(char *data, size_t size, size_t nmemb, void *p)
 		rs->etag[0] = '\0';
 		rs->content_type[0] = '\0';
 		rs->header[0] = '\0';
+		rs->header2[0] = '\0';
 		return n;
 	}
 	if (header_value(data, n, "Content-Length", &v, &vl)) {
@@ -447,6 +448,9 @@ cb_header(char *data, size_t size, size_t nmemb, void *p)
 	} else if (x->rq->want_header != NULL &&
 		   header_value(data, n, x->rq->want_header, &v, &vl)) {
 		aws_copy_printable(v, vl, rs->header, sizeof(rs->header));
+	} else if (x->rq->want_header2 != NULL &&
+		   header_value(data, n, x->rq->want_header2, &v, &vl)) {
+		aws_copy_printable(v, vl, rs->header2, sizeof(rs->header2));
 	} else if (header_value(data, n, "Last-Modified", &v, &vl)) {
 		time_t t;
 
@@ -470,6 +474,7 @@ response_reset(struct aws_response *rs, size_t reply_max, const char *name)
 	rs->etag[0] = '\0';
 	rs->content_type[0] = '\0';
 	rs->header[0] = '\0';
+	rs->header2[0] = '\0';
 	rs->code[0] = '\0';
 	rs->message[0] = '\0';
 }

@@ -79,6 +79,7 @@ struct aws_request {
 	const char *reply_name; /* what the reply is, for the IP_ETOOBIG
 				 * message; NULL = "reply" */
 	const char *want_header; /* a reply header to keep, or NULL */
+	const char *want_header2; /* a second one, or NULL */
 	long timeout_ms; /* of the whole transfer; 0 = none */
 };
 
@@ -93,6 +94,7 @@ struct aws_response {
 	char content_type[64];
 	char header[AWS_HEADER_VALUE_MAX]; /* rq->want_header's value,
 					    * printable ASCII; "" if absent */
+	char header2[AWS_HEADER_VALUE_MAX]; /* rq->want_header2's */
 	char code[AWS_CODE_MAX]; /* AWS error code, "" on success */
 	char message[AWS_MESSAGE_MAX];
 	int attempts; /* how many were made */

@@ -53,6 +53,7 @@ struct key_def {
 
 /* The names of the KEY_ENUM settings, indexed by their enum. */
 static const char *const events_names[] = {"gateway", "store", NULL};
+static const char *const log_format_names[] = {"text", "json", "auto", NULL};
 static const char *const fail_on_names[] = {"none", "truncated", "error",
 					    "warning", NULL};
 
@@ -70,6 +71,12 @@ static const struct key_def key_table[] = {
     {"server", "shutdown_grace", KEY_INT, CFG(shutdown_grace_s), 1, 3600, NULL},
     {"server", "log_level", KEY_LEVEL, CFG(log_level), 0, 0, NULL},
     {"server", "accept_events", KEY_BOOL, CFG(accept_events), 0, 0, NULL},
+    {"server", "log_format", KEY_ENUM, CFG(log_format), 0, 0, log_format_names},
+    {"lambda", "deadline_margin_ms", KEY_INT, CFG(lambda_margin_ms), 0, 60000,
+     NULL},
+    {"lambda", "deliveries", KEY_INT, CFG(lambda_deliveries), 1, 1000, NULL},
+    {"lambda", "init_timeout", KEY_INT, CFG(lambda_init_timeout_s), 1, 600,
+     NULL},
 
     {"limits", "max_body", KEY_SIZE, CFG(max_body_bytes), 1, 4.0e12, NULL},
     {"limits", "max_pixels", KEY_I64, CFG(max_pixels), 1, 1.0e12, NULL},
@@ -225,6 +232,10 @@ config_defaults(struct config *cfg)
 	cfg->wait_max_s = 60;
 	cfg->shutdown_grace_s = 30;
 	cfg->log_level = LOG_INFO;
+	cfg->log_format = LOG_FORMAT_AUTO;
+	cfg->lambda_margin_ms = 1000;
+	cfg->lambda_deliveries = 3;
+	cfg->lambda_init_timeout_s = 5;
 
 	cfg->max_body_bytes = 50LL * 1024 * 1024;
 	cfg->max_pixels = 100LL * 1000 * 1000;
@@ -617,8 +628,9 @@ config_load_data(struct config *cfg, const char *data, size_t len,
  * text; IMGPIPE_VARIANT_<NAME>_<KEY> needs the key table to split NAME from
  * KEY (a variant name may itself contain '_').
  */
-static const char *const env_sections[] = {
-    "server", "limits", "storage", "aws", "worker", "output", "watermark"};
+static const char *const env_sections[] = {"server",	"limits", "storage",
+					   "aws",	"worker", "output",
+					   "watermark", "lambda"};
 
 static int
 env_one(struct config *cfg, const char *name, const char *value,

@@ -99,6 +99,14 @@ struct config {
 	int shutdown_grace_s; /* SIGTERM drain bound */
 	enum log_level log_level;
 	bool accept_events; /* POST /v1/events on this server */
+	/* LOG_FORMAT_TEXT, _JSON, or _AUTO: json under `imgpipe lambda`,
+	 * text elsewhere (main.c resolves it) */
+	int log_format;
+
+	/* [lambda] the Lambda host (hosts/lambda.h) */
+	int lambda_margin_ms; /* answer Timeout this long before the deadline */
+	int lambda_deliveries; /* Lambda's deliveries of one event (1 + retries) */
+	int lambda_init_timeout_s; /* bound on opening the backends */
 
 	/* [limits] */
 	int64_t max_body_bytes; /* default 50 MiB */

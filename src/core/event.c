@@ -108,39 +108,44 @@ copy_str(const json_t *v, char *dst, size_t size)
 		util_strlcpy(dst, json_string_value(v), size);
 }
 
-static int
-parse_record(const json_t *rec, struct event_record *er, struct ip_error *err)
+/* The next free record of ev, zeroed, growing the array (bounded by the
+ * document: every record takes more bytes of JSON than it has fields). */
+static struct event_record *
+add_record(struct event *ev, const char *message_id, struct ip_error *err)
 {
-	const json_t *s3 = json_object_get(rec, "s3");
-	const json_t *bucket = json_object_get(s3, "bucket");
-	const json_t *object = json_object_get(s3, "object");
-	const json_t *name = json_object_get(bucket, "name");
-	const json_t *key = json_object_get(object, "key");
-	const json_t *size = json_object_get(object, "size");
-	int encoded;
+	struct event_record *er;
 
+	if (ev->n == ev->cap) {
+		size_t cap = ev->cap == 0 ? 4 : ev->cap * 2;
+		struct event_record *r = realloc(ev->records, cap * sizeof(*r));
+
+		if (r == NULL) {
+			ip_error_set(err, IP_ENOMEM, "event: out of memory");
+			return NULL;
+		}
+		ev->records = r;
+		ev->cap = cap;
+	}
+	er = &ev->records[ev->n];
 	memset(er, 0, sizeof(*er));
-	copy_str(json_object_get(rec, "eventName"), er->event_name,
-		 sizeof(er->event_name));
-	copy_str(json_object_get(rec, "eventSource"), er->event_source,
-		 sizeof(er->event_source));
-	copy_str(json_object_get(rec, "eventTime"), er->event_time,
-		 sizeof(er->event_time));
-	copy_str(json_object_get(object, "eTag"), er->etag, sizeof(er->etag));
-	copy_str(json_object_get(object, "sequencer"), er->sequencer,
-		 sizeof(er->sequencer));
+	util_strlcpy(er->message_id, message_id, sizeof(er->message_id));
+	return er;
+}
+
+/* bucket name and key (decoded when `encoded`) into er. */
+static int
+set_object(struct event_record *er, const json_t *name, const json_t *key,
+	   const json_t *size, bool encoded, struct ip_error *err)
+{
 	if (!json_is_string(name) || json_string_length(name) == 0 ||
 	    json_string_length(name) >= sizeof(er->bucket))
-		return ip_error_set(
-		    err, IP_EINVAL,
-		    "event: s3.bucket.name missing or too long");
+		return ip_error_set(err, IP_EINVAL,
+				    "event: bucket name missing or too long");
 	util_strlcpy(er->bucket, json_string_value(name), sizeof(er->bucket));
 	if (!json_is_string(key) || json_string_length(key) == 0 ||
 	    json_string_length(key) > 3 * RECORD_KEY_MAX)
 		return ip_error_set(err, IP_EINVAL,
-				    "event: s3.object.key missing or too long");
-	/* AWS (and imgpipe) URL-encode keys; radosgw ("ceph:s3") does not. */
-	encoded = strcmp(er->event_source, "ceph:s3") != 0;
+				    "event: object key missing or too long");
 	if (event_key_decode(json_string_value(key), encoded, er->key,
 			     sizeof(er->key), err) != IP_OK)
 		return err != NULL ? err->code : IP_EINVAL;
@@ -151,57 +156,211 @@ parse_record(const json_t *rec, struct event_record *er, struct ip_error *err)
 	return IP_OK;
 }
 
+/* One record of an S3 notification. */
 static int
-parse_doc(const json_t *doc, struct event *ev, int depth, struct ip_error *err)
+parse_s3_record(const json_t *rec, struct event_record *er,
+		struct ip_error *err)
 {
-	const json_t *records = json_object_get(doc, "Records");
+	const json_t *s3 = json_object_get(rec, "s3");
+	const json_t *object = json_object_get(s3, "object");
+
+	copy_str(json_object_get(rec, "eventName"), er->event_name,
+		 sizeof(er->event_name));
+	copy_str(json_object_get(rec, "eventSource"), er->event_source,
+		 sizeof(er->event_source));
+	copy_str(json_object_get(rec, "eventTime"), er->event_time,
+		 sizeof(er->event_time));
+	copy_str(json_object_get(object, "eTag"), er->etag, sizeof(er->etag));
+	copy_str(json_object_get(object, "sequencer"), er->sequencer,
+		 sizeof(er->sequencer));
+	copy_str(json_object_get(object, "versionId"), er->version_id,
+		 sizeof(er->version_id));
+	/* AWS (and imgpipe) URL-encode keys; radosgw ("ceph:s3") does not. */
+	return set_object(
+	    er, json_object_get(json_object_get(s3, "bucket"), "name"),
+	    json_object_get(object, "key"), json_object_get(object, "size"),
+	    strcmp(er->event_source, "ceph:s3") != 0, err);
+}
+
+/* An EventBridge event from S3: the key is not URL-encoded. */
+static int
+parse_eventbridge(const json_t *doc, struct event_record *er,
+		  struct ip_error *err)
+{
+	const json_t *detail = json_object_get(doc, "detail");
+	const json_t *object = json_object_get(detail, "object");
+	const char *type =
+	    json_string_value(json_object_get(doc, "detail-type"));
+	const char *reason =
+	    json_string_value(json_object_get(detail, "reason"));
+
+	if (strcmp(type, "Object Created") == 0)
+		snprintf(er->event_name, sizeof(er->event_name),
+			 "ObjectCreated:%s", reason != NULL ? reason : "");
+	else
+		util_strlcpy(er->event_name, type, sizeof(er->event_name));
+	util_strlcpy(er->event_source, "aws.s3", sizeof(er->event_source));
+	copy_str(json_object_get(doc, "time"), er->event_time,
+		 sizeof(er->event_time));
+	copy_str(json_object_get(object, "etag"), er->etag, sizeof(er->etag));
+	copy_str(json_object_get(object, "sequencer"), er->sequencer,
+		 sizeof(er->sequencer));
+	copy_str(json_object_get(object, "version-id"), er->version_id,
+		 sizeof(er->version_id));
+	return set_object(
+	    er, json_object_get(json_object_get(detail, "bucket"), "name"),
+	    json_object_get(object, "key"), json_object_get(object, "size"),
+	    false, err);
+}
+
+static int parse_doc(const json_t *doc, struct event *ev, int depth,
+		     const char *message_id, struct ip_error *err);
+
+/* A JSON document carried as a string (Sns.Message, an SQS body). */
+static int
+parse_text(const json_t *text, const char *what, struct event *ev, int depth,
+	   const char *message_id, struct ip_error *err)
+{
+	json_error_t jerr;
+	json_t *inner;
+	int rc;
+
+	if (!json_is_string(text))
+		return ip_error_set(err, IP_EINVAL, "event: %s missing", what);
+	if (depth >= EVENT_DEPTH_MAX)
+		return ip_error_set(err, IP_EINVAL,
+				    "event: envelopes nested too deep");
+	inner = json_loadb(json_string_value(text), json_string_length(text), 0,
+			   &jerr);
+	if (inner == NULL)
+		return ip_error_set(err, IP_EINVAL, "event: %s: %s", what,
+				    jerr.text);
+	rc = parse_doc(inner, ev, depth + 1, message_id, err);
+	json_decref(inner);
+	return rc;
+}
+
+/* One SQS message: its body is any document of event.h; a body that
+ * cannot be read becomes one record with `problem`, not a failure of the
+ * batch. */
+static int
+parse_sqs_message(const json_t *rec, struct event *ev, int depth,
+		  struct ip_error *err)
+{
+	const char *mid = json_string_value(json_object_get(rec, "messageId"));
+	size_t n0 = ev->n;
+	struct event_record *er;
+	struct ip_error e;
+	int rc;
+
+	if (mid == NULL || mid[0] == '\0' ||
+	    strlen(mid) >= EVENT_MESSAGE_ID_MAX)
+		return ip_error_set(err, IP_EINVAL,
+				    "event: SQS record without a messageId");
+	ip_error_clear(&e);
+	rc = parse_text(json_object_get(rec, "body"), "SQS body", ev, depth,
+			mid, &e);
+	if (rc == IP_OK || rc == IP_ENOMEM)
+		return rc == IP_OK ? IP_OK : ip_error_set(err, rc, "%s", e.msg);
+	ev->n = n0; /* what the bad body had added */
+	er = add_record(ev, mid, err);
+	if (er == NULL)
+		return IP_ENOMEM;
+	util_strlcpy(er->problem, e.msg, sizeof(er->problem));
+	ev->n++;
+	return IP_OK;
+}
+
+static int
+parse_records(const json_t *records, struct event *ev, int depth,
+	      const char *message_id, struct ip_error *err)
+{
 	size_t i;
 	const json_t *rec;
 
-	if (!json_is_array(records))
-		return ip_error_set(err, IP_EINVAL, "event: no Records array");
 	json_array_foreach(records, i, rec)
 	{
+		const char *src =
+		    json_string_value(json_object_get(rec, "eventSource"));
 		const json_t *sns = json_object_get(rec, "Sns");
+		struct event_record *er;
 		int rc;
 
 		if (!json_is_object(rec))
 			return ip_error_set(err, IP_EINVAL,
 					    "event: a record is not an object");
-		if (json_is_object(sns) && depth == 0) {
-			/* S3 -> SNS -> Lambda: the message is the S3 doc. */
-			const json_t *msg = json_object_get(sns, "Message");
-			json_error_t jerr;
-			json_t *inner;
-
-			if (!json_is_string(msg))
-				return ip_error_set(
-				    err, IP_EINVAL,
-				    "event: Sns.Message missing");
-			inner = json_loadb(json_string_value(msg),
-					   json_string_length(msg), 0, &jerr);
-			if (inner == NULL)
-				return ip_error_set(err, IP_EINVAL,
-						    "event: Sns.Message: %s",
-						    jerr.text);
-			rc = parse_doc(inner, ev, depth + 1, err);
-			json_decref(inner);
-			if (rc != IP_OK)
-				return rc;
-			continue;
+		if (json_is_object(sns)) {
+			rc = parse_text(json_object_get(sns, "Message"),
+					"Sns.Message", ev, depth, message_id,
+					err);
+		} else if (src != NULL && strcmp(src, "aws:sqs") == 0) {
+			rc = parse_sqs_message(rec, ev, depth, err);
+		} else if (json_is_object(json_object_get(rec, "s3"))) {
+			er = add_record(ev, message_id, err);
+			if (er == NULL)
+				return IP_ENOMEM;
+			rc = parse_s3_record(rec, er, err);
+			if (rc == IP_OK)
+				ev->n++;
+		} else {
+			rc = ip_error_set(err, IP_EINVAL,
+					  "event: record %zu is neither S3, "
+					  "SNS nor SQS",
+					  i);
 		}
-		if (!json_is_object(json_object_get(rec, "s3")))
-			continue; /* not an S3 record: skipped */
-		if (ev->n >= EVENT_RECORDS_MAX)
-			return ip_error_set(err, IP_ETOOBIG,
-					    "event: more than %d records",
-					    EVENT_RECORDS_MAX);
-		rc = parse_record(rec, &ev->records[ev->n], err);
 		if (rc != IP_OK)
 			return rc;
-		ev->n++;
 	}
 	return IP_OK;
+}
+
+static bool
+str_is(const json_t *doc, const char *name, const char *value)
+{
+	const char *v = json_string_value(json_object_get(doc, name));
+
+	return v != NULL && strcmp(v, value) == 0;
+}
+
+static int
+parse_doc(const json_t *doc, struct event *ev, int depth,
+	  const char *message_id, struct ip_error *err)
+{
+	const json_t *records = json_object_get(doc, "Records");
+	struct event_record *er;
+	int rc;
+
+	if (!json_is_object(doc))
+		return ip_error_set(err, IP_EINVAL, "event: not an object");
+	if (json_is_array(records))
+		return parse_records(records, ev, depth, message_id, err);
+	if (str_is(doc, "Event", "s3:TestEvent"))
+		return IP_OK; /* sent when a notification is configured */
+	if (str_is(doc, "Type", "Notification"))
+		return parse_text(json_object_get(doc, "Message"),
+				  "SNS Message", ev, depth, message_id, err);
+	if (str_is(doc, "source", "aws.s3") &&
+	    json_is_string(json_object_get(doc, "detail-type"))) {
+		er = add_record(ev, message_id, err);
+		if (er == NULL)
+			return IP_ENOMEM;
+		rc = parse_eventbridge(doc, er, err);
+		if (rc == IP_OK)
+			ev->n++;
+		return rc;
+	}
+	return ip_error_set(err, IP_EINVAL,
+			    "event: not an S3, SNS, SQS or EventBridge "
+			    "notification");
+}
+
+void
+event_clear(struct event *ev)
+{
+	if (ev == NULL)
+		return;
+	free(ev->records);
+	memset(ev, 0, sizeof(*ev));
 }
 
 int
@@ -213,16 +372,14 @@ event_parse(const char *text, size_t len, struct event *ev,
 	int rc;
 
 	memset(ev, 0, sizeof(*ev));
-	if (len > EVENT_TEXT_MAX)
+	if (len > EVENT_PAYLOAD_MAX)
 		return ip_error_set(err, IP_ETOOBIG,
 				    "event: larger than %d bytes",
-				    EVENT_TEXT_MAX);
+				    EVENT_PAYLOAD_MAX);
 	doc = json_loadb(text, len, 0, &jerr);
 	if (doc == NULL)
 		return ip_error_set(err, IP_EINVAL, "event: %s", jerr.text);
-	rc = json_is_object(doc)
-		 ? parse_doc(doc, ev, 0, err)
-		 : ip_error_set(err, IP_EINVAL, "event: not an object");
+	rc = parse_doc(doc, ev, 0, "", err);
 	json_decref(doc);
 	return rc;
 }

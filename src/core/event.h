@@ -1,11 +1,30 @@
 /*
  * event.h - the S3 event notification (DESIGN §5): built by the gateway,
- * carried by every queue, parsed by the function.
+ * carried by every queue, parsed by the function and its hosts.
  *
  * Parsing is tolerant of the shapes real stores send (FINDINGS.md): AWS
  * `+`/%-encoded keys, radosgw's `ceph:s3` source and version 2.2, s3rver's
  * 2.0 and malformed ARN, and extra fields.  Keys are decoded in exactly one
  * place, event_key_decode(), driven by the record's eventSource.
+ *
+ * The envelopes a Lambda function receives are unwrapped here, nested in
+ * any order up to EVENT_DEPTH_MAX:
+ *   S3 notification     {"Records":[{"eventSource":"aws:s3","s3":{...}}]}
+ *   SNS-wrapped         {"Records":[{"Sns":{"Message":"<S3 doc>"}}]}
+ *   SQS-wrapped         {"Records":[{"eventSource":"aws:sqs",
+ *                         "messageId":"..","body":"<doc>"}]}
+ *   SNS envelope        {"Type":"Notification","Message":"<doc>"} (an
+ *                       SQS body when raw message delivery is off)
+ *   EventBridge         {"source":"aws.s3","detail-type":"Object Created",
+ *                        "detail":{"bucket":{"name"},"object":{"key"}}}
+ *                       (key NOT URL-encoded; the name becomes
+ *                       "ObjectCreated:<detail.reason>")
+ *   s3:TestEvent        {"Service":"Amazon S3","Event":"s3:TestEvent"}:
+ *                       no records
+ * Anything else is IP_EINVAL: an unknown shape is never a silent success.
+ * Inside an SQS message a bad body does not fail the document: it becomes
+ * one record with `problem` set, so the host can report that message
+ * alone (partial batch response).
  */
 #ifndef IMGPIPE_EVENT_H
 #define IMGPIPE_EVENT_H
@@ -16,30 +35,47 @@
 #include "core/error.h"
 #include "core/record.h"
 
-#define EVENT_RECORDS_MAX 16
-#define EVENT_TEXT_MAX (256 * 1024) /* refuse larger event documents */
+/* The largest document event_parse reads: Lambda's synchronous payload
+ * limit, which bounds an SQS batch (up to 10,000 messages). */
+#define EVENT_PAYLOAD_MAX (6 * 1024 * 1024)
+/* The largest document POST /v1/events accepts (one store push). */
+#define EVENT_TEXT_MAX (256 * 1024)
+#define EVENT_DEPTH_MAX 4 /* envelopes inside envelopes */
+#define EVENT_MESSAGE_ID_MAX 128
 
 struct event_record {
 	char event_name[64]; /* "ObjectCreated:Put" */
-	char event_source[32]; /* "aws:s3", "ceph:s3", "imgpipe" */
+	char event_source[32]; /* "aws:s3", "ceph:s3", "aws.s3", "imgpipe" */
 	char event_time[40];
 	char bucket[RECORD_BUCKET_MAX];
 	char key[RECORD_KEY_MAX]; /* decoded */
 	int64_t size;
 	char etag[80];
 	char sequencer[40];
+	char version_id[128]; /* "" when the bucket is not versioned */
+	/* The SQS message that carried it ("" outside SQS). */
+	char message_id[EVENT_MESSAGE_ID_MAX];
+	/* Non-empty: the SQS message's body could not be read (why); the
+	 * other fields but message_id are empty. */
+	char problem[160];
 };
 
+/* Records in delivery order; `records` is owned (event_clear frees it). */
 struct event {
 	size_t n;
-	struct event_record records[EVENT_RECORDS_MAX];
+	size_t cap;
+	struct event_record *records;
 };
 
-/* Parse an S3 notification.  Records that are not s3 records are skipped;
- * an SNS-wrapped notification ({"Records":[{"Sns":{"Message":"..."}}]}) is
- * unwrapped.  IP_EINVAL on malformed JSON or a record without bucket/key. */
+/* Parse a notification document of any shape above into ev (which
+ * event_clear must free, on success and failure alike).  IP_EINVAL on
+ * malformed JSON, an unknown shape or a record without bucket/key;
+ * IP_ETOOBIG above EVENT_PAYLOAD_MAX; IP_ENOMEM. */
 int event_parse(const char *text, size_t len, struct event *ev,
 		struct ip_error *err);
+
+/* Free the records of ev and zero it (NULL-safe, idempotent). */
+void event_clear(struct event *ev);
 
 /* Build the one-record ObjectCreated:Put notification for an object as
  * AWS would send it (key URL-encoded, space as '+').  Caller free()s. */

@@ -1,18 +1,27 @@
 /*
- * log.c - see log.h.  The level is an atomic so any thread may read it.
+ * log.c - see log.h.  Level and format are atomics so any thread may read
+ * them; the context is thread-local.
  */
 #include "core/log.h"
 #include "core/util.h"
 
+#include <jansson.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#define LOG_CONTEXT_MAX 128
+
 static _Atomic int current_level = LOG_INFO;
+static _Atomic int current_format = LOG_FORMAT_TEXT;
+static _Thread_local char context_request[LOG_CONTEXT_MAX];
+static _Thread_local char context_image[LOG_CONTEXT_MAX];
 
 static const char *const level_names[] = {"debug", "info", "warn", "error",
 					  "quiet"};
+static const char *const format_names[] = {"text", "json", "auto"};
 
 void
 log_set_level(enum log_level level)
@@ -42,23 +51,107 @@ log_level_name(enum log_level level)
 }
 
 void
+log_set_format(enum log_format format)
+{
+	atomic_store(&current_format, format == LOG_FORMAT_JSON
+					  ? LOG_FORMAT_JSON
+					  : LOG_FORMAT_TEXT);
+}
+
+int
+log_format_parse(const char *s)
+{
+	for (int i = 0; i <= LOG_FORMAT_AUTO; i++)
+		if (strcmp(s, format_names[i]) == 0)
+			return i;
+	return -1;
+}
+
+const char *
+log_format_name(enum log_format format)
+{
+	return (unsigned)format <= LOG_FORMAT_AUTO ? format_names[format] : "?";
+}
+
+void
+log_context_set_request(const char *request_id)
+{
+	util_strlcpy(context_request, request_id != NULL ? request_id : "",
+		     sizeof(context_request));
+}
+
+void
+log_context_set_image(const char *image_id)
+{
+	util_strlcpy(context_image, image_id != NULL ? image_id : "",
+		     sizeof(context_image));
+}
+
+/* One fputs of one buffer: lines from threads never interleave. */
+static void
+write_line(FILE *f, const char *line)
+{
+	flockfile(f);
+	fputs(line, f);
+	fputc('\n', f);
+	funlockfile(f);
+	if (f == stdout)
+		fflush(f);
+}
+
+static void
+write_json(const char *stamp, enum log_level level, const char *msg)
+{
+	json_t *o = json_pack("{s:s, s:s, s:s}", "time", stamp, "level",
+			      level_names[level], "msg", msg);
+	char *text;
+
+	if (o == NULL) {
+		/* not UTF-8 (a key, a file name): the bytes above ASCII
+		 * become '?' rather than the line being lost */
+		char safe[2048];
+		size_t i;
+
+		for (i = 0; msg[i] != '\0' && i + 1 < sizeof(safe); i++)
+			safe[i] = (unsigned char)msg[i] < 0x80 ? msg[i] : '?';
+		safe[i] = '\0';
+		o = json_pack("{s:s, s:s, s:s}", "time", stamp, "level",
+			      level_names[level], "msg", safe);
+		if (o == NULL)
+			return;
+	}
+	if (context_request[0] != '\0')
+		json_object_set_new(o, "requestId",
+				    json_string(context_request));
+	if (context_image[0] != '\0')
+		json_object_set_new(o, "imageId", json_string(context_image));
+	text = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
+	json_decref(o);
+	if (text != NULL)
+		write_line(stdout, text);
+	free(text);
+}
+
+void
 log_msg(enum log_level level, const char *fmt, ...)
 {
 	char line[2048];
 	char stamp[40];
 	va_list ap;
-	int n;
+	int n = 0;
+	bool json = atomic_load(&current_format) == LOG_FORMAT_JSON;
 
 	if ((int)level < atomic_load(&current_level))
 		return;
 	util_rfc3339(util_now_ms(), stamp, sizeof(stamp));
-	n = snprintf(line, sizeof(line), "%s %-5s ", stamp, level_names[level]);
+	if (!json)
+		n = snprintf(line, sizeof(line), "%s %-5s ", stamp,
+			     level_names[level]);
 	va_start(ap, fmt);
 	vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
 	va_end(ap);
-	/* One fputs of one buffer: lines from threads never interleave. */
-	flockfile(stderr);
-	fputs(line, stderr);
-	fputc('\n', stderr);
-	funlockfile(stderr);
+	if (json)
+		write_json(stamp, level, line);
+	else
+		write_line(stderr, line);
 }

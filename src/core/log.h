@@ -1,13 +1,24 @@
 /*
- * log.h - line-oriented logging to stderr, safe from any thread.
+ * log.h - line-oriented logging, safe from any thread.
  *
- * Each call writes one whole line ("2026-01-01T00:00:00.000Z info  msg").
+ * Each call writes one whole line.  Two formats (server.log_format):
+ *   text  "2026-01-01T00:00:00.000Z info  msg" on stderr (the default);
+ *   json  {"time":..,"level":..,"msg":..,"requestId":..,"imageId":..} on
+ *         stdout, one object per line: what CloudWatch Logs and Lambda's
+ *         JSON log format expect (the default under Lambda).
+ * The request id and image id come from a per-thread context the host
+ * and the function set (log_context_*), so a JSON line names its
+ * invocation and image without every caller passing them; text lines are
+ * unchanged by it.
  * Backend details go here, never into client-visible errors.
  */
 #ifndef IMGPIPE_LOG_H
 #define IMGPIPE_LOG_H
 
 enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR, LOG_QUIET };
+/* AUTO is a setting only (server.log_format = auto): the host resolves
+ * it to TEXT or JSON before calling log_set_format. */
+enum log_format { LOG_FORMAT_TEXT, LOG_FORMAT_JSON, LOG_FORMAT_AUTO };
 
 void log_set_level(enum log_level level);
 enum log_level log_get_level(void);
@@ -15,6 +26,17 @@ enum log_level log_get_level(void);
 int log_level_parse(const char *s);
 /* The name log_level_parse takes for level ("?" if out of range). */
 const char *log_level_name(enum log_level level);
+
+/* The format of every later line (any thread; takes effect at once). */
+void log_set_format(enum log_format format);
+/* Parse "text", "json", "auto"; -1 if unknown. */
+int log_format_parse(const char *s);
+const char *log_format_name(enum log_format format);
+
+/* The calling thread's context, copied (truncated to 127 bytes); NULL or
+ * "" clears it.  JSON lines carry it as requestId / imageId. */
+void log_context_set_request(const char *request_id);
+void log_context_set_image(const char *image_id);
 
 void log_msg(enum log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -21,7 +21,7 @@
 
 #define RECORD_ID_MAX 32
 #define RECORD_NAME_MAX 256 /* sanitised client name <= 255 bytes */
-#define RECORD_KEY_MAX 512 /* object key, bytes */
+#define RECORD_KEY_MAX 1025 /* object key: S3 allows 1024 bytes, + NUL */
 #define RECORD_BUCKET_MAX 64
 #define RECORD_ERR_MAX 512
 #define RECORD_VARIANTS_MAX 16

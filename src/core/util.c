@@ -98,10 +98,9 @@ util_http_date(int64_t ms, char *buf, size_t len)
 static const char crockford[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
 void
-util_new_id(char *buf, size_t len)
+util_make_id(int64_t ms, const unsigned char rnd[10], char *buf, size_t len)
 {
-	unsigned char rnd[10];
-	uint64_t t = (uint64_t)util_now_ms();
+	uint64_t t = (uint64_t)ms;
 	unsigned char bytes[16];
 	int bit = 0;
 
@@ -110,19 +109,9 @@ util_new_id(char *buf, size_t len)
 			buf[0] = '\0';
 		return;
 	}
-	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
-		/* getrandom on Linux >= 3.17 does not fail for 10 bytes;
-		 * fall back to time and address bits rather than abort. */
-		uint64_t x = t ^ (uint64_t)(uintptr_t)buf;
-
-		for (size_t i = 0; i < sizeof(rnd); i++) {
-			x = x * 6364136223846793005ULL + 1442695040888963407ULL;
-			rnd[i] = (unsigned char)(x >> 56);
-		}
-	}
 	for (int i = 0; i < 6; i++)
 		bytes[i] = (unsigned char)(t >> (40 - 8 * i));
-	memcpy(bytes + 6, rnd, sizeof(rnd));
+	memcpy(bytes + 6, rnd, 10);
 	/* 128 bits -> 26 chars; the first char carries the top 3 bits. */
 	for (int i = 0; i < 26; i++) {
 		int nbits = i == 0 ? 3 : 5;
@@ -133,6 +122,25 @@ util_new_id(char *buf, size_t len)
 		buf[i] = crockford[v];
 	}
 	buf[26] = '\0';
+}
+
+void
+util_new_id(char *buf, size_t len)
+{
+	unsigned char rnd[10];
+	int64_t t = util_now_ms();
+
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
+		/* getrandom on Linux >= 3.17 does not fail for 10 bytes;
+		 * fall back to time and address bits rather than abort. */
+		uint64_t x = (uint64_t)t ^ (uint64_t)(uintptr_t)buf;
+
+		for (size_t i = 0; i < sizeof(rnd); i++) {
+			x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+			rnd[i] = (unsigned char)(x >> 56);
+		}
+	}
+	util_make_id(t, rnd, buf, len);
 }
 
 bool

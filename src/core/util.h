@@ -31,6 +31,10 @@ char *util_http_date(int64_t ms, char *buf, size_t len);
 /* A new image id: 26 characters of Crockford base32 (a ULID: 48-bit ms
  * time + 80 random bits), so ids sort by creation time.  buf >= 27. */
 void util_new_id(char *buf, size_t len);
+/* The id util_new_id would give with time ms and these 80 "random" bits
+ * (a deterministic id when they come from a hash).  buf >= 27. */
+void util_make_id(int64_t ms, const unsigned char rnd[10], char *buf,
+		  size_t len);
 /* True if s has the exact shape util_new_id produces. */
 bool util_id_valid(const char *s);
 

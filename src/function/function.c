@@ -12,15 +12,18 @@
  */
 #include "function/function.h"
 #include "core/event.h"
+#include "function/ingest.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "imgproc/imgproc.h"
 #include "objstore/objstore.h"
 #include "table/table.h"
 
+#include <glib.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #define CONFLICT_RETRIES 5
@@ -52,13 +55,42 @@ function_key_id(const char *key, char id[RECORD_ID_MAX])
 	return util_id_valid(id) ? IP_OK : IP_EINVAL;
 }
 
+void
+function_object_id(const struct event_record *er, char id[RECORD_ID_MAX])
+{
+	const char *version = er->version_id[0] != '\0'	 ? er->version_id
+			      : er->sequencer[0] != '\0' ? er->sequencer
+							 : er->etag;
+	GChecksum *ck = g_checksum_new(G_CHECKSUM_SHA256);
+	unsigned char digest[32];
+	gsize dlen = sizeof(digest);
+	int64_t t =
+	    er->event_time[0] != '\0' ? util_rfc3339_parse(er->event_time) : 0;
+
+	/* NUL separators: ("a", "b/c") and ("a/b", "c") differ. */
+	g_checksum_update(ck, (const guchar *)er->bucket,
+			  (gssize)strlen(er->bucket) + 1);
+	g_checksum_update(ck, (const guchar *)er->key,
+			  (gssize)strlen(er->key) + 1);
+	g_checksum_update(ck, (const guchar *)version, (gssize)strlen(version));
+	g_checksum_get_digest(ck, digest, &dlen);
+	g_checksum_free(ck);
+	util_make_id(t > 0 ? t : 0, digest, id, RECORD_ID_MAX);
+}
+
 bool
 function_event_is_ours(const struct config *cfg, const struct event_record *er,
 		       char id[RECORD_ID_MAX])
 {
-	return strncmp(er->event_name, "ObjectCreated:", 14) == 0 &&
-	       strcmp(er->bucket, cfg->input_bucket) == 0 &&
-	       function_key_id(er->key, id) == IP_OK;
+	size_t n = strlen(er->key);
+
+	if (strncmp(er->event_name, "ObjectCreated:", 14) != 0 ||
+	    strcmp(er->bucket, cfg->input_bucket) != 0 || n == 0 ||
+	    er->key[n - 1] == '/')
+		return false;
+	if (function_key_id(er->key, id) != IP_OK)
+		function_object_id(er, id);
+	return true;
 }
 
 void
@@ -127,24 +159,25 @@ mark_failed(struct function *p, const char *id, const char *reason,
 			    "record %s: too many concurrent updates", id);
 }
 
-/* A record for an object that reached the bucket without the gateway (a
- * store-pushed event): build it from the object's own facts. */
+/* A record for an object that reached the bucket without the gateway
+ * (any S3 client, a store-pushed event): built from the object's own
+ * facts, put idempotently (a duplicate delivery finds it: IP_EEXIST). */
 static int
 record_for_object(struct function *p, const struct event_record *er,
-		  const char *id, struct record *r, struct ip_error *err)
+		  const struct objstore_stat *st, const char *id,
+		  struct record *r, struct ip_error *err)
 {
-	struct objstore_stat st;
-	int rc = objstore_head(p->store, er->bucket, er->key, &st, err);
+	int rc;
 
-	if (rc != IP_OK)
-		return rc;
 	memset(r, 0, sizeof(*r));
 	util_strlcpy(r->id, id, sizeof(r->id));
-	util_strlcpy(r->name, strchr(er->key, '/') + 1, sizeof(r->name));
+	ingest_sanitize_name(er->key, RECORD_NAME_MAX - 1, r->name,
+			     sizeof(r->name));
 	util_strlcpy(r->input_bucket, er->bucket, sizeof(r->input_bucket));
 	util_strlcpy(r->input_key, er->key, sizeof(r->input_key));
-	util_strlcpy(r->content_type, st.content_type, sizeof(r->content_type));
-	r->bytes = st.size;
+	util_strlcpy(r->content_type, st->content_type,
+		     sizeof(r->content_type));
+	r->bytes = st->size;
 	r->uploaded_at = util_now_ms();
 	r->status = RECORD_PENDING;
 	r->orientation = 1;
@@ -155,22 +188,49 @@ record_for_object(struct function *p, const struct event_record *er,
 	return rc;
 }
 
-/* pending/failed/processing -> processing, attempts+1.  *skip is set when
- * the record is already done (a duplicate event). */
+/* The record of er under id, created from the object when missing.  A
+ * record under the key's id that holds another object is an outsider's
+ * key that looks like ours: the object's own id is used instead. */
 static int
-claim(struct function *p, const struct event_record *er, const char *id,
-      struct record *r, bool *skip, struct ip_error *err)
+record_get_or_create(struct function *p, const struct event_record *er,
+		     const struct objstore_stat *st, char id[RECORD_ID_MAX],
+		     struct record *r, struct ip_error *err)
+{
+	int rc = table_get(p->table, id, r, err);
+
+	if (rc == IP_OK && (strcmp(r->input_key, er->key) != 0 ||
+			    strcmp(r->input_bucket, er->bucket) != 0)) {
+		function_object_id(er, id);
+		rc = table_get(p->table, id, r, err);
+	}
+	if (rc == IP_ENOTFOUND)
+		rc = record_for_object(p, er, st, id, r, err);
+	return rc;
+}
+
+/* pending/failed/processing -> processing, attempts+1.  *skip is set when
+ * the record is already done (a duplicate event), *killed when it is
+ * `processing` beyond inv->claim_budget (see function.h). */
+static int
+claim(struct function *p, const struct event_record *er,
+      const struct objstore_stat *st, const struct function_invocation *inv,
+      char id[RECORD_ID_MAX], struct record *r, bool *skip, bool *killed,
+      struct ip_error *err)
 {
 	*skip = false;
+	*killed = false;
 	for (int i = 0; i < CONFLICT_RETRIES; i++) {
-		int rc = table_get(p->table, id, r, err);
+		int rc = record_get_or_create(p, er, st, id, r, err);
 
-		if (rc == IP_ENOTFOUND)
-			rc = record_for_object(p, er, id, r, err);
 		if (rc != IP_OK)
 			return rc;
 		if (r->status == RECORD_DONE) {
 			*skip = true;
+			return IP_OK;
+		}
+		if (r->status == RECORD_PROCESSING && inv->claim_budget > 0 &&
+		    r->attempts >= inv->claim_budget) {
+			*killed = true;
 			return IP_OK;
 		}
 		r->status = RECORD_PROCESSING;
@@ -287,6 +347,104 @@ permanent(int code)
 	       code == IP_EINVAL || code == IP_ETIMEOUT || code == IP_ETOOBIG;
 }
 
+/* The object fits: limits.max_body and the free space where a download
+ * lands (the data directory; in Lambda /tmp).  IP_ETOOBIG otherwise. */
+static int
+check_size(struct function *p, const struct objstore_stat *st,
+	   struct ip_error *err)
+{
+	struct statvfs fs;
+
+	if (st->size > p->cfg->max_body_bytes)
+		return ip_error_set(err, IP_ETOOBIG,
+				    "the original is %lld bytes, above "
+				    "limits.max_body (%lld): not downloaded",
+				    (long long)st->size,
+				    (long long)p->cfg->max_body_bytes);
+	if (statvfs(p->cfg->data_dir, &fs) == 0 &&
+	    (uint64_t)st->size > (uint64_t)fs.f_bavail * fs.f_frsize)
+		return ip_error_set(err, IP_ETOOBIG,
+				    "the original is %lld bytes, more than "
+				    "the %llu bytes free in %s: not "
+				    "downloaded",
+				    (long long)st->size,
+				    (unsigned long long)fs.f_bavail *
+					fs.f_frsize,
+				    p->cfg->data_dir);
+	return IP_OK;
+}
+
+/* The image work of a claimed record: read, process, store, finish. */
+static int
+run(struct function *p, struct record *r, const struct function_invocation *inv,
+    int64_t started, struct function_stats *stats, struct ip_error *err)
+{
+	struct imgproc_result res;
+	int fd = -1;
+	int rc;
+
+	memset(&res, 0, sizeof(res));
+	rc = objstore_open_read(p->store, r->input_bucket, r->input_key, &fd,
+				NULL, err);
+	if (rc == IP_ENOTFOUND) {
+		rc = ip_error_set(err, IP_EINVAL,
+				  "the original s3://%s/%s is missing",
+				  r->input_bucket, r->input_key);
+	}
+	if (rc == IP_OK)
+		rc = imgproc_process(p->img, fd, p->cfg->variants,
+				     p->cfg->n_variants, &res, err);
+	if (rc == IP_OK) {
+		fill_record(p, r, &res);
+		rc = store_variants(p, r, &res, err);
+	}
+	if (rc != IP_OK)
+		goto out;
+	rc = finish(p, r, &res, started, err);
+	if (rc == IP_ENOTFOUND) {
+		/* Deleted while we worked: take our variants back. */
+		delete_variants(p, r);
+		stats->skipped++;
+		rc = IP_OK;
+	} else if (rc == IP_OK) {
+		stats->done++;
+		stats->processing_ms += r->processing_ms;
+		log_info("image %s done in %lld ms (%zu variants, attempt %d)",
+			 r->id, (long long)r->processing_ms, res.n,
+			 inv->attempt);
+		notify(p, r);
+	}
+out:
+	if (fd >= 0)
+		close(fd);
+	imgproc_result_clear(&res);
+	return rc;
+}
+
+/* A failed attempt: `failed` when permanent or the last one.  Returns
+ * IP_OK when handled, the code when the host should retry or
+ * dead-letter. */
+static int
+fail(struct function *p, const char *id, int code,
+     const struct function_invocation *inv, struct function_stats *stats,
+     struct ip_error *err)
+{
+	struct ip_error e2;
+	int rc;
+
+	if (!permanent(code) && !inv->final)
+		return code;
+	rc = mark_failed(p, id, err->msg, &e2);
+	if (rc != IP_OK) {
+		*err = e2;
+		return rc;
+	}
+	stats->failed++;
+	/* A permanent error is handled; a transient one on the last attempt
+	 * is reported so the host dead-letters it. */
+	return permanent(code) ? IP_OK : code;
+}
+
 /*
  * One record of the event.  Returns IP_OK when handled (including a
  * permanent failure written to the record); a transient code otherwise.
@@ -296,15 +454,16 @@ handle_record(struct function *p, const struct event_record *er,
 	      const struct function_invocation *inv,
 	      struct function_stats *stats, struct ip_error *err)
 {
-	struct imgproc_result res;
+	struct objstore_stat st;
 	struct record r;
 	char id[RECORD_ID_MAX];
 	int64_t started = util_mono_ms();
-	bool skip;
-	int fd = -1;
+	bool skip, killed;
 	int rc;
 
-	memset(&res, 0, sizeof(res));
+	if (er->problem[0] != '\0')
+		return ip_error_set(err, IP_EINVAL, "SQS message %s: %s",
+				    er->message_id, er->problem);
 	if (!function_event_is_ours(p->cfg, er, id)) {
 		log_info("event ignored: %s s3://%s/%.200s is not an upload "
 			 "of this pipeline",
@@ -312,7 +471,9 @@ handle_record(struct function *p, const struct event_record *er,
 		stats->skipped++;
 		return IP_OK;
 	}
-	rc = claim(p, er, id, &r, &skip, err);
+	rc = objstore_head(p->store, er->bucket, er->key, &st, err);
+	if (rc == IP_OK)
+		rc = claim(p, er, &st, inv, id, &r, &skip, &killed, err);
 	if (rc == IP_ENOTFOUND) {
 		log_info("event ignored: s3://%s/%.200s no longer exists",
 			 er->bucket, er->key);
@@ -320,65 +481,48 @@ handle_record(struct function *p, const struct event_record *er,
 		return IP_OK;
 	}
 	if (rc != IP_OK)
-		goto out;
+		return rc;
+	log_context_set_image(id);
 	if (skip) {
 		log_debug("image %s already done: duplicate event", id);
 		stats->skipped++;
-		goto out;
+		return IP_OK;
 	}
-	rc = objstore_open_read(p->store, r.input_bucket, r.input_key, &fd,
-				NULL, err);
-	if (rc == IP_ENOTFOUND) {
-		rc = ip_error_set(err, IP_EINVAL,
-				  "the original s3://%s/%s is missing",
-				  r.input_bucket, r.input_key);
+	if (killed) {
+		ip_error_set(err, IP_ETIMEOUT,
+			     "attempt %d was killed (deadline or out of "
+			     "memory)",
+			     r.attempts);
+		return fail(p, id, IP_ETIMEOUT, inv, stats, err);
 	}
+	rc = check_size(p, &st, err);
 	if (rc == IP_OK)
-		rc = imgproc_process(p->img, fd, p->cfg->variants,
-				     p->cfg->n_variants, &res, err);
-	if (rc == IP_OK) {
-		fill_record(p, &r, &res);
-		rc = store_variants(p, &r, &res, err);
-	}
-	if (rc == IP_OK) {
-		rc = finish(p, &r, &res, started, err);
-		if (rc == IP_ENOTFOUND) {
-			/* Deleted while we worked: take our variants back. */
-			delete_variants(p, &r);
-			stats->skipped++;
-			rc = IP_OK;
-			goto out;
-		}
-		if (rc == IP_OK) {
-			stats->done++;
-			stats->processing_ms += r.processing_ms;
-			log_info("image %s done in %lld ms (%zu variants, "
-				 "attempt %d)",
-				 id, (long long)r.processing_ms, res.n,
-				 inv->attempt);
-			notify(p, &r);
-		}
-		goto out;
-	}
-	if (permanent(rc) || inv->final) {
-		struct ip_error e2;
-		int code = rc;
+		rc = run(p, &r, inv, started, stats, err);
+	return rc == IP_OK ? IP_OK : fail(p, id, rc, inv, stats, err);
+}
 
-		rc = mark_failed(p, id, err->msg, &e2);
-		if (rc == IP_OK)
-			stats->failed++;
-		else
-			*err = e2;
-		/* A permanent error is handled; a transient one on the last
-		 * attempt is reported so the host dead-letters it. */
-		if (rc == IP_OK && !permanent(code))
-			rc = code;
+int
+function_handle_records(struct function *p, const struct event *ev,
+			const struct function_invocation *inv, int *rcs,
+			struct function_stats *stats, struct ip_error *err)
+{
+	int first = IP_OK;
+
+	for (size_t i = 0; i < ev->n; i++) {
+		struct ip_error e;
+		int rc;
+
+		ip_error_clear(&e);
+		rc = handle_record(p, &ev->records[i], inv, stats, &e);
+		log_context_set_image(NULL);
+		if (rcs != NULL)
+			rcs[i] = rc;
+		if (rc != IP_OK && first == IP_OK) {
+			first = rc;
+			*err = e;
+		}
 	}
-out:
-	if (fd >= 0)
-		close(fd);
-	imgproc_result_clear(&res);
-	return rc;
+	return first;
 }
 
 int
@@ -387,32 +531,16 @@ function_handle_event(struct function *p, const char *event_json, size_t len,
 		      struct function_stats *stats, struct ip_error *err)
 {
 	struct function_stats local;
-	struct event *ev;
-	int first = IP_OK;
+	struct event ev;
 	int rc;
 
 	if (stats == NULL)
 		stats = &local;
 	memset(stats, 0, sizeof(*stats));
-	ev = calloc(1, sizeof(*ev));
-	if (ev == NULL)
-		return ip_error_set(err, IP_ENOMEM, "out of memory");
-	rc = event_parse(event_json, len, ev, err);
-	if (rc != IP_OK)
-		goto out;
-	for (size_t i = 0; i < ev->n; i++) {
-		struct ip_error e;
-
-		ip_error_clear(&e);
-		rc = handle_record(p, &ev->records[i], inv, stats, &e);
-		if (rc != IP_OK && first == IP_OK) {
-			first = rc;
-			*err = e;
-		}
-	}
-	rc = first;
-out:
-	free(ev);
+	rc = event_parse(event_json, len, &ev, err);
+	if (rc == IP_OK)
+		rc = function_handle_records(p, &ev, inv, NULL, stats, err);
+	event_clear(&ev);
 	return rc;
 }
 
@@ -420,19 +548,23 @@ int
 function_fail_event(struct function *p, const char *event_json, size_t len,
 		    const char *reason, struct ip_error *err)
 {
-	struct event *ev = calloc(1, sizeof(*ev));
-	int rc;
+	struct event ev;
+	int rc = event_parse(event_json, len, &ev, err);
 
-	if (ev == NULL)
-		return ip_error_set(err, IP_ENOMEM, "out of memory");
-	rc = event_parse(event_json, len, ev, err);
-	for (size_t i = 0; rc == IP_OK && i < ev->n; i++) {
+	for (size_t i = 0; rc == IP_OK && i < ev.n; i++) {
+		const struct event_record *er = &ev.records[i];
 		char id[RECORD_ID_MAX];
+		struct record r;
 
-		if (!function_event_is_ours(p->cfg, &ev->records[i], id))
+		if (er->problem[0] != '\0' ||
+		    !function_event_is_ours(p->cfg, er, id))
 			continue;
+		/* the id the function would have used (see claim) */
+		if (table_get(p->table, id, &r, err) == IP_OK &&
+		    strcmp(r.input_key, er->key) != 0)
+			function_object_id(er, id);
 		rc = mark_failed(p, id, reason, err);
 	}
-	free(ev);
+	event_clear(&ev);
 	return rc;
 }

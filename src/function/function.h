@@ -6,11 +6,19 @@
  * knows nothing of HTTP or of the queue.  The worker pool, a queue
  * consumer process and the Lambda runtime all call it the same way.
  *
- * Keys written by this pipeline:
- *   input bucket:  {id}/{name}            (name sanitised, see ingest.h)
+ * Keys:
+ *   input bucket:  any key.  The gateway writes {id}/{name} (name
+ *                  sanitised, see ingest.h) with its record; any other
+ *                  object (`aws s3 cp photo.jpg s3://input/holiday/`) gets
+ *                  a record on first sight, id function_object_id(), name
+ *                  the key's last segment.
  *   output bucket: {id}/{variant}.{ext}
- * Events for other keys or for the output bucket are ignored with a log
- * line (the recursive-trigger trap).
+ * Events for the output bucket are ignored with a log line (the
+ * recursive-trigger trap), as are deletions and "folder" keys ending '/'.
+ *
+ * Before the download the object's size is checked (HEAD) against
+ * limits.max_body and the free space of the data directory: a refusal
+ * is permanent (`failed` with the reason, no retry).
  *
  * Idempotence: a record already `done` with the same input sha256 is left
  * alone; otherwise the same objects are rewritten and one record results.
@@ -36,6 +44,7 @@ struct table;
 struct imgproc;
 struct image_info;
 struct event_record;
+struct event;
 
 struct function {
 	const struct config *cfg;
@@ -52,6 +61,12 @@ struct function {
 struct function_invocation {
 	int attempt; /* 1-based delivery count */
 	bool final; /* no retry follows: failure marks `failed` */
+	/* > 0 (the Lambda host): a record found `processing` with at least
+	 * this many attempts had its earlier attempts killed (deadline, out
+	 * of memory) rather than running: it is marked `failed` with that
+	 * reason instead of being tried again.  0: no such rule (the queue's
+	 * visibility timeout redelivers). */
+	int claim_budget;
 };
 
 struct function_stats {
@@ -69,6 +84,15 @@ int function_handle_event(struct function *p, const char *event_json,
 			  size_t len, const struct function_invocation *inv,
 			  struct function_stats *stats, struct ip_error *err);
 
+/* The same for a parsed event, one result per record into rcs[ev->n]
+ * (IP_OK or the code of that record; a record with `problem`, an SQS
+ * message that could not be read, is IP_EINVAL), for hosts that answer
+ * per message (SQS partial batch responses).  Returns the first failing
+ * code, with its message in err, or IP_OK. */
+int function_handle_records(struct function *p, const struct event *ev,
+			    const struct function_invocation *inv, int *rcs,
+			    struct function_stats *stats, struct ip_error *err);
+
 /* Mark every record named by the event `failed` with reason (the host's
  * last word after the final attempt, e.g. when the event could not even be
  * run).  Records already done are left alone. */
@@ -77,9 +101,13 @@ int function_fail_event(struct function *p, const char *event_json, size_t len,
 
 /* The one rule of "is this event ours", for every host and for the
  * store-pushed events route: an ObjectCreated:* record for
- * cfg->input_bucket whose key this pipeline wrote ({id}/{name}).  True
- * and the image id in id, or false (the record is to be ignored with a log
- * line: foreign keys, the output bucket, deletions). */
+ * cfg->input_bucket whose key names an object (not a "folder" ending in
+ * '/').  True and the image id in id: the gateway's id for a key
+ * {id}/{name}, function_object_id() for any other key; false for what is
+ * to be ignored with a log line (the output bucket, deletions, other
+ * events).  A key {id}/{name} whose record holds another input key (an
+ * outsider's key that looks like ours) is given function_object_id() by
+ * the function when it finds that record. */
 bool function_event_is_ours(const struct config *cfg,
 			    const struct event_record *er,
 			    char id[RECORD_ID_MAX]);
@@ -90,6 +118,12 @@ bool function_event_is_ours(const struct config *cfg,
  * the gateway (from the header probe) and by the function (from the
  * decode). */
 void function_record_set_image(struct record *r, const struct image_info *in);
+
+/* The deterministic id of an object version seen in an event: a ULID
+ * whose time is the event's (0 if absent) and whose 80 other bits are a
+ * SHA-256 of bucket, key and the version (versionId, else sequencer, else
+ * eTag), so every delivery of one version names one record. */
+void function_object_id(const struct event_record *er, char id[RECORD_ID_MAX]);
 
 /* "{id}/{name}" into out; IP_ETOOBIG if it does not fit. */
 int function_input_key(const char *id, const char *name, char *out, size_t len,

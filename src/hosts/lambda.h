@@ -16,7 +16,17 @@
  * own retries (2 for asynchronous invocations) or its on-failure
  * destination take over; a retry that succeeds turns it `done`.
  *
- * One thread; libcurl for the Runtime API.
+ * Events: every shape of core/event.h.  An SQS batch is answered with a
+ * partial batch response ({"batchItemFailures":[{"itemIdentifier":
+ * messageId}]}, the event source mapping needs ReportBatchItemFailures);
+ * other events with {"done","failed","skipped","processing_ms"} or
+ * /error.  The deadline (Lambda-Runtime-Deadline-Ms) is kept by a
+ * watchdog (DESIGN in lambda.c): lambda.deadline_margin_ms before it the
+ * records are marked `failed`, /error gets the type Timeout and the
+ * process exits.
+ *
+ * Threads: the loop's, the watchdog, and the start-up opener; libcurl
+ * for the Runtime API.
  */
 #ifndef IMGPIPE_LAMBDA_H
 #define IMGPIPE_LAMBDA_H
@@ -25,12 +35,22 @@
 
 #include "core/error.h"
 
+struct config;
 struct app;
 
 /* Serve invocations until the Runtime API goes away (or, with max > 0,
  * after max invocations).  Returns 0, or 1 when the API was unreachable
  * from the start. */
 int lambda_run(struct app *app, int max);
+
+/* Open the backends for Lambda (cfg copied into app), bounded by
+ * cfg->lambda_init_timeout_s: Lambda allows 10 s of init.  IP_EINVAL when
+ * the storage is local (the message names IMGPIPE_STORAGE_OBJSTORE /
+ * IMGPIPE_STORAGE_TABLE), IP_ETIMEOUT when the backends did not answer in
+ * time (the opening thread is abandoned: the caller must exit), or
+ * app_open's error. */
+int lambda_open_app(struct app *app, const struct config *cfg,
+		    struct ip_error *err);
 
 /* Report a start-up failure to the Runtime API (best effort). */
 void lambda_init_error(const char *message);

@@ -83,7 +83,7 @@ process_one(struct app *app, const char *file, const char *tmpdir,
 {
 	struct record r;
 	struct queue_msg m;
-	struct function_invocation inv = {1, true};
+	struct function_invocation inv = {.attempt = 1, .final = true};
 	char stem[RECORD_NAME_MAX];
 	char *json;
 	int rc;

@@ -54,7 +54,7 @@ run_one(struct workers *pool, struct queue_msg *m)
 {
 	struct app *app = pool->app;
 	const struct config *cfg = &app->cfg;
-	struct function_invocation inv;
+	struct function_invocation inv = {.claim_budget = 0};
 	struct function_stats stats;
 	struct ip_error err, e2;
 	int rc;

@@ -656,7 +656,7 @@ test_invalid_keys(void **state)
 {
 	struct fix *f = *state;
 	struct ip_error err = {0};
-	char long_key[601];
+	char long_key[RECORD_KEY_MAX + 100]; /* one segment, over the max */
 	char over_key[RECORD_KEY_MAX + 1];
 	char src[CONTRACT_PATH_MAX + 64];
 	const char *raw[] = {
@@ -689,7 +689,7 @@ test_invalid_keys(void **state)
 
 	memset(long_key, 'k', sizeof(long_key) - 1);
 	long_key[sizeof(long_key) - 1] = '\0';
-	/* 512 bytes in 2-byte segments "k/k/...": one byte over the max. */
+	/* RECORD_KEY_MAX bytes in 2-byte segments "k/k/...": one over the max. */
 	for (size_t i = 0; i < sizeof(over_key) - 1; i++)
 		over_key[i] = i % 2 == 0 ? 'k' : '/';
 	over_key[sizeof(over_key) - 1] = '\0';
@@ -698,7 +698,7 @@ test_invalid_keys(void **state)
 
 	for (size_t i = 0; i < UTIL_ARRAY_LEN(raw) * 2; i++) {
 		struct objstore_put_opts move = {.move = true};
-		char key[1400];
+		char key[RECORD_KEY_MAX + 400];
 		int fd = -1;
 
 		/* Each bad key bare, and again under the test's prefix. */

@@ -91,6 +91,9 @@ class LambdaTest(unittest.TestCase):
             "IMGPIPE_STORAGE_EVENTS": "store",
             "IMGPIPE_AWS_ACCESS_KEY_ID": "S3RVER",
             "IMGPIPE_AWS_SECRET_ACCESS_KEY": "S3RVER",
+            # text lines on stderr, which bootstrap sends to lambda.log
+            # (under Lambda the default is JSON on stdout)
+            "IMGPIPE_SERVER_LOG_FORMAT": "text",
         }
         self.env = env
         # the Architect project: one event function whose bootstrap is us

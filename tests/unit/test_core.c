@@ -21,6 +21,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <glib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -203,6 +204,7 @@ test_event_roundtrip(void **state)
 	assert_string_equal(ev.records[0].bucket, "input");
 	assert_string_equal(ev.records[0].event_name, "ObjectCreated:Put");
 	assert_int_equal(ev.records[0].size, 1234);
+	event_clear(&ev);
 	free(text);
 }
 
@@ -230,9 +232,11 @@ test_event_foreign_shapes(void **state)
 	assert_int_equal(event_parse(rgw, strlen(rgw), &ev, &e), IP_OK);
 	assert_int_equal(ev.n, 1);
 	assert_string_equal(ev.records[0].key, "a b+c.jpg");
+	event_clear(&ev);
 	assert_int_equal(event_parse(sns, strlen(sns), &ev, &e), IP_OK);
 	assert_int_equal(ev.n, 1);
 	assert_string_equal(ev.records[0].key, "x y.png");
+	event_clear(&ev);
 }
 
 static void
@@ -255,9 +259,93 @@ test_event_rejects(void **state)
 	struct ip_error e;
 
 	(void)state;
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		assert_int_not_equal(
 		    event_parse(bad[i], strlen(bad[i]), &ev, &e), IP_OK);
+		event_clear(&ev);
+	}
+}
+
+/* The envelopes of event.h, in the shapes AWS documents. */
+static void
+test_event_envelopes(void **state)
+{
+	/* SQS: one good message (an S3 event), one whose body is not JSON,
+	 * one s3:TestEvent */
+	const char *sqs =
+	    "{\"Records\":[{\"messageId\":\"m-1\",\"eventSource\":\"aws:sqs\","
+	    "\"body\":\"{\\\"Records\\\":[{\\\"eventSource\\\":\\\"aws:s3\\\","
+	    "\\\"eventName\\\":\\\"ObjectCreated:Put\\\",\\\"s3\\\":{"
+	    "\\\"bucket\\\":{\\\"name\\\":\\\"in\\\"},\\\"object\\\":{"
+	    "\\\"key\\\":\\\"a+b%2Bc.jpg\\\",\\\"size\\\":7}}}]}\"},"
+	    "{\"messageId\":\"m-2\",\"eventSource\":\"aws:sqs\",\"body\":"
+	    "\"not json\"},"
+	    "{\"messageId\":\"m-3\",\"eventSource\":\"aws:sqs\",\"body\":"
+	    "\"{\\\"Service\\\":\\\"Amazon S3\\\",\\\"Event\\\":"
+	    "\\\"s3:TestEvent\\\",\\\"Bucket\\\":\\\"in\\\"}\"}]}";
+	/* EventBridge: the key is not URL-encoded */
+	const char *eb =
+	    "{\"version\":\"0\",\"detail-type\":\"Object Created\",\"source\":"
+	    "\"aws.s3\",\"time\":\"2021-11-12T00:00:00Z\",\"detail\":{"
+	    "\"bucket\":{\"name\":\"in\"},\"object\":{\"key\":\"a+b%2B.jpg\","
+	    "\"size\":5,\"etag\":\"e\",\"sequencer\":\"s\"},\"reason\":"
+	    "\"PutObject\"}}";
+	const char *test = "{\"Service\":\"Amazon S3\",\"Event\":"
+			   "\"s3:TestEvent\",\"Time\":\"2014-10-13T15:57:02Z\","
+			   "\"Bucket\":\"in\",\"RequestId\":\"x\"}";
+	struct event ev;
+	struct ip_error e;
+
+	(void)state;
+	assert_int_equal(event_parse(sqs, strlen(sqs), &ev, &e), IP_OK);
+	assert_int_equal(ev.n, 2);
+	assert_string_equal(ev.records[0].message_id, "m-1");
+	assert_string_equal(ev.records[0].key, "a b+c.jpg");
+	assert_string_equal(ev.records[0].problem, "");
+	assert_string_equal(ev.records[1].message_id, "m-2");
+	assert_string_not_equal(ev.records[1].problem, "");
+	event_clear(&ev);
+	assert_int_equal(event_parse(eb, strlen(eb), &ev, &e), IP_OK);
+	assert_int_equal(ev.n, 1);
+	assert_string_equal(ev.records[0].key, "a+b%2B.jpg");
+	assert_string_equal(ev.records[0].event_name,
+			    "ObjectCreated:PutObject");
+	assert_int_equal(ev.records[0].size, 5);
+	event_clear(&ev);
+	assert_int_equal(event_parse(test, strlen(test), &ev, &e), IP_OK);
+	assert_int_equal(ev.n, 0);
+	event_clear(&ev);
+	/* an unknown shape is an error, never a silent success */
+	assert_int_equal(event_parse("{\"hello\":1}", 11, &ev, &e), IP_EINVAL);
+	event_clear(&ev);
+}
+
+/* Keys up to S3's 1024 bytes, and as many records as the payload holds. */
+static void
+test_event_sizes(void **state)
+{
+	GString *doc = g_string_new("{\"Records\":[");
+	char key[1025];
+	struct event ev;
+	struct ip_error e;
+
+	(void)state;
+	memset(key, 'k', 1024);
+	key[1024] = '\0';
+	for (int i = 0; i < 100; i++)
+		g_string_append_printf(
+		    doc,
+		    "%s{\"eventSource\":\"aws:s3\",\"eventName\":"
+		    "\"ObjectCreated:Put\",\"s3\":{\"bucket\":{\"name\":\"in\"}"
+		    ","
+		    "\"object\":{\"key\":\"%s\"}}}",
+		    i > 0 ? "," : "", i == 0 ? key : "x");
+	g_string_append(doc, "]}");
+	assert_int_equal(event_parse(doc->str, doc->len, &ev, &e), IP_OK);
+	assert_int_equal(ev.n, 100);
+	assert_string_equal(ev.records[0].key, key);
+	event_clear(&ev);
+	g_string_free(doc, TRUE);
 }
 
 /* ---- record ---- */
@@ -608,6 +696,8 @@ main(void)
 	    cmocka_unit_test(test_event_roundtrip),
 	    cmocka_unit_test(test_event_foreign_shapes),
 	    cmocka_unit_test(test_event_rejects),
+	    cmocka_unit_test(test_event_envelopes),
+	    cmocka_unit_test(test_event_sizes),
 	    cmocka_unit_test(test_record_roundtrip),
 	    cmocka_unit_test(test_record_rejects),
 	    cmocka_unit_test(test_error_table),

@@ -115,7 +115,7 @@ stage(struct fixture *fx, const char *photo, struct record *r, bool with_record)
 	return ev;
 }
 
-static const struct function_invocation first = {1, false};
+static const struct function_invocation first = {.attempt = 1, .final = false};
 
 static void
 test_done_then_duplicate_is_idempotent(void **state)

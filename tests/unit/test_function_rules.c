@@ -56,11 +56,49 @@ test_event_is_ours(void **state)
 	assert_false(function_event_is_ours(&cfg, &er, id));
 	set_record(&er, "ObjectCreated:Put", cfg.output_bucket, key);
 	assert_false(function_event_is_ours(&cfg, &er, id));
-	set_record(&er, "ObjectCreated:Put", cfg.input_bucket,
-		   "holiday/photo.jpg");
-	assert_false(function_event_is_ours(&cfg, &er, id));
+	/* a "folder" placeholder object */
 	snprintf(key, sizeof(key), "%s/", fresh);
 	set_record(&er, "ObjectCreated:Put", cfg.input_bucket, key);
+	assert_false(function_event_is_ours(&cfg, &er, id));
+	set_record(&er, "ObjectCreated:Put", cfg.input_bucket, "holiday/");
+	assert_false(function_event_is_ours(&cfg, &er, id));
+}
+
+/* Any object put into the input bucket is ours, under an id that every
+ * delivery of the same object version shares. */
+static void
+test_event_foreign_key_is_ours(void **state)
+{
+	struct config cfg;
+	struct event_record er;
+	char id[RECORD_ID_MAX];
+	char again[RECORD_ID_MAX];
+	char other[RECORD_ID_MAX];
+
+	(void)state;
+	config_defaults(&cfg);
+	set_record(&er, "ObjectCreated:Put", cfg.input_bucket,
+		   "holiday/photo.jpg");
+	util_strlcpy(er.event_time, "2019-09-03T19:37:27.192Z",
+		     sizeof(er.event_time));
+	util_strlcpy(er.sequencer, "005B6E5F7A3F3B8E41", sizeof(er.sequencer));
+	assert_true(function_event_is_ours(&cfg, &er, id));
+	assert_true(util_id_valid(id));
+	function_object_id(&er, again);
+	assert_string_equal(id, again);
+	/* the ULID's time is the event's: 2019-09-03T19:37:27.192Z */
+	assert_memory_equal(id, "01DKWA3HCR", 10);
+	/* a new version of the same key is a new image */
+	util_strlcpy(er.sequencer, "005B6E5F7A3F3B8E42", sizeof(er.sequencer));
+	function_object_id(&er, other);
+	assert_string_not_equal(id, other);
+	/* versionId, when the bucket has versions, names the version */
+	util_strlcpy(er.version_id, "3HL4kqtJlcpXroDTDmjVBH40Nrjfkd",
+		     sizeof(er.version_id));
+	function_object_id(&er, again);
+	assert_string_not_equal(again, other);
+	/* but never in the output bucket: the recursive-trigger trap */
+	util_strlcpy(er.bucket, cfg.output_bucket, sizeof(er.bucket));
 	assert_false(function_event_is_ours(&cfg, &er, id));
 }
 
@@ -106,6 +144,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_event_is_ours),
+	    cmocka_unit_test(test_event_foreign_key_is_ours),
 	    cmocka_unit_test(test_record_set_image),
 	};
 

@@ -83,8 +83,8 @@ const FLAGS = {
 };
 
 // The only wildcard resources cdk-nag may let through: the objects of the
-// input and output buckets (`<Input….Arn>/*`, `<Output….Arn>/*`).
-const OBJECT_ARNS = { regex: '/^Resource::<(Input|Output)[0-9A-F]{8}\\.Arn>\\/\\*$/' };
+// input and output buckets (`arn:<AWS::Partition>:s3:::PREFIX-input-…/*`).
+const OBJECT_ARNS = { regex: '/^Resource::arn:<AWS::Partition>:s3:::[^/*]+-(input|output)-[^/*]+\\/\\*$/' };
 
 class ImgpipeStack extends cdk.Stack {
   constructor(scope, id, props = {}) {
@@ -101,7 +101,11 @@ class ImgpipeStack extends cdk.Stack {
     const bucketName = (role) => `${cfg.prefix}-${role}-${account}-${region}`;
     const inputName = bucketName('input');
     const outputName = bucketName('output');
+    // The roles name the buckets by these ARNs too: a reference to the
+    // bucket resource would make a cycle (input bucket -> permission ->
+    // function -> role -> input bucket).
     const inputArn = `arn:${partition}:s3:::${inputName}`;
+    const outputArn = `arn:${partition}:s3:::${outputName}`;
 
     // ---- buckets -------------------------------------------------------
     const secure = {
@@ -181,13 +185,13 @@ class ImgpipeStack extends cdk.Stack {
         imgpipe: new iam.PolicyDocument({
           statements: [
             // GetObject is also what HeadObject needs.
-            new iam.PolicyStatement({ sid: 'ReadInput', actions: ['s3:GetObject'], resources: [`${input.bucketArn}/*`] }),
+            new iam.PolicyStatement({ sid: 'ReadInput', actions: ['s3:GetObject'], resources: [`${inputArn}/*`] }),
             // DeleteObject: a record deleted while its variants were being
             // made gets them taken back (function.c delete_variants).
-            new iam.PolicyStatement({ sid: 'WriteOutput', actions: ['s3:PutObject', 's3:DeleteObject'], resources: [`${output.bucketArn}/*`] }),
+            new iam.PolicyStatement({ sid: 'WriteOutput', actions: ['s3:PutObject', 's3:DeleteObject'], resources: [`${outputArn}/*`] }),
             // HeadBucket of both buckets at start (objstore_open); it also
             // makes a missing key a 404 rather than a 403.
-            new iam.PolicyStatement({ sid: 'HeadBuckets', actions: ['s3:ListBucket'], resources: [input.bucketArn, output.bucketArn] }),
+            new iam.PolicyStatement({ sid: 'HeadBuckets', actions: ['s3:ListBucket'], resources: [inputArn, outputArn] }),
             new iam.PolicyStatement({
               sid: 'Records',
               actions: ['dynamodb:DescribeTable', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
@@ -242,7 +246,7 @@ class ImgpipeStack extends cdk.Stack {
     cfnInput.addDependency(invoke);
 
     // ---- the HTTP API --------------------------------------------------
-    if (cfg.api) this.addApi(cfg, { code, input, output, table, storageEnv, removalPolicy });
+    if (cfg.api) this.addApi(cfg, { code, inputArn, outputArn, table, storageEnv, removalPolicy });
 
     new cdk.CfnOutput(this, 'InputBucket', { value: input.bucketName });
     new cdk.CfnOutput(this, 'OutputBucket', { value: output.bucketName });
@@ -256,7 +260,7 @@ class ImgpipeStack extends cdk.Stack {
   // and concurrency: the processing role stays narrow (it never lists,
   // deletes originals or records), and a burst of API calls cannot take
   // the processing function's concurrency.
-  addApi(cfg, { code, input, output, table, storageEnv, removalPolicy }) {
+  addApi(cfg, { code, inputArn, outputArn, table, storageEnv, removalPolicy }) {
     const apiLogs = new logs.LogGroup(this, 'ApiFunctionLogs', {
       retention: cfg.logRetentionDays,
       removalPolicy: cdk.RemovalPolicy.DESTROY,
@@ -265,7 +269,7 @@ class ImgpipeStack extends cdk.Stack {
       retention: cfg.logRetentionDays,
       removalPolicy,
     });
-    const objects = (b) => `${b.bucketArn}/*`;
+    const objects = (arn) => `${arn}/*`;
     const role = new iam.Role(this, 'ApiFunctionRole', {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
       description: 'imgpipe API: uploads into the input bucket, reads and deletes images and records, logs',
@@ -273,14 +277,14 @@ class ImgpipeStack extends cdk.Stack {
         imgpipe: new iam.PolicyDocument({
           statements: [
             // GET original / variants.
-            new iam.PolicyStatement({ sid: 'ReadObjects', actions: ['s3:GetObject'], resources: [objects(input), objects(output)] }),
+            new iam.PolicyStatement({ sid: 'ReadObjects', actions: ['s3:GetObject'], resources: [objects(inputArn), objects(outputArn)] }),
             // Uploads (and the presigned PUT URLs of POST /v1/uploads, which
             // carry this role's permission); a failed multipart upload is aborted.
-            new iam.PolicyStatement({ sid: 'Upload', actions: ['s3:PutObject', 's3:AbortMultipartUpload'], resources: [objects(input)] }),
+            new iam.PolicyStatement({ sid: 'Upload', actions: ['s3:PutObject', 's3:AbortMultipartUpload'], resources: [objects(inputArn)] }),
             // DELETE /v1/images/{id}: original and variants.
-            new iam.PolicyStatement({ sid: 'DeleteObjects', actions: ['s3:DeleteObject'], resources: [objects(input), objects(output)] }),
+            new iam.PolicyStatement({ sid: 'DeleteObjects', actions: ['s3:DeleteObject'], resources: [objects(inputArn), objects(outputArn)] }),
             // HeadBucket at start; listing a record's variants on delete.
-            new iam.PolicyStatement({ sid: 'ListBuckets', actions: ['s3:ListBucket'], resources: [input.bucketArn, output.bucketArn] }),
+            new iam.PolicyStatement({ sid: 'ListBuckets', actions: ['s3:ListBucket'], resources: [inputArn, outputArn] }),
             new iam.PolicyStatement({
               sid: 'Records',
               actions: ['dynamodb:DescribeTable', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],

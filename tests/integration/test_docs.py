@@ -58,6 +58,9 @@ CANNOT_RUN = [
     ("docs/DISTRIBUTED.md", "imgpipe gateway --listen 0.0.0.0",
      "needs the hosts ceph.internal, alternator.internal and redis.internal; "
      "the distributed suite runs gateway + worker against real servers"),
+    ("docs/AWS.md", "npx cdk deploy",
+     "deploys to a real AWS account (credentials, cdk bootstrap); the deploy "
+     "suite synthesizes and checks the same stack offline"),
     ("docs/DISTRIBUTED.md", "put-bucket-notification-configuration",
      "needs a radosgw at ceph:7480 pushing to a worker at worker1:9300; "
      "POST /v1/events itself runs from docs/API.md"),

@@ -5,14 +5,14 @@
 # cdk-nag (at synth and in test/nag.test.js); prints a summary.
 # Run by `meson test --suite deploy` (tests/deploy/meson.build) and by hand.
 # IMGPIPE_BIN (the built imgpipe) and IMGPIPE_SERVERS_ENV (dynalite) enable
-# the environment and table tests; without them those are skipped.
+# the environment and table tests; without them those fail.
 set -euo pipefail
 cd "$(dirname "$0")"
 
 export CDK_DISABLE_VERSION_CHECK=1 CDK_DISABLE_CLI_TELEMETRY=1
 export NO_UPDATE_NOTIFIER=1 npm_config_update_notifier=false npm_config_fund=false npm_config_audit=false
 
-command -v node >/dev/null || { echo "check.sh: node is not installed (scripts/deps.sh)"; exit 77; }
+command -v node >/dev/null || { echo "check.sh: node is not installed (scripts/deps.sh)"; exit 1; }
 if [ -f node_modules/.package-lock.json ] && [ node_modules/.package-lock.json -nt package-lock.json ]; then
 	echo "== npm ci: node_modules is up to date with package-lock.json"
 else

@@ -630,6 +630,101 @@ setup_easy(struct aws_client *c, const struct aws_request *rq,
 	return r == CURLE_OK ? 0 : -1;
 }
 
+/* A transfer that curl could not complete: the error, and in *retry
+ * whether another attempt may succeed. */
+static int
+transfer_error(const struct aws_client *c, const struct aws_request *rq,
+	       const struct aws_xfer *x, CURLcode cc, const char *errbuf,
+	       int attempt, const char *where, bool *retry,
+	       struct ip_error *err)
+{
+	if (x->too_big)
+		return ip_error_set(err, IP_ETOOBIG, "%s %s: %s", rq->method,
+				    where, x->too_big_err.msg);
+	if (x->io_errno == ENOMEM)
+		return ip_error_set(err, IP_ENOMEM, "%s %s", rq->method, where);
+	if (x->io_errno != 0)
+		return ip_error_set(err, IP_EIO, "%s %s: local file: %s",
+				    rq->method, where, strerror(x->io_errno));
+	*retry = aws_retryable(0, NULL, (int)cc);
+	return ip_error_set(
+	    err, aws_curl_local_error((int)cc) ? IP_EINVAL : IP_EBACKEND,
+	    "%s %s %s: %s (after %d attempt%s)", c->service, rq->method, where,
+	    errbuf[0] ? errbuf : curl_easy_strerror(cc), attempt,
+	    attempt == 1 ? "" : "s");
+}
+
+/* A non-2xx answer: its S3/DynamoDB error code in rs, the error, and in
+ * *retry whether another attempt may succeed. */
+static int
+http_error(const struct aws_client *c, const struct aws_request *rq,
+	   struct aws_response *rs, long status, int attempt, const char *where,
+	   bool *retry, struct ip_error *err)
+{
+	int rc;
+
+	aws_error_body(buf_str(&rs->body), rs->body.len, rs->code,
+		       sizeof(rs->code), rs->message, sizeof(rs->message));
+	*retry = aws_retryable(status, rs->code, 0);
+	rc = aws_error_map(status, rs->code);
+	if (rc == IP_OK) /* 1xx/3xx: not a success for us */
+		rc = IP_EBACKEND;
+	if (rs->code[0] == '\0') {
+		/* HEAD and some proxies answer without a body. */
+		util_strlcpy(rs->code,
+			     status == 404   ? "NotFound"
+			     : status == 403 ? "Forbidden"
+					     : "HTTPError",
+			     sizeof(rs->code));
+	}
+	return ip_error_set(err, rc, "%s %s %s: %s%s%s (HTTP %ld%s)",
+			    c->service, rq->method, where, rs->code,
+			    rs->message[0] ? ": " : "", rs->message, status,
+			    attempt > 1 ? ", after retries" : "");
+}
+
+/* One attempt of rq.  IP_OK on a 2xx answer; otherwise the error, with
+ * *retry set when another attempt may succeed. */
+static int
+request_attempt(struct aws_client *c, const struct aws_request *rq,
+		struct aws_response *rs, struct curl_slist *hdrs, int attempt,
+		const char *where, bool *retry, struct ip_error *err)
+{
+	char errbuf[CURL_ERROR_SIZE];
+	struct aws_xfer x;
+	long status = 0;
+	CURLcode cc;
+
+	*retry = false;
+	rs->attempts = attempt;
+	memset(&x, 0, sizeof(x));
+	x.rq = rq;
+	x.rs = rs;
+	errbuf[0] = '\0';
+	if (rq->out_fd >= 0 && (ftruncate(rq->out_fd, 0) != 0 ||
+				lseek(rq->out_fd, 0, SEEK_SET) != 0))
+		return ip_error_set(err, IP_EIO, "%s %s: temp file: %s",
+				    rq->method, where, strerror(errno));
+	x.easy = curl_easy_init();
+	if (x.easy == NULL)
+		return ip_error_set(err, IP_ENOMEM, "curl_easy_init");
+	if (setup_easy(c, rq, &x, hdrs, errbuf) != 0) {
+		curl_easy_cleanup(x.easy);
+		return ip_error_set(err, IP_EINVAL, "%s %s: curl setup",
+				    rq->method, where);
+	}
+	cc = curl_easy_perform(x.easy);
+	curl_easy_getinfo(x.easy, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_cleanup(x.easy);
+	rs->status = status;
+	if (cc != CURLE_OK)
+		return transfer_error(c, rq, &x, cc, errbuf, attempt, where,
+				      retry, err);
+	if (status >= 200 && status < 300)
+		return IP_OK;
+	return http_error(c, rq, rs, status, attempt, where, retry, err);
+}
+
 int
 aws_request_perform(struct aws_client *c, const struct aws_request *rq,
 		    struct aws_response *rs, struct ip_error *err)
@@ -639,11 +734,8 @@ aws_request_perform(struct aws_client *c, const struct aws_request *rq,
 	size_t reply_max = rq->reply_max > 0 ? rq->reply_max : AWS_REPLY_MAX;
 	const char *reply_name =
 	    rq->reply_name != NULL ? rq->reply_name : "reply";
-	char errbuf[CURL_ERROR_SIZE];
 	char where[AWS_URL_LOG_MAX + 1];
 	struct curl_slist *hdrs = NULL;
-	struct aws_xfer x;
-	CURLcode cc = CURLE_OK;
 	int rc = IP_EBACKEND;
 
 	memset(rs, 0, sizeof(*rs));
@@ -666,107 +758,22 @@ aws_request_perform(struct aws_client *c, const struct aws_request *rq,
 	if (build_headers(c, rq, sha_use, &hdrs) != IP_OK)
 		return ip_error_set(err, IP_ENOMEM, "request headers");
 	for (int attempt = 1; attempt <= c->attempts; attempt++) {
-		long status = 0;
+		struct ip_error e;
+		bool retry;
 
 		response_reset(rs, reply_max, reply_name);
-		rs->attempts = attempt;
-		memset(&x, 0, sizeof(x));
-		x.rq = rq;
-		x.rs = rs;
-		errbuf[0] = '\0';
-		if (rq->out_fd >= 0 && (ftruncate(rq->out_fd, 0) != 0 ||
-					lseek(rq->out_fd, 0, SEEK_SET) != 0)) {
-			rc = ip_error_set(err, IP_EIO, "%s %s: temp file: %s",
-					  rq->method, where, strerror(errno));
-			goto out;
+		rc = request_attempt(c, rq, rs, hdrs, attempt, where, &retry,
+				     &e);
+		if (rc == IP_OK)
+			break;
+		if (!retry || attempt == c->attempts) {
+			if (err != NULL)
+				*err = e;
+			break;
 		}
-		x.easy = curl_easy_init();
-		if (x.easy == NULL) {
-			rc = ip_error_set(err, IP_ENOMEM, "curl_easy_init");
-			goto out;
-		}
-		if (setup_easy(c, rq, &x, hdrs, errbuf) != 0) {
-			curl_easy_cleanup(x.easy);
-			rc = ip_error_set(err, IP_EINVAL, "%s %s: curl setup",
-					  rq->method, where);
-			goto out;
-		}
-		cc = curl_easy_perform(x.easy);
-		curl_easy_getinfo(x.easy, CURLINFO_RESPONSE_CODE, &status);
-		curl_easy_cleanup(x.easy);
-		x.easy = NULL;
-		rs->status = status;
-		if (cc != CURLE_OK) {
-			if (x.too_big) {
-				rc = ip_error_set(err, IP_ETOOBIG, "%s %s: %s",
-						  rq->method, where,
-						  x.too_big_err.msg);
-				goto out;
-			}
-			if (x.io_errno == ENOMEM) {
-				rc = ip_error_set(err, IP_ENOMEM, "%s %s",
-						  rq->method, where);
-				goto out;
-			}
-			if (x.io_errno != 0) {
-				rc = ip_error_set(
-				    err, IP_EIO, "%s %s: local file: %s",
-				    rq->method, where, strerror(x.io_errno));
-				goto out;
-			}
-			if (aws_retryable(0, NULL, (int)cc) &&
-			    attempt < c->attempts) {
-				log_debug("%s %s %s: %s, attempt %d of %d",
-					  c->service, rq->method, where,
-					  errbuf[0] ? errbuf
-						    : curl_easy_strerror(cc),
-					  attempt, c->attempts);
-				backoff_sleep(c, attempt + 1);
-				continue;
-			}
-			rc = ip_error_set(
-			    err,
-			    aws_curl_local_error((int)cc) ? IP_EINVAL
-							  : IP_EBACKEND,
-			    "%s %s %s: %s (after %d attempt%s)", c->service,
-			    rq->method, where,
-			    errbuf[0] ? errbuf : curl_easy_strerror(cc),
-			    attempt, attempt == 1 ? "" : "s");
-			goto out;
-		}
-		if (status >= 200 && status < 300) {
-			rc = IP_OK;
-			goto out;
-		}
-		aws_error_body(buf_str(&rs->body), rs->body.len, rs->code,
-			       sizeof(rs->code), rs->message,
-			       sizeof(rs->message));
-		if (aws_retryable(status, rs->code, 0) &&
-		    attempt < c->attempts) {
-			log_debug("%s %s %s: HTTP %ld %s, attempt %d of %d",
-				  c->service, rq->method, where, status,
-				  rs->code, attempt, c->attempts);
-			backoff_sleep(c, attempt + 1);
-			continue;
-		}
-		rc = aws_error_map(status, rs->code);
-		if (rc == IP_OK) /* 1xx/3xx: not a success for us */
-			rc = IP_EBACKEND;
-		if (rs->code[0] == '\0') {
-			/* HEAD and some proxies answer without a body. */
-			util_strlcpy(rs->code,
-				     status == 404   ? "NotFound"
-				     : status == 403 ? "Forbidden"
-						     : "HTTPError",
-				     sizeof(rs->code));
-		}
-		ip_error_set(err, rc, "%s %s %s: %s%s%s (HTTP %ld%s)",
-			     c->service, rq->method, where, rs->code,
-			     rs->message[0] ? ": " : "", rs->message, status,
-			     attempt > 1 ? ", after retries" : "");
-		goto out;
+		log_debug("%s, attempt %d of %d", e.msg, attempt, c->attempts);
+		backoff_sleep(c, attempt + 1);
 	}
-out:
 	curl_slist_free_all(hdrs);
 	return rc;
 }

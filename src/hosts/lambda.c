@@ -15,6 +15,8 @@
 #include "core/util.h"
 #include "app/app.h"
 #include "function/function.h"
+#include "api/api.h"
+#include "hosts/lambda_api.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -154,7 +156,7 @@ error_body(const char *type, const char *message)
 }
 
 static void
-handle(struct app *app, struct aws_client *h, const char *base,
+handle(struct app *app, struct api *api, struct aws_client *h, const char *base,
        struct invocation *inv)
 {
 	struct function_invocation pinv = {.attempt = 1, .final = true};
@@ -162,17 +164,23 @@ handle(struct app *app, struct aws_client *h, const char *base,
 	struct ip_error err;
 	char url[LAMBDA_URL_MAX + LAMBDA_ID_MAX + 32];
 	char type[64];
-	char *body;
+	char *body = NULL;
+	size_t body_len;
 	int rc;
 
 	ip_error_clear(&err);
 	memset(&st, 0, sizeof(st));
 	if (inv->too_big)
 		rc = ip_error_set(&err, IP_ETOOBIG, "%s", inv->too_big_err.msg);
+	else if (lambda_api_is_http_event(buf_str(&inv->rs.body),
+					  inv->rs.body.len))
+		rc =
+		    lambda_api_handle(api, buf_str(&inv->rs.body),
+				      inv->rs.body.len, &body, &body_len, &err);
 	else
 		rc = function_handle_event(&app->fn, buf_str(&inv->rs.body),
 					   inv->rs.body.len, &pinv, &st, &err);
-	if (rc == IP_OK) {
+	if (rc == IP_OK && body == NULL) {
 		json_t *o =
 		    json_pack("{s:i, s:i, s:i, s:I}", "done", st.done, "failed",
 			      st.failed, "skipped", st.skipped, "processing_ms",
@@ -180,6 +188,8 @@ handle(struct app *app, struct aws_client *h, const char *base,
 
 		body = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
 		json_decref(o);
+	}
+	if (rc == IP_OK) {
 		snprintf(url, sizeof(url), "%s/invocation/%s/response", base,
 			 inv->id);
 		post(h, url, body != NULL ? body : "{}", NULL);
@@ -237,8 +247,10 @@ lambda_run(struct app *app, int max)
 	char base[LAMBDA_URL_MAX];
 	struct aws_client *c = NULL;
 	struct ip_error err;
+	struct api api;
 	int served = 0;
 
+	lambda_api_init(&api, app);
 	if (lambda_base_url(getenv("AWS_LAMBDA_RUNTIME_API"), base,
 			    sizeof(base), &err) != IP_OK ||
 	    lambda_client(&c, &err) != IP_OK) {
@@ -259,7 +271,7 @@ lambda_run(struct app *app, int max)
 				log_error("%s", err.msg);
 			break;
 		}
-		handle(app, c, base, &inv);
+		handle(app, &api, c, base, &inv);
 		aws_response_free(&inv.rs);
 		served++;
 	}

@@ -23,7 +23,7 @@ queue/*                   core
 imgproc/*                 core
 aws/*                     core
 function/*                core iface
-hosts/*                   core function app iface aws
+hosts/*                   core function app iface aws api
 api/*                     core function app iface
 http/*                    core api app
 app/*                     *

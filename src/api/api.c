@@ -24,6 +24,8 @@
 #include "api/handlers.h"
 #include "api/reply.h"
 #include "api/upload.h"
+#include "api/uploads.h"
+#include "app/app.h"
 
 static const struct route_handler route_handlers[ROUTE_COUNT] = {
     [ROUTE_IMAGES_LIST] = {handlers_image_list, NULL, NULL},
@@ -37,6 +39,7 @@ static const struct route_handler route_handlers[ROUTE_COUNT] = {
     [ROUTE_READYZ] = {handlers_readyz, NULL, NULL},
     [ROUTE_METRICS] = {handlers_metrics, NULL, NULL},
     [ROUTE_EVENTS] = {events_begin, events_body, events_end},
+    [ROUTE_UPLOADS_POST] = {uploads_begin, uploads_body, uploads_end},
 };
 
 const struct route_handler *
@@ -50,6 +53,7 @@ api_init(struct api *api, struct app *app)
 {
 	memset(api, 0, sizeof(*api));
 	api->app = app;
+	api->bytes_redirect = app->cfg.bytes == BYTES_REDIRECT;
 }
 
 /* The query, then the route: the decision is stored in rq. */
@@ -165,11 +169,20 @@ api_request_release(struct api_request *rq)
 	upload_free(rq->upload);
 	rq->upload = NULL;
 	buf_free(&rq->body);
-	if (rq->resp.body == API_BODY_MEMORY && !rq->resp.mem_static)
-		free(rq->resp.mem);
-	rq->resp.mem = NULL;
-	rq->resp.body = API_BODY_NONE;
-	if (rq->resp.fd >= 0)
-		close(rq->resp.fd);
-	rq->resp.fd = -1;
+	api_response_clear(&rq->resp);
+}
+
+void
+api_response_clear(struct api_response *resp)
+{
+	for (size_t i = 0; i < resp->n_headers; i++)
+		free(resp->headers[i].value);
+	resp->n_headers = 0;
+	if (resp->body == API_BODY_MEMORY && !resp->mem_static)
+		free(resp->mem);
+	resp->mem = NULL;
+	resp->body = API_BODY_NONE;
+	if (resp->fd >= 0)
+		close(resp->fd);
+	resp->fd = -1;
 }

@@ -51,17 +51,22 @@ struct api_metrics {
 /* The API of one process: the app it serves and its own options. */
 struct api {
 	struct app *app; /* borrowed; outlives the api */
+	/* The bytes routes answer 302 to a presigned GET of the store
+	 * instead of the bytes (server.bytes; the host resolves "auto"). */
+	bool bytes_redirect;
 	/* `imgpipe worker` with worker.events_port: answer only /v1/events
 	 * and the health routes. */
 	bool events_only;
 	struct api_metrics metrics;
 };
 
-/* Set up api over app (counters at zero, every route served). */
+/* Set up api over app (counters at zero, every route served, the bytes
+ * streamed unless server.bytes = redirect). */
 void api_init(struct api *api, struct app *app);
 
 #define API_RESPONSE_HEADERS_MAX 12
-#define API_HEADER_VALUE_MAX 256
+/* Bound of a header value (a presigned Location is the longest). */
+#define API_HEADER_VALUE_MAX 8192
 
 enum api_body_kind {
 	API_BODY_NONE,
@@ -74,7 +79,7 @@ struct api_response {
 	size_t n_headers;
 	struct api_header {
 		const char *name; /* a literal */
-		char value[API_HEADER_VALUE_MAX];
+		char *value; /* owned, NUL-terminated */
 	} headers[API_RESPONSE_HEADERS_MAX];
 	enum api_body_kind body;
 	char *mem; /* owned unless mem_static */
@@ -165,6 +170,9 @@ const char *api_query(const struct api_request *rq, const char *name);
 /* Free what rq holds (upload state and temp file, body, the response's
  * memory and fd) but not rq itself.  Safe on a request that never began. */
 void api_request_release(struct api_request *rq);
+
+/* Free the response's header values and body; resp is empty after. */
+void api_response_clear(struct api_response *resp);
 
 /* The route table's handlers, indexed by enum route_id; for tests. */
 const struct route_handler *api_handlers(void);

@@ -7,6 +7,8 @@
  */
 #include "api/api_local.h"
 
+#include <glib.h>
+
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -87,8 +89,10 @@ reply_of(const struct api_request *rq, struct api_local_reply *out,
 
 	out->status = resp->status;
 	out->n_headers = resp->n_headers;
-	memcpy(out->headers, resp->headers,
-	       resp->n_headers * sizeof(resp->headers[0]));
+	for (size_t i = 0; i < resp->n_headers; i++) {
+		out->headers[i].name = resp->headers[i].name;
+		out->headers[i].value = g_strdup(resp->headers[i].value);
+	}
 	if (rq->head || resp->body == API_BODY_NONE)
 		return IP_OK;
 	if (resp->body == API_BODY_FILE)
@@ -159,6 +163,8 @@ api_local_reply_free(struct api_local_reply *r)
 {
 	if (r == NULL)
 		return;
+	for (size_t i = 0; i < r->n_headers; i++)
+		free(r->headers[i].value);
 	free(r->body);
 	memset(r, 0, sizeof(*r));
 }

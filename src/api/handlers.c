@@ -331,16 +331,61 @@ serve_fd(struct api_request *rq, int fd, const struct served *sv)
 	return reply_queue(rq, status, true);
 }
 
-/* Open bucket/key and serve it; a missing object is a 404. */
+/*
+ * server.bytes = redirect: 302 to a presigned GET of bucket/key, checked
+ * to exist first so a missing object is the same 404 as when streamed.
+ * IP_ENOTSUP (nothing answered) when the store cannot presign.
+ */
+static int
+redirect_object(struct api_request *rq, const char *bucket, const char *key,
+		enum api_next *ret)
+{
+	struct objstore *store = rq->app->store;
+	struct objstore_stat st;
+	struct ip_error err;
+	char *url = malloc(OBJSTORE_PRESIGN_URL_MAX);
+	int rc;
+
+	if (url == NULL) {
+		*ret = reply_error(rq, IP_ENOMEM, "out of memory");
+		return IP_OK;
+	}
+	rc = objstore_presign(store, bucket, key, "GET",
+			      rq->app->cfg.presign_expires_s, url,
+			      OBJSTORE_PRESIGN_URL_MAX, &err);
+	if (rc == IP_OK)
+		rc = objstore_head(store, bucket, key, &st, &err);
+	if (rc == IP_OK) {
+		reply_add_header(rq, "Location", url);
+		reply_add_header(rq, "Cache-Control", "no-store");
+		*ret = reply_empty(rq, 302);
+	} else if (rc == IP_ENOTFOUND) {
+		*ret = reply_error(rq, IP_ENOTFOUND,
+				   "the object of this image is gone");
+		rc = IP_OK;
+	} else if (rc != IP_ENOTSUP) {
+		*ret = reply_ip_error(rq, &err);
+		rc = IP_OK;
+	}
+	free(url);
+	return rc;
+}
+
+/* Open bucket/key and serve it (or redirect to it); a missing object is
+ * a 404. */
 static enum api_next
 serve_object(struct api_request *rq, const char *bucket, const char *key,
 	     const struct served *sv)
 {
 	struct objstore_stat st;
 	struct ip_error err;
+	enum api_next ret;
 	int fd = -1;
 	int rc;
 
+	if (rq->api->bytes_redirect &&
+	    redirect_object(rq, bucket, key, &ret) == IP_OK)
+		return ret;
 	ip_error_clear(&err);
 	rc = objstore_open_read(rq->app->store, bucket, key, &fd, &st, &err);
 	if (rc == IP_ENOTFOUND)

@@ -7,6 +7,8 @@
  */
 #include "api/reply.h"
 
+#include <glib.h>
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,10 +26,7 @@ static char oom_body[] =
 static void
 reply_reset(struct api_response *resp)
 {
-	if (resp->body == API_BODY_MEMORY && !resp->mem_static)
-		free(resp->mem);
-	if (resp->fd >= 0)
-		close(resp->fd);
+	api_response_clear(resp);
 	memset(resp, 0, sizeof(*resp));
 	resp->fd = -1;
 }
@@ -41,9 +40,9 @@ reply_add_header(struct api_request *rq, const char *name, const char *value)
 		log_warn("api %s: header %s dropped", rq->id, name);
 		return;
 	}
+	resp->headers[resp->n_headers].value =
+	    g_strndup(value, API_HEADER_VALUE_MAX - 1);
 	resp->headers[resp->n_headers].name = name;
-	snprintf(resp->headers[resp->n_headers].value,
-		 sizeof(resp->headers[0].value), "%s", value);
 	resp->n_headers++;
 }
 

@@ -30,6 +30,7 @@ static const struct route route_table[] = {
     {"GET", "/readyz", ROUTE_READYZ, false, false},
     {"GET", "/metrics", ROUTE_METRICS, false, false},
     {"POST", "/v1/events", ROUTE_EVENTS, true, false},
+    {"POST", "/v1/uploads", ROUTE_UPLOADS_POST, true, false},
 };
 
 struct path_segments {

@@ -35,6 +35,7 @@ enum route_id {
 	ROUTE_READYZ,
 	ROUTE_METRICS,
 	ROUTE_EVENTS, /* POST   /v1/events (S3 notifications pushed) */
+	ROUTE_UPLOADS_POST, /* POST   /v1/uploads (a presigned PUT) */
 	ROUTE_COUNT
 };
 

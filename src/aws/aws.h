@@ -8,7 +8,8 @@
  *   aws_error.h   AWS error replies (S3 XML, DynamoDB JSON) into our
  *                 codes, and which failures are worth a retry;
  *   aws_xml.h     the small XML reading S3 replies need;
- *   aws_uri.h     SigV4's URI encoding and canonical query strings.
+ *   aws_uri.h     SigV4's URI encoding and canonical query strings;
+ *   aws_presign.h presigned URLs (SigV4 in the query string).
  *
  * Used by objstore_s3.c, table_dynamodb.c and hosts/lambda.c; include the
  * one header a file needs, or this one for all of them.
@@ -19,6 +20,7 @@
 #include "aws/aws_client.h"
 #include "aws/aws_creds.h"
 #include "aws/aws_error.h"
+#include "aws/aws_presign.h"
 #include "aws/aws_uri.h"
 #include "aws/aws_url.h"
 #include "aws/aws_xml.h"

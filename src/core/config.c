@@ -17,7 +17,8 @@
 #include <unistd.h>
 
 _Static_assert(sizeof(enum events_source) == sizeof(int) &&
-		   sizeof(enum fail_on) == sizeof(int),
+		   sizeof(enum fail_on) == sizeof(int) &&
+		   sizeof(enum bytes_mode) == sizeof(int),
 	       "KEY_ENUM settings are stored as int");
 
 /* A configuration file is a few KiB; refuse anything absurd. */
@@ -54,6 +55,7 @@ struct key_def {
 /* The names of the KEY_ENUM settings, indexed by their enum. */
 static const char *const events_names[] = {"gateway", "store", NULL};
 static const char *const log_format_names[] = {"text", "json", "auto", NULL};
+static const char *const bytes_names[] = {"auto", "stream", "redirect", NULL};
 static const char *const fail_on_names[] = {"none", "truncated", "error",
 					    "warning", NULL};
 
@@ -72,6 +74,9 @@ static const struct key_def key_table[] = {
     {"server", "log_level", KEY_LEVEL, CFG(log_level), 0, 0, NULL},
     {"server", "accept_events", KEY_BOOL, CFG(accept_events), 0, 0, NULL},
     {"server", "log_format", KEY_ENUM, CFG(log_format), 0, 0, log_format_names},
+    {"server", "bytes", KEY_ENUM, CFG(bytes), 0, 0, bytes_names},
+    {"server", "presign_expires", KEY_INT, CFG(presign_expires_s), 1, 604800,
+     NULL},
     {"lambda", "deadline_margin_ms", KEY_INT, CFG(lambda_margin_ms), 0, 60000,
      NULL},
     {"lambda", "deliveries", KEY_INT, CFG(lambda_deliveries), 1, 1000, NULL},
@@ -251,6 +256,8 @@ config_defaults(struct config *cfg)
 	util_strlcpy(cfg->input_bucket, "input", sizeof(cfg->input_bucket));
 	util_strlcpy(cfg->output_bucket, "output", sizeof(cfg->output_bucket));
 	cfg->events = EVENTS_GATEWAY;
+	cfg->bytes = BYTES_AUTO;
+	cfg->presign_expires_s = 900;
 	util_strlcpy(cfg->aws_region, "us-east-1", sizeof(cfg->aws_region));
 
 	cfg->workers = 0;

@@ -36,6 +36,13 @@ enum fit { FIT_INSIDE, FIT_COVER, FIT_FILL };
  * notifications to POST /v1/events (see DISTRIBUTED.md). */
 enum events_source { EVENTS_GATEWAY, EVENTS_STORE };
 
+/* [server] bytes: how GET .../original and .../variants/{v} answer.
+ * STREAM sends the bytes; REDIRECT answers 302 to a presigned GET URL of
+ * the object store (a store that cannot presign streams); AUTO (the
+ * default) is STREAM for `imgpipe serve` and REDIRECT for the Lambda
+ * host, whose replies are bounded at 6 MiB. */
+enum bytes_mode { BYTES_AUTO, BYTES_STREAM, BYTES_REDIRECT };
+
 /* [limits] fail_on: libvips' fail-on, the damage at which a load fails
  * (none, truncated, error, warning; default error). */
 enum fail_on {
@@ -107,6 +114,8 @@ struct config {
 	int lambda_margin_ms; /* answer Timeout this long before the deadline */
 	int lambda_deliveries; /* Lambda's deliveries of one event (1 + retries) */
 	int lambda_init_timeout_s; /* bound on opening the backends */
+	enum bytes_mode bytes; /* default auto */
+	int presign_expires_s; /* presigned URLs' life, default 900 */
 
 	/* [limits] */
 	int64_t max_body_bytes; /* default 50 MiB */

@@ -18,6 +18,8 @@
 #include "core/util.h"
 #include "app/app.h"
 #include "function/function.h"
+#include "api/api.h"
+#include "hosts/lambda_api.h"
 
 #include <jansson.h>
 #include <pthread.h>
@@ -377,7 +379,7 @@ stats_response(const struct function_stats *st)
 /* Run the function on the invocation's event: the body of /response in
  * *body, or the code (err filled) for /error. */
 static int
-run_event(struct app *app, struct invocation *inv, char **body,
+run_event(struct app *app, struct api *api, struct invocation *inv, char **body,
 	  struct ip_error *err)
 {
 	struct function_invocation pinv = {
@@ -398,6 +400,14 @@ run_event(struct app *app, struct invocation *inv, char **body,
 	if (inv->too_big)
 		return ip_error_set(err, IP_ETOOBIG, "%s",
 				    inv->too_big_err.msg);
+	/* An API Gateway proxy event: the /v1 API, through its handlers. */
+	if (lambda_api_is_http_event(buf_str(&inv->rs.body),
+				     inv->rs.body.len)) {
+		size_t len;
+
+		return lambda_api_handle(api, buf_str(&inv->rs.body),
+					 inv->rs.body.len, body, &len, err);
+	}
 	rc = event_parse(buf_str(&inv->rs.body), inv->rs.body.len, &ev, err);
 	if (rc == IP_OK && ev.n > 0) {
 		rcs = calloc(ev.n, sizeof(*rcs));
@@ -426,7 +436,7 @@ run_event(struct app *app, struct invocation *inv, char **body,
 }
 
 static void
-handle(struct app *app, struct aws_client *h, const char *base,
+handle(struct app *app, struct api *api, struct aws_client *h, const char *base,
        struct watchdog *w, struct invocation *inv)
 {
 	struct ip_error err;
@@ -438,7 +448,7 @@ handle(struct app *app, struct aws_client *h, const char *base,
 	ip_error_clear(&err);
 	log_context_set_request(inv->id);
 	watchdog_arm(w, inv);
-	rc = run_event(app, inv, &body, &err);
+	rc = run_event(app, api, inv, &body, &err);
 	if (!watchdog_disarm(w))
 		for (;;)
 			pause(); /* the watchdog answered and ends us */
@@ -487,8 +497,10 @@ lambda_run(struct app *app, int max)
 	struct aws_client *c = NULL;
 	struct watchdog w;
 	struct ip_error err;
+	struct api api;
 	int served = 0;
 
+	lambda_api_init(&api, app);
 	if (lambda_base_url(getenv("AWS_LAMBDA_RUNTIME_API"), base,
 			    sizeof(base), &err) != IP_OK ||
 	    lambda_client(&c, &err) != IP_OK ||
@@ -511,7 +523,7 @@ lambda_run(struct app *app, int max)
 				log_error("%s", err.msg);
 			break;
 		}
-		handle(app, c, base, &w, &inv);
+		handle(app, &api, c, base, &w, &inv);
 		aws_response_free(&inv.rs);
 		served++;
 	}

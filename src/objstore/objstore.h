@@ -83,6 +83,12 @@ struct objstore_ops {
 	int (*list)(struct objstore *s, const char *bucket, const char *prefix,
 		    const char *token, size_t max, struct objstore_listing *out,
 		    struct ip_error *err);
+	/* Optional (NULL: IP_ENOTSUP).  A URL through which a client with
+	 * no credentials may `method` ("GET" or "PUT") the object for
+	 * expires_s seconds, without the store's help. */
+	int (*presign)(struct objstore *s, const char *bucket, const char *key,
+		       const char *method, int64_t expires_s, char *url,
+		       size_t len, struct ip_error *err);
 };
 
 struct objstore {
@@ -172,6 +178,32 @@ objstore_list(struct objstore *s, const char *b, const char *prefix,
 	      struct ip_error *e)
 {
 	return s->ops->list(s, b, prefix, token, max, out, e);
+}
+
+/* Largest URL objstore_presign writes (S3: ~600 bytes + the encoded key
+ * + a session token of up to 2 KiB, encoded). */
+#define OBJSTORE_PRESIGN_URL_MAX 8192
+#define OBJSTORE_PRESIGN_EXPIRES_MAX 604800 /* 7 days, SigV4's bound */
+
+/*
+ * A presigned URL for method ("GET" or "PUT") on bucket/key, valid for
+ * expires_s (1..OBJSTORE_PRESIGN_EXPIRES_MAX) seconds from now, into
+ * url[0, len) (OBJSTORE_PRESIGN_URL_MAX is enough).  A PUT through it
+ * may carry any Content-Type.  IP_ENOTSUP when the backend cannot hand
+ * out such URLs (fs: its objects are reached only through the API);
+ * IP_EINVAL for a bad bucket, key, method or expiry.  Pure computation
+ * for s3: no request is made.
+ */
+static inline int
+objstore_presign(struct objstore *s, const char *b, const char *k,
+		 const char *method, int64_t expires_s, char *url, size_t len,
+		 struct ip_error *e)
+{
+	if (s->ops->presign == NULL)
+		return ip_error_set(e, IP_ENOTSUP,
+				    "the %s object store cannot presign URLs",
+				    s->ops->name);
+	return s->ops->presign(s, b, k, method, expires_s, url, len, e);
 }
 
 #endif

@@ -31,6 +31,10 @@
  * would not fit in objstore_listing.next_token, "k" + the last key
  * (ListObjectsV2's start-after).  Both are checked when they come back.
  *
+ * Presigned URLs: SigV4 in the query string (aws_presign.c), addressed
+ * like every other request; the store keeps a copy of its credentials
+ * for them (the client holds its own).
+ *
  * Capabilities: none (no rename, objects are not local files).
  */
 #include "objstore/objstore_s3.h"
@@ -43,6 +47,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "aws/aws.h"
@@ -71,6 +76,7 @@ struct s3_store {
 	int64_t multipart_threshold;
 	int64_t part_size;
 	struct objstore_s3_compat compat; /* test-server workarounds */
+	struct aws_creds creds; /* for presigned URLs only; wiped on close */
 };
 
 static const struct objstore_ops s3_ops;
@@ -955,7 +961,49 @@ s3_close(struct objstore *os)
 
 	aws_client_free(s->client);
 	objstore_s3_compat_destroy(&s->compat);
+	memset(&s->creds, 0, sizeof(s->creds));
 	free(s);
+}
+
+/* ---- presigned URLs ------------------------------------------------- */
+
+/* Addressed as every other request of this store (path style or
+ * virtual-hosted), so the client reaches the same server. */
+static int
+s3_presign(struct objstore *os, const char *bucket, const char *key,
+	   const char *method, int64_t expires_s, char *url, size_t len,
+	   struct ip_error *err)
+{
+	struct s3_store *s = s3_store(os);
+	char ekey[RECORD_KEY_MAX * 3 + 1];
+	char path[sizeof(ekey) + CONFIG_BUCKET_MAX + 2];
+	char host[AWS_HOST_MAX + CONFIG_BUCKET_MAX + 1];
+	struct aws_presign_request rq = {
+	    .method = method,
+	    .https = s->https,
+	    .host = host,
+	    .path = path,
+	    .service = "s3",
+	    .expires_s = expires_s,
+	    .now_s = (int64_t)time(NULL),
+	};
+	int rc = s3_check(bucket, key, err);
+
+	if (rc != IP_OK)
+		return rc;
+	if (strcmp(method, "GET") != 0 && strcmp(method, "PUT") != 0)
+		return ip_error_set(err, IP_EINVAL, "presign: method %s",
+				    method);
+	if (aws_uri_encode(key, true, ekey, sizeof(ekey)) < 0)
+		return ip_error_set(err, IP_EINVAL, "key too long");
+	if (s->path_style) {
+		util_strlcpy(host, s->host, sizeof(host));
+		snprintf(path, sizeof(path), "/%s/%s", bucket, ekey);
+	} else {
+		snprintf(host, sizeof(host), "%s.%s", bucket, s->host);
+		snprintf(path, sizeof(path), "/%s", ekey);
+	}
+	return aws_presign_url(&s->creds, &rq, url, len, err);
 }
 
 /* ---- open ------------------------------------------------------------ */
@@ -1016,6 +1064,7 @@ objstore_s3_open(const struct config *cfg, struct objstore **out,
 	rc = aws_client_new(&creds, &copts, &s->client, err);
 	if (rc != IP_OK)
 		goto fail;
+	s->creds = creds;
 	memset(&creds, 0, sizeof(creds));
 	*out = &s->base;
 	return IP_OK;
@@ -1038,4 +1087,5 @@ static const struct objstore_ops s3_ops = {
     .head = s3_head,
     .del = s3_del,
     .list = s3_list,
+    .presign = s3_presign,
 };

@@ -70,7 +70,9 @@ enum body_kind {
 	BODY_MULTIPART,
 	BODY_BIG,
 	BODY_EVENT,
-	BODY_TEXT
+	BODY_TEXT,
+	BODY_UPLOAD, /* a POST /v1/uploads request */
+	BODY_UPLOAD_HUGE /* the same, declaring more than limits.max_body */
 };
 
 enum expect_body {
@@ -162,6 +164,17 @@ static const struct api_case cases[] = {
     {"events malformed", ROUTE_EVENTS, "POST", "/v1/events", NULL,
      {"Content-Type: application/json"}, BODY_TEXT, 400, "invalid_request",
      EXPECT_ERROR, {NULL}},
+    /* The fixture's store is fs, which cannot presign: the request is
+     * checked, then refused with 501 (S3: tests/integration). */
+    {"uploads fs 501", ROUTE_UPLOADS_POST, "POST", "/v1/uploads", NULL,
+     {"Content-Type: application/json"}, BODY_UPLOAD, 501, "not_supported",
+     EXPECT_ERROR, {"Content-Type"}},
+    {"uploads not JSON", ROUTE_UPLOADS_POST, "POST", "/v1/uploads", NULL,
+     {"Content-Type: application/json"}, BODY_TEXT, 400, "invalid_request",
+     EXPECT_ERROR, {NULL}},
+    {"uploads too big", ROUTE_UPLOADS_POST, "POST", "/v1/uploads", NULL,
+     {"Content-Type: application/json"}, BODY_UPLOAD_HUGE, 413,
+     "payload_too_large", EXPECT_ERROR, {NULL}},
     {"404 path", NO_ROUTE, "GET", "/v1/nothing", NULL, {NULL}, BODY_NONE,
      404, "not_found", EXPECT_ERROR, {"Content-Type"}},
     {"405 allow", NO_ROUTE, "PATCH", "/v1/images", NULL, {NULL}, BODY_NONE,
@@ -306,6 +319,15 @@ request_of(const struct api_case *c, struct request *rq)
 		break;
 	case BODY_TEXT:
 		rq->body = "this is not an image, nor JSON";
+		rq->body_len = strlen(rq->body);
+		break;
+	case BODY_UPLOAD:
+		rq->body = "{\"name\":\"a/b.jpg\",\"content_type\":"
+			   "\"image/jpeg\",\"bytes\":1234}";
+		rq->body_len = strlen(rq->body);
+		break;
+	case BODY_UPLOAD_HUGE:
+		rq->body = "{\"name\":\"b.jpg\",\"bytes\":2097153}";
 		rq->body_len = strlen(rq->body);
 		break;
 	}

@@ -25,7 +25,7 @@ lambda_pkgs=(patchelf zip binutils)
 want=("${build_pkgs[@]}")
 for extra in "$@"; do
 	case "$extra" in
-	test) want+=("${test_pkgs[@]}") ;;
+	test) want+=("${test_pkgs[@]}" "${lambda_pkgs[@]}") ;; # the suite packages the Lambda zip
 	bench) want+=("${test_pkgs[@]}" "${bench_pkgs[@]}") ;;
 	lambda) want+=("${lambda_pkgs[@]}") ;;
 	*) echo "deps.sh: unknown set '$extra'" >&2; exit 2 ;;

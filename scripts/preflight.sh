@@ -42,6 +42,9 @@ need_cmd curl "package curl"
 need_cmd jq "package jq"
 need_cmd clang-format "package clang-format"
 need_cmd git "package git"
+need_cmd patchelf "package patchelf"
+need_cmd zip "package zip"
+need_cmd objdump "package binutils"
 need_cmd node "package nodejs"
 node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
 [ "$node_major" -ge 20 ] ||

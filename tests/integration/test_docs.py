@@ -61,6 +61,9 @@ CANNOT_RUN = [
     ("docs/AWS.md", "npx cdk deploy",
      "deploys to a real AWS account (credentials, cdk bootstrap); the deploy "
      "suite synthesizes and checks the same stack offline"),
+    ("docs/AWS.md", "curl --fail-with-body --aws-sigv4",
+     "PUTs through a deployed stack's REST API with AWS credentials; the "
+     "deploy suite pins that API's S3 integration and role offline"),
     ("docs/DISTRIBUTED.md", "put-bucket-notification-configuration",
      "needs a radosgw at ceph:7480 pushing to a worker at worker1:9300; "
      "POST /v1/events itself runs from docs/API.md"),

@@ -4,6 +4,8 @@
 //                                                      |  \--> DynamoDB table
 //                                                      \--(failed after retries)--> SQS "failed events"
 //   client --HTTPS--> HTTP API (payload 2.0) /v1/{proxy+} --> API function (same zip)
+//   client --PUT--> REST API /v1/objects/{id}/{name} --s3:PutObject--> input bucket
+//                   (S3 service integration, no function in the request)
 //
 // Used by bin/app.js (cdk synth / deploy) and by the tests in test/, which
 // build the stack in-process with a stand-in zip.  Everything here is
@@ -19,6 +21,7 @@ const iam = require('aws-cdk-lib/aws-iam');
 const logs = require('aws-cdk-lib/aws-logs');
 const sqs = require('aws-cdk-lib/aws-sqs');
 const dynamodb = require('aws-cdk-lib/aws-dynamodb');
+const apigw = require('aws-cdk-lib/aws-apigateway');
 const apigwv2 = require('aws-cdk-lib/aws-apigatewayv2');
 const { HttpLambdaIntegration } = require('aws-cdk-lib/aws-apigatewayv2-integrations');
 const { HttpIamAuthorizer } = require('aws-cdk-lib/aws-apigatewayv2-authorizers');
@@ -51,7 +54,10 @@ const DEFAULTS = {
   accessLogDays: 90,
   removal: 'retain', // or 'destroy'
   api: true,
-  apiAuth: 'iam', // or 'none'
+  apiAuth: 'iam', // or 'none' (the HTTP API only; the objects API is always IAM)
+  objectsApi: true, // the REST API's direct upload path (S3 service integration)
+  objectsRateLimit: 50, // its stage throttling: requests per second, steady
+  objectsBurstLimit: 100, //   and burst
   variants: {}, // {"thumb": {"width": 160, "format": "webp"}}
   watermark: {}, // {"text": "© me", "opacity": 0.5}
   logLevel: 'info',
@@ -247,6 +253,7 @@ class ImgpipeStack extends cdk.Stack {
 
     // ---- the HTTP API --------------------------------------------------
     if (cfg.api) this.addApi(cfg, { code, inputArn, outputArn, table, storageEnv, removalPolicy });
+    if (cfg.objectsApi) this.addObjectsApi(cfg, { inputName, inputArn, removalPolicy });
 
     new cdk.CfnOutput(this, 'InputBucket', { value: input.bucketName });
     new cdk.CfnOutput(this, 'OutputBucket', { value: output.bucketName });
@@ -346,6 +353,153 @@ class ImgpipeStack extends cdk.Stack {
       ], true);
     new cdk.CfnOutput(this, 'ApiUrl', { value: stage.url });
     new cdk.CfnOutput(this, 'ApiFunctionLogGroup', { value: apiLogs.logGroupName });
+  }
+
+  // The design's own upload path: API Gateway puts the request body
+  // straight into the input bucket (an S3 service integration), and the
+  // bucket's ObjectCreated event makes the record as for any object.  No
+  // function is in the request, so the gateway's role is the only
+  // credential involved: s3:PutObject on the input bucket's objects, nothing
+  // else.  The key is {id}/{name}: the function takes a record's id from
+  // the key's first segment when it has the id's shape (function_key_id),
+  // so a client that sends a fresh ULID there knows its image's id; any
+  // other first segment gets an id derived from (bucket, key, version),
+  // which the client cannot know in advance (docs/AWS.md).
+  addObjectsApi(cfg, { inputName, inputArn, removalPolicy }) {
+    const accessLogs = new logs.LogGroup(this, 'ObjectsApiAccessLogs', {
+      retention: cfg.logRetentionDays,
+      removalPolicy,
+    });
+    const role = new iam.Role(this, 'ObjectsApiRole', {
+      assumedBy: new iam.ServicePrincipal('apigateway.amazonaws.com'),
+      description: 'imgpipe objects API: API Gateway puts uploads into the input bucket, nothing else',
+      inlinePolicies: {
+        imgpipe: new iam.PolicyDocument({
+          statements: [
+            new iam.PolicyStatement({ sid: 'PutInput', actions: ['s3:PutObject'], resources: [`${inputArn}/*`] }),
+          ],
+        }),
+      },
+    });
+    NagSuppressions.addResourceSuppressions(role, [
+      {
+        id: 'AwsSolutions-IAM5',
+        reason: 'Object ARNs of the input bucket only: the gateway puts each upload under the key the client names ({id}/{name}).',
+        appliesTo: [OBJECT_ARNS],
+      },
+    ]);
+    const api = new apigw.RestApi(this, 'ObjectsApi', {
+      description: 'imgpipe direct uploads: PUT /v1/objects/{id}/{name} -> s3:PutObject on the input bucket',
+      endpointTypes: [apigw.EndpointType.REGIONAL],
+      // Bodies of these types pass through unchanged (not as UTF-8 text).
+      binaryMediaTypes: ['image/*', 'application/octet-stream'],
+      // No account-wide CloudWatch role (AWS::ApiGateway::Account with a
+      // managed policy): the stage writes an access log, not execution logs.
+      cloudWatchRole: false,
+      deployOptions: {
+        stageName: 'upload',
+        accessLogDestination: new apigw.LogGroupLogDestination(accessLogs),
+        accessLogFormat: apigw.AccessLogFormat.custom(JSON.stringify({
+          requestId: '$context.requestId', ip: '$context.identity.sourceIp', caller: '$context.identity.caller',
+          method: '$context.httpMethod', path: '$context.path', status: '$context.status',
+          bytes: '$context.responseLength', latency: '$context.responseLatency',
+          integrationStatus: '$context.integration.status', integrationError: '$context.integrationErrorMessage',
+        })),
+        throttlingRateLimit: cfg.objectsRateLimit,
+        throttlingBurstLimit: cfg.objectsBurstLimit,
+        // X-Ray off: the only call behind the gateway is the S3 PUT, whose
+        // latency the access log already has (integration status and
+        // latency); tracing would add cost and no information.
+        tracingEnabled: false,
+      },
+    });
+    NagSuppressions.addResourceSuppressions(api.deploymentStage, [
+      {
+        id: 'AwsSolutions-APIG3',
+        reason: 'No WAF web ACL: every request must be SigV4-signed by an IAM principal allowed execute-api:Invoke, and the stage is throttled; a web ACL would add a monthly charge and stop no caller that IAM lets in.',
+      },
+      {
+        id: 'AwsSolutions-APIG6',
+        reason: 'Execution logging needs the account-wide API Gateway CloudWatch role (AWS::ApiGateway::Account), which this stack does not take over; the stage writes a JSON access log per request, with the integration status and error.',
+      },
+    ]);
+    // Both path parameters are required and Content-Type must be sent: S3
+    // stores it as the object's type, which the function records.  The body
+    // is not validated (see the APIG2 suppression).
+    const validator = api.addRequestValidator('ObjectsValidator', {
+      requestValidatorName: 'parameters',
+      validateRequestParameters: true,
+      validateRequestBody: false,
+    });
+    NagSuppressions.addResourceSuppressions(api, [
+      {
+        id: 'AwsSolutions-APIG2',
+        reason: 'Request parameters are validated (id, name and Content-Type required); the body is image bytes, which no JSON schema model describes, and the function checks the image itself (magic bytes, pixel limits).',
+      },
+    ]);
+    // Answers 202 with where to find the image: the key's first segment is
+    // the id only if it has the id's shape (26 Crockford base32 letters,
+    // the first 0-7; util_id_valid); otherwise the id is not knowable here.
+    const accepted = [
+      "#set($id = $input.params('id'))",
+      "#if($id.matches('[0-7][0-9A-HJKMNP-TV-Z]{25}'))",
+      '{"id":"$id","status":"pending","links":{"self":"/v1/images/$id"}}',
+      '#else',
+      '{"id":null,"status":"stored","message":"the first path segment is not an image id: the record gets an id derived from the object; find it in GET /v1/images"}',
+      '#end',
+    ].join('\n');
+    const error = (code, message) => ({ 'application/json': JSON.stringify({ error: { code, message } }) });
+    const integration = new apigw.AwsIntegration({
+      service: 's3',
+      integrationHttpMethod: 'PUT',
+      path: `${inputName}/{id}/{name}`,
+      options: {
+        credentialsRole: role.withoutPolicyUpdates(),
+        requestParameters: {
+          'integration.request.path.id': 'method.request.path.id',
+          'integration.request.path.name': 'method.request.path.name',
+          'integration.request.header.Content-Type': 'method.request.header.Content-Type',
+        },
+        integrationResponses: [
+          {
+            statusCode: '202',
+            responseParameters: {
+              'method.response.header.ETag': 'integration.response.header.ETag',
+              'method.response.header.x-amz-version-id': 'integration.response.header.x-amz-version-id',
+            },
+            responseTemplates: { 'application/json': accepted },
+          },
+          { statusCode: '400', selectionPattern: '4\\d{2}', responseTemplates: error('bad_request', 'the object store refused the object') },
+          { statusCode: '502', selectionPattern: '5\\d{2}', responseTemplates: error('bad_gateway', 'the object store failed; try again') },
+        ],
+      },
+    });
+    const objects = api.root.addResource('v1').addResource('objects').addResource('{id}').addResource('{name}');
+    const put = objects.addMethod('PUT', integration, {
+      authorizationType: apigw.AuthorizationType.IAM,
+      requestValidator: validator,
+      requestParameters: {
+        'method.request.path.id': true,
+        'method.request.path.name': true,
+        'method.request.header.Content-Type': true,
+      },
+      methodResponses: [
+        {
+          statusCode: '202',
+          responseParameters: { 'method.response.header.ETag': true, 'method.response.header.x-amz-version-id': true },
+          responseModels: { 'application/json': apigw.Model.EMPTY_MODEL },
+        },
+        { statusCode: '400', responseModels: { 'application/json': apigw.Model.ERROR_MODEL } },
+        { statusCode: '502', responseModels: { 'application/json': apigw.Model.ERROR_MODEL } },
+      ],
+    });
+    NagSuppressions.addResourceSuppressions(put, [
+      {
+        id: 'AwsSolutions-COG4',
+        reason: 'IAM authorization (SigV4, execute-api:Invoke) on the method, as on the HTTP API; the stack has no Cognito user pool and its callers are IAM principals.',
+      },
+    ]);
+    new cdk.CfnOutput(this, 'ObjectsApiUrl', { value: api.urlForPath('/v1/objects') });
   }
 }
 

@@ -30,5 +30,10 @@ test('AwsSolutions: the suppressions are exactly the reviewed ones, each with a 
     'ApiFunctionRole AwsSolutions-IAM5', // object ARNs of the two buckets only
     'FailedEvents AwsSolutions-SQS3', // it is the dead-letter queue
     'FunctionRole AwsSolutions-IAM5', // object ARNs of the two buckets only
+    'ObjectsApi AwsSolutions-APIG2', // parameters validated; the body is image bytes
+    'ObjectsApiDeploymentStageupload AwsSolutions-APIG3', // no WAF: IAM-signed callers, throttled stage
+    'ObjectsApiDeploymentStageupload AwsSolutions-APIG6', // access log; execution logs need the account-wide role
+    'ObjectsApiRole AwsSolutions-IAM5', // object ARNs of the input bucket only
+    'ObjectsApiv1objectsidnamePUT AwsSolutions-COG4', // IAM authorization, no Cognito
   ]);
 });

@@ -24,11 +24,13 @@ test('the stack holds exactly these resources', () => {
     'AWS::S3::Bucket': 3, 'AWS::S3::BucketPolicy': 3,
     'AWS::DynamoDB::Table': 1,
     'AWS::SQS::Queue': 1, 'AWS::SQS::QueuePolicy': 1,
-    'AWS::Logs::LogGroup': 3,
-    'AWS::IAM::Role': 2,
+    'AWS::Logs::LogGroup': 4,
+    'AWS::IAM::Role': 3,
     'AWS::Lambda::Function': 2, 'AWS::Lambda::EventInvokeConfig': 1, 'AWS::Lambda::Permission': 2,
     'AWS::ApiGatewayV2::Api': 1, 'AWS::ApiGatewayV2::Integration': 1,
     'AWS::ApiGatewayV2::Route': 1, 'AWS::ApiGatewayV2::Stage': 1,
+    'AWS::ApiGateway::RestApi': 1, 'AWS::ApiGateway::Resource': 4, 'AWS::ApiGateway::Method': 1,
+    'AWS::ApiGateway::RequestValidator': 1, 'AWS::ApiGateway::Deployment': 1, 'AWS::ApiGateway::Stage': 1,
   });
 });
 
@@ -130,17 +132,23 @@ test('the table: what `imgpipe init` creates, on demand, with point-in-time reco
   assert.equal(t.DeletionPolicy, 'Retain');
 });
 
-const LAMBDA_TRUST = [{ Action: ['sts:AssumeRole'], Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Resource: [undefined] }];
+const trust = (service) => [{ Action: ['sts:AssumeRole'], Effect: 'Allow', Principal: { Service: service }, Resource: [undefined] }];
+const TRUST = {
+  FunctionRole111A5701: trust('lambda.amazonaws.com'),
+  ApiFunctionRoleF04A0202: trust('lambda.amazonaws.com'),
+  ObjectsApiRoleDB309877: trust('apigateway.amazonaws.com'),
+};
 
 function roleStatements(logicalId) {
   const role = T.Resources[logicalId];
-  assert.deepEqual(statements(role.Properties.AssumeRolePolicyDocument), LAMBDA_TRUST);
+  assert.ok(TRUST[logicalId], `${logicalId}: a role the tests do not know`);
+  assert.deepEqual(statements(role.Properties.AssumeRolePolicyDocument), TRUST[logicalId]);
   assert.equal(role.Properties.ManagedPolicyArns, undefined, 'no managed policies');
   assert.equal(role.Properties.Policies.length, 1);
   return statements(role.Properties.Policies[0].PolicyDocument);
 }
 
-test('IAM: no policy outside the two roles, no wildcard action, no wildcard resource but bucket objects', () => {
+test('IAM: no policy outside the three roles, no wildcard action, no wildcard resource but bucket objects', () => {
   assert.equal(resources('AWS::IAM::Policy').length, 0);
   assert.equal(resources('AWS::IAM::ManagedPolicy').length, 0);
   for (const [id] of resources('AWS::IAM::Role'))
@@ -173,6 +181,83 @@ test('IAM: the API function role, statement by statement', () => {
     { Sid: 'List', Effect: 'Allow', Action: ['dynamodb:Query'], Resource: ['<Table.Arn>/index/newest'] },
     { Sid: 'Logs', Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: ['<ApiFunctionLogs.Arn>'] },
   ]);
+});
+
+test('IAM: the objects API role, its single statement', () => {
+  assert.deepEqual(roleStatements('ObjectsApiRoleDB309877'), [
+    { Sid: 'PutInput', Effect: 'Allow', Action: ['s3:PutObject'], Resource: [`${INPUT}/*`] },
+  ]);
+});
+
+test('the objects API: REST, regional, PUT /v1/objects/{id}/{name} IAM-authorized, parameters validated', () => {
+  const api = only(template, 'AWS::ApiGateway::RestApi');
+  assert.deepEqual(api.Properties.EndpointConfiguration, { Types: ['REGIONAL'] });
+  assert.deepEqual(api.Properties.BinaryMediaTypes, ['image/*', 'application/octet-stream']);
+  const paths = {};
+  for (const [id, r] of resources('AWS::ApiGateway::Resource')) paths[id] = r.Properties;
+  const path = (id) => {
+    const p = paths[id];
+    return p ? `${path(p.ParentId.Ref)}/${p.PathPart}` : '';
+  };
+  const m = only(template, 'AWS::ApiGateway::Method');
+  assert.equal(path(m.Properties.ResourceId.Ref), '/v1/objects/{id}/{name}');
+  assert.equal(m.Properties.HttpMethod, 'PUT');
+  assert.equal(m.Properties.AuthorizationType, 'AWS_IAM');
+  assert.deepEqual(m.Properties.RequestParameters, {
+    'method.request.path.id': true, 'method.request.path.name': true, 'method.request.header.Content-Type': true,
+  });
+  const v = only(template, 'AWS::ApiGateway::RequestValidator');
+  assert.equal(m.Properties.RequestValidatorId.Ref, v.id);
+  assert.equal(v.Properties.ValidateRequestParameters, true);
+});
+
+test('the objects API: S3 PutObject on {input}/{id}/{name} with its own role, Content-Type passed, 202 with the id', () => {
+  const i = only(template, 'AWS::ApiGateway::Method').Properties.Integration;
+  assert.deepEqual(flat({ ...i, IntegrationResponses: undefined }), {
+    Type: 'AWS', IntegrationHttpMethod: 'PUT',
+    Uri: `arn:<AWS::Partition>:apigateway:${REGION}:s3:path/imgpipe-input-${S}/{id}/{name}`,
+    Credentials: '<ObjectsApiRole.Arn>',
+    RequestParameters: {
+      'integration.request.path.id': 'method.request.path.id',
+      'integration.request.path.name': 'method.request.path.name',
+      'integration.request.header.Content-Type': 'method.request.header.Content-Type',
+    },
+    IntegrationResponses: undefined,
+  });
+  assert.equal(i.RequestTemplates, undefined, 'the body passes through unchanged');
+  const [ok, client, server] = i.IntegrationResponses;
+  assert.equal(ok.StatusCode, '202');
+  assert.equal(ok.SelectionPattern, undefined, 'the default answer: S3 said 2xx');
+  assert.deepEqual(ok.ResponseParameters, {
+    'method.response.header.ETag': 'integration.response.header.ETag',
+    'method.response.header.x-amz-version-id': 'integration.response.header.x-amz-version-id',
+  });
+  // The id is the key's first segment only when it has the id's shape
+  // (util_id_valid: 26 Crockford base32 letters, the first 0-7).
+  const body = ok.ResponseTemplates['application/json'];
+  assert.match(body, /\.matches\('\[0-7\]\[0-9A-HJKMNP-TV-Z\]\{25\}'\)/);
+  assert.match(body, /"links":\{"self":"\/v1\/images\/\$id"\}/);
+  assert.deepEqual([client.StatusCode, client.SelectionPattern, server.StatusCode, server.SelectionPattern],
+    ['400', '4\\d{2}', '502', '5\\d{2}']);
+});
+
+test('the objects API stage: throttled, access logged, no execution logs or data trace', () => {
+  const st = flat(only(template, 'AWS::ApiGateway::Stage').Properties);
+  assert.equal(st.StageName, 'upload');
+  assert.equal(st.AccessLogSetting.DestinationArn, '<ObjectsApiAccessLogs.Arn>');
+  assert.deepEqual(Object.keys(JSON.parse(st.AccessLogSetting.Format)).sort(),
+    ['bytes', 'caller', 'integrationError', 'integrationStatus', 'ip', 'latency', 'method', 'path', 'requestId', 'status']);
+  assert.deepEqual(st.MethodSettings, [{
+    HttpMethod: '*', ResourcePath: '/*', DataTraceEnabled: 'false', ThrottlingRateLimit: '50', ThrottlingBurstLimit: '100',
+  }]);
+  assert.equal(resources('AWS::ApiGateway::Account').length, 0, 'no account-wide CloudWatch role');
+});
+
+test('objectsApi=false: no REST API and no gateway role', () => {
+  const t = build({ objectsApi: false }).template.toJSON();
+  const types = Object.values(t.Resources).map((r) => r.Type);
+  assert.ok(!types.some((x) => x.startsWith('AWS::ApiGateway::')));
+  assert.equal(types.filter((x) => x === 'AWS::IAM::Role').length, 2);
 });
 
 test('the HTTP API: ANY /v1/{proxy+}, IAM-authorized, payload 2.0 proxy to the API function, access logged', () => {

@@ -76,6 +76,10 @@ for f in /root/.npmrc /etc/npmrc /usr/etc/npmrc; do
 	[ -f "$f" ] && mkdir -p "$root$(dirname "$f")" && cp "$f" "$root$f"
 done
 cp /etc/resolv.conf "$root/etc/resolv.conf"
+# What every installed machine has and a bootstrapped root lacks: the
+# tests' servers resolve "localhost".
+printf '127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\n' \
+	>"$root/etc/hosts"
 
 mkdir -p "$root/work"
 git clone -q "$here" "$root/work/main"

@@ -44,13 +44,14 @@ cleanup() {
 	for m in dev/shm dev/pts dev sys proc; do
 		mountpoint -q "$root/$m" && umount -l "$root/$m"
 	done
+	mountpoint -q "$root" && umount -l "$root"
 	return 0
 }
 trap cleanup EXIT
 
 t0=$(date +%s)
 cleanup
-if grep -q " $root/" /proc/mounts; then
+if grep -q " $root[/ ]" /proc/mounts; then
 	echo "fresh-ci.sh: something is still mounted under $root; not removing it" >&2
 	exit 1
 fi
@@ -87,6 +88,9 @@ cp -a "$shared" "$root/work/shared"
 chmod -R a-w "$root/work/shared" # as CI lays it: no write bits
 echo "fresh-ci.sh: root made in $(($(date +%s) - t0)) s; running .ci/run"
 
+# The root is a mount point, as / is on a machine (the Lambda package
+# test makes a private mount namespace inside it).
+mount --bind "$root" "$root"
 mount -t proc proc "$root/proc"
 mount -t sysfs sys "$root/sys"
 mount --rbind /dev "$root/dev"

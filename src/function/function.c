@@ -19,6 +19,7 @@
 #include "objstore/objstore.h"
 #include "table/table.h"
 
+#include <errno.h>
 #include <glib.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -334,6 +335,11 @@ finish(struct function *p, struct record *r, const struct imgproc_result *res,
 			return IP_OK;
 		fresh.attempts =
 		    r->attempts > fresh.attempts ? r->attempts : fresh.attempts;
+		if (fresh.sha256[0] == '\0') { /* original_facts' */
+			util_strlcpy(fresh.sha256, r->sha256,
+				     sizeof(fresh.sha256));
+			fresh.bytes = r->bytes;
+		}
 		*r = fresh;
 	}
 	return ip_error_set(err, IP_ECONFLICT,
@@ -374,6 +380,36 @@ check_size(struct function *p, const struct objstore_stat *st,
 	return IP_OK;
 }
 
+/* The original's own size and SHA-256, when the record does not have
+ * them: an object that came without the gateway (a presigned PUT, any S3
+ * client) carries only the client's word or the store's HEAD. */
+static int
+original_facts(int fd, struct record *r, struct ip_error *err)
+{
+	GChecksum *ck;
+	char buf[1 << 16];
+	int64_t off = 0;
+	ssize_t n;
+
+	if (r->sha256[0] != '\0')
+		return IP_OK;
+	ck = g_checksum_new(G_CHECKSUM_SHA256);
+	while ((n = pread(fd, buf, sizeof(buf), (off_t)off)) > 0) {
+		g_checksum_update(ck, (const guchar *)buf, (gssize)n);
+		off += n;
+	}
+	if (n == 0) {
+		util_strlcpy(r->sha256, g_checksum_get_string(ck),
+			     sizeof(r->sha256));
+		r->bytes = off;
+	}
+	g_checksum_free(ck);
+	if (n < 0)
+		return ip_error_set(err, IP_EIO, "read the original: %s",
+				    strerror(errno));
+	return IP_OK;
+}
+
 /* The image work of a claimed record: read, process, store, finish. */
 static int
 run(struct function *p, struct record *r, const struct function_invocation *inv,
@@ -391,6 +427,8 @@ run(struct function *p, struct record *r, const struct function_invocation *inv,
 				  "the original s3://%s/%s is missing",
 				  r->input_bucket, r->input_key);
 	}
+	if (rc == IP_OK)
+		rc = original_facts(fd, r, err);
 	if (rc == IP_OK)
 		rc = imgproc_process(p->img, fd, p->cfg->variants,
 				     p->cfg->n_variants, &res, err);

@@ -73,9 +73,18 @@ PLUGIN = """module.exports = { set: { runtimes () {
 """
 
 
-class LambdaTest(unittest.TestCase):
-    def setUp(self):
+class SandboxStack:
+    """A TestCase mixin: s3rver + Architect Sandbox (its tables as
+    DynamoDB) around an Architect project whose functions (FUNCTIONS,
+    as Architect names them) all have `imgpipe lambda` as bootstrap."""
+
+    ARC = APP_ARC
+    FUNCTIONS = ["events/image-created"]
+
+    def start_stack(self):
         self.tmp = tempfile.mkdtemp(prefix="imgpipe-lambda-")
+        # addCleanup, not tearDown: it also runs when setUp fails later
+        self.addCleanup(shutil.rmtree, self.tmp, True)
         self.sfx = uuid.uuid4().hex[:8]
         self.port = free_ports(4)          # sandbox: http, events, tables, runtime
         self.s3port = free_ports(1)
@@ -96,31 +105,29 @@ class LambdaTest(unittest.TestCase):
             "IMGPIPE_SERVER_LOG_FORMAT": "text",
         }
         self.env = env
-        # the Architect project: one event function whose bootstrap is us
+        # the Architect project: each function's bootstrap is us
         proj = os.path.join(self.tmp, "proj")
-        fn = os.path.join(proj, "build", "events", "image-created")
-        os.makedirs(fn)
-        os.makedirs(os.path.join(proj, "src", "events", "image-created"))
         os.makedirs(os.path.join(proj, "src", "plugins"))
         with open(os.path.join(proj, "app.arc"), "w") as f:
-            f.write(APP_ARC)
+            f.write(self.ARC)
         with open(os.path.join(proj, "src", "plugins", "c-runtime.js"), "w") as f:
             f.write(PLUGIN)
         exports = dict(env)
         for k in ("ASAN_OPTIONS", "LSAN_OPTIONS", "UBSAN_OPTIONS"):
             if k in os.environ:
                 exports[k] = os.environ[k]
-        boot = os.path.join(fn, "bootstrap")
-        with open(boot, "w") as f:
-            f.write("#!/bin/sh\n")
-            for k, v in exports.items():
-                f.write(f"export {k}='{v}'\n")
-            f.write(f"exec '{os.path.abspath(harness.BIN)}' lambda "
-                    f"--data-dir '{self.tmp}/lambda' 2>>'{self.tmp}/lambda.log'\n")
-        os.chmod(boot, 0o755)
+        for fn in self.FUNCTIONS:
+            os.makedirs(os.path.join(proj, "src", fn))
+            os.makedirs(os.path.join(proj, "build", fn))
+            boot = os.path.join(proj, "build", fn, "bootstrap")
+            with open(boot, "w") as f:
+                f.write("#!/bin/sh\n")
+                for k, v in exports.items():
+                    f.write(f"export {k}='{v}'\n")
+                f.write(f"exec '{os.path.abspath(harness.BIN)}' lambda "
+                        f"--data-dir '{self.tmp}/lambda' 2>>'{self.tmp}/lambda.log'\n")
+            os.chmod(boot, 0o755)
         self.proj = proj
-        # addCleanup, not tearDown: it also runs when setUp fails later
-        self.addCleanup(shutil.rmtree, self.tmp, True)
         self.run_peer("arc-sandbox-start.sh", str(self.port), proj)
         self.addCleanup(self.stop_peer, "arc-sandbox-stop.sh", str(self.port))
         penv = {"S3RVER_FRESH": "1",
@@ -133,9 +140,6 @@ class LambdaTest(unittest.TestCase):
         init = subprocess.run([harness.BIN, "init", "--data-dir", self.tmp],
                               env=e, capture_output=True, text=True)
         self.assertEqual(init.returncode, 0, init.stderr)
-        self.gw = harness.Server(env=env, command="gateway")
-        self.addCleanup(self.gw.cleanup)
-        self.gw.start()
 
     def run_peer(self, script, *args, env=None):
         e = dict(os.environ)
@@ -154,6 +158,14 @@ class LambdaTest(unittest.TestCase):
                 return f.read()[-3000:]
         except FileNotFoundError:
             return "(no lambda log)"
+
+
+class LambdaTest(SandboxStack, unittest.TestCase):
+    def setUp(self):
+        self.start_stack()
+        self.gw = harness.Server(env=self.env, command="gateway")
+        self.addCleanup(self.gw.cleanup)
+        self.gw.start()
 
     def test_upload_triggers_the_lambda(self):
         ids = []

@@ -405,17 +405,6 @@ run_http(const struct request *rq, struct test_reply *o)
 	curl_easy_cleanup(h);
 }
 
-static json_t *
-json_of(const struct test_reply *o)
-{
-	json_error_t je;
-	json_t *j = json_loadb(o->body, o->len, 0, &je);
-
-	if (j == NULL)
-		fail_msg("not JSON: %.200s", o->body ? o->body : "(empty)");
-	return j;
-}
-
 /* What each transport's answer must show on its own. */
 static void
 check_one(const struct api_case *c, const char *transport,
@@ -437,7 +426,7 @@ check_one(const struct api_case *c, const char *transport,
 	case EXPECT_ERROR:
 		assert_string_equal(test_reply_header(o, "Content-Type"),
 				    "application/json");
-		j = json_of(o);
+		j = test_reply_json(o);
 		assert_string_equal(json_string_value(json_object_get(
 					json_object_get(j, "error"), "code")),
 				    c->code);
@@ -445,7 +434,7 @@ check_one(const struct api_case *c, const char *transport,
 		break;
 	case EXPECT_NEW_RECORD:
 		assert_non_null(test_reply_header(o, "Location"));
-		j = json_of(o);
+		j = test_reply_json(o);
 		assert_string_equal(
 		    json_string_value(json_object_get(j, "status")), "done");
 		json_decref(j);
@@ -494,15 +483,15 @@ check_same(const struct api_case *c, const struct test_reply *a,
 				 a->body, b->body);
 		break;
 	case EXPECT_ERROR:
-		ja = json_of(a);
-		jb = json_of(b);
+		ja = test_reply_json(a);
+		jb = test_reply_json(b);
 		assert_true(json_equal(ja, jb));
 		json_decref(ja);
 		json_decref(jb);
 		break;
 	case EXPECT_NEW_RECORD:
-		ja = json_of(a);
-		jb = json_of(b);
+		ja = test_reply_json(a);
+		jb = test_reply_json(b);
 		assert_string_equal(
 		    json_string_value(json_object_get(ja, "name")),
 		    json_string_value(json_object_get(jb, "name")));

@@ -91,6 +91,17 @@ test_reply_free(struct test_reply *r)
 	memset(r, 0, sizeof(*r));
 }
 
+json_t *
+test_reply_json(const struct test_reply *r)
+{
+	json_error_t je;
+	json_t *j = json_loadb(r->body, r->len, 0, &je);
+
+	if (j == NULL)
+		fail_msg("not JSON: %.200s", r->body ? r->body : "(empty)");
+	return j;
+}
+
 void
 test_read_corpus(const char *name, char **data, size_t *len)
 {

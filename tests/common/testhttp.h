@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 #include <curl/curl.h>
+#include <jansson.h>
 
 struct test_reply {
 	long status;
@@ -33,6 +34,9 @@ void test_reply_add_header(struct test_reply *r, const char *name,
 const char *test_reply_header(const struct test_reply *r, const char *name);
 
 void test_reply_free(struct test_reply *r);
+
+/* The body as JSON (a new reference); the test fails if it is not. */
+json_t *test_reply_json(const struct test_reply *r);
 
 /* $IMGPIPE_CORPUS/name (../shared/corpus by default) read whole into a
  * malloc'd *data; the test fails if it cannot be read. */

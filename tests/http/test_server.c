@@ -189,17 +189,6 @@ assert_json_error(const struct test_reply *r, long status, const char *code)
 	json_decref(j);
 }
 
-static json_t *
-json_of(const struct test_reply *r)
-{
-	json_error_t je;
-	json_t *j = json_loadb(r->body, r->len, 0, &je);
-
-	if (j == NULL)
-		fail_msg("not JSON: %s", r->body ? r->body : "(empty)");
-	return j;
-}
-
 static int
 count_files(const char *sub)
 {
@@ -232,7 +221,7 @@ count_records(void)
 
 	get("/v1/images?limit=100", &r);
 	assert_int_equal(r.status, 200);
-	j = json_of(&r);
+	j = test_reply_json(&r);
 	n = (int)json_array_size(json_object_get(j, "items"));
 	json_decref(j);
 	test_reply_free(&r);
@@ -511,7 +500,7 @@ test_chunked_upload_accepted(void **state)
 	s.data = fx.wine;
 	perform(&c, &r);
 	assert_int_equal(r.status, 202);
-	j = json_of(&r);
+	j = test_reply_json(&r);
 	assert_string_equal(json_string_value(json_object_get(j, "name")),
 			    "chunked.jpg");
 	assert_int_equal(json_integer_value(json_object_get(j, "bytes")),
@@ -548,7 +537,7 @@ test_put_accepted(void **state)
 	perform(&c, &r);
 	if (r.status != 202)
 		fail_msg("PUT: %ld %s", r.status, r.body);
-	j = json_of(&r);
+	j = test_reply_json(&r);
 	id = json_string_value(json_object_get(j, "id"));
 	assert_true(util_id_valid(id));
 	snprintf(fx.pending_id, sizeof(fx.pending_id), "%s", id);
@@ -588,7 +577,7 @@ test_pending_record(void **state)
 	get(path, &r);
 	assert_int_equal(r.status, 200);
 	assert_string_equal(test_reply_header(&r, "Cache-Control"), "no-store");
-	j = json_of(&r);
+	j = test_reply_json(&r);
 	assert_string_equal(json_string_value(json_object_get(j, "id")),
 			    fx.pending_id);
 	json_decref(j);
@@ -598,7 +587,7 @@ test_pending_record(void **state)
 	snprintf(path, sizeof(path), "/v1/images/%s?wait=1", fx.pending_id);
 	get(path, &r);
 	assert_int_equal(r.status, 200);
-	j = json_of(&r);
+	j = test_reply_json(&r);
 	assert_string_equal(json_string_value(json_object_get(j, "status")),
 			    "pending");
 	json_decref(j);
@@ -745,7 +734,7 @@ test_post_forms(void **state)
 	perform(&c, &r);
 	if (r.status != 202)
 		fail_msg("multipart: %ld %s", r.status, r.body);
-	j = json_of(&r);
+	j = test_reply_json(&r);
 	assert_string_equal(json_string_value(json_object_get(j, "name")),
 			    "form wine.jpg");
 	assert_int_equal(json_integer_value(json_object_get(j, "bytes")),
@@ -762,7 +751,7 @@ test_post_forms(void **state)
 	c.body_len = fx.wine_len;
 	perform(&c, &r);
 	assert_int_equal(r.status, 202);
-	j = json_of(&r);
+	j = test_reply_json(&r);
 	assert_string_equal(json_string_value(json_object_get(j, "name")),
 			    "raw wine.jpg");
 	json_decref(j);
@@ -772,7 +761,7 @@ test_post_forms(void **state)
 	c.path = "/v1/images";
 	perform(&c, &r);
 	assert_int_equal(r.status, 202);
-	j = json_of(&r);
+	j = test_reply_json(&r);
 	assert_string_equal(json_string_value(json_object_get(j, "name")),
 			    "image");
 	json_decref(j);
@@ -797,7 +786,7 @@ test_list_pages(void **state)
 			 cursor[0] ? "&cursor=" : "", cursor);
 		get(path, &r);
 		assert_int_equal(r.status, 200);
-		j = json_of(&r);
+		j = test_reply_json(&r);
 		seen += (int)json_array_size(json_object_get(j, "items"));
 		assert_non_null(json_object_get(
 		    json_array_get(json_object_get(j, "items"), 0), "links"));
@@ -834,7 +823,7 @@ test_wait_on_upload_and_variants(void **state)
 	perform(&c, &r);
 	if (r.status != 201)
 		fail_msg("PUT ?wait: %ld %s", r.status, r.body);
-	j = json_of(&r);
+	j = test_reply_json(&r);
 	assert_string_equal(json_string_value(json_object_get(j, "status")),
 			    "done");
 	snprintf(id, sizeof(id), "%s",
@@ -866,7 +855,7 @@ test_wait_on_upload_and_variants(void **state)
 	/* the record uploaded earlier, without a worker, finishes now */
 	snprintf(path, sizeof(path), "/v1/images/%s?wait=60", fx.pending_id);
 	get(path, &r);
-	j = json_of(&r);
+	j = test_reply_json(&r);
 	assert_string_equal(json_string_value(json_object_get(j, "status")),
 			    "done");
 	json_decref(j);

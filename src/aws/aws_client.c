@@ -638,9 +638,13 @@ transfer_error(const struct aws_client *c, const struct aws_request *rq,
 	       int attempt, const char *where, bool *retry,
 	       struct ip_error *err)
 {
+	/* A reply over the caller's bound: a storage backend's (signed)
+	 * reply that big is the server's fault, 502 to a client, never 413;
+	 * an unsigned caller (the Lambda runtime's event) gets IP_ETOOBIG. */
 	if (x->too_big)
-		return ip_error_set(err, IP_ETOOBIG, "%s %s: %s", rq->method,
-				    where, x->too_big_err.msg);
+		return ip_error_set(err, c->sign ? IP_EBACKEND : IP_ETOOBIG,
+				    "%s %s: %s", rq->method, where,
+				    x->too_big_err.msg);
 	if (x->io_errno == ENOMEM)
 		return ip_error_set(err, IP_ENOMEM, "%s %s", rq->method, where);
 	if (x->io_errno != 0)

@@ -106,7 +106,8 @@ struct aws_response {
  * 2xx reply: IP_OK.  On an error reply: the code from aws_error_map,
  * err's message "AWS_CODE: AWS message (HTTP n)", and rs->code/message/
  * status filled so callers can refine (S3 delete: 404 is fine).  A 2xx
- * reply above reply_max is IP_ETOOBIG (the headers are kept in rs).
+ * reply above reply_max is IP_EBACKEND for a signed client (a storage
+ * backend's fault), IP_ETOOBIG for a plain one (the headers are kept in rs).
  * Connection failures after the last attempt are IP_EBACKEND.  rs is
  * always initialised; free it with aws_response_free.
  */

@@ -11,7 +11,6 @@ independent clients (Debian's awscli) as an S3/DynamoDB user would.
 """
 import json
 import os
-import shlex
 import signal
 import socket
 import subprocess
@@ -23,27 +22,8 @@ import uuid
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "integration"))
 import harness  # noqa: E402
 
-ENV_FILE = os.environ.get("IMGPIPE_SERVERS_ENV", "/tmp/imgpipe-servers.env")
 AWS = "/usr/bin/aws"
 
-
-def servers():
-    env = {}
-    try:
-        with open(ENV_FILE) as f:
-            for line in f:
-                if "=" in line:
-                    k, v = line.strip().split("=", 1)
-                    env[k] = shlex.split(v)[0] if v else ""
-    except FileNotFoundError:
-        pass
-    need = ["IMGPIPE_TEST_RGW_URL", "IMGPIPE_SERVERS_DYNALITE_PORT",
-            "IMGPIPE_SERVERS_REDIS_PORT", "IMGPIPE_SERVERS_RGW_PORT"]
-    missing = [k for k in need if k not in env]
-    if missing:
-        raise RuntimeError(f"servers not started ({ENV_FILE} lacks {missing}): "
-                           "run `scripts/servers.sh up` (make test does)")
-    return env
 
 
 def free_port():
@@ -56,7 +36,9 @@ def free_port():
 
 class Distributed(unittest.TestCase):
     def setUp(self):
-        self.srv = servers()
+        self.srv = harness.servers([
+            "IMGPIPE_TEST_RGW_URL", "IMGPIPE_SERVERS_DYNALITE_PORT",
+            "IMGPIPE_SERVERS_REDIS_PORT", "IMGPIPE_SERVERS_RGW_PORT"])
         self.sfx = uuid.uuid4().hex[:10]
         self.procs = []
         rgw = self.srv["IMGPIPE_TEST_RGW_URL"]

@@ -10,6 +10,7 @@ import http.client
 import io
 import json
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -19,6 +20,27 @@ import urllib.parse
 import uuid
 
 BIN = os.environ.get("IMGPIPE_BIN", "build/imgpipe")
+SERVERS_ENV = os.environ.get("IMGPIPE_SERVERS_ENV", "/tmp/imgpipe-servers.env")
+
+
+def servers(need=()):
+    """The KEY='value' lines scripts/servers.sh wrote, as a dict.  Raises
+    (so the test fails, never skips) when a key of `need` is missing."""
+    env = {}
+    try:
+        with open(SERVERS_ENV) as f:
+            for line in f:
+                k, sep, v = line.strip().partition("=")
+                if sep:
+                    env[k] = shlex.split(v)[0] if v else ""
+    except FileNotFoundError:
+        pass
+    missing = [k for k in need if k not in env]
+    if missing:
+        raise RuntimeError(f"servers not started ({SERVERS_ENV} lacks "
+                           f"{missing}): run `scripts/servers.sh up` "
+                           "(make test does)")
+    return env
 CORPUS = os.environ.get("IMGPIPE_CORPUS", "../shared/corpus")
 PHOTOS = sorted(f for f in os.listdir(CORPUS)
                 if f.endswith((".jpg", ".png", ".webp")) and f != "watermark.png")

@@ -28,17 +28,6 @@ import harness  # noqa: E402
 EVENTS = os.path.join(os.path.dirname(__file__), "events")
 
 
-def servers():
-    path = os.environ.get("IMGPIPE_SERVERS_ENV")
-    out = {}
-    if path and os.path.exists(path):
-        with open(path) as f:
-            for line in f:
-                if "=" in line:
-                    k, v = line.strip().split("=", 1)
-                    out[k] = v.strip("'")
-    return out
-
 
 def fixture(name, **subst):
     with open(os.path.join(EVENTS, name)) as f:
@@ -177,11 +166,8 @@ class HoldingProxy:
 
 class LambdaEventsTest(unittest.TestCase):
     def setUp(self):
-        self.srv = servers()
-        if "IMGPIPE_TEST_S3RVER_URL" not in self.srv or \
-                "IMGPIPE_TEST_DYNAMO_URL" not in self.srv:
-            self.fail("needs s3rver and dynalite in $IMGPIPE_SERVERS_ENV "
-                      "(scripts/servers.sh up)")
+        self.srv = harness.servers(["IMGPIPE_TEST_S3RVER_URL",
+                                     "IMGPIPE_TEST_DYNAMO_URL"])
         self.tmp = tempfile.mkdtemp(prefix="imgpipe-lambdaev-")
         self.addCleanup(shutil.rmtree, self.tmp, True)
         sfx = uuid.uuid4().hex[:8]

@@ -42,27 +42,11 @@ import harness  # noqa: E402
 from PIL import Image, ImageChops  # noqa: E402
 
 SOURCE = os.environ.get("IMGPIPE_SOURCE_ROOT", ".")
-ENV_FILE = os.environ.get("IMGPIPE_SERVERS_ENV", "/tmp/imgpipe-servers.env")
 # What Lambda's provided.al2023 sets (the AL2023 libraries live in /lib64).
 LAMBDA_LD_PATH = ("/var/lang/lib:/lib64:/usr/lib64:/var/runtime:"
                   "/var/runtime/lib:/var/task:/var/task/lib:/opt/lib")
 WATERMARKED = "medium"  # a default variant with the text watermark
 
-
-def servers():
-    srv = {}
-    with open(ENV_FILE) as f:
-        for line in f:
-            k, _, v = line.strip().partition("=")
-            if k:
-                srv[k] = v.strip("'")
-    need = ["IMGPIPE_TEST_RGW_URL", "IMGPIPE_SERVERS_RGW_PORT",
-            "IMGPIPE_SERVERS_DYNALITE_PORT"]
-    missing = [k for k in need if k not in srv]
-    if missing:
-        raise RuntimeError(f"servers not started ({ENV_FILE} lacks {missing}): "
-                           "run scripts/servers.sh up")
-    return srv
 
 
 class TlsProxy:
@@ -227,7 +211,8 @@ def pixels_differ(a, b):
 
 class LambdaPackageTest(unittest.TestCase):
     def setUp(self):
-        srv = servers()
+        srv = harness.servers(["IMGPIPE_TEST_RGW_URL", "IMGPIPE_SERVERS_RGW_PORT",
+                               "IMGPIPE_SERVERS_DYNALITE_PORT"])
         self.tmp = tempfile.mkdtemp(prefix="imgpipe-lambdapkg-")
         self.addCleanup(shutil.rmtree, self.tmp, True)
         sfx = uuid.uuid4().hex[:10]

@@ -112,6 +112,11 @@ struct api_request {
 	char id[32]; /* X-Request-Id */
 	char path[128]; /* truncated, for the log */
 	char client[64]; /* peer address for the log, or "" */
+	/* Who is asking, for the access log and per-client limits: the API
+	 * key's name once authenticated (api/auth.c), else "". */
+	char key_name[64];
+	/* The image this request concerns, for the access log, or "". */
+	char image_id[32];
 	struct query query; /* decoded by query_parse */
 	struct upload *upload; /* upload.c's state, or NULL */
 	struct buf body; /* events.c: a small body read whole, bounded */

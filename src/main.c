@@ -7,10 +7,14 @@
  *   imgpipe process FILE... -o DIR   the function on local files
  *   imgpipe dlq list|redrive [ID]    the dead-letter store
  *   imgpipe config             print the effective configuration
+ *   imgpipe keys create|list|revoke  API keys in the table
+ *   imgpipe sign PATH          a signed URL for a bytes route
  *   imgpipe --version | --help
  */
 #include "core/config.h"
 #include "core/log.h"
+#include "core/urlsign.h"
+#include "core/urlsign.h"
 #include "core/util.h"
 #include "imgproc/imgproc.h"
 #include "objstore/objstore.h"
@@ -22,6 +26,7 @@
 #include "queue/queue.h"
 #include "table/table.h"
 
+#include <errno.h>
 #include <glib.h>
 #include <malloc.h>
 #include <stdio.h>
@@ -44,6 +49,9 @@ static gint opt_port = -1;
 static gint opt_workers = -1;
 static gchar *opt_output;
 static gboolean opt_all;
+static gchar *opt_scope;
+static gchar *opt_name;
+static gchar *opt_expires;
 
 static const GOptionEntry common_entries[] = {
     {"config", 'c', 0, G_OPTION_ARG_FILENAME, &opt_config,
@@ -76,9 +84,28 @@ static const GOptionEntry dlq_entries[] = {
      "redrive every dead-lettered message", NULL},
     {NULL, 0, 0, 0, NULL, NULL, NULL}};
 
+static const GOptionEntry keys_entries[] = {
+    {"scope", 0, 0, G_OPTION_ARG_STRING, &opt_scope,
+     "create: read, write or admin (required)", "SCOPE"},
+    {"name", 'n', 0, G_OPTION_ARG_STRING, &opt_name,
+     "create: a name for logs and revoking (default: the scope)", "NAME"},
+    {"expires", 'e', 0, G_OPTION_ARG_STRING, &opt_expires,
+     "create: a lifetime (90d, 12h, 30m, 45s) or a time (RFC 3339); "
+     "default never",
+     "WHEN"},
+    {NULL, 0, 0, 0, NULL, NULL, NULL}};
+
+static const GOptionEntry sign_entries[] = {
+    {"expires", 'e', 0, G_OPTION_ARG_STRING, &opt_expires,
+     "the link's lifetime (default 1h; at most 30d)", "WHEN"},
+    {NULL, 0, 0, 0, NULL, NULL, NULL}};
+
 static void
 free_options(void)
 {
+	g_free(opt_scope);
+	g_free(opt_name);
+	g_free(opt_expires);
 	g_free(opt_config);
 	g_strfreev(opt_set);
 	g_free(opt_data_dir);
@@ -272,6 +299,149 @@ cmd_dlq(int argc, char **argv)
 	return 0;
 }
 
+/* "90d", "12h", "30m", "45s" from now, or an RFC 3339 time: ms since the
+ * epoch; -1 if it is neither or not in the future. */
+static int64_t
+parse_when(const char *s)
+{
+	int64_t now = util_now_ms();
+	char *end;
+	long long n;
+	int64_t at;
+
+	errno = 0;
+	n = strtoll(s, &end, 10);
+	if (errno == 0 && end != s && n > 0 && n < 100000 && end[0] != '\0' &&
+	    end[1] == '\0' && strchr("smhd", end[0])) {
+		static const int64_t unit[] = {1000, 60000, 3600000, 86400000};
+
+		return now + n * unit[strchr("smhd", end[0]) - "smhd"];
+	}
+	at = util_rfc3339_parse(s);
+	return at > now ? at : -1;
+}
+
+static int
+cmd_keys(int argc, char **argv)
+{
+	struct ip_error err;
+	struct config cfg;
+	struct apikey k;
+	const char *sub;
+	int rc;
+
+	if (parse_args(
+		"keys", "create | list | revoke ID|NAME",
+		"Manage API keys (docs/SECURITY.md).  They live in the\n"
+		"table backend, so every gateway sharing it sees them.\n"
+		"  create --scope S   print a new key (shown once only)\n"
+		"  list               one JSON line per key\n"
+		"  revoke ID|NAME     refuse the key from now on",
+		keys_entries, &argc, &argv) != 0)
+		return 2;
+	sub = argc > 1 ? argv[1] : "";
+	if (load_config(&cfg, &err) != IP_OK) {
+		fprintf(stderr, "imgpipe: %s\n", err.msg);
+		return 2;
+	}
+	if (strcmp(sub, "create") == 0 && argc == 2) {
+		char token[APIKEY_TOKEN_SIZE];
+		int scope =
+		    opt_scope != NULL ? apikey_scope_parse(opt_scope) : -1;
+		int64_t expires = 0;
+
+		if (scope < APIKEY_READ) {
+			fprintf(stderr, "imgpipe keys create: --scope read, "
+					"write or admin is required\n");
+			return 2;
+		}
+		if (opt_expires != NULL &&
+		    (expires = parse_when(opt_expires)) < 0) {
+			fprintf(stderr,
+				"imgpipe keys create: --expires %s: give a "
+				"lifetime (90d, 12h, 30m, 45s) or a future "
+				"RFC 3339 time\n",
+				opt_expires);
+			return 2;
+		}
+		rc = admin_keys_create(
+		    &cfg, opt_name != NULL ? opt_name : opt_scope,
+		    (enum apikey_scope)scope, expires, &k, token, &err);
+		if (rc != IP_OK) {
+			fprintf(stderr, "imgpipe keys create: %s\n", err.msg);
+			return 1;
+		}
+		fprintf(stderr,
+			"created key %s (%s, scope %s); it is shown once, "
+			"keep it secret:\n",
+			k.id, k.name, apikey_scope_name(k.scope));
+		printf("%s\n", token);
+		explicit_bzero(token, sizeof(token));
+		return 0;
+	}
+	if (strcmp(sub, "list") == 0 && argc == 2) {
+		if (admin_keys_list(&cfg, stdout, &err) == IP_OK)
+			return 0;
+		fprintf(stderr, "imgpipe keys list: %s\n", err.msg);
+		return 1;
+	}
+	if (strcmp(sub, "revoke") == 0 && argc == 3) {
+		if (admin_keys_revoke(&cfg, argv[2], &k, &err) != IP_OK) {
+			fprintf(stderr, "imgpipe keys revoke: %s\n", err.msg);
+			return 1;
+		}
+		printf("revoked key %s (%s)\n", k.id, k.name);
+		return 0;
+	}
+	fprintf(stderr, "imgpipe keys: expected create --scope S, list, or "
+			"revoke ID|NAME (try --help)\n");
+	return 2;
+}
+
+/* `imgpipe sign PATH`: a signed URL's path and query. */
+static int
+cmd_sign(int argc, char **argv)
+{
+	struct ip_error err;
+	struct config cfg;
+	struct urlsign_keys keys;
+	char query[256];
+	int64_t at;
+
+	if (parse_args(
+		"sign", "PATH",
+		"Print PATH?expires=..&kid=..&sig=.., a link to GET PATH\n"
+		"without a key until it expires (auth.signing_secrets;\n"
+		"docs/SECURITY.md), e.g.\n"
+		"  imgpipe sign /v1/images/ID/variants/thumb -e 7d",
+		sign_entries, &argc, &argv) != 0)
+		return 2;
+	if (argc != 2 || argv[1][0] != '/' || strchr(argv[1], '?') != NULL) {
+		fprintf(stderr, "imgpipe sign: give one PATH starting with / "
+				"and without a query\n");
+		return 2;
+	}
+	if (load_config(&cfg, &err) != IP_OK) {
+		fprintf(stderr, "imgpipe: %s\n", err.msg);
+		return 2;
+	}
+	at = parse_when(opt_expires != NULL ? opt_expires : "1h");
+	if (at < 0 || at / 1000 - util_now_ms() / 1000 > URLSIGN_LIFE_MAX_S) {
+		fprintf(stderr, "imgpipe sign: --expires: a lifetime up to 30d "
+				"(e.g. 7d, 12h) or a time within it\n");
+		return 2;
+	}
+	if (urlsign_parse(cfg.signing_secrets, &keys, &err) != IP_OK ||
+	    !urlsign_sign(&keys, argv[1], at / 1000, query, sizeof(query))) {
+		fprintf(stderr, "imgpipe sign: no signing secret: set "
+				"auth.signing_secrets (KID:SECRET)\n");
+		return 2;
+	}
+	printf("%s?%s\n", argv[1], query);
+	explicit_bzero(&keys, sizeof(keys));
+	return 0;
+}
+
 /* The AWS Lambda custom runtime: the function behind the S3 trigger. */
 static int
 cmd_lambda(int argc, char **argv)
@@ -372,6 +542,8 @@ static const struct {
     {"lambda", cmd_lambda, "AWS Lambda custom runtime (also as `bootstrap`)"},
     {"init", cmd_init, "create the buckets and table (DynamoDB too)"},
     {"config", cmd_config, "print the effective configuration"},
+    {"keys", cmd_keys, "create, list or revoke API keys"},
+    {"sign", cmd_sign, "print a signed URL for a bytes route"},
 };
 
 /* "imgpipe 0.1.0 (objstore: fs s3; table: sqlite dynamodb; queue: sqlite

@@ -20,6 +20,7 @@
 
 #include "core/event.h"
 #include "core/util.h"
+#include "api/cors.h"
 #include "api/events.h"
 #include "api/handlers.h"
 #include "api/reply.h"
@@ -54,6 +55,33 @@ api_init(struct api *api, struct app *app)
 	memset(api, 0, sizeof(*api));
 	api->app = app;
 	api->bytes_redirect = app->cfg.bytes == BYTES_REDIRECT;
+	auth_init(&api->auth, &app->cfg,
+		  app->cfg.auth == AUTH_ON ||
+		      (app->cfg.auth == AUTH_AUTO &&
+		       !auth_listen_is_loopback(app->cfg.listen)));
+}
+
+void
+api_fini(struct api *api)
+{
+	auth_fini(&api->auth);
+}
+
+/* OPTIONS: the preflight / Allow answer of cors.c, on any known path. */
+static const struct route_handler options_handler = {cors_options, NULL, NULL};
+
+static void
+request_route_options(struct api_request *rq, const char *path)
+{
+	const char *want = api_header(rq, "Access-Control-Request-Method");
+
+	rq->route_rc = routes_match(want != NULL ? want : "OPTIONS", path,
+				    &rq->match, &rq->route_err);
+	if (rq->route_rc == IP_ENOTSUP || rq->route_rc == IP_OK) {
+		ip_error_clear(&rq->route_err);
+		rq->route_rc = IP_OK;
+		rq->handler = &options_handler;
+	}
 }
 
 /* The query, then the route: the decision is stored in rq. */
@@ -68,6 +96,10 @@ request_route(struct api_request *rq, const char *path, const char *raw_query,
 			&rq->query, &rq->route_err);
 	if (rq->route_rc != IP_OK)
 		return;
+	if (strcmp(rq->method, "OPTIONS") == 0) {
+		request_route_options(rq, path);
+		return;
+	}
 	rq->route_rc =
 	    routes_match(rq->method, path, &rq->match, &rq->route_err);
 	if (rq->route_rc == IP_OK && rq->api->events_only &&
@@ -75,6 +107,8 @@ request_route(struct api_request *rq, const char *path, const char *raw_query,
 		rq->route_rc = ip_error_set(&rq->route_err, IP_ENOTFOUND,
 					    "a worker serves only /v1/events "
 					    "and health");
+	if (rq->route_rc == IP_OK)
+		rq->route_rc = auth_request(rq, path, &rq->route_err);
 	if (rq->route_rc == IP_OK)
 		rq->handler = &route_handlers[rq->match.route->id];
 }
@@ -135,6 +169,9 @@ request_answer(struct api_request *rq)
 	}
 	if (rq->route_rc != IP_OK) {
 		reply_ip_error(rq, &rq->route_err);
+		if (rq->route_rc == IP_EAUTH)
+			reply_add_header(rq, "WWW-Authenticate",
+					 "Bearer realm=\"imgpipe\"");
 		return;
 	}
 	rq->handler->begin(rq);

@@ -32,6 +32,7 @@
 #include "core/buf.h"
 #include "core/error.h"
 #include "core/query.h"
+#include "api/auth.h"
 #include "api/routes.h"
 
 struct app;
@@ -58,13 +59,17 @@ struct api {
 	 * and the health routes. */
 	bool events_only;
 	struct api_metrics metrics;
+	struct auth auth; /* keys, signed URLs (auth.h) */
 };
 
 /* Set up api over app (counters at zero, every route served, the bytes
- * streamed unless server.bytes = redirect). */
+ * streamed unless server.bytes = redirect, API keys needed as
+ * server.auth says for a server listening on server.listen).
+ * api_fini frees what it holds. */
 void api_init(struct api *api, struct app *app);
+void api_fini(struct api *api);
 
-#define API_RESPONSE_HEADERS_MAX 12
+#define API_RESPONSE_HEADERS_MAX 20
 /* Bound of a header value (a presigned Location is the longest). */
 #define API_HEADER_VALUE_MAX 8192
 
@@ -108,6 +113,7 @@ struct api_request {
 	const char *method; /* the transport's; lives as long as rq */
 	bool head;
 	bool answered;
+	bool cors_done; /* the CORS headers are in (cors.c) */
 	int64_t started_ms;
 	char id[32]; /* X-Request-Id */
 	char path[128]; /* truncated, for the log */

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "api/cors.h"
 #include "core/log.h"
 
 /* Answered when even the error body cannot be allocated. */
@@ -59,6 +60,7 @@ reply_queue(struct api_request *rq, int status, bool ok)
 		reply_add_header(rq, "Content-Type", "application/json");
 	}
 	reply_add_header(rq, "X-Request-Id", rq->id);
+	cors_decorate(rq);
 	atomic_fetch_add(&rq->api->metrics.http_requests, 1);
 	if (status >= 400)
 		atomic_fetch_add(&rq->api->metrics.http_errors, 1);

@@ -18,19 +18,21 @@
 /* Order matters only for the Allow header: methods are listed in it in
  * table order. */
 static const struct route route_table[] = {
-    {"GET", "/v1/images", ROUTE_IMAGES_LIST, false, false},
-    {"POST", "/v1/images", ROUTE_IMAGES_POST, true, false},
-    {"GET", "/v1/images/{id}", ROUTE_IMAGE_GET, false, false},
-    {"PUT", "/v1/images/{name}", ROUTE_IMAGE_PUT, true, true},
-    {"DELETE", "/v1/images/{id}", ROUTE_IMAGE_DELETE, false, false},
-    {"GET", "/v1/images/{id}/original", ROUTE_IMAGE_ORIGINAL, false, false},
+    {"GET", "/v1/images", ROUTE_IMAGES_LIST, false, false, APIKEY_READ},
+    {"POST", "/v1/images", ROUTE_IMAGES_POST, true, false, APIKEY_WRITE},
+    {"GET", "/v1/images/{id}", ROUTE_IMAGE_GET, false, false, APIKEY_READ},
+    {"PUT", "/v1/images/{name}", ROUTE_IMAGE_PUT, true, true, APIKEY_WRITE},
+    {"DELETE", "/v1/images/{id}", ROUTE_IMAGE_DELETE, false, false,
+     APIKEY_ADMIN},
+    {"GET", "/v1/images/{id}/original", ROUTE_IMAGE_ORIGINAL, false, false,
+     APIKEY_READ},
     {"GET", "/v1/images/{id}/variants/{variant}", ROUTE_IMAGE_VARIANT, false,
-     false},
-    {"GET", "/healthz", ROUTE_HEALTHZ, false, false},
-    {"GET", "/readyz", ROUTE_READYZ, false, false},
-    {"GET", "/metrics", ROUTE_METRICS, false, false},
-    {"POST", "/v1/events", ROUTE_EVENTS, true, false},
-    {"POST", "/v1/uploads", ROUTE_UPLOADS_POST, true, false},
+     false, APIKEY_READ},
+    {"GET", "/healthz", ROUTE_HEALTHZ, false, false, APIKEY_NONE},
+    {"GET", "/readyz", ROUTE_READYZ, false, false, APIKEY_NONE},
+    {"GET", "/metrics", ROUTE_METRICS, false, false, APIKEY_ADMIN},
+    {"POST", "/v1/events", ROUTE_EVENTS, true, false, APIKEY_ADMIN},
+    {"POST", "/v1/uploads", ROUTE_UPLOADS_POST, true, false, APIKEY_WRITE},
 };
 
 struct path_segments {

@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "core/apikey.h"
 #include "core/error.h"
 
 #define ROUTES_PATH_MAX 4096 /* raw bytes of the path */
@@ -45,6 +46,9 @@ struct route {
 	enum route_id id;
 	bool body; /* the handler reads a request body */
 	bool no_slash; /* a parameter may not decode to a '/' */
+	/* The API key scope the route needs when keys are on (api/auth.h);
+	 * APIKEY_NONE: anyone. */
+	enum apikey_scope scope;
 };
 
 struct route_match {

@@ -1,5 +1,6 @@
 /*
- * admin.c - `imgpipe init` and `imgpipe dlq` without their command line
+ * admin.c - `imgpipe init`, `imgpipe dlq` and `imgpipe keys` without
+ * their command line
  * (see admin.h).  Main thread only.
  */
 #include "app/admin.h"
@@ -11,6 +12,7 @@
 
 #include <errno.h>
 #include <glib.h>
+#include <stdlib.h>
 #include <string.h>
 
 int
@@ -79,5 +81,130 @@ admin_dlq_redrive(const struct config *cfg, const char *id,
 		return rc;
 	rc = queue_dlq_redrive(q, id, err);
 	queue_close(q);
+	return rc;
+}
+
+/* Every key of the table, malloc'd (TABLE_KEYS_MAX entries). */
+static int
+keys_all(struct table *t, struct apikey **out, size_t *n, struct ip_error *err)
+{
+	*out = calloc(TABLE_KEYS_MAX, sizeof(**out));
+	if (*out == NULL)
+		return ip_error_set(err, IP_ENOMEM, "out of memory");
+	return table_key_list(t, *out, TABLE_KEYS_MAX, n, err);
+}
+
+int
+admin_keys_create(const struct config *cfg, const char *name,
+		  enum apikey_scope scope, int64_t expires_ms, struct apikey *k,
+		  char *token, struct ip_error *err)
+{
+	struct table *t = NULL;
+	struct apikey *all = NULL;
+	size_t n = 0;
+	int rc;
+
+	rc = apikey_new(k, name, scope, expires_ms, token, err);
+	if (rc == IP_OK)
+		rc = table_open(cfg, &t, err);
+	if (rc == IP_OK)
+		rc = keys_all(t, &all, &n, err);
+	for (size_t i = 0; rc == IP_OK && i < n; i++)
+		if (strcmp(all[i].name, name) == 0 &&
+		    apikey_unusable(&all[i], util_now_ms()) == NULL)
+			rc = ip_error_set(err, IP_EEXIST,
+					  "a key named %s exists (id %s); "
+					  "revoke it first or pick another "
+					  "name",
+					  name, all[i].id);
+	if (rc == IP_OK)
+		rc = table_key_put(t, k, err);
+	if (rc != IP_OK)
+		explicit_bzero(token, APIKEY_TOKEN_SIZE);
+	free(all);
+	table_close(t);
+	return rc;
+}
+
+static const char *
+key_state(const struct apikey *k)
+{
+	const char *why = apikey_unusable(k, util_now_ms());
+
+	return why != NULL ? why : "active";
+}
+
+int
+admin_keys_list(const struct config *cfg, FILE *out, struct ip_error *err)
+{
+	struct table *t = NULL;
+	struct apikey *all = NULL;
+	size_t n = 0;
+	int rc;
+
+	rc = table_open(cfg, &t, err);
+	if (rc == IP_OK)
+		rc = keys_all(t, &all, &n, err);
+	for (size_t i = 0; rc == IP_OK && i < n; i++) {
+		char c[UTIL_RFC3339_SIZE], e[UTIL_RFC3339_SIZE],
+		    r[UTIL_RFC3339_SIZE];
+
+		fprintf(out,
+			"{\"id\":\"%s\",\"name\":\"%s\",\"scope\":\"%s\","
+			"\"created\":\"%s\",\"expires\":%s%s%s,"
+			"\"revoked\":%s%s%s,\"state\":\"%s\"}\n",
+			all[i].id, all[i].name, apikey_scope_name(all[i].scope),
+			util_rfc3339(all[i].created_ms, c, sizeof(c)),
+			all[i].expires_ms ? "\"" : "",
+			all[i].expires_ms
+			    ? util_rfc3339(all[i].expires_ms, e, sizeof(e))
+			    : "null",
+			all[i].expires_ms ? "\"" : "",
+			all[i].revoked_ms ? "\"" : "",
+			all[i].revoked_ms
+			    ? util_rfc3339(all[i].revoked_ms, r, sizeof(r))
+			    : "null",
+			all[i].revoked_ms ? "\"" : "", key_state(&all[i]));
+	}
+	free(all);
+	table_close(t);
+	return rc;
+}
+
+int
+admin_keys_revoke(const struct config *cfg, const char *which, struct apikey *k,
+		  struct ip_error *err)
+{
+	struct table *t = NULL;
+	struct apikey *all = NULL;
+	const char *id = NULL;
+	size_t n = 0;
+	int rc;
+
+	rc = table_open(cfg, &t, err);
+	if (rc == IP_OK)
+		rc = keys_all(t, &all, &n, err);
+	for (size_t i = 0; rc == IP_OK && i < n; i++) {
+		bool by_id = strcmp(all[i].id, which) == 0;
+		bool by_name =
+		    strcmp(all[i].name, which) == 0 && all[i].revoked_ms == 0;
+
+		if (!by_id && !by_name)
+			continue;
+		if (id != NULL && strcmp(id, all[i].id) != 0)
+			rc = ip_error_set(err, IP_ECONFLICT,
+					  "more than one key is named %s; "
+					  "revoke by id",
+					  which);
+		id = all[i].id;
+	}
+	if (rc == IP_OK && id == NULL)
+		rc = ip_error_set(err, IP_ENOTFOUND, "no key %s", which);
+	if (rc == IP_OK)
+		rc = table_key_revoke(t, id, util_now_ms(), err);
+	if (rc == IP_OK)
+		rc = table_key_get(t, id, k, err);
+	free(all);
+	table_close(t);
 	return rc;
 }

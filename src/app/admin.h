@@ -11,6 +11,7 @@
 
 #include <stdio.h>
 
+#include "core/apikey.h"
 #include "core/config.h"
 #include "core/error.h"
 
@@ -28,5 +29,22 @@ int admin_dlq_list(const struct config *cfg, size_t max, FILE *out,
  * Returns how many were re-driven, or a negative ip code. */
 int admin_dlq_redrive(const struct config *cfg, const char *id,
 		      struct ip_error *err);
+
+/* Create an API key in the table and write its token (the only copy of
+ * its secret) to token[APIKEY_TOKEN_SIZE]; *k gets the stored key.  A
+ * name already used by a key that is not revoked is IP_EEXIST. */
+int admin_keys_create(const struct config *cfg, const char *name,
+		      enum apikey_scope scope, int64_t expires_ms,
+		      struct apikey *k, char *token, struct ip_error *err);
+
+/* Write every key to out, one JSON object per line (never the hash):
+ * {"id","name","scope","created","expires","revoked","state"}. */
+int admin_keys_list(const struct config *cfg, FILE *out,
+		    struct ip_error *err);
+
+/* Revoke the key whose id or name is which (a name must be unambiguous
+ * among the keys that are not revoked yet).  *k gets the revoked key. */
+int admin_keys_revoke(const struct config *cfg, const char *which,
+		      struct apikey *k, struct ip_error *err);
 
 #endif

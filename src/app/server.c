@@ -81,6 +81,28 @@ app_serve(const struct config *cfg, enum app_role role, const char *version)
 		app.cfg.port = app.cfg.events_port;
 	}
 	if (role != APP_WORKER || api.events_only) {
+		if (!api.auth.on && !auth_listen_is_loopback(app.cfg.listen)) {
+			if (!app.cfg.insecure_public) {
+				log_error(
+				    "cannot start: listening on '%s' (beyond "
+				    "this machine) without API keys; set "
+				    "server.auth = on and create a key "
+				    "(imgpipe "
+				    "keys create), or set "
+				    "server.insecure_public = true to serve "
+				    "everyone",
+				    app.cfg.listen);
+				rc = IP_EINVAL;
+				goto out;
+			}
+			log_warn(
+			    "server.insecure_public: anyone who reaches %s may "
+			    "list, read, upload and delete every image",
+			    app.cfg.listen);
+		}
+		if (api.auth.on)
+			log_info("API keys required (server.auth = %s)",
+				 app.cfg.auth == AUTH_ON ? "on" : "auto");
 		rc = http_server_start(&api, &http, &err);
 		if (rc != IP_OK) {
 			log_error("http: %s", err.msg);
@@ -115,6 +137,7 @@ out:
 	}
 	if (http != NULL)
 		http_server_stop(http);
+	api_fini(&api);
 	app_close(&app);
 	log_info("stopped");
 	return rc == IP_OK ? 0 : 1;

@@ -4,6 +4,7 @@
  */
 #include "core/config.h"
 #include "core/log.h"
+#include "core/urlsign.h"
 #include "core/util.h"
 
 #include <ctype.h>
@@ -18,7 +19,8 @@
 
 _Static_assert(sizeof(enum events_source) == sizeof(int) &&
 		   sizeof(enum fail_on) == sizeof(int) &&
-		   sizeof(enum bytes_mode) == sizeof(int),
+		   sizeof(enum bytes_mode) == sizeof(int) &&
+		   sizeof(enum auth_mode) == sizeof(int),
 	       "KEY_ENUM settings are stored as int");
 
 /* A configuration file is a few KiB; refuse anything absurd. */
@@ -56,6 +58,7 @@ struct key_def {
 static const char *const events_names[] = {"gateway", "store", NULL};
 static const char *const log_format_names[] = {"text", "json", "auto", NULL};
 static const char *const bytes_names[] = {"auto", "stream", "redirect", NULL};
+static const char *const auth_names[] = {"auto", "on", "off", NULL};
 static const char *const fail_on_names[] = {"none", "truncated", "error",
 					    "warning", NULL};
 
@@ -77,6 +80,13 @@ static const struct key_def key_table[] = {
     {"server", "bytes", KEY_ENUM, CFG(bytes), 0, 0, bytes_names},
     {"server", "presign_expires", KEY_INT, CFG(presign_expires_s), 1, 604800,
      NULL},
+    {"server", "auth", KEY_ENUM, CFG(auth), 0, 0, auth_names},
+    {"server", "insecure_public", KEY_BOOL, CFG(insecure_public), 0, 0, NULL},
+    {"server", "cors_origins", KEY_STR, CFG(cors_origins), 0, 0, NULL},
+    {"auth", "signing_secrets", KEY_STR, CFG(signing_secrets), 0, 0, NULL},
+    {"auth", "key_cache", KEY_INT, CFG(key_cache_s), 0, 3600, NULL},
+    {"metrics", "public", KEY_BOOL, CFG(metrics_public), 0, 0, NULL},
+    {"input", "strip_original", KEY_BOOL, CFG(strip_original), 0, 0, NULL},
     {"lambda", "deadline_margin_ms", KEY_INT, CFG(lambda_margin_ms), 0, 60000,
      NULL},
     {"lambda", "deliveries", KEY_INT, CFG(lambda_deliveries), 1, 1000, NULL},
@@ -121,6 +131,7 @@ static const struct key_def key_table[] = {
     {"output", "background", KEY_STR, CFG(background), 0, 0, NULL},
     {"output", "keep_copyright", KEY_BOOL, CFG(keep_copyright), 0, 0, NULL},
     {"output", "progressive", KEY_BOOL, CFG(progressive), 0, 0, NULL},
+    {"output", "public_variants", KEY_BOOL, CFG(public_variants), 0, 0, NULL},
 
     {"watermark", "enabled", KEY_BOOL, CFG(watermark.enabled), 0, 0, NULL},
     {"watermark", "image", KEY_STR, CFG(watermark.image), 0, 0, NULL},
@@ -258,6 +269,8 @@ config_defaults(struct config *cfg)
 	cfg->events = EVENTS_GATEWAY;
 	cfg->bytes = BYTES_AUTO;
 	cfg->presign_expires_s = 900;
+	cfg->auth = AUTH_AUTO;
+	cfg->key_cache_s = 10;
 	util_strlcpy(cfg->aws_region, "us-east-1", sizeof(cfg->aws_region));
 
 	cfg->workers = 0;
@@ -635,9 +648,9 @@ config_load_data(struct config *cfg, const char *data, size_t len,
  * text; IMGPIPE_VARIANT_<NAME>_<KEY> needs the key table to split NAME from
  * KEY (a variant name may itself contain '_').
  */
-static const char *const env_sections[] = {"server",	"limits", "storage",
-					   "aws",	"worker", "output",
-					   "watermark", "lambda"};
+static const char *const env_sections[] = {
+    "server",	 "limits", "storage", "aws",	 "worker", "output",
+    "watermark", "lambda", "auth",    "metrics", "input"};
 
 static int
 env_one(struct config *cfg, const char *name, const char *value,
@@ -750,6 +763,14 @@ config_validate(const struct config *cfg, struct ip_error *err)
 	    strspn(cfg->background + 1, "0123456789abcdefABCDEF") != 6)
 		return ip_error_set(err, IP_EINVAL,
 				    "output.background must be #rrggbb");
+	if (cfg->signing_secrets[0] != '\0') {
+		struct urlsign_keys keys;
+		int rc = urlsign_parse(cfg->signing_secrets, &keys, err);
+
+		explicit_bzero(&keys, sizeof(keys));
+		if (rc != IP_OK)
+			return rc;
+	}
 	if (cfg->backoff_max_ms < cfg->backoff_ms)
 		return ip_error_set(err, IP_EINVAL,
 				    "worker.backoff_max < worker.backoff");

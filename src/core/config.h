@@ -43,6 +43,11 @@ enum events_source { EVENTS_GATEWAY, EVENTS_STORE };
  * host, whose replies are bounded at 6 MiB. */
 enum bytes_mode { BYTES_AUTO, BYTES_STREAM, BYTES_REDIRECT };
 
+/* [server] auth: whether requests need an API key (docs/SECURITY.md).
+ * AUTO (the default) is OFF when the server listens on a loopback
+ * address only, ON otherwise and under the Lambda host. */
+enum auth_mode { AUTH_AUTO, AUTH_ON, AUTH_OFF };
+
 /* [limits] fail_on: libvips' fail-on, the damage at which a load fails
  * (none, truncated, error, warning; default error). */
 enum fail_on {
@@ -116,6 +121,21 @@ struct config {
 	int lambda_init_timeout_s; /* bound on opening the backends */
 	enum bytes_mode bytes; /* default auto */
 	int presign_expires_s; /* presigned URLs' life, default 900 */
+	enum auth_mode auth; /* default auto */
+	bool insecure_public; /* may listen beyond loopback without keys */
+	/* exact origins "https://a.example,https://b.example", or "*" (read
+	 * routes only); "" = no cross-origin access */
+	char cors_origins[1024];
+
+	/* [auth] */
+	char signing_secrets[2400]; /* "KID:SECRET,...", core/urlsign.h */
+	int key_cache_s; /* how long a key looked up is trusted */
+
+	/* [metrics] */
+	bool metrics_public; /* /metrics without an admin key */
+
+	/* [input] */
+	bool strip_original; /* keep only a metadata-free original */
 
 	/* [limits] */
 	int64_t max_body_bytes; /* default 50 MiB */
@@ -165,6 +185,7 @@ struct config {
 	char background[16]; /* flatten colour for JPEG, "#ffffff" */
 	bool keep_copyright; /* keep Copyright and Artist only */
 	bool progressive; /* progressive JPEG */
+	bool public_variants; /* variants readable without a key */
 
 	/* [variant.NAME] */
 	size_t n_variants;

@@ -47,6 +47,8 @@ void
 lambda_api_init(struct api *api, struct app *app)
 {
 	api_init(api, app);
+	/* Behind API Gateway the API is public: keys unless turned off. */
+	api->auth.on = app->cfg.auth != AUTH_OFF;
 	if (app->cfg.bytes == BYTES_AUTO)
 		api->bytes_redirect = true;
 	/* The Lambda host has no queue: the bucket's own notification

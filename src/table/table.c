@@ -98,3 +98,16 @@ table_page_free(struct table_page *p)
 	p->n = 0;
 	p->next_cursor[0] = '\0';
 }
+
+int
+table_key_revoke(struct table *t, const char *id, int64_t when_ms,
+		 struct ip_error *e)
+{
+	struct apikey k;
+	int rc = table_key_get(t, id, &k, e);
+
+	if (rc != IP_OK || k.revoked_ms != 0)
+		return rc;
+	k.revoked_ms = when_ms;
+	return t->ops->key_replace(t, &k, e);
+}

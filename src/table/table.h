@@ -25,12 +25,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/apikey.h"
 #include "core/config.h"
 #include "core/error.h"
 #include "core/record.h"
 
 #define TABLE_LIST_MAX 1000
 #define TABLE_CURSOR_MAX 128
+#define TABLE_KEYS_MAX 1000 /* API keys one table may hold */
 
 struct table;
 
@@ -78,6 +80,19 @@ struct table_ops {
 	int (*list_unfinished)(struct table *t, const char *cursor,
 			       size_t limit, struct table_page *out,
 			       struct ip_error *err);
+	/* API keys (core/apikey.h), kept beside the records so that every
+	 * gateway sharing the table shares them.  key_put: IP_EEXIST if
+	 * the id exists; key_get: IP_ENOTFOUND if not; key_list: every key,
+	 * oldest first, IP_ETOOBIG past max; key_replace: overwrite a key
+	 * that exists (IP_ENOTFOUND if not). */
+	int (*key_put)(struct table *t, const struct apikey *k,
+		       struct ip_error *err);
+	int (*key_get)(struct table *t, const char *id, struct apikey *out,
+		       struct ip_error *err);
+	int (*key_list)(struct table *t, struct apikey *out, size_t max,
+			size_t *n, struct ip_error *err);
+	int (*key_replace)(struct table *t, const struct apikey *k,
+			   struct ip_error *err);
 };
 
 struct table {
@@ -169,5 +184,32 @@ table_list_unfinished(struct table *t, const char *cursor, size_t limit,
 {
 	return t->ops->list_unfinished(t, cursor, limit, out, e);
 }
+
+static inline int
+table_key_put(struct table *t, const struct apikey *k, struct ip_error *e)
+{
+	return t->ops->key_put(t, k, e);
+}
+
+static inline int
+table_key_get(struct table *t, const char *id, struct apikey *out,
+	      struct ip_error *e)
+{
+	if (!apikey_id_valid(id))
+		return ip_error_set(e, IP_EINVAL, "not a key id: '%.20s'", id);
+	return t->ops->key_get(t, id, out, e);
+}
+
+static inline int
+table_key_list(struct table *t, struct apikey *out, size_t max, size_t *n,
+	       struct ip_error *e)
+{
+	return t->ops->key_list(t, out, max, n, e);
+}
+
+/* Mark key id revoked at when_ms (a key revoked before keeps its first
+ * time).  IP_ENOTFOUND if there is no such key. */
+int table_key_revoke(struct table *t, const char *id, int64_t when_ms,
+		     struct ip_error *e);
 
 #endif

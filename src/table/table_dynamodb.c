@@ -30,6 +30,13 @@
  * eventually consistent on AWS (a record may show up in a list a moment
  * after its put); get is a ConsistentRead.
  *
+ * API keys (core/apikey.h) are items of the same table:
+ *   id (S, "key#" + the key's id)   doc (S: apikey_to_string)
+ *   gsi_pk (S, "key")
+ * so a Query of index "newest" on gsi_pk = "key" lists them, and image
+ * queries (gsi_pk = "img") never see them; no table or index is added, so
+ * a table made by an older imgpipe (or the CDK stack) holds keys as is.
+ *
  * Cursors are base64url of the last id returned; a page continues with
  * ExclusiveStartKey made from it (a position, valid even if that item was
  * deleted since).  A page asks for limit+1 items, so next_cursor is empty
@@ -62,6 +69,8 @@
 #define DDB_CREATE_WAIT_MS (300 * 1000)
 #define DDB_PAGES_MAX 64 /* Query calls per list page */
 #define DDB_GSI_PK "img"
+#define DDB_KEY_PK "key" /* API keys' items in index "newest" */
+#define DDB_KEY_PREFIX "key#"
 #define DDB_IDX_NEWEST "newest"
 #define DDB_IDX_UNFINISHED "unfinished"
 
@@ -915,6 +924,172 @@ ddb_ensure(struct table *t, enum table_missing missing, struct ip_error *err)
 	return rc;
 }
 
+/* ---- API keys -------------------------------------------------------- */
+
+static json_t *
+key_item_key(const char *id)
+{
+	char k[sizeof(DDB_KEY_PREFIX) + APIKEY_ID_LEN];
+
+	snprintf(k, sizeof(k), DDB_KEY_PREFIX "%s", id);
+	return key_of(k);
+}
+
+/* An item of a key into k; IP_EBACKEND if damaged. */
+static int
+item_key(json_t *item, struct apikey *k, struct ip_error *err)
+{
+	size_t len = 0;
+	const char *doc = item_s(item, "doc", &len);
+
+	if (doc == NULL)
+		return ip_error_set(err, IP_EBACKEND,
+				    "table dynamodb: damaged key item");
+	return apikey_from_string(doc, len, k, err);
+}
+
+static int
+ddb_key_get(struct table *t, const char *id, struct apikey *out,
+	    struct ip_error *err)
+{
+	json_t *reply = NULL;
+	json_t *item;
+	int rc;
+
+	rc = ddb_call(ddb(t), "GetItem",
+		      json_pack("{s:o, s:b}", "Key", key_item_key(id),
+				"ConsistentRead", 1),
+		      &reply, NULL, NULL, err);
+	if (rc != IP_OK)
+		return rc;
+	item = json_object_get(reply, "Item");
+	if (!json_is_object(item))
+		rc = ip_error_set(err, IP_ENOTFOUND, "no key %s", id);
+	else
+		rc = item_key(item, out, err);
+	json_decref(reply);
+	return rc;
+}
+
+/* PutItem of k, on condition that the item exists (or not, if create). */
+static int
+ddb_key_write(struct table *t, const struct apikey *k, bool create,
+	      struct ip_error *err)
+{
+	char code[AWS_CODE_MAX];
+	char *doc = apikey_to_string(k);
+	json_t *item;
+	int attempts;
+	int rc;
+
+	if (doc == NULL)
+		return ip_error_set(err, IP_ENOMEM, "table dynamodb: key");
+	item = key_item_key(k->id);
+	if (item != NULL &&
+	    (json_object_set_new(item, "doc", attr_s(doc)) != 0 ||
+	     json_object_set_new(item, "gsi_pk", attr_s(DDB_KEY_PK)) != 0)) {
+		json_decref(item);
+		item = NULL;
+	}
+	rc = ddb_call(ddb(t), "PutItem",
+		      item == NULL
+			  ? NULL
+			  : json_pack("{s:o, s:s, s:{s:s}}", "Item", item,
+				      "ConditionExpression",
+				      create ? "attribute_not_exists(#i)"
+					     : "attribute_exists(#i)",
+				      "ExpressionAttributeNames", "#i", "id"),
+		      NULL, code, &attempts, err);
+	if (rc != IP_OK &&
+	    strcmp(code, "ConditionalCheckFailedException") == 0) {
+		struct apikey stored;
+		char *sdoc = NULL;
+
+		/* Did an earlier attempt of ours land? */
+		if (attempts > 1 && create &&
+		    ddb_key_get(t, k->id, &stored, err) == IP_OK)
+			sdoc = apikey_to_string(&stored);
+		if (sdoc != NULL && strcmp(sdoc, doc) == 0)
+			rc = IP_OK;
+		else if (create)
+			rc = ip_error_set(err, IP_EEXIST, "key %s exists",
+					  k->id);
+		else
+			rc =
+			    ip_error_set(err, IP_ENOTFOUND, "no key %s", k->id);
+		free(sdoc);
+	}
+	free(doc);
+	return rc;
+}
+
+static int
+ddb_key_put(struct table *t, const struct apikey *k, struct ip_error *err)
+{
+	return ddb_key_write(t, k, true, err);
+}
+
+static int
+ddb_key_replace(struct table *t, const struct apikey *k, struct ip_error *err)
+{
+	return ddb_key_write(t, k, false, err);
+}
+
+static int
+ddb_key_list(struct table *t, struct apikey *out, size_t max, size_t *n,
+	     struct ip_error *err)
+{
+	json_t *start = NULL;
+	int rc = IP_OK;
+
+	*n = 0;
+	for (int page = 0; page < DDB_PAGES_MAX; page++) {
+		json_t *req;
+		json_t *reply = NULL;
+		json_t *arr;
+		json_t *item;
+		json_t *lek;
+		size_t i;
+
+		req =
+		    json_pack("{s:s, s:s, s:{s:s}, s:{s:o}, s:b}", "IndexName",
+			      DDB_IDX_NEWEST, "KeyConditionExpression",
+			      "#p = :p", "ExpressionAttributeNames", "#p",
+			      "gsi_pk", "ExpressionAttributeValues", ":p",
+			      attr_s(DDB_KEY_PK), "ScanIndexForward", 1);
+		if (req != NULL && start != NULL) {
+			json_object_set_new(req, "ExclusiveStartKey", start);
+			start = NULL;
+		}
+		rc = ddb_call(ddb(t), "Query", req, &reply, NULL, NULL, err);
+		if (rc != IP_OK)
+			break;
+		arr = json_object_get(reply, "Items");
+		if (!json_is_array(arr))
+			rc =
+			    ip_error_set(err, IP_EBACKEND,
+					 "dynamodb Query: reply without Items");
+		json_array_foreach(arr, i, item)
+		{
+			if (rc != IP_OK)
+				break;
+			if (*n == max)
+				rc = ip_error_set(err, IP_ETOOBIG,
+						  "more than %zu keys", max);
+			else if ((rc = item_key(item, &out[*n], err)) == IP_OK)
+				(*n)++;
+		}
+		lek = json_object_get(reply, "LastEvaluatedKey");
+		if (rc == IP_OK && json_is_object(lek) && json_object_size(lek))
+			start = json_incref(lek);
+		json_decref(reply);
+		if (rc != IP_OK || start == NULL)
+			break;
+	}
+	json_decref(start);
+	return rc;
+}
+
 static const struct table_ops ddb_ops = {
     .name = "dynamodb",
     .close = ddb_close,
@@ -926,4 +1101,8 @@ static const struct table_ops ddb_ops = {
     .del = ddb_del,
     .list = ddb_list,
     .list_unfinished = ddb_list_unfinished,
+    .key_put = ddb_key_put,
+    .key_get = ddb_key_get,
+    .key_list = ddb_key_list,
+    .key_replace = ddb_key_replace,
 };

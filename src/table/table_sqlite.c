@@ -21,7 +21,9 @@
  * Schema (user_version 1):
  *   images(id TEXT PRIMARY KEY, status TEXT, version INTEGER,
  *          uploaded_at INTEGER, doc TEXT)
- * doc is record_to_string(); status, version and uploaded_at are copies
+ *   api_keys(id TEXT PRIMARY KEY, doc TEXT)   (since 0.2; created by
+ *          IF NOT EXISTS, so an older file gains it at open)
+ * doc is record_to_string() (apikey_to_string() for api_keys); status, version and uploaded_at are copies
  * kept in columns for the queries.  The `version` column is the truth for
  * the optimistic concurrency of table.h; get overwrites the doc's.
  *
@@ -53,6 +55,10 @@ enum sqlt_stmt {
 	ST_LIST_AFTER,
 	ST_UNFINISHED,
 	ST_PING,
+	ST_KEY_PUT,
+	ST_KEY_GET,
+	ST_KEY_LIST,
+	ST_KEY_REPLACE,
 	ST_COUNT
 };
 
@@ -76,6 +82,10 @@ static const char *const sqlt_sql[ST_COUNT] = {
 		      " WHERE status IN ('pending', 'processing')"
 		      " AND id > ?1 ORDER BY id ASC",
     [ST_PING] = "SELECT 1",
+    [ST_KEY_PUT] = "INSERT INTO api_keys(id, doc) VALUES (?1, ?2)",
+    [ST_KEY_GET] = "SELECT doc FROM api_keys WHERE id = ?1",
+    [ST_KEY_LIST] = "SELECT doc FROM api_keys ORDER BY rowid",
+    [ST_KEY_REPLACE] = "UPDATE api_keys SET doc = ?2 WHERE id = ?1",
 };
 
 static const char sqlt_ddl[] =
@@ -85,7 +95,10 @@ static const char sqlt_ddl[] =
     " version INTEGER NOT NULL,"
     " uploaded_at INTEGER NOT NULL,"
     " doc TEXT NOT NULL);"
-    "CREATE INDEX IF NOT EXISTS images_status ON images(status, id);";
+    "CREATE INDEX IF NOT EXISTS images_status ON images(status, id);"
+    "CREATE TABLE IF NOT EXISTS api_keys ("
+    " id TEXT PRIMARY KEY NOT NULL,"
+    " doc TEXT NOT NULL);";
 
 static const struct sqlite_util_schema sqlt_schema = {
     .who = "table sqlite",
@@ -526,6 +539,128 @@ table_sqlite_open(const struct config *cfg, struct table **out,
 	return sqlt_open_path(path, out, err);
 }
 
+/* ---- API keys ------------------------------------------------------- */
+
+/* Bind ?1 = id and, if doc, ?2 = doc, then step once. */
+static int
+sqlt_key_step(struct sqlt *s, sqlite3_stmt *st, const char *id, const char *doc,
+	      struct ip_error *err)
+{
+	int rc = sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+
+	if (rc == SQLITE_OK && doc != NULL)
+		rc = sqlite3_bind_text(st, 2, doc, -1, SQLITE_STATIC);
+	if (rc != SQLITE_OK)
+		return sqlt_error(s, rc, "bind", err);
+	return sqlite3_step(st);
+}
+
+/* A row's doc column 0 into k. */
+static int
+sqlt_row_key(sqlite3_stmt *st, struct apikey *k, struct ip_error *err)
+{
+	const unsigned char *doc = sqlite3_column_text(st, 0);
+
+	if (doc == NULL)
+		return ip_error_set(err, IP_EBACKEND,
+				    "table sqlite: key without doc");
+	return apikey_from_string((const char *)doc,
+				  (size_t)sqlite3_column_bytes(st, 0), k, err);
+}
+
+static int
+sqlt_key_write(struct table *t, const struct apikey *k, bool create,
+	       struct ip_error *err)
+{
+	struct sqlt *s = sqlt(t);
+	char *doc = apikey_to_string(k);
+	sqlite3_stmt *st;
+	int rc;
+
+	if (doc == NULL)
+		return ip_error_set(err, IP_ENOMEM, "table sqlite: key");
+	pthread_mutex_lock(&s->lock);
+	st = sqlt_stmt(s, create ? ST_KEY_PUT : ST_KEY_REPLACE);
+	rc = sqlt_key_step(s, st, k->id, doc, err);
+	if (rc == SQLITE_DONE && !create && sqlite3_changes(s->db) == 0)
+		rc = ip_error_set(err, IP_ENOTFOUND, "no key %s", k->id);
+	else if (rc == SQLITE_DONE)
+		rc = IP_OK;
+	else if ((rc & 0xff) == SQLITE_CONSTRAINT)
+		rc = ip_error_set(err, IP_EEXIST, "key %s exists", k->id);
+	else if (rc > 0)
+		rc = sqlt_error(s, rc, "key write", err);
+	sqlite_util_done(st);
+	pthread_mutex_unlock(&s->lock);
+	free(doc);
+	return rc;
+}
+
+static int
+sqlt_key_put(struct table *t, const struct apikey *k, struct ip_error *err)
+{
+	return sqlt_key_write(t, k, true, err);
+}
+
+static int
+sqlt_key_replace(struct table *t, const struct apikey *k, struct ip_error *err)
+{
+	return sqlt_key_write(t, k, false, err);
+}
+
+static int
+sqlt_key_get(struct table *t, const char *id, struct apikey *out,
+	     struct ip_error *err)
+{
+	struct sqlt *s = sqlt(t);
+	sqlite3_stmt *st;
+	int rc;
+
+	pthread_mutex_lock(&s->lock);
+	st = sqlt_stmt(s, ST_KEY_GET);
+	rc = sqlt_key_step(s, st, id, NULL, err);
+	if (rc == SQLITE_ROW)
+		rc = sqlt_row_key(st, out, err);
+	else if (rc == SQLITE_DONE)
+		rc = ip_error_set(err, IP_ENOTFOUND, "no key %s", id);
+	else if (rc > 0)
+		rc = sqlt_error(s, rc, "key get", err);
+	sqlite_util_done(st);
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+static int
+sqlt_key_list(struct table *t, struct apikey *out, size_t max, size_t *n,
+	      struct ip_error *err)
+{
+	struct sqlt *s = sqlt(t);
+	sqlite3_stmt *st;
+	int rc;
+
+	*n = 0;
+	pthread_mutex_lock(&s->lock);
+	st = sqlt_stmt(s, ST_KEY_LIST);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (*n == max) {
+			rc = ip_error_set(err, IP_ETOOBIG, "more than %zu keys",
+					  max);
+			break;
+		}
+		rc = sqlt_row_key(st, &out[*n], err);
+		if (rc != IP_OK)
+			break;
+		(*n)++;
+	}
+	if (rc == SQLITE_DONE)
+		rc = IP_OK;
+	else if (rc > 0)
+		rc = sqlt_error(s, rc, "key list", err);
+	sqlite_util_done(st);
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
 static const struct table_ops sqlt_ops = {
     .name = "sqlite",
     .close = sqlt_close,
@@ -536,4 +671,8 @@ static const struct table_ops sqlt_ops = {
     .del = sqlt_del,
     .list = sqlt_list,
     .list_unfinished = sqlt_list_unfinished,
+    .key_put = sqlt_key_put,
+    .key_get = sqlt_key_get,
+    .key_list = sqlt_key_list,
+    .key_replace = sqlt_key_replace,
 };

@@ -3,7 +3,9 @@
  * (src/hosts/lambda_api.c) over a real embedded app (fs store, sqlite
  * table, no queue, as on Lambda) in a temp dir: payload 2.0 and 1.0
  * events shaped as AWS documents them, binary bodies both ways, the
- * errors of the API as JSON, and events that are not HTTP ones.
+ * errors of the API as JSON, and events that are not HTTP ones.  Behind API
+ * Gateway keys are on by default: every event carries an admin key's token
+ * unless a test clears it.
  *
  * Single-threaded.
  */
@@ -25,12 +27,28 @@
 #include "core/config.h"
 #include "core/util.h"
 #include "hosts/lambda_api.h"
+#include "table/table.h"
 
 static struct {
 	char dir[64];
 	struct app app;
 	struct api api;
+	char token[APIKEY_TOKEN_SIZE]; /* "" = events carry no key */
 } fx;
+
+/* Give the event's header object the key's Authorization, if any. */
+static void
+add_key(json_t *headers)
+{
+	char bearer[APIKEY_TOKEN_SIZE + 8];
+
+	if (fx.token[0] == '\0')
+		return;
+	snprintf(bearer, sizeof(bearer), "Bearer %s", fx.token);
+	assert_int_equal(
+	    json_object_set_new(headers, "authorization", json_string(bearer)),
+	    0);
+}
 
 /* A payload 2.0 event as an HTTP API sends it (AWS's sample, trimmed of
  * fields the API does not read: authorizer, stageVariables). */
@@ -52,7 +70,10 @@ event_v2(const char *method, const char *raw_path, const char *raw_query,
 	    "sourceIp", "192.0.2.1", "userAgent", "curl/8.0", "requestId", "id",
 	    "routeKey", "ANY /v1/{proxy+}", "stage", "$default", "timeEpoch",
 	    (json_int_t)1583348638390, "body", body, "isBase64Encoded", b64);
-	char *s = json_dumps(o, JSON_COMPACT);
+	char *s;
+
+	add_key(json_object_get(o, "headers"));
+	s = json_dumps(o, JSON_COMPACT);
 
 	json_decref(o);
 	assert_non_null(s);
@@ -73,7 +94,10 @@ event_v1(const char *method, const char *path, json_t *multi_query)
 	    "queryStringParameters", "requestContext", "accountId",
 	    "123456789012", "httpMethod", method, "path", path, "stage", "prod",
 	    "body", "isBase64Encoded", false);
-	char *s = json_dumps(o, JSON_COMPACT);
+	char *s;
+
+	add_key(json_object_get(o, "headers"));
+	s = json_dumps(o, JSON_COMPACT);
 
 	json_decref(o);
 	assert_non_null(s);
@@ -238,6 +262,40 @@ test_not_http(void **state)
 	assert_null(out);
 }
 
+/* On Lambda keys are on unless server.auth = off: no key is a 401 that
+ * says what to send, and the key's scope is what a route needs. */
+static void
+test_v2_needs_key(void **state)
+{
+	char saved[APIKEY_TOKEN_SIZE];
+	json_t *r;
+	json_t *b;
+
+	memcpy(saved, fx.token, sizeof(saved));
+	fx.token[0] = '\0';
+	r = call(event_v2("GET", "/v1/images", "", NULL, false));
+	assert_int_equal(json_integer_value(json_object_get(r, "statusCode")),
+			 401);
+	assert_string_equal(
+	    json_string_value(json_object_get(json_object_get(r, "headers"),
+					      "WWW-Authenticate")),
+	    "Bearer realm=\"imgpipe\"");
+	b = body_json(r);
+	assert_string_equal(error_code(b), "unauthorized");
+	json_decref(b);
+	json_decref(r);
+	/* Health needs no key. */
+	r = call(event_v2("GET", "/healthz", "", NULL, false));
+	assert_int_equal(json_integer_value(json_object_get(r, "statusCode")),
+			 200);
+	json_decref(r);
+	memcpy(fx.token, saved, sizeof(saved));
+	r = call(event_v2("GET", "/v1/images", "", NULL, false));
+	assert_int_equal(json_integer_value(json_object_get(r, "statusCode")),
+			 200);
+	json_decref(r);
+}
+
 static int
 setup(void **state)
 {
@@ -254,6 +312,14 @@ setup(void **state)
 		     &err) != IP_OK)
 		fail_msg("app_open: %s", err.msg);
 	lambda_api_init(&fx.api, &fx.app);
+	{
+		struct apikey k;
+
+		assert_int_equal(
+		    apikey_new(&k, "ci", APIKEY_ADMIN, 0, fx.token, &err),
+		    IP_OK);
+		assert_int_equal(table_key_put(fx.app.table, &k, &err), IP_OK);
+	}
 	return 0;
 }
 
@@ -263,6 +329,7 @@ teardown(void **state)
 	char cmd[128];
 
 	(void)state;
+	api_fini(&fx.api);
 	app_close(&fx.app);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", fx.dir);
 	assert_int_equal(system(cmd), 0);
@@ -279,6 +346,7 @@ main(void)
 	    cmocka_unit_test(test_v2_method_not_allowed),
 	    cmocka_unit_test(test_v1_query_reencoded),
 	    cmocka_unit_test(test_not_http),
+	    cmocka_unit_test(test_v2_needs_key),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

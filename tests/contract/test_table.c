@@ -451,6 +451,67 @@ test_list_empty(void **state)
 	table_page_free(&page);
 }
 
+/* Keys: stored, found by id, listed, revoked; never listed as images. */
+static void
+test_keys(void **state)
+{
+	struct fix *f = *state;
+	struct ip_error err = {0};
+	struct apikey a, b, got, copy;
+	struct apikey *all = calloc(TABLE_KEYS_MAX, sizeof(*all));
+	char ta[APIKEY_TOKEN_SIZE], tb[APIKEY_TOKEN_SIZE];
+	struct table_page page;
+	size_t n = 0;
+	bool seen_a = false, seen_b = false;
+
+	assert_non_null(all);
+	assert_int_equal(apikey_new(&a, "ci-reader", APIKEY_READ, 0, ta, &err),
+			 IP_OK);
+	assert_int_equal(
+	    apikey_new(&b, "ci-admin", APIKEY_ADMIN, 4102444800000, tb, &err),
+	    IP_OK);
+	assert_int_equal(table_key_put(f->t, &a, &err), IP_OK);
+	assert_int_equal(table_key_put(f->t, &b, &err), IP_OK);
+	assert_int_equal(table_key_put(f->t, &a, &err), IP_EEXIST);
+
+	assert_int_equal(table_key_get(f->t, a.id, &got, &err), IP_OK);
+	assert_memory_equal(&got, &a, sizeof(a));
+	assert_true(apikey_token_matches(&got, ta));
+	assert_false(apikey_token_matches(&got, tb));
+
+	assert_int_equal(table_key_list(f->t, all, TABLE_KEYS_MAX, &n, &err),
+			 IP_OK);
+	for (size_t i = 0; i < n; i++) {
+		seen_a |= strcmp(all[i].id, a.id) == 0;
+		seen_b |= strcmp(all[i].id, b.id) == 0;
+	}
+	assert_true(seen_a && seen_b);
+
+	assert_int_equal(table_key_revoke(f->t, a.id, 1234, &err), IP_OK);
+	assert_int_equal(table_key_get(f->t, a.id, &got, &err), IP_OK);
+	assert_int_equal(got.revoked_ms, 1234);
+	assert_string_equal(apikey_unusable(&got, util_now_ms()), "revoked");
+	/* A second revoke keeps the first time. */
+	assert_int_equal(table_key_revoke(f->t, a.id, 9999, &err), IP_OK);
+	assert_int_equal(table_key_get(f->t, a.id, &got, &err), IP_OK);
+	assert_int_equal(got.revoked_ms, 1234);
+
+	/* Unknown ids. */
+	copy = a;
+	memcpy(copy.id, "aaaaaaaaaaaaaaaa", APIKEY_ID_LEN);
+	assert_int_equal(table_key_get(f->t, copy.id, &got, &err),
+			 IP_ENOTFOUND);
+	assert_int_equal(table_key_revoke(f->t, copy.id, 1, &err),
+			 IP_ENOTFOUND);
+	assert_int_equal(table_key_get(f->t, "../etc", &got, &err), IP_EINVAL);
+
+	/* Keys are not images. */
+	assert_int_equal(table_list(f->t, NULL, 10, &page, &err), IP_OK);
+	assert_int_equal(page.n, 0);
+	table_page_free(&page);
+	free(all);
+}
+
 static void
 test_list_bad_cursor(void **state)
 {
@@ -655,6 +716,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_list_newest_first, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_list_empty, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_keys, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_list_bad_cursor, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_list_unfinished, setup,

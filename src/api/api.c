@@ -58,7 +58,8 @@ api_init(struct api *api, struct app *app)
 	auth_init(&api->auth, &app->cfg,
 		  app->cfg.auth == AUTH_ON ||
 		      (app->cfg.auth == AUTH_AUTO &&
-		       !auth_listen_is_loopback(app->cfg.listen)));
+		       !auth_listen_is_loopback(app->cfg.listen) &&
+		       !app->cfg.insecure_public));
 }
 
 void

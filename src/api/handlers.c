@@ -28,8 +28,12 @@
 #include "queue/queue.h"
 #include "table/table.h"
 
-#define CACHE_ORIGINAL "public, max-age=86400"
-#define CACHE_VARIANT "public, max-age=31536000, immutable"
+/* An original may hold what its uploader did not mean to publish (GPS,
+ * serial numbers): never in a shared cache.  A variant is public only
+ * when anyone may read it (keys off, or output.public_variants). */
+#define CACHE_ORIGINAL "private, max-age=86400"
+#define CACHE_VARIANT_PUBLIC "public, max-age=31536000, immutable"
+#define CACHE_VARIANT_PRIVATE "private, max-age=31536000, immutable"
 
 json_t *
 handlers_record_json(const struct app *app, const struct record *r)
@@ -455,7 +459,9 @@ handlers_image_variant(struct api_request *rq)
 	sv.sha256 = v->sha256;
 	sv.last_modified_ms =
 	    rec->processed_at > 0 ? rec->processed_at : rec->uploaded_at;
-	sv.cache_control = CACHE_VARIANT;
+	sv.cache_control = !rq->api->auth.on || rq->app->cfg.public_variants
+			       ? CACHE_VARIANT_PUBLIC
+			       : CACHE_VARIANT_PRIVATE;
 	ret = serve_object(rq, v->bucket, v->key, &sv);
 out:
 	free(rec);

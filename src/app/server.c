@@ -11,12 +11,15 @@
 #include "api/api.h"
 #include "app/app.h"
 #include "core/log.h"
+#include "core/util.h"
+#include "table/table.h"
 #include "hosts/workers.h"
 #include "http/http.h"
 
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 static sigset_t
@@ -32,6 +35,75 @@ block_signals(void)
 	 * mask and only sigwait() below sees the signals. */
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	return set;
+}
+
+/* Count the keys of the table that can be used now. */
+static int
+usable_keys(struct app *app, size_t *usable, struct ip_error *err)
+{
+	struct apikey *all = calloc(TABLE_KEYS_MAX, sizeof(*all));
+	int64_t now = util_now_ms();
+	size_t n = 0;
+	int rc;
+
+	*usable = 0;
+	if (all == NULL)
+		return ip_error_set(err, IP_ENOMEM, "out of memory");
+	rc = table_key_list(app->table, all, TABLE_KEYS_MAX, &n, err);
+	for (size_t i = 0; rc == IP_OK && i < n; i++)
+		if (apikey_unusable(&all[i], now) == NULL)
+			(*usable)++;
+	free(all);
+	return rc;
+}
+
+/* Before listening: beyond loopback, keys must be on and exist, unless
+ * server.insecure_public says to serve everyone. */
+static int
+check_exposure(struct app *app, struct api *api)
+{
+	const struct config *cfg = &app->cfg;
+	bool local = auth_listen_is_loopback(cfg->listen);
+	struct ip_error err;
+	size_t usable = 0;
+
+	if (!api->auth.on) {
+		if (local)
+			return IP_OK;
+		if (!cfg->insecure_public) {
+			log_error("cannot start: listening on '%s' (beyond "
+				  "this machine) without API keys "
+				  "(server.auth = off); set server.auth = "
+				  "auto, or server.insecure_public = true to "
+				  "serve everyone",
+				  cfg->listen);
+			return IP_EINVAL;
+		}
+		log_warn("server.insecure_public: anyone who reaches %s may "
+			 "list, read, upload and delete every image",
+			 cfg->listen[0] != '\0' ? cfg->listen : "this server");
+		return IP_OK;
+	}
+	if (usable_keys(app, &usable, &err) != IP_OK) {
+		log_error("cannot start: reading the API keys: %s", err.msg);
+		return IP_EBACKEND;
+	}
+	log_info("API keys required (server.auth = %s): %zu usable",
+		 cfg->auth == AUTH_ON ? "on" : "auto", usable);
+	if (usable > 0)
+		return IP_OK;
+	if (!local) {
+		log_error("cannot start: listening on '%s' (beyond this "
+			  "machine) needs API keys and there are none; create "
+			  "one first (imgpipe keys create --scope admin), or "
+			  "set server.insecure_public = true to serve "
+			  "everyone",
+			  cfg->listen);
+		return IP_EINVAL;
+	}
+	log_warn("API keys are required but none exist yet: every request "
+		 "but health gets 401 until `imgpipe keys create`");
+	return IP_OK;
 }
 
 const char *
@@ -81,28 +153,9 @@ app_serve(const struct config *cfg, enum app_role role, const char *version)
 		app.cfg.port = app.cfg.events_port;
 	}
 	if (role != APP_WORKER || api.events_only) {
-		if (!api.auth.on && !auth_listen_is_loopback(app.cfg.listen)) {
-			if (!app.cfg.insecure_public) {
-				log_error(
-				    "cannot start: listening on '%s' (beyond "
-				    "this machine) without API keys; set "
-				    "server.auth = on and create a key "
-				    "(imgpipe "
-				    "keys create), or set "
-				    "server.insecure_public = true to serve "
-				    "everyone",
-				    app.cfg.listen);
-				rc = IP_EINVAL;
-				goto out;
-			}
-			log_warn(
-			    "server.insecure_public: anyone who reaches %s may "
-			    "list, read, upload and delete every image",
-			    app.cfg.listen);
-		}
-		if (api.auth.on)
-			log_info("API keys required (server.auth = %s)",
-				 app.cfg.auth == AUTH_ON ? "on" : "auto");
+		rc = check_exposure(&app, &api);
+		if (rc != IP_OK)
+			goto out;
 		rc = http_server_start(&api, &http, &err);
 		if (rc != IP_OK) {
 			log_error("http: %s", err.msg);

@@ -45,7 +45,8 @@ enum bytes_mode { BYTES_AUTO, BYTES_STREAM, BYTES_REDIRECT };
 
 /* [server] auth: whether requests need an API key (docs/SECURITY.md).
  * AUTO (the default) is OFF when the server listens on a loopback
- * address only, ON otherwise and under the Lambda host. */
+ * address only (or server.insecure_public is set), ON otherwise and under
+ * the Lambda host. */
 enum auth_mode { AUTH_AUTO, AUTH_ON, AUTH_OFF };
 
 /* [limits] fail_on: libvips' fail-on, the damage at which a load fails

@@ -73,7 +73,15 @@ class Response:
 class Server:
     """One imgpipe process. `args` are extra command-line flags."""
 
-    def __init__(self, data_dir=None, args=(), env=None, command="serve"):
+    def __init__(self, data_dir=None, args=(), env=None, command="serve",
+                 keys=None):
+        """keys: run with server.auth = on and an admin key that every
+        request() carries (default: IMGPIPE_TEST_KEYS=1 in the
+        environment, so a suite can be run again with keys on)."""
+        if keys is None:
+            keys = os.environ.get("IMGPIPE_TEST_KEYS") == "1"
+        self.keys = keys
+        self.token = None
         self.own_dir = data_dir is None
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="imgpipe-it-")
         self.args = list(args)
@@ -84,7 +92,25 @@ class Server:
         self.port = None
         self.log_path = os.path.join(self.data_dir, "server.log")
 
+    def create_key(self, scope, name=None, expires=None):
+        """`imgpipe keys create` on this server's table: the token."""
+        cmd = [BIN, "keys", "create", "--scope", scope, "--name",
+               name or scope, "--data-dir", self.data_dir]
+        if expires is not None:
+            cmd += ["--expires", expires]
+        for i, a in enumerate(self.args):
+            if a in ("--set", "--config"):
+                cmd += [a, self.args[i + 1]]
+        out = subprocess.run(cmd, env=self.env, capture_output=True,
+                             check=True, timeout=60)
+        return out.stdout.decode().strip()
+
     def start(self):
+        os.makedirs(self.data_dir, exist_ok=True)
+        if self.keys and self.token is None:
+            self.args += ["--set", "server.auth=on",
+                          "--set", "auth.key_cache=0"]
+            self.token = self.create_key("admin", "harness")
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [BIN, self.command, "--port", "0", "--data-dir", self.data_dir,
@@ -126,8 +152,12 @@ class Server:
     def request(self, method, path, body=None, headers=None, timeout=120):
         conn = http.client.HTTPConnection("127.0.0.1", self.port,
                                           timeout=timeout)
+        headers = dict(headers or {})
+        if self.token is not None and not any(
+                k.lower() in ("authorization", "x-api-key") for k in headers):
+            headers["Authorization"] = "Bearer " + self.token
         try:
-            conn.request(method, path, body=body, headers=headers or {})
+            conn.request(method, path, body=body, headers=headers)
             r = conn.getresponse()
             data = r.read()
             return Response(r.status, r.getheaders(), data)

@@ -39,8 +39,7 @@ int admin_keys_create(const struct config *cfg, const char *name,
 
 /* Write every key to out, one JSON object per line (never the hash):
  * {"id","name","scope","created","expires","revoked","state"}. */
-int admin_keys_list(const struct config *cfg, FILE *out,
-		    struct ip_error *err);
+int admin_keys_list(const struct config *cfg, FILE *out, struct ip_error *err);
 
 /* Revoke the key whose id or name is which (a name must be unambiguous
  * among the keys that are not revoked yet).  *k gets the revoked key. */

@@ -148,8 +148,9 @@ static const struct key_def key_table[] = {
     {"watermark", "angle", KEY_DOUBLE, CFG(watermark.angle), -360, 360, NULL},
     {"watermark", "adaptive", KEY_BOOL, CFG(watermark.adaptive), 0, 0, NULL},
 
-    {"variant", "width", KEY_INT, VAR(width), 1, 16384, NULL},
-    {"variant", "height", KEY_INT, VAR(height), 1, 16384, NULL},
+    {"variant", "width", KEY_INT, VAR(width), 1, CONFIG_VARIANT_DIM_MAX, NULL},
+    {"variant", "height", KEY_INT, VAR(height), 1, CONFIG_VARIANT_DIM_MAX,
+     NULL},
     {"variant", "fit", KEY_FIT, VAR(fit), 0, 0, NULL},
     {"variant", "gravity", KEY_GRAVITY, VAR(gravity), 0, 0, NULL},
     {"variant", "format", KEY_FORMAT, VAR(format), 0, 0, NULL},
@@ -221,9 +222,9 @@ config_format_ext(enum out_format f)
 	return format_output(f)->ext;
 }
 
-static void
-variant_init(struct variant_spec *v, const char *name, int w, int h,
-	     enum fit fit, bool watermark)
+void
+config_variant_init(struct variant_spec *v, const char *name, int w, int h,
+		    enum fit fit, bool watermark)
 {
 	memset(v, 0, sizeof(*v));
 	util_strlcpy(v->name, name, sizeof(v->name));
@@ -286,9 +287,12 @@ config_defaults(struct config *cfg)
 	cfg->progressive = false;
 
 	cfg->n_variants = 3;
-	variant_init(&cfg->variants[0], "large", 1600, 1600, FIT_INSIDE, true);
-	variant_init(&cfg->variants[1], "medium", 800, 800, FIT_INSIDE, true);
-	variant_init(&cfg->variants[2], "thumb", 200, 200, FIT_COVER, false);
+	config_variant_init(&cfg->variants[0], "large", 1600, 1600, FIT_INSIDE,
+			    true);
+	config_variant_init(&cfg->variants[1], "medium", 800, 800, FIT_INSIDE,
+			    true);
+	config_variant_init(&cfg->variants[2], "thumb", 200, 200, FIT_COVER,
+			    false);
 
 	cfg->watermark.enabled = true;
 	util_strlcpy(cfg->watermark.text, "imgpipe",
@@ -338,8 +342,8 @@ variant_find_or_add(struct config *cfg, const char *name, struct ip_error *err)
 			     CONFIG_VARIANTS_MAX);
 		return NULL;
 	}
-	variant_init(&cfg->variants[cfg->n_variants], name, 800, 800,
-		     FIT_INSIDE, false);
+	config_variant_init(&cfg->variants[cfg->n_variants], name, 800, 800,
+			    FIT_INSIDE, false);
 	return &cfg->variants[cfg->n_variants++];
 }
 

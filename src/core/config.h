@@ -24,6 +24,7 @@
 #include "core/log.h"
 
 #define CONFIG_VARIANTS_MAX 16
+#define CONFIG_VARIANT_DIM_MAX 16384 /* a variant's largest box side */
 #define CONFIG_NAME_MAX 32
 #define CONFIG_PATH_MAX 1024
 #define CONFIG_BUCKET_MAX 64
@@ -222,6 +223,11 @@ int config_load_data(struct config *cfg, const char *data, size_t len,
  * IMGPIPE_VARIANT_<NAME>_<KEY> addresses [variant.name]. */
 int config_load_env(struct config *cfg, char *const *envp,
 		    struct ip_error *err);
+
+/* A variant of name in a w x h box: JPEG quality 82, centre gravity, the
+ * defaults of a new [variant.NAME]. */
+void config_variant_init(struct variant_spec *v, const char *name, int w, int h,
+			 enum fit fit, bool watermark);
 
 /* Remove a variant by name; IP_ENOTFOUND if absent. */
 int config_remove_variant(struct config *cfg, const char *name);

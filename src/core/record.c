@@ -86,6 +86,8 @@ record_to_json(const struct record *r)
 	bad |=
 	    json_object_set_new(o, "orientation", json_integer(r->orientation));
 	bad |= json_object_set_new(o, "has_alpha", json_boolean(r->has_alpha));
+	bad |= json_object_set_new(o, "original_stripped",
+				   json_boolean(r->original_stripped));
 	bad |=
 	    json_object_set_new(o, "colourspace", opt_string(r->colourspace));
 	bad |= json_object_set_new(o, "pages", json_integer(r->pages));
@@ -298,6 +300,8 @@ record_from_json(const json_t *o, struct record *r, struct ip_error *err)
 	r->attempts = (int)attempts;
 	v = json_object_get(o, "has_alpha");
 	r->has_alpha = v != NULL && json_is_true(v);
+	v = json_object_get(o, "original_stripped");
+	r->original_stripped = v != NULL && json_is_true(v);
 	vs = json_object_get(o, "variants");
 	if (vs != NULL && !json_is_null(vs)) {
 		if (!json_is_array(vs) ||

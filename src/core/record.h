@@ -67,6 +67,9 @@ struct record {
 	int height;
 	int orientation; /* EXIF 1..8, 1 if none */
 	bool has_alpha;
+	/* input.strip_original: the stored original was replaced by a
+	 * metadata-free copy (bytes and sha256 are the copy's) */
+	bool original_stripped;
 	char colourspace
 	    [RECORD_COLOURSPACE_MAX]; /* "srgb", "cmyk", "b-w", "rgb16"... */
 	int pages;

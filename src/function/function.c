@@ -410,16 +410,86 @@ original_facts(int fd, struct record *r, struct ip_error *err)
 	return IP_OK;
 }
 
+/*
+ * input.strip_original: the spec of a metadata-free copy of the original,
+ * made by the same decode as the variants: full size (up to the largest
+ * box a variant may have), auto-rotated, no watermark, the original's
+ * format where imgpipe writes it (JPEG and WebP at quality 95, PNG
+ * lossless), PNG otherwise.
+ */
+#define STRIP_NAME "original"
+#define STRIP_QUALITY 95
+
+static void
+strip_spec(const struct record *r, struct variant_spec *s)
+{
+	int f = format_parse_output(r->format);
+
+	config_variant_init(s, STRIP_NAME, CONFIG_VARIANT_DIM_MAX,
+			    CONFIG_VARIANT_DIM_MAX, FIT_INSIDE, false);
+	s->format = f == FORMAT_JPEG || f == FORMAT_WEBP || f == FORMAT_PNG ||
+			    f == FORMAT_GIF
+			? (enum out_format)f
+			: FORMAT_PNG;
+	s->quality = STRIP_QUALITY;
+	s->animated = f == FORMAT_GIF || f == FORMAT_WEBP;
+	s->max_frames = 10000;
+}
+
+/* Replace the stored original by its stripped copy v, then say so in the
+ * record.  After `done`: an event for the rewritten object (a store that
+ * notifies) finds the record done and is skipped. */
+static void
+strip_replace(struct function *p, struct record *r,
+	      const struct imgproc_variant *v)
+{
+	const char *ct = format_output(v->format)->content_type;
+	struct objstore_put_opts opts = {.content_type = ct,
+					 .sha256_hex = v->sha256};
+	struct ip_error err;
+	int rc;
+
+	rc = objstore_put_buffer(p->store, r->input_bucket, r->input_key,
+				 v->data, v->len, &opts, &err);
+	for (int i = 0; rc == IP_OK && i < CONFLICT_RETRIES; i++) {
+		r->original_stripped = true;
+		r->bytes = (int64_t)v->len;
+		util_strlcpy(r->sha256, v->sha256, sizeof(r->sha256));
+		util_strlcpy(r->content_type, ct, sizeof(r->content_type));
+		util_strlcpy(r->format, config_format_name(v->format),
+			     sizeof(r->format));
+		r->stored_width = v->width;
+		r->stored_height = v->height;
+		r->orientation = 1;
+		rc = table_update(p->table, r, r->version, &err);
+		if (rc == IP_ECONFLICT)
+			rc = table_get(p->table, r->id, r, &err);
+		else
+			break;
+	}
+	if (rc != IP_OK)
+		log_error("image %s: the stripped original was not stored "
+			  "(original_stripped stays false): %s",
+			  r->id, err.msg);
+}
+
 /* The image work of a claimed record: read, process, store, finish. */
 static int
 run(struct function *p, struct record *r, const struct function_invocation *inv,
     int64_t started, struct function_stats *stats, struct ip_error *err)
 {
 	struct imgproc_result res;
+	struct variant_spec specs[RECORD_VARIANTS_MAX];
+	size_t n_specs = p->cfg->n_variants;
+	struct imgproc_variant stripped = {0};
 	int fd = -1;
 	int rc;
 
 	memset(&res, 0, sizeof(res));
+	memcpy(specs, p->cfg->variants, n_specs * sizeof(specs[0]));
+	if (p->cfg->strip_original && !r->original_stripped &&
+	    n_specs < RECORD_VARIANTS_MAX)
+		strip_spec(r, &specs[n_specs++]);
 	rc = objstore_open_read(p->store, r->input_bucket, r->input_key, &fd,
 				NULL, err);
 	if (rc == IP_ENOTFOUND) {
@@ -430,8 +500,12 @@ run(struct function *p, struct record *r, const struct function_invocation *inv,
 	if (rc == IP_OK)
 		rc = original_facts(fd, r, err);
 	if (rc == IP_OK)
-		rc = imgproc_process(p->img, fd, p->cfg->variants,
-				     p->cfg->n_variants, &res, err);
+		rc = imgproc_process(p->img, fd, specs, n_specs, &res, err);
+	if (rc == IP_OK && n_specs > p->cfg->n_variants && res.n == n_specs) {
+		/* The stripped copy is not a variant: take it out. */
+		stripped = res.variants[--res.n];
+		memset(&res.variants[res.n], 0, sizeof(res.variants[0]));
+	}
 	if (rc == IP_OK) {
 		fill_record(p, r, &res);
 		rc = store_variants(p, r, &res, err);
@@ -450,11 +524,14 @@ run(struct function *p, struct record *r, const struct function_invocation *inv,
 		log_info("image %s done in %lld ms (%zu variants, attempt %d)",
 			 r->id, (long long)r->processing_ms, res.n,
 			 inv->attempt);
+		if (stripped.data != NULL)
+			strip_replace(p, r, &stripped);
 		notify(p, r);
 	}
 out:
 	if (fd >= 0)
 		close(fd);
+	free(stripped.data);
 	imgproc_result_clear(&res);
 	return rc;
 }

@@ -274,6 +274,72 @@ class StarCorsTest(harness.ServerTest):
         self.assertJsonError(r, 403)
 
 
+def with_gps(tmpdir):
+    """The corpus' rotated photo with a GPS position, a serial number and
+    an Artist written into its EXIF by exiftool (what a phone leaves)."""
+    path = os.path.join(tmpdir, "gps.jpg")
+    with open(path, "wb") as f:
+        f.write(harness.corpus("sunset-exif6.jpg"))
+    subprocess.run(["exiftool", "-q", "-overwrite_original",
+                    "-GPSLatitude=48.8584", "-GPSLatitudeRef=N",
+                    "-GPSLongitude=2.2945", "-GPSLongitudeRef=E",
+                    "-SerialNumber=SN-12345", "-Artist=Jane Doe", path],
+                   check=True, timeout=60)
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def exif_of(data, tmpdir):
+    path = os.path.join(tmpdir, "got.bin")
+    with open(path, "wb") as f:
+        f.write(data)
+    out = subprocess.run(["exiftool", "-j", "-a", "-G1", path],
+                         capture_output=True, check=True, timeout=60)
+    import json
+    return json.loads(out.stdout)[0]
+
+
+class PrivateOriginalsTest(harness.unittest.TestCase):
+    def run_with(self, strip):
+        s = harness.Server(args=["--set", f"input.strip_original={str(strip).lower()}"],
+                           keys=False).start()
+        try:
+            data = with_gps(s.data_dir)
+            self.assertTrue(any("GPSLatitude" in k for k in exif_of(data, s.data_dir)))
+            rec = s.put("gps.jpg", data, wait=60).json()
+            self.assertEqual(rec["status"], "done", rec)
+            r = s.request("GET", f"/v1/images/{rec['id']}/original")
+            self.assertEqual(r.status, 200)
+            self.assertTrue(r.header("Cache-Control").startswith("private"))
+            return rec, data, r.body, exif_of(r.body, s.data_dir)
+        finally:
+            self.assertEqual(s.stop(), 0)
+            s.cleanup()
+
+    def test_default_keeps_the_bytes_as_uploaded(self):
+        rec, data, body, _ = self.run_with(False)
+        self.assertEqual(body, data)
+        self.assertFalse(rec["original_stripped"])
+
+    def test_strip_original(self):
+        rec, data, body, tags = self.run_with(True)
+        self.assertTrue(rec["original_stripped"], rec)
+        leaked = [k for k in tags if any(
+            w in k for w in ("GPS", "SerialNumber", "Artist", "Make", "Model"))]
+        self.assertEqual(leaked, [], tags)
+        self.assertNotEqual(body, data)
+        self.assertEqual(rec["sha256"], harness.sha256(body))
+        self.assertEqual(rec["bytes"], len(body))
+        from PIL import Image
+        import io
+        img = Image.open(io.BytesIO(body))
+        self.assertEqual(img.format, "JPEG")
+        # rotated as displayed (the EXIF orientation 6 is applied), full size
+        self.assertEqual(img.size, (rec["width"], rec["height"]))
+        self.assertEqual((rec["stored_width"], rec["stored_height"]), img.size)
+        self.assertEqual(rec["orientation"], 1)
+
+
 class ListenTest(harness.unittest.TestCase):
     def refused(self, args, *words):
         s = harness.Server(args=args, keys=False)

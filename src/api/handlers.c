@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "core/util.h"
+#include "api/admission.h"
 #include "api/params.h"
 #include "api/reply.h"
 #include "objstore/objstore.h"
@@ -141,10 +142,14 @@ handlers_image_get(struct api_request *rq)
 	}
 	if (!load_record(rq, rec, &ret))
 		goto out;
-	if (wait_s > 0 && (rec->status == RECORD_PENDING ||
-			   rec->status == RECORD_PROCESSING)) {
+	/* Past server.max_waiting the record is answered as it is now. */
+	if (wait_s > 0 &&
+	    (rec->status == RECORD_PENDING ||
+	     rec->status == RECORD_PROCESSING) &&
+	    admission_wait_begin(rq->app)) {
 		rc = app_wait_record(rq->app, rec->id, (int64_t)wait_s * 1000,
 				     rec, &err);
+		admission_wait_end(rq->app);
 		if (rc == IP_ENOTFOUND) {
 			ret = no_such_image(rq);
 			goto out;
@@ -546,6 +551,44 @@ metric_line(FILE *f, const char *name, const char *type, const char *help,
 		type, name, value);
 }
 
+/* Back-pressure (api/admission.h): this process's ledger and refusals. */
+static void
+metrics_admission(FILE *f, const struct app *app)
+{
+	struct admission_stats st;
+	const struct {
+		const char *name;
+		const char *type;
+		const char *help;
+		const int64_t *value;
+	} rows[] = {
+	    {"imgpipe_admitted_images", "gauge",
+	     "Uploads admitted by this process and not yet finished.",
+	     &st.images},
+	    {"imgpipe_admitted_pixels", "gauge",
+	     "Declared pixels of the admitted, unfinished uploads.",
+	     &st.pixels},
+	    {"imgpipe_uploads_refused_full_total", "counter",
+	     "Uploads refused (429) because the queue was full.",
+	     &st.refused_full},
+	    {"imgpipe_uploads_rate_limited_total", "counter",
+	     "Uploads refused (429) by a client's rate limit.",
+	     &st.refused_rate},
+	    {"imgpipe_waiting_requests", "gauge",
+	     "Requests holding a ?wait= now.", &st.waiting},
+	    {"imgpipe_waits_capped_total", "counter",
+	     "?wait= requests answered at once (server.max_waiting).",
+	     &st.waits_capped},
+	};
+	char v[32];
+
+	admission_stats(app, &st);
+	for (size_t i = 0; i < UTIL_ARRAY_LEN(rows); i++) {
+		snprintf(v, sizeof(v), "%" PRId64, *rows[i].value);
+		metric_line(f, rows[i].name, rows[i].type, rows[i].help, v);
+	}
+}
+
 enum api_next
 handlers_metrics(struct api_request *rq)
 {
@@ -586,6 +629,7 @@ handlers_metrics(struct api_request *rq)
 				    "Events being processed.", v);
 		}
 	}
+	metrics_admission(f, app);
 	snprintf(v, sizeof(v), "%.3f",
 		 (double)(util_now_ms() - app->started_ms) / 1000.0);
 	metric_line(f, "imgpipe_uptime_seconds", "gauge",

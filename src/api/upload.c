@@ -39,6 +39,7 @@
 
 #include "core/log.h"
 #include "core/util.h"
+#include "api/admission.h"
 #include "api/handlers.h"
 #include "api/reply.h"
 #include "api/multipart.h"
@@ -133,6 +134,24 @@ refuse(struct api_request *rq, int code, const char *fmt, ...)
 		discard(rq->upload);
 	atomic_fetch_add(&rq->api->metrics.uploads_rejected, 1);
 	return reply_error(rq, code, "%s", msg);
+}
+
+/* Answer 429 with Retry-After: the client may come back later; nothing
+ * of the upload is kept. */
+static enum api_next
+refuse_busy(struct api_request *rq, int retry_after_s,
+	    const struct ip_error *err)
+{
+	char after[16];
+	bool ok;
+
+	if (rq->upload != NULL)
+		discard(rq->upload);
+	atomic_fetch_add(&rq->api->metrics.uploads_rejected, 1);
+	ok = reply_set_error(rq, ip_code_name(err->code), err->msg);
+	snprintf(after, sizeof(after), "%d", retry_after_s);
+	reply_add_header(rq, "Retry-After", after);
+	return reply_queue(rq, ip_code_http(err->code), ok);
 }
 
 static int
@@ -238,6 +257,7 @@ upload_begin(struct api_request *rq)
 	const char *cl;
 	struct ip_error err;
 	enum api_next ret;
+	int retry_after = 0;
 	bool answered;
 
 	if (up == NULL)
@@ -249,6 +269,11 @@ upload_begin(struct api_request *rq)
 	atomic_fetch_add(&rq->api->metrics.inflight_uploads, 1);
 	rq->upload = up;
 	ip_error_clear(&err);
+	/* Per client, before a byte of the body is read. */
+	if (admission_rate(app,
+			   rq->key_name[0] != '\0' ? rq->key_name : rq->client,
+			   &retry_after, &err) != IP_OK)
+		return refuse_busy(rq, retry_after, &err);
 	if (params_wait(api_query(rq, "wait"), app->cfg.wait_max_s, &up->wait_s,
 			&err) != IP_OK)
 		return refuse(rq, IP_EINVAL, "%s", err.msg);
@@ -327,7 +352,8 @@ accepted(struct api_request *rq, struct upload *up, struct record *rec)
 
 	atomic_fetch_add(&rq->api->metrics.uploads_accepted, 1);
 	atomic_fetch_add(&rq->api->metrics.upload_bytes, up->file_bytes);
-	if (up->wait_s > 0) {
+	/* Past server.max_waiting the upload is answered now (202). */
+	if (up->wait_s > 0 && admission_wait_begin(rq->app)) {
 		struct record *done = malloc(sizeof(*done));
 		int rc = done == NULL
 			     ? IP_ENOMEM
@@ -343,6 +369,7 @@ accepted(struct api_request *rq, struct upload *up, struct record *rec)
 				status = 201;
 		}
 		free(done);
+		admission_wait_end(rq->app);
 	}
 	body = handlers_record_json(rq->app, rec);
 	ok = reply_set_json(rq, body);
@@ -351,11 +378,34 @@ accepted(struct api_request *rq, struct upload *up, struct record *rec)
 	return reply_queue(rq, status, ok);
 }
 
+/* Room for this upload's declared pixels in the queue, or the 429 in
+ * *ret (false): nothing is stored yet, so nothing is left behind. */
+static bool
+admit(struct api_request *rq, struct upload *up, struct admission_ticket *t,
+      enum api_next *ret)
+{
+	struct ip_error err;
+	int retry_after = 0;
+	bool known;
+	int64_t cost = admission_cost(&rq->app->cfg, up->fd, &known);
+
+	ip_error_clear(&err);
+	if (!known)
+		log_debug("upload %s: no size in the header; costed as "
+			  "limits.max_pixels",
+			  rq->id);
+	if (admission_reserve(rq->app, cost, t, &retry_after, &err) == IP_OK)
+		return true;
+	*ret = refuse_busy(rq, retry_after, &err);
+	return false;
+}
+
 enum api_next
 upload_end(struct api_request *rq)
 {
 	struct upload *up = rq->upload;
 	struct ingest_upload iu;
+	struct admission_ticket ticket;
 	struct record *rec;
 	struct ip_error err;
 	const char *name;
@@ -389,14 +439,20 @@ upload_end(struct api_request *rq)
 	iu.bytes = up->file_bytes;
 	iu.sha256_hex = g_checksum_get_string(up->sum);
 	iu.name = name;
+	if (!admit(rq, up, &ticket, &ret)) {
+		free(rec);
+		return ret;
+	}
 	rc = ingest_commit(&rq->app->ingest, &iu, rec, &err);
 	/* Moved into the store, copied, or refused: either way the temp
 	 * file is no longer needed. */
 	discard(up);
 	if (rc != IP_OK) {
+		admission_cancel(rq->app, &ticket);
 		free(rec);
 		return refuse(rq, rc, "%s", err.msg);
 	}
+	admission_commit(rq->app, &ticket, rec->id);
 	ret = accepted(rq, up, rec);
 	free(rec);
 	return ret;

@@ -73,6 +73,7 @@ static const struct key_def key_table[] = {
     {"server", "max_connections", KEY_INT, CFG(max_connections), 1, 65536,
      NULL},
     {"server", "wait_max", KEY_INT, CFG(wait_max_s), 0, 3600, NULL},
+    {"server", "max_waiting", KEY_INT, CFG(max_waiting), 0, 65536, NULL},
     {"server", "shutdown_grace", KEY_INT, CFG(shutdown_grace_s), 1, 3600, NULL},
     {"server", "log_level", KEY_LEVEL, CFG(log_level), 0, 0, NULL},
     {"server", "accept_events", KEY_BOOL, CFG(accept_events), 0, 0, NULL},
@@ -103,6 +104,11 @@ static const struct key_def key_table[] = {
     {"limits", "allow_svg", KEY_BOOL, CFG(allow_svg), 0, 0, NULL},
     {"limits", "allow_pdf", KEY_BOOL, CFG(allow_pdf), 0, 0, NULL},
     {"limits", "fail_on", KEY_ENUM, CFG(fail_on), 0, 0, fail_on_names},
+    {"limits", "max_queued", KEY_INT, CFG(max_queued), 1, 1000000, NULL},
+    {"limits", "max_queued_pixels", KEY_I64, CFG(max_queued_pixels), 1, 1.0e15,
+     NULL},
+    {"limits", "upload_rate", KEY_DOUBLE, CFG(upload_rate), 0, 1.0e6, NULL},
+    {"limits", "upload_burst", KEY_INT, CFG(upload_burst), 1, 1000000, NULL},
 
     {"storage", "objstore", KEY_STR, CFG(objstore), 0, 0, NULL},
     {"storage", "table", KEY_STR, CFG(table), 0, 0, NULL},
@@ -247,6 +253,7 @@ config_defaults(struct config *cfg)
 	util_strlcpy(cfg->data_dir, "./data", sizeof(cfg->data_dir));
 	cfg->max_connections = 512;
 	cfg->wait_max_s = 60;
+	cfg->max_waiting = 64;
 	cfg->shutdown_grace_s = 30;
 	cfg->log_level = LOG_INFO;
 	cfg->log_format = LOG_FORMAT_AUTO;
@@ -261,6 +268,13 @@ config_defaults(struct config *cfg)
 	cfg->max_name_bytes = 255;
 	cfg->timeout_s = 30;
 	cfg->fail_on = FAIL_ON_ERROR;
+	cfg->max_queued = 1000;
+	/* ~20 s of work for two cores at ~100 MP/s each (a 12-24 MP photo
+	 * takes ~0.2 s): a ?wait=30 upload behind a full queue still ends
+	 * within its wait. */
+	cfg->max_queued_pixels = 4000LL * 1000 * 1000;
+	cfg->upload_rate = 0; /* off: behind a proxy every client is one */
+	cfg->upload_burst = 20;
 
 	util_strlcpy(cfg->objstore, "fs", sizeof(cfg->objstore));
 	util_strlcpy(cfg->table, "sqlite", sizeof(cfg->table));

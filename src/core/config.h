@@ -110,6 +110,7 @@ struct config {
 	char data_dir[CONFIG_PATH_MAX]; /* default ./data */
 	int max_connections;
 	int wait_max_s; /* cap for ?wait= */
+	int max_waiting; /* ?wait= holds at once; past it, answer now */
 	int shutdown_grace_s; /* SIGTERM drain bound */
 	enum log_level log_level;
 	bool accept_events; /* POST /v1/events on this server */
@@ -149,6 +150,11 @@ struct config {
 	bool allow_svg;
 	bool allow_pdf;
 	enum fail_on fail_on; /* how damaged an input libvips may load */
+	/* Back-pressure (api/admission.h): work admitted, not finished. */
+	int max_queued; /* images, default 1000 */
+	int64_t max_queued_pixels; /* declared pixels, default 4 G */
+	double upload_rate; /* uploads/s per client, 0 = no limit */
+	int upload_burst; /* bucket size of upload_rate */
 
 	/* [storage] backends, each "fs"/"sqlite" (embedded) or a URL that
 	 * names a distributed backend and carries its options, e.g.

@@ -6,6 +6,7 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "app/app.h"
+#include "api/admission.h"
 #include "queue/queue.h"
 #include "table/table.h"
 
@@ -31,7 +32,22 @@ struct workers {
 	struct app *app;
 	int n;
 	struct worker *threads;
+	/* The function's finished-callback before ours (chained). */
+	void (*next_finished)(void *arg, const struct record *r);
+	void *next_finished_arg;
 };
+
+/* A record ended here: its admission leaves the gateway's ledger (the
+ * gateway of `serve` is this process), then the app's callback runs. */
+static void
+on_finished(void *arg, const struct record *r)
+{
+	struct workers *pool = arg;
+
+	admission_release(pool->app, r->id);
+	if (pool->next_finished != NULL)
+		pool->next_finished(pool->next_finished_arg, r);
+}
 
 static int64_t
 backoff_delay(const struct config *cfg, int attempt)
@@ -158,6 +174,11 @@ workers_start(struct app *app, int n, struct workers **out,
 	}
 	pool->app = app;
 	pool->n = n;
+	/* Before any thread runs the function; undone in workers_stop. */
+	pool->next_finished = app->fn.on_finished;
+	pool->next_finished_arg = app->fn.on_finished_arg;
+	app->fn.on_finished = on_finished;
+	app->fn.on_finished_arg = pool;
 	for (int i = 0; i < n; i++) {
 		struct worker *w = &pool->threads[i];
 		int e;
@@ -209,6 +230,8 @@ workers_stop(struct workers *pool, int64_t grace_ms)
 			 left, (long long)grace_ms);
 		return left; /* threads still use the pool: leave it */
 	}
+	pool->app->fn.on_finished = pool->next_finished;
+	pool->app->fn.on_finished_arg = pool->next_finished_arg;
 	free(pool->threads);
 	free(pool);
 	return 0;

@@ -109,7 +109,8 @@ class KeysTest(harness.ServerTest):
             [harness.BIN, "keys", "revoke", "uploader", "--data-dir",
              self.server.data_dir], capture_output=True, check=True)
         self.assertIn(b"revoked key", out.stdout)
-        r = self.upload()
+        # (a small body: the refusal answers at the headers and closes)
+        r = self.server.put("bridge.jpg", PHOTO[:100], headers=bearer(self.writer))
         self.assertJsonError(r, 401, "unauthorized")
         self.assertIn("uploader is revoked", r.json()["error"]["message"])
         listing = subprocess.run(

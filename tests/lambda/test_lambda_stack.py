@@ -23,6 +23,7 @@ install what they need (npm s3rver, @architect/sandbox).
 """
 import json
 import os
+import subprocess
 import sys
 import unittest
 import urllib.error
@@ -44,8 +45,9 @@ VARIANTS = ["large", "medium", "thumb"]
 class Endpoint(harness.Server):
     """The sandbox's HTTP API, spoken to with the harness's client."""
 
-    def __init__(self, port):  # pylint: disable=super-init-not-called
+    def __init__(self, port, token):  # pylint: disable=super-init-not-called
         self.port = port
+        self.token = token
 
 
 def fetch(url):
@@ -64,7 +66,22 @@ class LambdaStackTest(test_lambda.SandboxStack, unittest.TestCase):
 
     def setUp(self):
         self.start_stack()
-        self.api = Endpoint(self.port)
+        # Behind API Gateway keys are on: a write key, made by `imgpipe
+        # keys` in the stack's own table (dynalite), as an operator would.
+        e = dict(os.environ)
+        e.update(self.env)
+        out = subprocess.run([harness.BIN, "keys", "create", "--scope", "write",
+                              "--name", "rehearsal", "--data-dir", self.tmp],
+                             env=e, capture_output=True, check=True, timeout=60)
+        self.api = Endpoint(self.port, out.stdout.decode().strip())
+
+    def test_keys_are_on_behind_the_http_api(self):
+        r = Endpoint(self.port, None).request("GET", "/v1/images")
+        self.assertEqual(r.status, 401, f"{r}\nlambda log:\n{self.lambda_log()}")
+        self.assertEqual(r.json()["error"]["code"], "unauthorized")
+        r = Endpoint(self.port, "ipk_" + "a" * 16 + "_" + "b" * 43).request(
+            "GET", "/v1/images")
+        self.assertEqual(r.status, 401, r)
 
     def assert_done(self, image_id, original):
         """The record through the sandbox: done, three variants, the

@@ -54,7 +54,11 @@ const DEFAULTS = {
   accessLogDays: 90,
   removal: 'retain', // or 'destroy'
   api: true,
-  apiAuth: 'iam', // or 'none' (the HTTP API only; the objects API is always IAM)
+  // Who authenticates the HTTP API: 'iam' (API Gateway, SigV4; imgpipe's
+  // own keys off), 'keys' (imgpipe API keys in the table, checked by the
+  // function: docs/SECURITY.md), or 'none' (public: asked for explicitly).
+  // The objects API is always IAM.
+  apiAuth: 'iam',
   objectsApi: true, // the REST API's direct upload path (S3 service integration)
   objectsRateLimit: 50, // its stage throttling: requests per second, steady
   objectsBurstLimit: 100, //   and burst
@@ -324,7 +328,13 @@ class ImgpipeStack extends cdk.Stack {
       logGroup: apiLogs,
       // events=store: the input bucket's notification announces uploads,
       // the API does not queue them itself.
-      environment: { ...storageEnv, IMGPIPE_STORAGE_EVENTS: 'store', ...settingsEnv(cfg) },
+      environment: {
+        ...storageEnv,
+        IMGPIPE_STORAGE_EVENTS: 'store',
+        // One authenticator per request: API Gateway's IAM, or the keys.
+        IMGPIPE_SERVER_AUTH: cfg.apiAuth === 'keys' ? 'on' : 'off',
+        ...settingsEnv(cfg),
+      },
     });
     const api = new apigwv2.HttpApi(this, 'Api', {
       description: 'imgpipe /v1 API',
@@ -345,8 +355,12 @@ class ImgpipeStack extends cdk.Stack {
       integration: new HttpLambdaIntegration('ApiIntegration', fn, {
         payloadFormatVersion: apigwv2.PayloadFormatVersion.VERSION_2_0,
       }),
-      authorizer: cfg.apiAuth === 'none' ? new apigwv2.HttpNoneAuthorizer() : new HttpIamAuthorizer(),
+      authorizer: cfg.apiAuth === 'iam' ? new HttpIamAuthorizer() : new apigwv2.HttpNoneAuthorizer(),
     });
+    if (cfg.apiAuth === 'keys')
+      NagSuppressions.addResourceSuppressions(api, [
+        { id: 'AwsSolutions-APIG4', reason: 'apiAuth=keys: every request is authorized by the function itself against imgpipe API keys (hashed in the table; scopes per route, docs/SECURITY.md); only /v1/* is routed, and it has no anonymous route.' },
+      ], true);
     if (cfg.apiAuth === 'none')
       NagSuppressions.addResourceSuppressions(api, [
         { id: 'AwsSolutions-APIG4', reason: 'apiAuth=none was asked for explicitly (context); the default is IAM authorization.' },

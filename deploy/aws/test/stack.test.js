@@ -276,6 +276,28 @@ test('the HTTP API: ANY /v1/{proxy+}, IAM-authorized, payload 2.0 proxy to the A
   assert.equal(fn.ReservedConcurrentExecutions, '10');
 });
 
+test('one authenticator per request: IAM turns the keys off, apiAuth=keys turns them on', () => {
+  const envOf = (t) => flat(Object.values(t.toJSON().Resources).find(
+    (r) => r.Type === 'AWS::Lambda::Function' && /API/.test(r.Properties.Description)).Properties.Environment.Variables);
+  const routeOf = (t) => flat(only(t, 'AWS::ApiGatewayV2::Route').Properties);
+  assert.equal(envOf(template).IMGPIPE_SERVER_AUTH, 'off');
+  const keys = build({ apiAuth: 'keys' }).template;
+  assert.equal(envOf(keys).IMGPIPE_SERVER_AUTH, 'on');
+  assert.equal(routeOf(keys).AuthorizationType, 'NONE');
+  // the S3-triggered function serves no API: no auth setting at all
+  const fn = Object.values(T.Resources).find(
+    (r) => r.Type === 'AWS::Lambda::Function' && /ObjectCreated/.test(r.Properties.Description));
+  assert.equal(fn.Properties.Environment.Variables.IMGPIPE_SERVER_AUTH, undefined);
+});
+
+test('apiAuth=keys passes cdk-nag with its one reviewed suppression', () => {
+  const { Annotations, Match } = require('aws-cdk-lib/assertions');
+  const { stack } = build({ apiAuth: 'keys' }, { nag: true });
+  const a = Annotations.fromStack(stack);
+  assert.equal(a.findError('*', Match.stringLikeRegexp('AwsSolutions-.*')).length, 0);
+  assert.equal(a.findWarning('*', Match.stringLikeRegexp('AwsSolutions-.*')).length, 0);
+});
+
 test('the log groups keep 30 days', () => {
   for (const [id, g] of resources('AWS::Logs::LogGroup')) assert.equal(g.Properties.RetentionInDays, 30, id);
 });

@@ -240,10 +240,15 @@ entry_enter(struct conn_guard *g, struct conn_guard_entry *e, enum phase p)
 }
 
 void
-conn_guard_headers_done(struct conn_guard *g, struct conn_guard_entry *e,
-			bool body)
+conn_guard_ours(struct conn_guard *g, struct conn_guard_entry *e)
 {
-	entry_enter(g, e, body ? PHASE_BODY : PHASE_OURS);
+	entry_enter(g, e, PHASE_OURS);
+}
+
+void
+conn_guard_body_begin(struct conn_guard *g, struct conn_guard_entry *e)
+{
+	entry_enter(g, e, PHASE_BODY);
 }
 
 void
@@ -254,12 +259,6 @@ conn_guard_body(struct conn_guard *g, struct conn_guard_entry *e, size_t n)
 	pthread_mutex_lock(&g->lock);
 	e->body_bytes += (int64_t)n;
 	pthread_mutex_unlock(&g->lock);
-}
-
-void
-conn_guard_body_done(struct conn_guard *g, struct conn_guard_entry *e)
-{
-	entry_enter(g, e, PHASE_OURS);
 }
 
 void

@@ -49,17 +49,16 @@ struct conn_guard_entry *conn_guard_add(struct conn_guard *g, int fd);
 /* Forget e (NULL-safe); the caller closes the fd only after this. */
 void conn_guard_remove(struct conn_guard *g, struct conn_guard_entry *e);
 
-/* The headers are in; body true: the body is read from now on (the rate
- * floor applies), false: the request is ours, no deadline. */
-void conn_guard_headers_done(struct conn_guard *g, struct conn_guard_entry *e,
-			     bool body);
+/* The request is ours, no deadline: its headers are in and it is being
+ * decided or handled, or its body is complete. */
+void conn_guard_ours(struct conn_guard *g, struct conn_guard_entry *e);
+
+/* Its body is read from now on: the rate floor applies. */
+void conn_guard_body_begin(struct conn_guard *g, struct conn_guard_entry *e);
 
 /* n more body bytes were read. */
 void conn_guard_body(struct conn_guard *g, struct conn_guard_entry *e,
 		     size_t n);
-
-/* The body is complete: the request is ours, no deadline. */
-void conn_guard_body_done(struct conn_guard *g, struct conn_guard_entry *e);
 
 /* The response is done: the next request's headers are awaited. */
 void conn_guard_idle(struct conn_guard *g, struct conn_guard_entry *e);

@@ -86,6 +86,13 @@ struct server_request {
 	struct api_request rq;
 };
 
+/* What libmicrohttpd says when a client hangs up or the guard shuts a
+ * connection down: the access line already tells it, so debug only. */
+static const char *const client_chatter[] = {
+    "closed by remote side",
+    "socket is closed when reading",
+};
+
 static void server_log(void *cls, const char *fmt, va_list ap)
     __attribute__((format(printf, 2, 0)));
 
@@ -104,6 +111,11 @@ server_log(void *cls, const char *fmt, va_list ap)
 		conn_guard_refused(srv->guard);
 		return;
 	}
+	for (size_t i = 0; i < UTIL_ARRAY_LEN(client_chatter); i++)
+		if (strstr(line, client_chatter[i]) != NULL) {
+			log_debug("libmicrohttpd: %s", line);
+			return;
+		}
 	n = strlen(line);
 	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
 		line[--n] = '\0';
@@ -276,21 +288,20 @@ request_begin(struct http_server *srv, struct server_request *sr,
 	rq->closing = &srv->quiesced;
 	client_address(sr->conn, rq->client, sizeof(rq->client));
 	sr->begun = true;
+	/* Ours from here, whatever begin() waits for; the body, if read,
+	 * has its own floor. */
+	conn_guard_ours(srv->guard, sr->guard);
 	if (strict_headers_check(sr->conn, msg, sizeof(msg)) != 0) {
-		conn_guard_headers_done(srv->guard, sr->guard, false);
 		sr->close = true;
 		reply_error(rq, IP_EINVAL, "%s", msg);
 		return request_send(srv, sr);
 	}
 	if (api_request_reads_body(rq)) {
-		if (api_request_begin(rq) == API_NEXT_DONE) {
-			conn_guard_headers_done(srv->guard, sr->guard, false);
+		if (api_request_begin(rq) == API_NEXT_DONE)
 			return request_send(srv, sr);
-		}
-		conn_guard_headers_done(srv->guard, sr->guard, true);
+		conn_guard_body_begin(srv->guard, sr->guard);
 		return MHD_YES;
 	}
-	conn_guard_headers_done(srv->guard, sr->guard, false);
 	if (request_has_body(sr)) {
 		api_request_end(rq);
 		return request_send(srv, sr);
@@ -327,7 +338,7 @@ server_access(void *cls, struct MHD_Connection *conn, const char *url,
 	if (n > 0)
 		conn_guard_body(srv->guard, sr->guard, n);
 	else
-		conn_guard_body_done(srv->guard, sr->guard);
+		conn_guard_ours(srv->guard, sr->guard);
 	if (sr->rq.answered)
 		return MHD_YES;
 	if (n > 0)

@@ -84,7 +84,7 @@ class Attack:
         self.connects = 0
         self.refused_connect = 0
         self.max_alive = 0  # open sockets at least 2 ticks old
-        self.lifetimes = []  # seconds, of the sockets that got a tick
+        self.lifetimes = []  # seconds, of the sockets the server held
         self.born = {}
 
     def connect(self, tick):
@@ -107,7 +107,7 @@ class Attack:
         alive = 0
         for s, t in list(self.open.items()):
             if closed_by_peer(s):
-                if t < tick:
+                if t <= tick - 2:  # was held, not refused at once
                     self.lifetimes.append(time.monotonic() - self.born[s])
                 del self.open[s], self.born[s]
                 s.close()

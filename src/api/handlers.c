@@ -88,7 +88,10 @@ route_id(struct api_request *rq)
 {
 	const char *id = routes_param(&rq->match, "id");
 
-	return util_id_valid(id) ? id : NULL;
+	if (!util_id_valid(id))
+		return NULL;
+	util_strlcpy(rq->image_id, id, sizeof(rq->image_id));
+	return id;
 }
 
 static enum api_next

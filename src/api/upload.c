@@ -350,6 +350,7 @@ accepted(struct api_request *rq, struct upload *up, struct record *rec)
 	char location[RECORD_ID_MAX + 16];
 	json_t *body;
 
+	util_strlcpy(rq->image_id, rec->id, sizeof(rq->image_id));
 	atomic_fetch_add(&rq->api->metrics.uploads_accepted, 1);
 	atomic_fetch_add(&rq->api->metrics.upload_bytes, up->file_bytes);
 	/* Past server.max_waiting the upload is answered now (202). */

@@ -81,6 +81,10 @@ static const struct key_def key_table[] = {
     {"server", "bytes", KEY_ENUM, CFG(bytes), 0, 0, bytes_names},
     {"server", "presign_expires", KEY_INT, CFG(presign_expires_s), 1, 604800,
      NULL},
+    {"server", "max_connections_per_client", KEY_INT,
+     CFG(max_connections_per_client), 1, 65536, NULL},
+    {"server", "header_timeout", KEY_INT, CFG(header_timeout_s), 1, 3600, NULL},
+    {"server", "min_body_rate", KEY_SIZE, CFG(min_body_rate), 0, 1.0e9, NULL},
     {"server", "auth", KEY_ENUM, CFG(auth), 0, 0, auth_names},
     {"server", "insecure_public", KEY_BOOL, CFG(insecure_public), 0, 0, NULL},
     {"server", "cors_origins", KEY_STR, CFG(cors_origins), 0, 0, NULL},
@@ -284,6 +288,9 @@ config_defaults(struct config *cfg)
 	cfg->events = EVENTS_GATEWAY;
 	cfg->bytes = BYTES_AUTO;
 	cfg->presign_expires_s = 900;
+	cfg->max_connections_per_client = 64;
+	cfg->header_timeout_s = 10;
+	cfg->min_body_rate = 1024;
 	cfg->auth = AUTH_AUTO;
 	cfg->key_cache_s = 10;
 	util_strlcpy(cfg->aws_region, "us-east-1", sizeof(cfg->aws_region));

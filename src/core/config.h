@@ -124,6 +124,10 @@ struct config {
 	int lambda_init_timeout_s; /* bound on opening the backends */
 	enum bytes_mode bytes; /* default auto */
 	int presign_expires_s; /* presigned URLs' life, default 900 */
+	/* the edge (docs/SECURITY.md "Connections and fairness") */
+	int max_connections_per_client; /* per client address, default 64 */
+	int header_timeout_s; /* accept (or last answer) to headers, 10 */
+	int64_t min_body_rate; /* bytes/s a body averages, 0 = off */
 	enum auth_mode auth; /* default auto */
 	bool insecure_public; /* may listen beyond loopback without keys */
 	/* exact origins "https://a.example,https://b.example", or "*" (read

@@ -13,6 +13,9 @@
 #include <string.h>
 
 #define LOG_CONTEXT_MAX 128
+#define LOG_LINE_MAX 2048
+/* One escaped field value (a path escapes to 4 bytes a byte). */
+#define LOG_FIELD_MAX 640
 
 static _Atomic int current_level = LOG_INFO;
 static _Atomic int current_format = LOG_FORMAT_TEXT;
@@ -100,7 +103,8 @@ write_line(FILE *f, const char *line)
 }
 
 static void
-write_json(const char *stamp, enum log_level level, const char *msg)
+write_json(const char *stamp, enum log_level level, const char *msg,
+	   const struct log_field *fields, size_t n_fields)
 {
 	json_t *o = json_pack("{s:s, s:s, s:s}", "time", stamp, "level",
 			      level_names[level], "msg", msg);
@@ -125,6 +129,17 @@ write_json(const char *stamp, enum log_level level, const char *msg)
 				    json_string(context_request));
 	if (context_image[0] != '\0')
 		json_object_set_new(o, "imageId", json_string(context_image));
+	for (size_t i = 0; i < n_fields; i++) {
+		char v[LOG_FIELD_MAX];
+
+		if (fields[i].str == NULL)
+			json_object_set_new(o, fields[i].key,
+					    json_integer(fields[i].num));
+		else if (fields[i].str[0] != '\0')
+			json_object_set_new(o, fields[i].key,
+					    json_string(log_escape(
+						fields[i].str, v, sizeof(v))));
+	}
 	text = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
 	json_decref(o);
 	if (text != NULL)
@@ -135,7 +150,7 @@ write_json(const char *stamp, enum log_level level, const char *msg)
 void
 log_msg(enum log_level level, const char *fmt, ...)
 {
-	char line[2048];
+	char line[LOG_LINE_MAX];
 	char stamp[40];
 	va_list ap;
 	int n = 0;
@@ -151,7 +166,85 @@ log_msg(enum log_level level, const char *fmt, ...)
 	vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
 	va_end(ap);
 	if (json)
-		write_json(stamp, level, line);
+		write_json(stamp, level, line, NULL, 0);
 	else
 		write_line(stderr, line);
+}
+
+char *
+log_escape(const char *in, char *out, size_t out_len)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0;
+
+	for (; *in != '\0'; in++) {
+		unsigned char c = (unsigned char)*in;
+		char esc[4];
+		size_t n = 1;
+
+		esc[0] = (char)c;
+		if (c == '"' || c == '\\') {
+			esc[0] = '\\';
+			esc[1] = (char)c;
+			n = 2;
+		} else if (c < 0x20 || c >= 0x7f) {
+			esc[0] = '\\';
+			esc[1] = 'x';
+			esc[2] = hex[c >> 4];
+			esc[3] = hex[c & 0xf];
+			n = 4;
+		}
+		if (o + n >= out_len)
+			break;
+		memcpy(out + o, esc, n);
+		o += n;
+	}
+	out[o] = '\0';
+	return out;
+}
+
+/* " key=value" (value quoted if needed) appended to line at *n. */
+static void
+text_field(char *line, size_t *n, const struct log_field *f)
+{
+	char v[LOG_FIELD_MAX];
+	const char *q;
+	int w;
+
+	if (*n >= LOG_LINE_MAX)
+		return;
+	if (f->str == NULL) {
+		w = snprintf(line + *n, LOG_LINE_MAX - *n, " %s=%lld", f->key,
+			     f->num);
+	} else {
+		log_escape(f->str, v, sizeof(v));
+		q = strpbrk(v, " =") != NULL ? "\"" : "";
+		w = snprintf(line + *n, LOG_LINE_MAX - *n, " %s=%s%s%s", f->key,
+			     q, v, q);
+	}
+	if (w > 0)
+		*n += (size_t)w;
+}
+
+void
+log_fields(enum log_level level, const char *msg,
+	   const struct log_field *fields, size_t n_fields)
+{
+	char line[LOG_LINE_MAX];
+	char stamp[40];
+	size_t n;
+
+	if ((int)level < atomic_load(&current_level))
+		return;
+	util_rfc3339(util_now_ms(), stamp, sizeof(stamp));
+	if (atomic_load(&current_format) == LOG_FORMAT_JSON) {
+		write_json(stamp, level, msg, fields, n_fields);
+		return;
+	}
+	n = (size_t)snprintf(line, sizeof(line), "%s %-5s %s", stamp,
+			     level_names[level], msg);
+	for (size_t i = 0; i < n_fields; i++)
+		if (fields[i].str == NULL || fields[i].str[0] != '\0')
+			text_field(line, &n, &fields[i]);
+	write_line(stderr, line);
 }

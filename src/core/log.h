@@ -15,6 +15,8 @@
 #ifndef IMGPIPE_LOG_H
 #define IMGPIPE_LOG_H
 
+#include <stddef.h>
+
 enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR, LOG_QUIET };
 /* AUTO is a setting only (server.log_format = auto): the host resolves
  * it to TEXT or JSON before calling log_set_format. */
@@ -40,6 +42,27 @@ void log_context_set_image(const char *image_id);
 
 void log_msg(enum log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* One field of a structured line (log_fields): a string when str is not
+ * NULL, else the number num. */
+struct log_field {
+	const char *key; /* a literal: [a-z_]+ */
+	const char *str;
+	long long num;
+};
+
+/* Copy the string `in` into out (out_len > 0 bytes, always terminated,
+ * truncated to fit) with every byte below 0x20 or from 0x7f up written
+ * as \xNN and '"' and '\' as \" and \\, so what a client sent
+ * cannot forge or colour a log line.  Returns out. */
+char *log_escape(const char *in, char *out, size_t out_len);
+
+/* One line: msg, then each field whose string is not empty, escaped.
+ * Text: `msg key=value key="a value"` (quoted when it holds a space or
+ * '='); JSON: each field a member of the line's object (numbers as
+ * numbers).  Any thread. */
+void log_fields(enum log_level level, const char *msg,
+		const struct log_field *fields, size_t n);
 
 #define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
 #define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)

@@ -16,6 +16,13 @@
  * callback leaves them alone and the URI log callback hands over the raw
  * query string, so the API decodes each exactly once (core/query.h), as
  * for any other transport.
+ *
+ * The edge (docs/SECURITY.md): a per-address cap on connections
+ * (libmicrohttpd's own), deadlines on the phases a client alone can
+ * stretch (conn_guard.c: the headers, a slow body), the header rules
+ * libmicrohttpd does not enforce (strict.c), refused before any body is
+ * read, and one access-log line per request at info, written in
+ * server_completed, whatever the request's end.
  */
 #include "http/http.h"
 
@@ -38,8 +45,11 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "api/api.h"
+#include "api/reply.h"
 #include "api/upload.h"
 #include "app/app.h"
+#include "http/conn_guard.h"
+#include "http/strict.h"
 
 #define SERVER_CONN_DEFAULT 256
 #define SERVER_TIMEOUT_S 30 /* idle connection */
@@ -47,6 +57,8 @@
 #define SERVER_STACK (1024 * 1024) /* per connection thread */
 #define SERVER_BACKLOG 128
 #define SERVER_GRACE_DEFAULT_S 10
+#define SERVER_HEADER_TIMEOUT_DEFAULT_S 10
+#define SERVER_REAPER_PERIOD_MS 200
 
 struct http_server {
 	struct api *api;
@@ -57,15 +69,28 @@ struct http_server {
 	pthread_mutex_t lock;
 	pthread_cond_t idle; /* inflight dropped to 0 */
 	int inflight;
+	struct conn_guard *guard; /* deadlines of the connections */
 };
 
 /* One request on one connection: born in the URI log callback (which
  * alone sees the raw query string), begun at the first access call. */
 struct server_request {
 	struct MHD_Connection *conn;
+	struct conn_guard_entry *guard; /* the connection's, or NULL */
 	char *raw_query; /* after '?', or NULL */
+	char uri_path[128]; /* truncated, for the log before rq exists */
+	int64_t started_ms;
+	int64_t resp_bytes; /* of the body queued, for the access log */
 	bool begun;
+	bool close; /* answer with Connection: close */
 	struct api_request rq;
+};
+
+/* What libmicrohttpd says when a client hangs up or the guard shuts a
+ * connection down: the access line already tells it, so debug only. */
+static const char *const client_chatter[] = {
+    "closed by remote side",
+    "socket is closed when reading",
 };
 
 static void server_log(void *cls, const char *fmt, va_list ap)
@@ -74,10 +99,23 @@ static void server_log(void *cls, const char *fmt, va_list ap)
 static void
 server_log(void *cls, const char *fmt, va_list ap)
 {
+	struct http_server *srv = cls;
 	char line[512];
 	size_t n;
 
 	vsnprintf(line, sizeof(line), fmt, ap);
+	/* A connection refused at a limit (per client or in all) is
+	 * counted, and the guard logs the count once a second: a flood
+	 * must not become a line per connection. */
+	if (srv->guard != NULL && strstr(line, "connection limit") != NULL) {
+		conn_guard_refused(srv->guard);
+		return;
+	}
+	for (size_t i = 0; i < UTIL_ARRAY_LEN(client_chatter); i++)
+		if (strstr(line, client_chatter[i]) != NULL) {
+			log_debug("libmicrohttpd: %s", line);
+			return;
+		}
 	n = strlen(line);
 	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
 		line[--n] = '\0';
@@ -114,9 +152,16 @@ server_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 	struct server_request *sr = calloc(1, sizeof(*sr));
 	const char *q = strchr(uri, '?');
 
+	const union MHD_ConnectionInfo *ci;
+
 	if (sr == NULL)
 		return NULL;
 	sr->conn = conn;
+	sr->started_ms = util_mono_ms();
+	snprintf(sr->uri_path, sizeof(sr->uri_path), "%.*s",
+		 (int)(q != NULL ? (size_t)(q - uri) : strlen(uri)), uri);
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	sr->guard = ci != NULL ? ci->socket_context : NULL;
 	if (q != NULL) {
 		sr->raw_query = strdup(q + 1);
 		if (sr->raw_query == NULL) {
@@ -185,16 +230,32 @@ response_of(struct api_response *ar)
 	return resp;
 }
 
-/* Queue rq->resp, with `Connection: close` while quiescing. */
+/* The bytes of the body rq->resp will send (none for HEAD). */
+static int64_t
+response_bytes(const struct api_request *rq)
+{
+	const struct api_response *ar = &rq->resp;
+
+	if (rq->head)
+		return 0;
+	if (ar->body == API_BODY_MEMORY)
+		return (int64_t)ar->mem_len;
+	return ar->body == API_BODY_FILE ? (int64_t)ar->length : 0;
+}
+
+/* Queue rq->resp, with `Connection: close` while quiescing or when the
+ * request broke a rule of strict.c (its framing is not to be trusted). */
 static enum MHD_Result
 request_send(struct http_server *srv, struct server_request *sr)
 {
-	struct MHD_Response *resp = response_of(&sr->rq.resp);
+	struct MHD_Response *resp;
 	enum MHD_Result ret;
 
+	sr->resp_bytes = response_bytes(&sr->rq);
+	resp = response_of(&sr->rq.resp);
 	if (resp == NULL)
 		return MHD_NO;
-	if (atomic_load(&srv->quiesced))
+	if (sr->close || atomic_load(&srv->quiesced))
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION,
 					"close");
 	ret = MHD_queue_response(sr->conn, (unsigned)sr->rq.resp.status, resp);
@@ -219,6 +280,7 @@ request_begin(struct http_server *srv, struct server_request *sr,
 	      const char *method, const char *url)
 {
 	struct api_request *rq = &sr->rq;
+	char msg[160];
 
 	api_request_init(rq, srv->api, &server_transport, sr, method, url,
 			 sr->raw_query,
@@ -226,9 +288,18 @@ request_begin(struct http_server *srv, struct server_request *sr,
 	rq->closing = &srv->quiesced;
 	client_address(sr->conn, rq->client, sizeof(rq->client));
 	sr->begun = true;
+	/* Ours from here, whatever begin() waits for; the body, if read,
+	 * has its own floor. */
+	conn_guard_ours(srv->guard, sr->guard);
+	if (strict_headers_check(sr->conn, msg, sizeof(msg)) != 0) {
+		sr->close = true;
+		reply_error(rq, IP_EINVAL, "%s", msg);
+		return request_send(srv, sr);
+	}
 	if (api_request_reads_body(rq)) {
 		if (api_request_begin(rq) == API_NEXT_DONE)
 			return request_send(srv, sr);
+		conn_guard_body_begin(srv->guard, sr->guard);
 		return MHD_YES;
 	}
 	if (request_has_body(sr)) {
@@ -264,6 +335,10 @@ server_access(void *cls, struct MHD_Connection *conn, const char *url,
 		return request_begin(srv, sr, method, url);
 	n = *upload_data_size;
 	*upload_data_size = 0;
+	if (n > 0)
+		conn_guard_body(srv->guard, sr->guard, n);
+	else
+		conn_guard_ours(srv->guard, sr->guard);
 	if (sr->rq.answered)
 		return MHD_YES;
 	if (n > 0)
@@ -271,6 +346,61 @@ server_access(void *cls, struct MHD_Connection *conn, const char *url,
 								      : MHD_NO;
 	api_request_end(&sr->rq);
 	return request_send(srv, sr);
+}
+
+/* How a request ended, for the access log ("" when it completed). */
+static const char *
+termination_name(enum MHD_RequestTerminationCode toe)
+{
+	switch (toe) {
+	case MHD_REQUEST_TERMINATED_COMPLETED_OK:
+		return "";
+	case MHD_REQUEST_TERMINATED_WITH_ERROR:
+		return "error";
+	case MHD_REQUEST_TERMINATED_TIMEOUT_REACHED:
+		return "timeout";
+	case MHD_REQUEST_TERMINATED_DAEMON_SHUTDOWN:
+		return "shutdown";
+	case MHD_REQUEST_TERMINATED_READ_ERROR:
+		return "read_error";
+	case MHD_REQUEST_TERMINATED_CLIENT_ABORT:
+		return "client_abort";
+	}
+	return "other";
+}
+
+/* The access-log line of a request, however it ended.  One that never
+ * reached the API (libmicrohttpd refused its headers, or the connection
+ * ended in them) has no request id and logs the status libmicrohttpd
+ * queued, if any. */
+static void
+request_log(struct server_request *sr, enum MHD_RequestTerminationCode toe)
+{
+	const struct api_request *rq = &sr->rq;
+	const union MHD_ConnectionInfo *ci;
+	char client[64];
+	long long status = rq->resp.status;
+
+	if (!sr->begun) {
+		client_address(sr->conn, client, sizeof(client));
+		ci = MHD_get_connection_info(sr->conn,
+					     MHD_CONNECTION_INFO_HTTP_STATUS);
+		status = ci != NULL ? (long long)ci->http_status : 0;
+	}
+	const struct log_field f[] = {
+	    {"client", sr->begun ? rq->client : client, 0},
+	    {"method", sr->begun ? rq->method : "-", 0},
+	    {"path", sr->begun ? rq->path : sr->uri_path, 0},
+	    {"status", NULL, status},
+	    {"bytes", NULL, sr->resp_bytes},
+	    {"ms", NULL, (long long)(util_mono_ms() - sr->started_ms)},
+	    {"id", sr->begun ? rq->id : "-", 0},
+	    {"key", sr->begun ? rq->key_name : "", 0},
+	    {"image", sr->begun ? rq->image_id : "", 0},
+	    {"end", termination_name(toe), 0},
+	};
+
+	log_fields(LOG_INFO, "http", f, UTIL_ARRAY_LEN(f));
 }
 
 static void
@@ -285,15 +415,8 @@ server_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		return;
 	*con_cls = NULL;
 	rq = &sr->rq;
-	if (!sr->begun)
-		; /* the request line came, not the rest */
-	else if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
-		log_debug("http %s: %s %s from %s ended early (reason %d)",
-			  rq->id, rq->method, rq->path, rq->client, (int)toe);
-	else
-		log_debug("http %s: %s %s from %s %d %lld ms", rq->id,
-			  rq->method, rq->path, rq->client, rq->resp.status,
-			  (long long)(util_mono_ms() - rq->started_ms));
+	request_log(sr, toe);
+	conn_guard_idle(srv->guard, sr->guard);
 	if (sr->begun)
 		api_request_release(rq);
 	free(sr->raw_query);
@@ -302,6 +425,27 @@ server_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	if (--srv->inflight == 0)
 		pthread_cond_broadcast(&srv->idle);
 	pthread_mutex_unlock(&srv->lock);
+}
+
+/* Each connection's entry in the guard lives from STARTED to CLOSED,
+ * which libmicrohttpd calls before it closes the socket (conn_guard.c). */
+static void
+server_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+		  enum MHD_ConnectionNotificationCode code)
+{
+	struct http_server *srv = cls;
+	const union MHD_ConnectionInfo *ci;
+
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		ci = MHD_get_connection_info(conn,
+					     MHD_CONNECTION_INFO_CONNECTION_FD);
+		*socket_context =
+		    ci != NULL ? conn_guard_add(srv->guard, ci->connect_fd)
+			       : NULL;
+		return;
+	}
+	conn_guard_remove(srv->guard, *socket_context);
+	*socket_context = NULL;
 }
 
 /* cfg.listen is a numeric address or a host name; port from cfg.port. */
@@ -346,9 +490,13 @@ start_daemon(struct http_server *srv, struct sockaddr_storage *ss, bool v6)
 	unsigned conns = cfg->max_connections > 0
 			     ? (unsigned)cfg->max_connections
 			     : SERVER_CONN_DEFAULT;
+	unsigned per_client = cfg->max_connections_per_client > 0
+				  ? (unsigned)cfg->max_connections_per_client
+				  : 0; /* libmicrohttpd's "no cap" */
 	struct MHD_OptionItem opts[] = {
 	    {MHD_OPTION_SOCK_ADDR, 0, ss},
 	    {MHD_OPTION_CONNECTION_LIMIT, (intptr_t)conns, NULL},
+	    {MHD_OPTION_PER_IP_CONNECTION_LIMIT, (intptr_t)per_client, NULL},
 	    {MHD_OPTION_CONNECTION_TIMEOUT, SERVER_TIMEOUT_S, NULL},
 	    {MHD_OPTION_CONNECTION_MEMORY_LIMIT, SERVER_MEMORY, NULL},
 	    {MHD_OPTION_THREAD_STACK_SIZE, SERVER_STACK, NULL},
@@ -364,11 +512,28 @@ start_daemon(struct http_server *srv, struct sockaddr_storage *ss, bool v6)
 		NULL, NULL, server_access, srv,
 		MHD_OPTION_EXTERNAL_LOGGER, server_log, srv,
 		MHD_OPTION_NOTIFY_COMPLETED, server_completed, srv,
+		MHD_OPTION_NOTIFY_CONNECTION, server_connection, srv,
 		MHD_OPTION_UNESCAPE_CALLBACK, server_unescape, srv,
 		MHD_OPTION_URI_LOG_CALLBACK, server_uri, srv,
 		MHD_OPTION_ARRAY, opts,
 		MHD_OPTION_END);
 	/* clang-format on */
+}
+
+/* The deadlines of cfg's [server] section; see conn_guard.h. */
+static int
+start_guard(struct http_server *srv, struct ip_error *err)
+{
+	const struct config *cfg = &srv->api->app->cfg;
+	struct conn_guard_limits lim = {
+	    .header_ms = 1000LL * (cfg->header_timeout_s > 0
+				       ? cfg->header_timeout_s
+				       : SERVER_HEADER_TIMEOUT_DEFAULT_S),
+	    .min_body_rate = cfg->min_body_rate,
+	    .period_ms = SERVER_REAPER_PERIOD_MS,
+	};
+
+	return conn_guard_new(&lim, &srv->guard, err);
 }
 
 int
@@ -406,6 +571,9 @@ http_server_start(struct api *api, struct http_server **out,
 	pthread_cond_init(&srv->idle, &ca);
 	pthread_condattr_destroy(&ca);
 
+	rc = start_guard(srv, err);
+	if (rc != IP_OK)
+		goto fail;
 	srv->daemon = start_daemon(srv, &ss, v6);
 	if (srv->daemon == NULL) {
 		rc = ip_error_set(err, IP_EIO,
@@ -418,6 +586,7 @@ http_server_start(struct api *api, struct http_server **out,
 	*out = srv;
 	return IP_OK;
 fail:
+	conn_guard_free(srv->guard);
 	pthread_cond_destroy(&srv->idle);
 	pthread_mutex_destroy(&srv->lock);
 	free(srv);
@@ -471,6 +640,7 @@ http_server_stop(struct http_server *s)
 	}
 	pthread_mutex_unlock(&s->lock);
 	MHD_stop_daemon(s->daemon);
+	conn_guard_free(s->guard);
 	if (s->listen_fd != MHD_INVALID_SOCKET)
 		close(s->listen_fd);
 	pthread_cond_destroy(&s->idle);

@@ -92,6 +92,21 @@ class KeysTest(harness.ServerTest):
         self.assertEqual(self.server.request(
             "DELETE", f"/v1/images/{iid}", headers=bearer(self.admin)).status, 204)
 
+    def test_access_log_names_the_key_never_the_token(self):
+        self.assertEqual(self.server.request(
+            "GET", "/v1/images", headers=bearer(self.reader)).status, 200)
+        self.assertEqual(self.server.request(
+            "GET", "/v1/images", headers=bearer(self.reader[:-1] + "A")).status, 401)
+        self.assertEqual(self.server.stop(), 0)  # every line is written
+        log = self.server.read_log()
+        lines = [ln for ln in log.splitlines() if "path=/v1/images " in ln]
+        self.assertEqual(len(lines), 2, log)
+        self.assertIn("status=200", lines[0])
+        self.assertIn("key=site", lines[0])
+        self.assertIn("status=401", lines[1])
+        self.assertNotIn("key=", lines[1])
+        self.assertNotIn(self.reader[21:], log)
+
     def test_header_alternatives(self):
         r = self.server.request("GET", "/v1/images",
                                 headers={"X-Api-Key": self.reader})

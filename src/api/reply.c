@@ -178,3 +178,15 @@ reply_empty(struct api_request *rq, int status)
 {
 	return reply_queue(rq, status, true);
 }
+
+enum api_next
+reply_retry_after(struct api_request *rq, int retry_after_s,
+		  const struct ip_error *err)
+{
+	char after[16];
+	bool ok = reply_set_error(rq, ip_code_name(err->code), err->msg);
+
+	snprintf(after, sizeof(after), "%d", retry_after_s);
+	reply_add_header(rq, "Retry-After", after);
+	return reply_queue(rq, ip_code_http(err->code), ok);
+}

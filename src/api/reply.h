@@ -52,6 +52,10 @@ enum api_next reply_json(struct api_request *rq, int status, json_t *body);
  * is logged with the request id and the client gets a generic one. */
 enum api_next reply_error(struct api_request *rq, int code, const char *fmt,
 			  ...) __attribute__((format(printf, 3, 4)));
+/* The JSON error of err (429, 503...) with Retry-After: retry_after_s. */
+enum api_next reply_retry_after(struct api_request *rq, int retry_after_s,
+				const struct ip_error *err);
+
 enum api_next reply_ip_error(struct api_request *rq,
 			     const struct ip_error *err);
 

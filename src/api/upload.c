@@ -142,16 +142,10 @@ static enum api_next
 refuse_busy(struct api_request *rq, int retry_after_s,
 	    const struct ip_error *err)
 {
-	char after[16];
-	bool ok;
-
 	if (rq->upload != NULL)
 		discard(rq->upload);
 	atomic_fetch_add(&rq->api->metrics.uploads_rejected, 1);
-	ok = reply_set_error(rq, ip_code_name(err->code), err->msg);
-	snprintf(after, sizeof(after), "%d", retry_after_s);
-	reply_add_header(rq, "Retry-After", after);
-	return reply_queue(rq, ip_code_http(err->code), ok);
+	return reply_retry_after(rq, retry_after_s, err);
 }
 
 static int

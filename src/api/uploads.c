@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "api/handlers.h"
+#include "api/admission.h"
 #include "api/reply.h"
 #include "app/app.h"
 #include "core/util.h"
@@ -130,6 +131,24 @@ answer_json(struct api_request *rq, const struct record *r, const char *url,
 	return o;
 }
 
+/* The client's upload rate, and the count bound of the queue: a presigned
+ * upload is work to come.  Its pixels cannot be known before the object
+ * arrives, so no ledger entry is kept (one would stay for ever if the
+ * client never PUTs). */
+static bool
+room_for_one(struct api_request *rq, struct ip_error *err, int *retry)
+{
+	struct admission_ticket t;
+
+	if (admission_rate(rq->app,
+			   rq->key_name[0] != '\0' ? rq->key_name : rq->client,
+			   retry, err) != IP_OK ||
+	    admission_reserve(rq->app, 0, &t, retry, err) != IP_OK)
+		return false;
+	admission_cancel(rq->app, &t);
+	return true;
+}
+
 enum api_next
 uploads_end(struct api_request *rq)
 {
@@ -139,6 +158,7 @@ uploads_end(struct api_request *rq)
 	char *url = NULL;
 	int64_t expires_s = app->cfg.presign_expires_s;
 	char location[RECORD_ID_MAX + 16];
+	int retry = 0;
 	bool ok;
 	int rc;
 
@@ -169,6 +189,10 @@ uploads_end(struct api_request *rq)
 		    reply_set_error(rq, "not_supported",
 				    "this object store cannot presign upload "
 				    "URLs: upload with PUT /v1/images/{name}"));
+	}
+	if (rc == IP_OK && !room_for_one(rq, &err, &retry)) {
+		free(url);
+		return reply_retry_after(rq, retry, &err);
 	}
 	r.uploaded_at = util_now_ms();
 	r.status = RECORD_PENDING;

@@ -153,6 +153,22 @@ class UploadsS3(dist.Distributed):
         r = srv.request("GET", f"/v1/images/{doc['id']}")
         self.assertEqual(r.json()["status"], "pending")
 
+    def test_presigned_uploads_are_rate_limited(self):
+        """POST /v1/uploads is work to come: the client's upload rate (and
+        the queue's count bound) apply; a refusal makes no record."""
+        srv = self.serve(IMGPIPE_LIMITS_UPLOAD_RATE="0.01",
+                         IMGPIPE_LIMITS_UPLOAD_BURST="1")
+        body = json.dumps({"name": "a.jpg", "content_type": "image/jpeg",
+                           "bytes": 1000}).encode()
+        r = srv.request("POST", "/v1/uploads", body, {"Content-Type": "application/json"})
+        self.assertEqual(r.status, 201, r)
+        r = srv.request("POST", "/v1/uploads", body, {"Content-Type": "application/json"})
+        self.assertEqual(r.status, 429, r)
+        self.assertEqual(r.json()["error"]["code"], "too_many_requests")
+        self.assertGreaterEqual(int(r.header("Retry-After")), 1)
+        items = srv.request("GET", "/v1/images").json()["items"]
+        self.assertEqual(len(items), 1, items)
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)

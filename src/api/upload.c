@@ -148,6 +148,16 @@ refuse_busy(struct api_request *rq, int retry_after_s,
 	return reply_retry_after(rq, retry_after_s, err);
 }
 
+/* DIR/upload-PID.START-XXXXXX: the owner is the process with that pid
+ * AND that start time (util_proc_start), so a pid reused after a crash
+ * does not keep a dead upload's file alive. */
+static void
+temp_name(char *out, size_t len, const char *dir)
+{
+	snprintf(out, len, "%s/" UPLOAD_PREFIX "%ld.%lld-XXXXXX", dir,
+		 (long)getpid(), util_proc_start((long)getpid()));
+}
+
 static int
 open_temp(struct upload *up, struct ip_error *err)
 {
@@ -155,12 +165,10 @@ open_temp(struct upload *up, struct ip_error *err)
 	char dir[CONFIG_PATH_MAX + 8];
 
 	snprintf(dir, sizeof(dir), "%s/tmp", data);
-	snprintf(up->tmp_path, sizeof(up->tmp_path),
-		 "%s/" UPLOAD_PREFIX "%ld-XXXXXX", dir, (long)getpid());
+	temp_name(up->tmp_path, sizeof(up->tmp_path), dir);
 	up->fd = mkostemp(up->tmp_path, O_CLOEXEC);
 	if (up->fd < 0 && errno == ENOENT && util_mkdir_p(dir) == 0) {
-		snprintf(up->tmp_path, sizeof(up->tmp_path),
-			 "%s/" UPLOAD_PREFIX "%ld-XXXXXX", dir, (long)getpid());
+		temp_name(up->tmp_path, sizeof(up->tmp_path), dir);
 		up->fd = mkostemp(up->tmp_path, O_CLOEXEC);
 	}
 	if (up->fd < 0) {
@@ -464,20 +472,26 @@ upload_cleanup_stale(const char *tmp_dir)
 		return 0;
 	for (;;) {
 		char path[CONFIG_PATH_MAX + 300];
+		long long start = -1;
 		long pid;
+		int n;
 
 		e = readdir(d);
 		if (e == NULL)
 			break;
 		if (strncmp(e->d_name, UPLOAD_PREFIX, strlen(UPLOAD_PREFIX)) !=
 			0 ||
-		    sscanf(e->d_name + strlen(UPLOAD_PREFIX), "%ld-", &pid) !=
-			1 ||
+		    (n = sscanf(e->d_name + strlen(UPLOAD_PREFIX), "%ld.%lld-",
+				&pid, &start)) < 1 ||
 		    pid <= 0)
 			continue;
-		/* Ours, or alive (or not ours to signal): leave it. */
-		if (pid == (long)getpid() || kill((pid_t)pid, 0) == 0 ||
-		    errno != ESRCH)
+		/* Ours, or its owner alive (the same pid started at the same
+		 * time; a name without a start time: the pid alive): keep. */
+		if (pid == (long)getpid() &&
+		    (n < 2 || start == util_proc_start(pid)))
+			continue;
+		if (n == 2 ? util_proc_start(pid) == start
+			   : kill((pid_t)pid, 0) == 0 || errno != ESRCH)
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", tmp_dir, e->d_name);
 		if (unlink(path) == 0)

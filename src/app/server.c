@@ -16,10 +16,14 @@
 #include "hosts/workers.h"
 #include "http/http.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 static sigset_t
@@ -35,6 +39,59 @@ block_signals(void)
 	 * mask and only sigwait() below sees the signals. */
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	return set;
+}
+
+/*
+ * One owner per data directory: DATA/imgpipe.lock, flock()ed for the life
+ * of the process.  `serve` recovers the embedded queue and table at start
+ * (it re-announces unfinished records and releases messages in flight),
+ * which would steal a running server's work: it takes the lock
+ * exclusively.  `gateway` and `worker` share the directory with each
+ * other (their spool, the embedded backends' own locking) and take it
+ * shared.  The lock dies with the process, kill -9 included.  The file
+ * holds the last taker's pid and role, for the message.
+ */
+static int
+data_lock(const struct config *cfg, enum app_role role, int *fd_out,
+	  struct ip_error *err)
+{
+	char path[CONFIG_PATH_MAX + 16];
+	char who[64] = "";
+	ssize_t n;
+	int fd;
+
+	*fd_out = -1;
+	if (util_mkdir_p(cfg->data_dir) != 0)
+		return ip_error_set(err, IP_EIO, "data dir %s: %s",
+				    cfg->data_dir, strerror(errno));
+	snprintf(path, sizeof(path), "%s/imgpipe.lock", cfg->data_dir);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return ip_error_set(err, IP_EIO, "%s: %s", path,
+				    strerror(errno));
+	if (flock(fd, (role == APP_SERVE ? LOCK_EX : LOCK_SH) | LOCK_NB) != 0) {
+		int e = errno;
+
+		n = pread(fd, who, sizeof(who) - 1, 0);
+		who[n > 0 ? n : 0] = '\0';
+		who[strcspn(who, "\n")] = '\0';
+		close(fd);
+		if (e == EWOULDBLOCK)
+			return ip_error_set(
+			    err, IP_EEXIST,
+			    "data dir %s is in use by another imgpipe (%s); "
+			    "stop it, or give this one another --data-dir",
+			    cfg->data_dir,
+			    who[0] != '\0' ? who : "pid unknown");
+		return ip_error_set(err, IP_EIO, "flock %s: %s", path,
+				    strerror(e));
+	}
+	n = snprintf(who, sizeof(who), "pid %ld, imgpipe %s\n", (long)getpid(),
+		     app_role_name(role));
+	if (ftruncate(fd, 0) != 0 || pwrite(fd, who, (size_t)n, 0) != n)
+		log_warn("%s: cannot write the owner's pid", path);
+	*fd_out = fd;
+	return IP_OK;
 }
 
 /* Count the keys of the table that can be used now. */
@@ -124,12 +181,18 @@ app_serve(const struct config *cfg, enum app_role role, const char *version)
 	struct api api;
 	sigset_t set;
 	int sig = 0;
+	int lock_fd = -1;
 	int rc;
 
 	set = block_signals();
+	if (data_lock(cfg, role, &lock_fd, &err) != IP_OK) {
+		log_error("cannot start: %s", err.msg);
+		return 1;
+	}
 	rc = app_open(&app, cfg, APP_NEED_ALL, &err);
 	if (rc != IP_OK) {
 		log_error("cannot start: %s", err.msg);
+		close(lock_fd);
 		return 1;
 	}
 	api_init(&api, &app);
@@ -192,6 +255,8 @@ out:
 		http_server_stop(http);
 	api_fini(&api);
 	app_close(&app);
+	if (lock_fd >= 0)
+		close(lock_fd);
 	log_info("stopped");
 	return rc == IP_OK ? 0 : 1;
 }

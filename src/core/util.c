@@ -360,3 +360,32 @@ util_rm_tree(const char *path)
 		return errno != 0 ? -errno : -EIO;
 	return 0;
 }
+
+long long
+util_proc_start(long pid)
+{
+	char path[64];
+	char buf[1024];
+	const char *p;
+	long long start = -1;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+	f = fopen(path, "re");
+	if (f == NULL)
+		return -1;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* "pid (comm) state ...": comm may hold spaces and ')', so count
+	 * fields from the last ')'. */
+	p = strrchr(buf, ')');
+	if (p == NULL)
+		return -1;
+	for (int field = 2; p != NULL && field < 22; field++)
+		p = strchr(p + 1, ' ');
+	if (p == NULL || sscanf(p + 1, "%lld", &start) != 1)
+		return -1;
+	return start;
+}

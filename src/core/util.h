@@ -38,6 +38,11 @@ void util_make_id(int64_t ms, const unsigned char rnd[10], char *buf,
 /* True if s has the exact shape util_new_id produces. */
 bool util_id_valid(const char *s);
 
+/* When process pid started, in clock ticks since boot (field 22 of
+ * /proc/PID/stat), or -1 if there is no such process.  With the pid, it
+ * names a process for good: a reused pid has another start time. */
+long long util_proc_start(long pid);
+
 /* Lower-case hex of n bytes into out (2n+1 bytes). */
 void util_hex(const unsigned char *in, size_t n, char *out);
 /* A SHA-256 in lower-case hex: 64 digits and the NUL. */

@@ -21,7 +21,10 @@ $(BUILD)/build.ninja:
 build: $(BUILD)/build.ninja
 	meson compile -C $(BUILD)
 
-run: deps build
+# Only the binary (and its library): tests, benchmarks and fuzz replays are
+# built by `make test` / `make bench`.
+run: deps $(BUILD)/build.ninja
+	meson compile -C $(BUILD) imgpipe:executable
 	./$(BUILD)/imgpipe serve --port $(PORT) --data-dir $(DATA)
 
 # The S3, DynamoDB and Redis tests run against real servers (radosgw,

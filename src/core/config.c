@@ -615,6 +615,32 @@ apply_keyfile(struct config *cfg, GKeyFile *kf, const char *origin,
 	return rc;
 }
 
+/* A copy of data[0, len) where a line whose first non-blank character is
+ * ';' starts with '#' instead: most INI dialects take ';' comments, GLib's
+ * key files only '#'.  (A ';' after a value stays part of the value, as
+ * in GLib.)  g_free it. */
+static gchar *
+ini_comments(const char *data, size_t len)
+{
+	gchar *copy = g_malloc(len + 1);
+	bool line_start = true;
+
+	memcpy(copy, data, len);
+	copy[len] = '\0';
+	for (size_t i = 0; i < len; i++) {
+		if (copy[i] == '\n') {
+			line_start = true;
+		} else if (line_start && copy[i] == ';') {
+			copy[i] = '#';
+			line_start = false;
+		} else if (copy[i] != ' ' && copy[i] != '\t' &&
+			   copy[i] != '\r') {
+			line_start = false;
+		}
+	}
+	return copy;
+}
+
 /* Parse the file at path (when path is not NULL) or the len bytes at
  * data, of `size` bytes, then apply it; origin names it in errors. */
 static int
@@ -623,6 +649,9 @@ load_keyfile(struct config *cfg, const char *origin, const char *path,
 {
 	GKeyFile *kf = g_key_file_new();
 	GError *gerr = NULL;
+	gchar *file = NULL;
+	gchar *text = NULL;
+	gsize flen = 0;
 	gboolean loaded;
 	int rc;
 
@@ -632,12 +661,18 @@ load_keyfile(struct config *cfg, const char *origin, const char *path,
 				  CONFIG_FILE_MAX);
 		goto out;
 	}
-	if (path != NULL)
-		loaded =
-		    g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, &gerr);
-	else
-		loaded = g_key_file_load_from_data(kf, data, len,
-						   G_KEY_FILE_NONE, &gerr);
+	if (path != NULL) {
+		if (!g_file_get_contents(path, &file, &flen, &gerr)) {
+			rc = ip_error_set(err, IP_EINVAL, "config %s: %s",
+					  origin, gerr->message);
+			goto out;
+		}
+		data = file;
+		len = flen > CONFIG_FILE_MAX ? CONFIG_FILE_MAX : flen;
+	}
+	text = ini_comments(data, len);
+	loaded =
+	    g_key_file_load_from_data(kf, text, len, G_KEY_FILE_NONE, &gerr);
 	if (!loaded) {
 		rc = ip_error_set(err, IP_EINVAL, "config %s: %s", origin,
 				  gerr->message);
@@ -648,6 +683,8 @@ out:
 	if (gerr != NULL)
 		g_error_free(gerr);
 	g_key_file_free(kf);
+	g_free(text);
+	g_free(file);
 	return rc;
 }
 

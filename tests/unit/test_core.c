@@ -104,6 +104,25 @@ test_config_precedence(void **state)
 	free(ini);
 }
 
+/* ';' starts a comment line, as in most INI dialects (GLib takes only
+ * '#'); a ';' after a value is part of the value, as in GLib. */
+static void
+test_config_semicolon_comments(void **state)
+{
+	static const char ini[] = "; imgpipe.ini\n[server]\n  ; the port\n"
+				  "port = 9001\r\n# hash too\n[watermark]\n"
+				  "text = a;b\n";
+	struct config c;
+	struct ip_error e;
+
+	(void)state;
+	config_defaults(&c);
+	assert_int_equal(config_load_data(&c, ini, strlen(ini), "test", &e),
+			 IP_OK);
+	assert_int_equal(c.port, 9001);
+	assert_string_equal(c.watermark.text, "a;b");
+}
+
 static void
 test_config_rejects(void **state)
 {
@@ -692,6 +711,7 @@ main(void)
 	    cmocka_unit_test(test_config_defaults),
 	    cmocka_unit_test(test_config_precedence),
 	    cmocka_unit_test(test_config_rejects),
+	    cmocka_unit_test(test_config_semicolon_comments),
 	    cmocka_unit_test(test_config_bad_file),
 	    cmocka_unit_test(test_event_roundtrip),
 	    cmocka_unit_test(test_event_foreign_shapes),

@@ -108,6 +108,8 @@ static const struct key_def key_table[] = {
     {"limits", "allow_svg", KEY_BOOL, CFG(allow_svg), 0, 0, NULL},
     {"limits", "allow_pdf", KEY_BOOL, CFG(allow_pdf), 0, 0, NULL},
     {"limits", "fail_on", KEY_ENUM, CFG(fail_on), 0, 0, fail_on_names},
+    {"limits", "max_image_memory", KEY_SIZE, CFG(max_image_memory), 1 << 20,
+     1.0e12, NULL},
     {"limits", "max_queued", KEY_INT, CFG(max_queued), 1, 1000000, NULL},
     {"limits", "max_queued_pixels", KEY_I64, CFG(max_queued_pixels), 1, 1.0e15,
      NULL},
@@ -272,6 +274,10 @@ config_defaults(struct config *cfg)
 	cfg->max_name_bytes = 255;
 	cfg->timeout_s = 30;
 	cfg->fail_on = FAIL_ON_ERROR;
+	/* A 4:2:0 progressive JPEG of ~44 MP (a 4:4:4 one of ~22 MP), an
+	 * interlaced RGBA PNG of ~67 MP; four workers stay within ~1 GiB
+	 * (docs/IMAGES.md). */
+	cfg->max_image_memory = 256LL << 20;
 	cfg->max_queued = 1000;
 	/* ~20 s of work for two cores at ~100 MP/s each (a 12-24 MP photo
 	 * takes ~0.2 s): a ?wait=30 upload behind a full queue still ends

@@ -154,6 +154,9 @@ struct config {
 	bool allow_svg;
 	bool allow_pdf;
 	enum fail_on fail_on; /* how damaged an input libvips may load */
+	/* What one decode may need, estimated from the header (progressive
+	 * JPEG, interlaced PNG hold the whole image): default 256 MiB */
+	int64_t max_image_memory;
 	/* Back-pressure (api/admission.h): work admitted, not finished. */
 	int max_queued; /* images, default 1000 */
 	int64_t max_queued_pixels; /* declared pixels, default 4 G */

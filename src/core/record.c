@@ -58,6 +58,20 @@ variant_json(const struct record_variant *v)
 			 (json_int_t)v->bytes, "sha256", v->sha256);
 }
 
+static json_t *
+warnings_json(const struct record *r)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0;
+	     a != NULL && i < r->n_warnings && i < RECORD_WARNINGS_MAX; i++)
+		if (json_array_append_new(a, json_string(r->warnings[i]))) {
+			json_decref(a);
+			return NULL;
+		}
+	return a;
+}
+
 json_t *
 record_to_json(const struct record *r)
 {
@@ -106,6 +120,7 @@ record_to_json(const struct record *r)
 	    json_object_set_new(o, "placeholder", opt_string(r->placeholder));
 	bad |=
 	    json_object_set_new(o, "dominant_colour", opt_string(r->dominant));
+	bad |= json_object_set_new(o, "warnings", warnings_json(r));
 	bad |= json_object_set_new(o, "version", json_integer(r->version));
 	for (size_t i = 0; i < r->n_variants && i < RECORD_VARIANTS_MAX; i++)
 		bad |= json_array_append_new(vs, variant_json(&r->variants[i]));
@@ -243,6 +258,35 @@ variant_from_json(const json_t *o, struct record_variant *v,
 	return IP_OK;
 }
 
+static int
+warnings_from_json(const json_t *o, struct record *r, struct ip_error *err)
+{
+	const json_t *ws = json_object_get(o, "warnings");
+
+	if (ws == NULL || json_is_null(ws))
+		return IP_OK;
+	if (!json_is_array(ws) || json_array_size(ws) > RECORD_WARNINGS_MAX)
+		return ip_error_set(err, IP_EINVAL,
+				    "record.warnings: not an array of at most "
+				    "%d",
+				    RECORD_WARNINGS_MAX);
+	for (size_t i = 0; i < json_array_size(ws); i++) {
+		const json_t *w = json_array_get(ws, i);
+
+		if (!json_is_string(w) ||
+		    json_string_length(w) >= RECORD_WARNING_MAX ||
+		    strlen(json_string_value(w)) != json_string_length(w))
+			return ip_error_set(err, IP_EINVAL,
+					    "record.warnings: not strings of "
+					    "at most %d bytes",
+					    RECORD_WARNING_MAX - 1);
+		memcpy(r->warnings[i], json_string_value(w),
+		       json_string_length(w) + 1);
+	}
+	r->n_warnings = json_array_size(ws);
+	return IP_OK;
+}
+
 int
 record_from_json(const json_t *o, struct record *r, struct ip_error *err)
 {
@@ -302,6 +346,9 @@ record_from_json(const json_t *o, struct record *r, struct ip_error *err)
 	r->has_alpha = v != NULL && json_is_true(v);
 	v = json_object_get(o, "original_stripped");
 	r->original_stripped = v != NULL && json_is_true(v);
+	rc = warnings_from_json(o, r, err);
+	if (rc != IP_OK)
+		return rc;
 	vs = json_object_get(o, "variants");
 	if (vs != NULL && !json_is_null(vs)) {
 		if (!json_is_array(vs) ||

@@ -31,6 +31,10 @@
 #define RECORD_COLOURSPACE_MAX 16 /* "srgb", "cmyk", "b-w", ... */
 #define RECORD_PLACEHOLDER_MAX 128 /* BlurHash */
 #define RECORD_DOMINANT_SIZE 8 /* "#rrggbb" and the NUL */
+/* Decoder warnings of a damaged but decodable image: at most this many
+ * distinct lines of at most RECORD_WARNING_MAX - 1 printable bytes. */
+#define RECORD_WARNINGS_MAX 8
+#define RECORD_WARNING_MAX 160
 
 enum record_status {
 	RECORD_PENDING,
@@ -82,6 +86,10 @@ struct record {
 	char placeholder
 	    [RECORD_PLACEHOLDER_MAX]; /* BlurHash of the smallest variant */
 	char dominant[RECORD_DOMINANT_SIZE]; /* "#rrggbb" */
+	/* what the decoder reported about a damaged image it still decoded
+	 * (this image's own lines only), JSON "warnings": [] when none */
+	size_t n_warnings;
+	char warnings[RECORD_WARNINGS_MAX][RECORD_WARNING_MAX];
 	int64_t version;
 	size_t n_variants;
 	struct record_variant variants[RECORD_VARIANTS_MAX];

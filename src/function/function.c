@@ -252,6 +252,12 @@ fill_record(const struct function *p, struct record *r,
 	function_record_set_image(r, &res->info);
 	util_strlcpy(r->placeholder, res->placeholder, sizeof(r->placeholder));
 	util_strlcpy(r->dominant, res->dominant, sizeof(r->dominant));
+	_Static_assert(sizeof(r->warnings) == sizeof(res->warnings),
+		       "record and result warnings have one shape");
+	r->n_warnings = res->n_warnings < RECORD_WARNINGS_MAX
+			    ? res->n_warnings
+			    : RECORD_WARNINGS_MAX;
+	memcpy(r->warnings, res->warnings, sizeof(r->warnings));
 	r->n_variants = 0;
 	for (size_t i = 0; i < res->n && i < RECORD_VARIANTS_MAX; i++) {
 		const struct imgproc_variant *v = &res->variants[i];

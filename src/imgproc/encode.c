@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "imgproc/vipsmsg.h"
 #include "imgproc/vipsutil.h"
 
 /* Metadata that describes pixels and is kept. */
@@ -77,7 +78,7 @@ encode_exif_ascii(VipsImage *im, const char *field, char *out, size_t out_len)
 	out[0] = '\0';
 	if (vips_image_get_typeof(im, field) == 0 ||
 	    vips_image_get_string(im, field, &s) != 0 || s == NULL) {
-		vips_error_clear();
+		vipsmsg_clear();
 		return 0;
 	}
 	/* libvips writes "RAW (SHOWN, ASCII, N components, M bytes)": RAW is

@@ -12,8 +12,10 @@
  *   variant is small); the caller stores them.
  *
  * Errors: IP_EMEDIA (not an image we may load), IP_EUNPROCESSABLE (too
- * many pixels/pages, corrupt or truncated data), IP_ETIMEOUT (the per-image
- * time limit cancelled the work), IP_ENOMEM.
+ * many pixels/pages, a decode needing more than limits.max_image_memory,
+ * corrupt or truncated data), IP_ETIMEOUT (the per-image time limit
+ * cancelled the work), IP_ENOMEM.  Every message (err, warnings) holds
+ * only what this call's own image produced, whatever runs beside it.
  *
  * Thread-safety: one struct imgproc is shared by all workers; process may
  * run on many threads at once (the watermark cache is locked inside).
@@ -63,6 +65,11 @@ struct imgproc_result {
 	struct imgproc_variant variants[RECORD_VARIANTS_MAX];
 	char placeholder[RECORD_PLACEHOLDER_MAX]; /* BlurHash, may be empty */
 	char dominant[RECORD_DOMINANT_SIZE]; /* "#rrggbb", may be empty */
+	/* The decoder's complaints about a damaged image it still decoded
+	 * (limits.fail_on below "warning"): this job's lines only,
+	 * sanitised.  Plain arrays so a result copies as bytes. */
+	size_t n_warnings;
+	char warnings[RECORD_WARNINGS_MAX][RECORD_WARNING_MAX];
 };
 
 struct imgproc_ops {

@@ -60,9 +60,11 @@
 
 #include "core/log.h"
 #include "core/util.h"
+#include "imgproc/decodemem.h"
 #include "imgproc/encode.h"
 #include "imgproc/placeholder.h"
 #include "imgproc/sniff.h"
+#include "imgproc/vipsmsg.h"
 #include "imgproc/vipsutil.h"
 #include "imgproc/watermark.h"
 
@@ -83,10 +85,12 @@ struct imgproc_vips {
 	int64_t max_pixels;
 	int64_t max_total_pixels;
 	int max_pages;
+	int64_t max_image_memory;
 	int timeout_s;
 	bool allow_svg;
 	bool allow_pdf;
 	VipsFailOn fail_on;
+	bool fail_on_warning; /* a warning fails the job */
 	double background[3];
 	bool keep_copyright;
 	bool progressive;
@@ -108,6 +112,7 @@ struct job {
 	bool has_icc;
 	bool is_cmyk;
 	bool flatten_early; /* alpha, but every variant is JPEG */
+	int64_t decode_bytes; /* decodemem_estimate */
 	char artist[RIGHTS_MAX];
 	char copyright[RIGHTS_MAX];
 	struct vipsutil_deadline deadline;
@@ -125,6 +130,7 @@ imgproc_vips_init_once(void)
 	}
 	vips_block_untrusted_set(TRUE);
 	vips_leak_set(FALSE);
+	vipsmsg_init();
 }
 
 static struct imgproc_vips *
@@ -266,9 +272,10 @@ info_fill(VipsImage *img, const struct format *sn, struct image_info *info)
 }
 
 static int
-check_limits(struct imgproc_vips *p, const struct image_info *info,
+check_limits(struct imgproc_vips *p, const struct job *job,
 	     struct ip_error *err)
 {
+	const struct image_info *info = &job->info;
 	int64_t frame = (int64_t)info->width * info->height;
 	int64_t total;
 
@@ -296,6 +303,16 @@ check_limits(struct imgproc_vips *p, const struct image_info *info,
 				    "(limits.max_total_pixels)",
 				    (long long)total, info->pages,
 				    (long long)p->max_total_pixels);
+	if (job->decode_bytes > p->max_image_memory)
+		return ip_error_set(
+		    err, IP_EUNPROCESSABLE,
+		    "decoding this %dx%d %s %s would need %lld MiB at once, "
+		    "above the limit of %lld MiB (limits.max_image_memory)",
+		    info->width, info->height,
+		    strcmp(info->format, "jpeg") == 0 ? "progressive"
+						      : "interlaced",
+		    info->format, (long long)(job->decode_bytes >> 20),
+		    (long long)(p->max_image_memory >> 20));
 	return IP_OK;
 }
 
@@ -317,6 +334,7 @@ open_job(struct imgproc_vips *p, int fd, struct job *job, struct ip_error *err)
 	info_fill(hdr, &job->sn, &job->info);
 	job->has_icc = vips_image_get_typeof(hdr, VIPS_META_ICC_NAME) != 0;
 	job->is_cmyk = hdr->Type == VIPS_INTERPRETATION_CMYK;
+	job->decode_bytes = decodemem_estimate(fd, job->sn.format, hdr);
 	if (p->keep_copyright) {
 		encode_exif_ascii(hdr, "exif-ifd0-Artist", job->artist,
 				  sizeof(job->artist));
@@ -324,7 +342,7 @@ open_job(struct imgproc_vips *p, int fd, struct job *job, struct ip_error *err)
 				  sizeof(job->copyright));
 	}
 	g_object_unref(hdr);
-	return check_limits(p, &job->info, err);
+	return check_limits(p, job, err);
 }
 
 static int
@@ -332,11 +350,14 @@ imgproc_vips_probe(struct imgproc *base, int fd, struct image_info *out,
 		   struct ip_error *err)
 {
 	struct imgproc_vips *p = imgproc_vips_cast(base);
+	struct vipsmsg msgs;
 	struct job job;
 	int rc;
 
 	memset(&job, 0, sizeof(job));
+	vipsmsg_begin(&msgs);
 	rc = open_job(p, fd, &job, err);
+	vipsmsg_end(&msgs);
 	*out = job.info;
 	return rc;
 }
@@ -649,7 +670,10 @@ decode_base(struct imgproc_vips *p, int fd, struct job *job, int base_w,
 			      "cannot convert image");
 		goto out;
 	}
-	mem = to_memory(job, sized);
+	/* On this thread, so the decoder's messages are this job's. */
+	mem = vipsutil_pull(sized, &job->deadline);
+	if (mem != NULL)
+		vipsutil_deadline_attach(&job->deadline, mem);
 	if (mem == NULL) {
 		rc = job_fail(job, err, IP_EUNPROCESSABLE,
 			      "cannot decode image");
@@ -913,18 +937,36 @@ placeholder_fill(struct imgproc_vips *p, VipsImage *shown,
 		res->dominant[0] = '\0';
 out:
 	if (px == NULL)
-		vips_error_clear(); /* the placeholder is optional */
+		vipsmsg_clear(); /* the placeholder is optional */
 	g_free(px);
 	VIPSUTIL_UNREF(small);
 	VIPSUTIL_UNREF(flat);
 }
 
+/* The decode is done: what the decoder complained of without failing
+ * becomes the result's warnings, or the job's failure when
+ * limits.fail_on = warning. */
 static int
-imgproc_vips_process(struct imgproc *ip, int fd,
-		     const struct variant_spec *specs, size_t n_specs,
-		     struct imgproc_result *res, struct ip_error *err)
+decode_warnings(struct imgproc_vips *p, struct vipsmsg *msgs,
+		struct imgproc_result *res, struct ip_error *err)
 {
-	struct imgproc_vips *p = imgproc_vips_cast(ip);
+	_Static_assert(sizeof(res->warnings) == sizeof(msgs->warnings),
+		       "a result holds every captured warning");
+	vipsmsg_errors_to_warnings(msgs);
+	if (msgs->n_warnings > 0 && p->fail_on_warning)
+		return vipsutil_error(err, IP_EUNPROCESSABLE,
+				      "damaged image data (limits.fail_on = "
+				      "warning)");
+	res->n_warnings = (size_t)msgs->n_warnings;
+	memcpy(res->warnings, msgs->warnings, sizeof(res->warnings));
+	return IP_OK;
+}
+
+static int
+process_job(struct imgproc_vips *p, int fd, const struct variant_spec *specs,
+	    size_t n_specs, struct imgproc_result *res, struct vipsmsg *msgs,
+	    struct ip_error *err)
+{
 	struct plan plans[RECORD_VARIANTS_MAX];
 	struct job job;
 	VipsImage *base = NULL;
@@ -988,6 +1030,8 @@ imgproc_vips_process(struct imgproc *ip, int fd,
 	}
 
 	rc = decode_base(p, fd, &job, base_w, base_h, frames, &base, err);
+	if (rc == IP_OK)
+		rc = decode_warnings(p, msgs, res, err);
 	if (rc != IP_OK)
 		goto out;
 
@@ -1023,6 +1067,21 @@ out:
 		imgproc_result_clear(res);
 		res->info = keep;
 	}
+	return rc;
+}
+
+static int
+imgproc_vips_process(struct imgproc *ip, int fd,
+		     const struct variant_spec *specs, size_t n_specs,
+		     struct imgproc_result *res, struct ip_error *err)
+{
+	struct vipsmsg msgs;
+	int rc;
+
+	vipsmsg_begin(&msgs);
+	rc = process_job(imgproc_vips_cast(ip), fd, specs, n_specs, res, &msgs,
+			 err);
+	vipsmsg_end(&msgs);
 	return rc;
 }
 
@@ -1099,11 +1158,14 @@ imgproc_vips_open(const struct config *cfg, struct imgproc **out,
 	p->max_total_pixels =
 	    cfg->max_total_pixels > 0 ? cfg->max_total_pixels : INT64_MAX;
 	p->max_pages = cfg->max_pages > 0 ? cfg->max_pages : 1;
+	p->max_image_memory =
+	    cfg->max_image_memory > 0 ? cfg->max_image_memory : INT64_MAX;
 	p->timeout_s = cfg->timeout_s;
 	p->allow_svg = cfg->allow_svg;
 	p->allow_pdf = cfg->allow_pdf;
 	p->keep_copyright = cfg->keep_copyright;
 	p->progressive = cfg->progressive;
+	p->fail_on_warning = cfg->fail_on == FAIL_ON_WARNING;
 	if (vips_fail_on(cfg->fail_on, &p->fail_on) != 0) {
 		rc =
 		    ip_error_set(err, IP_EINVAL, "limits.fail_on: bad value %d",

@@ -1,6 +1,9 @@
 /*
  * vipsutil.c - libvips error and time-limit glue (see vipsutil.h).
  *
+ * The job's own decode is pulled on the job's thread (vipsutil_pull), so
+ * what the decoder says reaches that job's capture (vipsmsg.h).
+ *
  * Why "eval" + kill: libvips computes lazily in a thread pool and reports
  * progress through the "eval" signal of the images it evaluates (and of
  * the images upstream that asked for progress).  Setting the kill flag from
@@ -18,6 +21,7 @@
 
 #include "core/log.h"
 #include "core/util.h"
+#include "imgproc/vipsmsg.h"
 
 struct fd_reader {
 	int fd;
@@ -104,29 +108,84 @@ int
 vipsutil_error(struct ip_error *err, int code, const char *what)
 {
 	char msg[IP_ERROR_MSG_MAX];
-	const char *buf = vips_error_buffer();
-	size_t n = 0;
 
-	/* libvips messages are "domain: text\n" lines; keep them on one line
-	 * and drop the trailing newline. */
-	for (const char *p = buf;
-	     p != NULL && *p != '\0' && n + 1 < sizeof(msg); p++) {
-		if (*p == '\n') {
-			if (p[1] == '\0')
-				break;
-			if (n + 3 >= sizeof(msg))
-				break;
-			msg[n++] = ';';
-			msg[n++] = ' ';
-			continue;
-		}
-		msg[n++] = (*p >= 0x20 && *p < 0x7f) ? *p : '?';
-	}
-	msg[n] = '\0';
-	vips_error_clear();
-	if (n == 0)
+	vipsmsg_take(msg, sizeof(msg));
+	if (msg[0] == '\0')
 		return ip_error_set(err, code, "%s", what);
 	return ip_error_set(err, code, "%s: %s", what, msg);
+}
+
+/* Header fields libvips keeps in the image struct, not as metadata. */
+static const char *const pull_builtin[] = {
+    "width",   "height",  "bands", "format", "coding",	"interpretation",
+    "xoffset", "yoffset", "xres",  "yres",   "filename"};
+
+static void *
+pull_copy_meta(VipsImage *in, const char *name, GValue *value, void *out)
+{
+	(void)in;
+	for (size_t i = 0; i < UTIL_ARRAY_LEN(pull_builtin); i++)
+		if (strcmp(name, pull_builtin[i]) == 0)
+			return NULL;
+	vips_image_set(out, name, value);
+	return NULL;
+}
+
+static void
+pull_free(VipsImage *image, void *buf)
+{
+	(void)image;
+	g_free(buf);
+}
+
+/* Not vips_image_copy_memory's way (a "t" image written from a linked
+ * pipeline): that keeps links to the upstream images, which libvips only
+ * breaks with private calls.  A plain buffer wrapped afterwards has no
+ * link to the decoder at all. */
+VipsImage *
+vipsutil_pull(VipsImage *in, struct vipsutil_deadline *d)
+{
+	size_t line = VIPS_IMAGE_SIZEOF_LINE(in);
+	size_t size = VIPS_IMAGE_SIZEOF_IMAGE(in);
+	VipsRegion *reg = vips_region_new(in);
+	VipsImage *out = NULL;
+	VipsPel *buf = g_try_malloc(size > 0 ? size : 1);
+	int tw, th, rows;
+
+	if (reg == NULL || buf == NULL) {
+		vips_error("imgpipe", "out of memory for %zu bytes", size);
+		goto fail;
+	}
+	vips_get_tile_size(in, &tw, &th, &rows);
+	if (rows < 1)
+		rows = 16;
+	for (int y = 0; y < in->Ysize; y += rows) {
+		VipsRect r = {0, y, in->Xsize,
+			      rows < in->Ysize - y ? rows : in->Ysize - y};
+
+		if (vipsutil_deadline_over(d) || vips_region_prepare(reg, &r))
+			goto fail;
+		for (int i = 0; i < r.height; i++)
+			memcpy(buf + line * (size_t)(y + i),
+			       VIPS_REGION_ADDR(reg, 0, y + i), line);
+	}
+	out = vips_image_new_from_memory(buf, size, in->Xsize, in->Ysize,
+					 in->Bands, in->BandFmt);
+	if (out == NULL)
+		goto fail;
+	g_signal_connect(out, "postclose", G_CALLBACK(pull_free), buf);
+	buf = NULL;
+	out->Type = in->Type;
+	out->Coding = in->Coding;
+	out->Xres = in->Xres;
+	out->Yres = in->Yres;
+	out->Xoffset = in->Xoffset;
+	out->Yoffset = in->Yoffset;
+	vips_image_map(in, pull_copy_meta, out);
+fail:
+	g_free(buf);
+	VIPSUTIL_UNREF(reg);
+	return out;
 }
 
 static void
@@ -181,7 +240,7 @@ vipsutil_deadline_over(struct vipsutil_deadline *d)
 int
 vipsutil_deadline_error(struct vipsutil_deadline *d, struct ip_error *err)
 {
-	vips_error_clear();
+	vipsmsg_clear();
 	return ip_error_set(err, IP_ETIMEOUT,
 			    "image processing took longer than the limit of "
 			    "%d s (limits.timeout) and was cancelled",

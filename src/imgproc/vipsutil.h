@@ -2,9 +2,10 @@
  * vipsutil.h - small glue between libvips and imgpipe's conventions,
  * shared by the files of src/imgproc/ (never included outside it).
  *
- * - vipsutil_error: move libvips' process-wide error buffer into a
- *   caller's struct ip_error and clear it, so no global error state leaks
- *   out of the module.
+ * - vipsutil_error: put the job's captured libvips messages (vipsmsg.h)
+ *   into a caller's struct ip_error, so no global error state leaks out
+ *   of the module.
+ * - vipsutil_pull: decode on the job's own thread.
  * - struct vipsutil_deadline: the per-image time limit.  Attached to the
  *   root images of a job, it watches libvips' "eval" progress signal and
  *   kills the computation once the deadline passes; every pipeline built
@@ -37,9 +38,16 @@ struct vipsutil_deadline {
  * the caller unrefs.  fd must stay open while the source lives. */
 VipsSource *vipsutil_source_fd(int fd);
 
-/* Set err to code with "what: <libvips message>" and clear libvips' error
- * buffer.  Returns code. */
+/* Set err to code with "what: <libvips message>": the job's captured
+ * lines (vipsmsg_take), or libvips' shared buffer outside a job.
+ * Returns code. */
 int vipsutil_error(struct ip_error *err, int code, const char *what);
+
+/* Compute in into a new memory image on the calling thread, strip by
+ * strip from the top (no libvips worker thread), so whatever the
+ * decoders say is said on this thread.  Stops between strips once d
+ * expires (d may be NULL).  NULL on failure (libvips error said). */
+VipsImage *vipsutil_pull(VipsImage *in, struct vipsutil_deadline *d);
 
 void vipsutil_deadline_init(struct vipsutil_deadline *d, int timeout_s);
 /* Watch image: from now on any evaluation of it (or of a pipeline built

@@ -417,6 +417,50 @@ parse_i64(const char *s, int64_t *out)
 	return 0;
 }
 
+/* What a setting of d's type accepts, for the error of a bad value. */
+static void
+valid_values(const struct key_def *d, char *buf, size_t len)
+{
+	const char *const *names = NULL;
+	size_t n = 0;
+	size_t used = 0;
+
+	switch (d->type) {
+	case KEY_ENUM:
+		names = d->names;
+		while (names[n] != NULL)
+			n++;
+		break;
+	case KEY_FIT:
+		names = fit_names;
+		n = UTIL_ARRAY_LEN(fit_names);
+		break;
+	case KEY_GRAVITY:
+		names = gravity_names;
+		n = UTIL_ARRAY_LEN(gravity_names);
+		break;
+	case KEY_LEVEL:
+		snprintf(buf, len, "debug, info, warn, error, quiet");
+		return;
+	case KEY_BOOL:
+		snprintf(buf, len, "true or false (also yes/no, on/off, 1/0)");
+		return;
+	case KEY_FORMAT:
+		snprintf(buf, len, "jpeg (or jpg), webp, avif, png, gif, auto");
+		return;
+	case KEY_SIZE:
+		snprintf(buf, len, "a size in bytes, with K, M or G");
+		return;
+	default:
+		snprintf(buf, len, "a number");
+		return;
+	}
+	buf[0] = '\0';
+	for (size_t i = 0; i < n && used < len; i++)
+		used += (size_t)snprintf(buf + used, len - used, "%s%s",
+					 i > 0 ? ", " : "", names[i]);
+}
+
 static int
 set_value(const struct key_def *d, void *base, const char *section,
 	  const char *value, struct ip_error *err)
@@ -500,8 +544,18 @@ set_value(const struct key_def *d, void *base, const char *section,
 		return IP_OK;
 	}
 bad:
-	return ip_error_set(err, IP_EINVAL, "%s.%s: invalid value '%.64s'",
-			    section, d->key, value);
+	if (d->type == KEY_STR)
+		return ip_error_set(err, IP_EINVAL,
+				    "%s.%s: invalid value '%.64s'", section,
+				    d->key, value);
+	{
+		char valid[256];
+
+		valid_values(d, valid, sizeof(valid));
+		return ip_error_set(err, IP_EINVAL,
+				    "%s.%s: invalid value '%.64s'; valid: %s",
+				    section, d->key, value, valid);
+	}
 range:
 	return ip_error_set(err, IP_EINVAL,
 			    "%s.%s: %.64s is out of range [%g, %g]", section,

@@ -123,6 +123,29 @@ test_config_semicolon_comments(void **state)
 	assert_string_equal(c.watermark.text, "a;b");
 }
 
+/* A bad value of a setting with a fixed set says which values are. */
+static void
+test_config_names_valid_values(void **state)
+{
+	struct config c;
+	struct ip_error e;
+
+	(void)state;
+	config_defaults(&c);
+	assert_int_equal(config_set(&c, "server", "bytes", "fast", &e),
+			 IP_EINVAL);
+	assert_non_null(strstr(e.msg, "valid: auto, stream, redirect"));
+	assert_int_equal(config_set(&c, "variant.thumb", "fit", "contain", &e),
+			 IP_EINVAL);
+	assert_non_null(strstr(e.msg, "valid: inside, cover, fill"));
+	assert_int_equal(config_set(&c, "output", "progressive", "maybe", &e),
+			 IP_EINVAL);
+	assert_non_null(strstr(e.msg, "true or false"));
+	assert_int_equal(config_set(&c, "server", "auth", "yes", &e),
+			 IP_EINVAL);
+	assert_non_null(strstr(e.msg, "valid: auto, on, off"));
+}
+
 static void
 test_config_rejects(void **state)
 {
@@ -712,6 +735,7 @@ main(void)
 	    cmocka_unit_test(test_config_precedence),
 	    cmocka_unit_test(test_config_rejects),
 	    cmocka_unit_test(test_config_semicolon_comments),
+	    cmocka_unit_test(test_config_names_valid_values),
 	    cmocka_unit_test(test_config_bad_file),
 	    cmocka_unit_test(test_event_roundtrip),
 	    cmocka_unit_test(test_event_foreign_shapes),

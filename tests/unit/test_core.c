@@ -127,23 +127,25 @@ test_config_semicolon_comments(void **state)
 static void
 test_config_names_valid_values(void **state)
 {
+	static const struct {
+		const char *section, *key, *value, *says;
+	} cases[] = {
+	    {"server", "bytes", "fast", "valid: auto, stream, redirect"},
+	    {"variant.thumb", "fit", "contain", "valid: inside, cover, fill"},
+	    {"output", "progressive", "maybe", "true or false"},
+	    {"server", "auth", "yes", "valid: auto, on, off"},
+	};
 	struct config c;
 	struct ip_error e;
 
 	(void)state;
 	config_defaults(&c);
-	assert_int_equal(config_set(&c, "server", "bytes", "fast", &e),
-			 IP_EINVAL);
-	assert_non_null(strstr(e.msg, "valid: auto, stream, redirect"));
-	assert_int_equal(config_set(&c, "variant.thumb", "fit", "contain", &e),
-			 IP_EINVAL);
-	assert_non_null(strstr(e.msg, "valid: inside, cover, fill"));
-	assert_int_equal(config_set(&c, "output", "progressive", "maybe", &e),
-			 IP_EINVAL);
-	assert_non_null(strstr(e.msg, "true or false"));
-	assert_int_equal(config_set(&c, "server", "auth", "yes", &e),
-			 IP_EINVAL);
-	assert_non_null(strstr(e.msg, "valid: auto, on, off"));
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_int_equal(config_set(&c, cases[i].section, cases[i].key,
+					    cases[i].value, &e),
+				 IP_EINVAL);
+		assert_non_null(strstr(e.msg, cases[i].says));
+	}
 }
 
 static void

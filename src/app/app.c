@@ -7,6 +7,7 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "imgproc/imgproc.h"
+#include "imgproc/imgproc_helper.h"
 #include "objstore/objstore.h"
 #include "queue/queue.h"
 #include "table/table.h"
@@ -73,7 +74,12 @@ app_open(struct app *app, const struct config *cfg, unsigned need,
 			goto fail;
 	}
 	if (need & APP_NEED_IMG) {
-		rc = imgproc_vips_open(&app->cfg, &app->img, err);
+		/* worker.helpers: image work in sandboxed processes (the
+		 * imgpipe binary, `imgpipe __helper`); off, or in a program
+		 * that cannot be a helper (tests): in this process. */
+		rc = app->cfg.helpers && imgproc_helper_exe() != NULL
+			 ? imgproc_helper_open(&app->cfg, &app->img, err)
+			 : imgproc_vips_open(&app->cfg, &app->img, err);
 		if (rc != IP_OK)
 			goto fail;
 	}

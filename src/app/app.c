@@ -53,7 +53,9 @@ app_open(struct app *app, const struct config *cfg, unsigned need,
 	pthread_cond_init(&app->wait_cond, &ca);
 	pthread_condattr_destroy(&ca);
 
-	if (util_mkdir_p(app->cfg.data_dir) != 0) {
+	/* Only the backends keep files there (`process` opens none). */
+	if ((need & (APP_NEED_STORE | APP_NEED_TABLE | APP_NEED_QUEUE)) &&
+	    util_mkdir_p(app->cfg.data_dir) != 0) {
 		rc = ip_error_set(err, IP_EIO, "data dir %s: %s",
 				  app->cfg.data_dir, strerror(errno));
 		goto fail;

@@ -15,12 +15,11 @@
 
 #include <errno.h>
 #include <glib.h>
-#include <signal.h>
+#include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <vips/vips.h>
@@ -36,6 +35,18 @@
 /* The formats warmed up, as libvips' save suffixes. */
 static const char *const warm_suffixes[] = {".jpg", ".png",  ".webp",
 					    ".gif", ".avif", ".tif"};
+
+static const char warm_svg[] =
+    "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"64\" height=\"48\">"
+    "<rect width=\"64\" height=\"48\" fill=\"#4080c0\"/>"
+    "<text x=\"4\" y=\"30\" font-family=\"sans\">i</text></svg>";
+/* One empty 64x48 pt page. */
+static const char warm_pdf[] =
+    "%PDF-1.4\n"
+    "1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
+    "2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
+    "3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 64 48]>>endobj\n"
+    "trailer<</Root 1 0 R>>\n%%EOF\n";
 
 /* GLib aborts when an allocation fails (g_malloc): under RLIMIT_AS that
  * is "out of memory", which the host must tell from a crash. */
@@ -98,9 +109,19 @@ warm_up(struct imgproc *img, const struct config *cfg, struct ip_error *err)
 			vips_error_clear();
 			continue;
 		}
-		warm_one(img, buf, len, specs, n);
+		/* Every saver once (the first input), every loader with the
+		 * configured variants: an AVIF encode is the slow part. */
+		warm_one(img, buf, len, specs, i == 0 ? n : cfg->n_variants);
 		g_free(buf);
 	}
+	/* The gated loaders, when open: librsvg and poppler load their
+	 * own libraries and data on first use. */
+	if (cfg->allow_svg)
+		warm_one(img, warm_svg, sizeof(warm_svg) - 1, specs,
+			 cfg->n_variants);
+	if (cfg->allow_pdf)
+		warm_one(img, warm_pdf, sizeof(warm_pdf) - 1, specs,
+			 cfg->n_variants);
 out:
 	vips_error_clear();
 	if (alpha != NULL)
@@ -177,9 +198,11 @@ imgproc_helper_main(void)
 	struct ip_error err;
 	int rc;
 
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (getppid() == 1)
-		_exit(1); /* the host died before we were told to */
+	/* No PR_SET_PDEATHSIG: its "parent" is the host thread that
+	 * spawned us, and slots pass between worker threads.  A host that
+	 * dies closes the socket instead: an idle helper reads EOF and
+	 * exits, a busy one fails to send its result (or meets its CPU
+	 * limit) and exits. */
 	close_range(HELPER_FD + 1, ~0U, 0);
 	if (cfg == NULL || job == NULL || read_hello(cfg) != 0)
 		_exit(1);
@@ -188,6 +211,9 @@ imgproc_helper_main(void)
 							  : LOG_FORMAT_TEXT);
 	g_log_set_default_handler(on_glib_log, NULL);
 	ip_error_clear(&err);
+	/* Messages in English, as the host's: a translated lookup would
+	 * open message catalogues after confinement. */
+	setlocale(LC_MESSAGES, "C");
 	rc = imgproc_vips_open(cfg, &img, &err);
 	if (rc == IP_OK)
 		rc = warm_up(img, cfg, &err);

@@ -12,8 +12,9 @@
  *
  * One exception, because Pango/FreeType open the watermark's font file
  * again for every new size they render (a mark's size follows the
- * variant's): open/openat/access of a file in a short list, opened
- * read-only before the filter (the fonts fontconfig sorts first for
+ * variant's), and glibc reads two /proc and /sys files lazily:
+ * open/openat/access of a file in a short list, opened read-only before
+ * the filter (those two, the fonts fontconfig sorts first for
  * watermark.font), trap (SIGSYS handler) instead of killing, and the
  * handler answers with a duplicate of the descriptor opened earlier (a
  * "broker" in the process, as Chromium's sandbox does).  Any other path,
@@ -325,6 +326,11 @@ install_filter(const struct config *cfg, struct ip_error *err)
 	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
 	int rc = 0;
 
+	/* glibc reads these lazily (malloc, when a thread's heap shrinks;
+	 * sysconf for the processor count): found by the imgproc suite
+	 * under MALLOC_PERTURB_ through helpers. */
+	preopen_add("/proc/sys/vm/overcommit_memory");
+	preopen_add("/sys/devices/system/cpu/online");
 	preopen_fonts(cfg);
 	if (ctx == NULL)
 		return ip_error_set(err, IP_EIO, "seccomp_init failed");

@@ -403,6 +403,15 @@ part_serve() {
 		say "serve: RSS soak, $BENCH_SOAK_S s at saturation"
 		lg soak -m closed -c "$BENCH_SAT_CLIENTS" -n 100000 -d "$BENCH_SOAK_S" -p "$SPID" -s "$RAW/serve-soak-rss.tsv" "${IMGS[@]}"
 		hwm soak
+		# liborc SIMD is on by default since image work moved into
+		# helpers (docs/IMAGES.md): a crash costs one retried job, and
+		# this counts them over the whole 2-worker run.  The 30-minute
+		# soak of the issue: BENCH_SOAK_S=1800 make bench (not in CI).
+		printf 'helper crashes (serve, 2 workers, %s s soak)\t%s\n' \
+			"$BENCH_SOAK_S" \
+			"$(grep -c 'image helper .*crashed' "$WORK/serve-w2.err" || true)" \
+			> "$RAW/serve-helper-crashes.tsv"
+		say "serve: $(cut -f2 "$RAW/serve-helper-crashes.tsv") helper crash(es) during the run"
 	fi
 	alive soak && stop_pid "$SPID"
 	say "serve: imgpipe serve --workers 1"

@@ -10,7 +10,8 @@ set -euo pipefail
 
 build_pkgs=(gcc make pkg-config meson ninja-build libvips-dev
 	libmicrohttpd-dev libsqlite3-dev libjansson-dev libglib2.0-dev
-	libcurl4-openssl-dev libhiredis-dev fonts-dejavu-core)
+	libcurl4-openssl-dev libhiredis-dev libseccomp-dev libfontconfig-dev libpango1.0-dev
+	fonts-dejavu-core)
 # awscli: the distributed tests drive radosgw with Debian's /usr/bin/aws
 # (a pip-installed aws-cli v1 sends trailers radosgw refuses).  The peer
 # servers install themselves (../shared/peers/servers: radosgw, redis,

@@ -17,6 +17,8 @@
 #include "core/urlsign.h"
 #include "core/util.h"
 #include "imgproc/imgproc.h"
+#include "imgproc/helper_child.h"
+#include "imgproc/imgproc_helper.h"
 #include "objstore/objstore.h"
 #include "app/admin.h"
 #include "app/app.h"
@@ -638,6 +640,10 @@ main(int argc, char **argv)
 			return rc;
 		}
 	}
+	/* Hidden: an image helper started by the host (imgproc_helper.h). */
+	if (argc == 2 && strcmp(argv[1], "__helper") == 0)
+		imgproc_helper_main();
+	imgproc_helper_set_exe("/proc/self/exe");
 	if (argc < 2) {
 		usage(stderr);
 		return 2;

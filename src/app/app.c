@@ -7,6 +7,7 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "imgproc/imgproc.h"
+#include "imgproc/imgproc_helper.h"
 #include "objstore/objstore.h"
 #include "queue/queue.h"
 #include "table/table.h"
@@ -52,7 +53,9 @@ app_open(struct app *app, const struct config *cfg, unsigned need,
 	pthread_cond_init(&app->wait_cond, &ca);
 	pthread_condattr_destroy(&ca);
 
-	if (util_mkdir_p(app->cfg.data_dir) != 0) {
+	/* Only the backends keep files there (`process` opens none). */
+	if ((need & (APP_NEED_STORE | APP_NEED_TABLE | APP_NEED_QUEUE)) &&
+	    util_mkdir_p(app->cfg.data_dir) != 0) {
 		rc = ip_error_set(err, IP_EIO, "data dir %s: %s",
 				  app->cfg.data_dir, strerror(errno));
 		goto fail;
@@ -73,7 +76,12 @@ app_open(struct app *app, const struct config *cfg, unsigned need,
 			goto fail;
 	}
 	if (need & APP_NEED_IMG) {
-		rc = imgproc_vips_open(&app->cfg, &app->img, err);
+		/* worker.helpers: image work in sandboxed processes (the
+		 * imgpipe binary, `imgpipe __helper`); off, or in a program
+		 * that cannot be a helper (tests): in this process. */
+		rc = app->cfg.helpers && imgproc_helper_exe() != NULL
+			 ? imgproc_helper_open(&app->cfg, &app->img, err)
+			 : imgproc_vips_open(&app->cfg, &app->img, err);
 		if (rc != IP_OK)
 			goto fail;
 	}

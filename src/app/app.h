@@ -56,7 +56,7 @@ struct app {
 };
 
 /* What a process needs: the gateway needs store+table+queue+img (probe),
- * a worker store+table+queue+img, `process` store+img only. */
+ * a worker store+table+queue+img, `process` img only. */
 enum app_need {
 	APP_NEED_STORE = 1,
 	APP_NEED_TABLE = 2,

@@ -138,6 +138,11 @@ static const struct key_def key_table[] = {
     {"worker", "vips_threads", KEY_INT, CFG(vips_threads), 0, 64, NULL},
     {"worker", "vips_cache_mb", KEY_INT, CFG(vips_cache_mb), 0, 65536, NULL},
     {"worker", "vips_vector", KEY_BOOL, CFG(vips_vector), 0, 0, NULL},
+    {"worker", "helpers", KEY_BOOL, CFG(helpers), 0, 0, NULL},
+    {"worker", "helper_jobs", KEY_INT, CFG(helper_jobs), 0, 1000000, NULL},
+    {"worker", "helper_memory_mb", KEY_INT, CFG(helper_memory_mb), 0, 1048576,
+     NULL},
+    {"worker", "helper_seccomp", KEY_BOOL, CFG(helper_seccomp), 0, 0, NULL},
     {"worker", "events_port", KEY_INT, CFG(events_port), 0, 65535, NULL},
 
     {"output", "background", KEY_STR, CFG(background), 0, 0, NULL},
@@ -308,6 +313,12 @@ config_defaults(struct config *cfg)
 	cfg->visibility_s = 120;
 	cfg->vips_threads = 1;
 	cfg->vips_cache_mb = 0;
+	/* liborc SIMD: a crash now costs one retried job (helpers). */
+	cfg->vips_vector = true;
+	cfg->helpers = true;
+	cfg->helper_jobs = 500;
+	cfg->helper_memory_mb = 2048;
+	cfg->helper_seccomp = true;
 
 	util_strlcpy(cfg->background, "#ffffff", sizeof(cfg->background));
 	cfg->keep_copyright = false;

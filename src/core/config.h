@@ -194,6 +194,12 @@ struct config {
 	int vips_threads; /* libvips threads per worker */
 	int vips_cache_mb; /* 0 = operation cache off */
 	bool vips_vector; /* liborc SIMD in libvips (see IMAGES.md) */
+	/* Image work in sandboxed helper processes (imgproc_helper.h);
+	 * `imgpipe lambda` forces it off. */
+	bool helpers;
+	int helper_jobs; /* jobs before a helper is replaced, 0 = never */
+	int helper_memory_mb; /* RLIMIT_AS of a helper, 0 = none */
+	bool helper_seccomp; /* the syscall filter (off: ASan builds) */
 	int events_port; /* `worker`: listen for pushed events */
 
 	/* [output] */

@@ -245,9 +245,9 @@ claim(struct function *p, const struct event_record *er,
 			    "record %s: too many concurrent updates", id);
 }
 
-static void
-fill_record(const struct function *p, struct record *r,
-	    const struct imgproc_result *res)
+void
+function_record_set_result(const struct config *cfg, struct record *r,
+			   const struct imgproc_result *res)
 {
 	function_record_set_image(r, &res->info);
 	util_strlcpy(r->placeholder, res->placeholder, sizeof(r->placeholder));
@@ -265,7 +265,7 @@ fill_record(const struct function *p, struct record *r,
 
 		memset(rv, 0, sizeof(*rv));
 		util_strlcpy(rv->name, v->name, sizeof(rv->name));
-		util_strlcpy(rv->bucket, p->cfg->output_bucket,
+		util_strlcpy(rv->bucket, cfg->output_bucket,
 			     sizeof(rv->bucket));
 		function_variant_key(r->id, v->name,
 				     config_format_ext(v->format), rv->key,
@@ -325,7 +325,7 @@ finish(struct function *p, struct record *r, const struct imgproc_result *res,
 	for (int i = 0; i < CONFLICT_RETRIES; i++) {
 		int rc;
 
-		fill_record(p, r, res);
+		function_record_set_result(p->cfg, r, res);
 		r->status = RECORD_DONE;
 		r->error[0] = '\0';
 		r->processed_at = util_now_ms();
@@ -341,7 +341,7 @@ finish(struct function *p, struct record *r, const struct imgproc_result *res,
 			return IP_OK;
 		fresh.attempts =
 		    r->attempts > fresh.attempts ? r->attempts : fresh.attempts;
-		if (fresh.sha256[0] == '\0') { /* original_facts' */
+		if (fresh.sha256[0] == '\0') { /* function_original_facts' */
 			util_strlcpy(fresh.sha256, r->sha256,
 				     sizeof(fresh.sha256));
 			fresh.bytes = r->bytes;
@@ -389,8 +389,8 @@ check_size(struct function *p, const struct objstore_stat *st,
 /* The original's own size and SHA-256, when the record does not have
  * them: an object that came without the gateway (a presigned PUT, any S3
  * client) carries only the client's word or the store's HEAD. */
-static int
-original_facts(int fd, struct record *r, struct ip_error *err)
+int
+function_original_facts(int fd, struct record *r, struct ip_error *err)
 {
 	GChecksum *ck;
 	char buf[1 << 16];
@@ -504,7 +504,7 @@ run(struct function *p, struct record *r, const struct function_invocation *inv,
 				  r->input_bucket, r->input_key);
 	}
 	if (rc == IP_OK)
-		rc = original_facts(fd, r, err);
+		rc = function_original_facts(fd, r, err);
 	if (rc == IP_OK)
 		rc = imgproc_process(p->img, fd, specs, n_specs, &res, err);
 	if (rc == IP_OK && n_specs > p->cfg->n_variants && res.n == n_specs) {
@@ -513,7 +513,7 @@ run(struct function *p, struct record *r, const struct function_invocation *inv,
 		memset(&res.variants[res.n], 0, sizeof(res.variants[0]));
 	}
 	if (rc == IP_OK) {
-		fill_record(p, r, &res);
+		function_record_set_result(p->cfg, r, &res);
 		rc = store_variants(p, r, &res, err);
 	}
 	if (rc != IP_OK)

@@ -43,6 +43,7 @@ struct objstore;
 struct table;
 struct imgproc;
 struct image_info;
+struct imgproc_result;
 struct event_record;
 struct event;
 
@@ -118,6 +119,17 @@ bool function_event_is_ours(const struct config *cfg,
  * the gateway (from the header probe) and by the function (from the
  * decode). */
 void function_record_set_image(struct record *r, const struct image_info *in);
+
+/* The one copy of a result's facts into a record: the image's (above),
+ * placeholder, dominant colour, and each variant's name, key in
+ * cfg->output_bucket ({id}/{variant}.{ext}), format, size and SHA-256.
+ * r->id must be set. */
+void function_record_set_result(const struct config *cfg, struct record *r,
+				const struct imgproc_result *res);
+
+/* The original's size and SHA-256 into r (r->bytes, r->sha256) read
+ * from fd, unless r->sha256 is already set.  IP_EIO on a read error. */
+int function_original_facts(int fd, struct record *r, struct ip_error *err);
 
 /* The deterministic id of an object version seen in an event: a ULID
  * whose time is the event's (0 if absent) and whose 80 other bits are a

@@ -599,6 +599,8 @@ lambda_open_app(struct app *app, const struct config *cfg, struct ip_error *err)
 		return ip_error_set(err, IP_ENOMEM, "out of memory");
 	o->app = app;
 	o->cfg = *cfg;
+	/* Lambda isolates each instance already: image work in-process. */
+	o->cfg.helpers = false;
 	pthread_mutex_init(&o->lock, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);

@@ -1,11 +1,16 @@
 /*
  * process.c - a host of the function: `imgpipe process FILE... -o DIR`.
  *
- * Each file takes the same path as an upload, in a private embedded
- * pipeline (fs store, sqlite table and queue) in a temporary data
- * directory: spool + commit (probe, object, record, event), then the
- * function on the queued event, then the variants copied out to DIR.
- * Nothing of the user's data directory or backends is touched.
+ * Each file costs the function's image work plus writing its variants:
+ * the file is opened read-only, its size and SHA-256 read (the record
+ * the function would write carries them), the image processor runs once
+ * for all variants (in a sandboxed helper when worker.helpers is on, as
+ * in `serve`), the variants are written to DIR/<stem>-<variant>.<ext>
+ * and the record is printed as one line of JSON.  No store, table or
+ * queue is opened and nothing is spooled, hashed twice or fsync'd: the
+ * durable ingest exists for uploads a server acknowledges, not for files
+ * the user already has.  The record's rules (facts of an image and of
+ * its variants, keys) are the function's own (function.h).
  *
  * Called by main.c on the main thread; single-threaded.
  */
@@ -17,105 +22,126 @@
 #include "core/util.h"
 #include "function/function.h"
 #include "function/ingest.h"
-#include "objstore/objstore.h"
-#include "queue/queue.h"
-#include "table/table.h"
+#include "imgproc/imgproc.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Copy one stored variant out to DIR/<stem>-<variant>.<ext>. */
+/* Write one variant to DIR/<stem>-<variant>.<ext>. */
 static int
-export_variant(struct app *app, const struct record_variant *v,
-	       const char *stem, const char *dir, struct ip_error *err)
+write_variant(const struct record_variant *rv, const struct imgproc_variant *v,
+	      const char *stem, const char *dir, struct ip_error *err)
 {
-	const char *ext = strrchr(v->key, '.');
+	const char *ext = strrchr(rv->key, '.');
 	char path[4096];
-	char buf[1 << 16];
-	int in = -1, out = -1;
-	int rc;
+	int fd;
+	int rc = IP_OK;
 
-	rc = objstore_open_read(app->store, v->bucket, v->key, &in, NULL, err);
-	if (rc != IP_OK)
-		return rc;
-	snprintf(path, sizeof(path), "%s/%s-%s%s", dir, stem, v->name,
+	snprintf(path, sizeof(path), "%s/%s-%s%s", dir, stem, rv->name,
 		 ext != NULL ? ext : "");
-	out = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (out < 0) {
-		rc = ip_error_set(err, IP_EIO, "%s: %s", path, strerror(errno));
-		goto done;
-	}
-	for (;;) {
-		ssize_t r = read(in, buf, sizeof(buf));
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0) {
-			if (r < 0)
-				rc = ip_error_set(err, IP_EIO, "read %s",
-						  v->key);
-			break;
-		}
-		if (util_write_all(out, buf, (size_t)r) != 0) {
-			rc = ip_error_set(err, IP_EIO, "write %s", path);
-			break;
-		}
-	}
-done:
-	if (in >= 0)
-		close(in);
-	if (out >= 0)
-		close(out);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return ip_error_set(err, IP_EIO, "%s: %s", path,
+				    strerror(errno));
+	if (util_write_all(fd, v->data, v->len) != 0)
+		rc = ip_error_set(err, IP_EIO, "write %s: %s", path,
+				  strerror(errno));
+	if (close(fd) != 0 && rc == IP_OK)
+		rc = ip_error_set(err, IP_EIO, "close %s: %s", path,
+				  strerror(errno));
 	return rc;
 }
 
-/* One file through the same path as an upload: spool, commit (probe,
- * object, record, event), then the function on the queued event. */
-static int
-process_one(struct app *app, const char *file, const char *tmpdir,
-	    const char *outdir, struct ip_error *err)
+/* The record the function would write for the file at path. */
+static void
+record_begin(const struct config *cfg, const char *path, struct record *r)
 {
+	unsigned char rnd[10] = {0};
+
+	memset(r, 0, sizeof(*r));
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+		log_warn("getrandom failed: ids are less random");
+	util_make_id(util_now_ms(), rnd, r->id, sizeof(r->id));
+	ingest_sanitize_name(path, (size_t)cfg->max_name_bytes, r->name,
+			     sizeof(r->name));
+	util_strlcpy(r->input_bucket, cfg->input_bucket,
+		     sizeof(r->input_bucket));
+	function_input_key(r->id, r->name, r->input_key, sizeof(r->input_key),
+			   NULL);
+	r->uploaded_at = util_now_ms();
+	r->attempts = 1;
+	r->status = RECORD_PROCESSING;
+}
+
+/* Open and check one file, run the image work into res. */
+static int
+process_image(struct app *app, const char *file, struct record *r,
+	      struct imgproc_result *res, struct ip_error *err)
+{
+	const struct config *cfg = &app->cfg;
+	struct stat st;
+	int fd = open(file, O_RDONLY | O_CLOEXEC);
+	int rc = IP_OK;
+
+	if (fd < 0)
+		return ip_error_set(err, IP_EIO, "%s", strerror(errno));
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
+		rc = ip_error_set(err, IP_EINVAL, "not a regular file");
+	else if (st.st_size > cfg->max_body_bytes)
+		rc = ip_error_set(
+		    err, IP_ETOOBIG, "%lld bytes, above limits.max_body (%lld)",
+		    (long long)st.st_size, (long long)cfg->max_body_bytes);
+	if (rc == IP_OK)
+		rc = function_original_facts(fd, r, err);
+	if (rc == IP_OK)
+		rc = imgproc_process(app->img, fd, cfg->variants,
+				     cfg->n_variants, res, err);
+	close(fd);
+	return rc;
+}
+
+/* One file: the image work, its variants written out, its record on
+ * stdout.  A failure prints no record: its reason goes to stderr. */
+static int
+process_one(struct app *app, const char *file, const char *outdir,
+	    struct ip_error *err)
+{
+	struct imgproc_result res;
 	struct record r;
-	struct queue_msg m;
-	struct function_invocation inv = {.attempt = 1, .final = true};
+	int64_t started = util_mono_ms();
 	char stem[RECORD_NAME_MAX];
 	char *json;
 	int rc;
 
-	memset(&m, 0, sizeof(m));
-	rc = ingest_file(&app->ingest, file, tmpdir, &r, err);
+	memset(&res, 0, sizeof(res));
+	record_begin(&app->cfg, file, &r);
+	rc = process_image(app, file, &r, &res, err);
+	if (rc == IP_OK) {
+		function_record_set_result(&app->cfg, &r, &res);
+		util_strlcpy(stem, r.name, sizeof(stem));
+		if (strrchr(stem, '.') != NULL)
+			*strrchr(stem, '.') = '\0';
+	}
+	for (size_t i = 0; rc == IP_OK && i < res.n; i++)
+		rc = write_variant(&r.variants[i], &res.variants[i], stem,
+				   outdir, err);
+	imgproc_result_clear(&res);
 	if (rc != IP_OK)
 		return rc;
-	rc = queue_receive(app->queue, 600, 0, &m, err);
-	if (rc == IP_OK)
-		rc = function_handle_event(&app->fn, m.body, m.len, &inv, NULL,
-					   err);
-	if (rc == IP_OK)
-		queue_delete(app->queue, &m, err);
-	queue_msg_clear(&m);
-	if (rc != IP_OK)
-		return rc;
-	rc = table_get(app->table, r.id, &r, err);
-	if (rc != IP_OK)
-		return rc;
-	util_strlcpy(stem, r.name, sizeof(stem));
-	if (strrchr(stem, '.') != NULL)
-		*strrchr(stem, '.') = '\0';
-	for (size_t i = 0; rc == IP_OK && i < r.n_variants; i++)
-		rc = export_variant(app, &r.variants[i], stem, outdir, err);
+	r.status = RECORD_DONE;
+	r.processed_at = util_now_ms();
+	r.processing_ms = util_mono_ms() - started;
 	json = record_to_string(&r);
 	if (json != NULL)
 		printf("%s\n", json);
 	free(json);
-	if (rc == IP_OK && r.status == RECORD_FAILED)
-		rc = ip_error_set(err, IP_EUNPROCESSABLE, "%s", r.error);
-	return rc;
+	return IP_OK;
 }
 
 int
@@ -123,10 +149,7 @@ process_files(const struct config *config, char *const *files, int n_files,
 	      const char *outdir)
 {
 	struct ip_error err;
-	struct config cfg = *config;
 	struct app app;
-	char data[] = "/tmp/imgpipe-process-XXXXXX";
-	char tmpdir[sizeof(data) + 8];
 	int failures = 0;
 
 	if (util_mkdir_p(outdir) != 0) {
@@ -134,33 +157,19 @@ process_files(const struct config *config, char *const *files, int n_files,
 			strerror(errno));
 		return 1;
 	}
-	/* A private embedded pipeline in a temporary data dir. */
-	if (mkdtemp(data) == NULL) {
-		fprintf(stderr, "imgpipe process: mkdtemp: %s\n",
-			strerror(errno));
-		return 1;
-	}
-	util_strlcpy(cfg.data_dir, data, sizeof(cfg.data_dir));
-	util_strlcpy(cfg.objstore, "fs", sizeof(cfg.objstore));
-	util_strlcpy(cfg.table, "sqlite", sizeof(cfg.table));
-	util_strlcpy(cfg.queue, "sqlite", sizeof(cfg.queue));
-	if (app_open(&app, &cfg, APP_NEED_ALL, &err) != IP_OK) {
+	/* The image processor only: no store, table or queue. */
+	if (app_open(&app, config, APP_NEED_IMG, &err) != IP_OK) {
 		fprintf(stderr, "imgpipe process: %s\n", err.msg);
-		util_rm_tree(data);
 		return 1;
 	}
-	snprintf(tmpdir, sizeof(tmpdir), "%s/tmp", data);
-	util_mkdir_p(tmpdir);
 	for (int i = 0; i < n_files; i++) {
 		ip_error_clear(&err);
-		if (process_one(&app, files[i], tmpdir, outdir, &err) !=
-		    IP_OK) {
+		if (process_one(&app, files[i], outdir, &err) != IP_OK) {
 			fprintf(stderr, "imgpipe process: %s: %s\n", files[i],
 				err.msg);
 			failures++;
 		}
 	}
 	app_close(&app);
-	util_rm_tree(data);
 	return failures == 0 ? 0 : 1;
 }

@@ -1145,7 +1145,8 @@ imgproc_vips_open(const struct config *cfg, struct imgproc **out,
 	/* liborc's run-time code generation (libvips 8.14's SIMD path)
 	 * crashed the server once in ~2,900 uploads under sustained load
 	 * (segfault inside liborc, bench soak); libvips >= 8.15 replaced it
-	 * with highway.  Off by default: ~30% slower resizes, no crash. */
+	 * with highway.  On by default since image work runs in helper
+	 * processes (imgproc_helper.c): a crash there costs one attempt. */
 	vips_vector_set_enabled(cfg->vips_vector ? TRUE : FALSE);
 	vips_operation_block_set("VipsForeignLoadSvg", !cfg->allow_svg);
 	vips_operation_block_set("VipsForeignLoadPdf", !cfg->allow_pdf);

@@ -16,7 +16,10 @@
 
 #include <cmocka.h>
 
+extern char **environ;
+
 #include "core/util.h"
+#include "imgproc/imgproc_helper.h"
 
 static void *
 count_object(VipsObject *object, void *a, void *b)
@@ -69,9 +72,20 @@ imgtest_open_proc(struct imgtest *t)
 
 	imgproc_close(t->ip);
 	t->ip = NULL;
-	rc = imgproc_vips_open(&t->cfg, &t->ip, &err);
+	/* IMGPIPE_TEST_HELPERS=<imgpipe binary>: the same cases through the
+	 * sandboxed helpers (imgproc_helper.h), confinement included. */
+	if (getenv("IMGPIPE_TEST_HELPERS") != NULL) {
+		/* The explicit settings of the environment, as the binary
+		 * reads them: the ASan build's helper_memory_mb = 0. */
+		if (config_load_env(&t->cfg, environ, &err) != IP_OK)
+			fail_msg("environment: %s", err.msg);
+		imgproc_helper_set_exe(getenv("IMGPIPE_TEST_HELPERS"));
+		rc = imgproc_helper_open(&t->cfg, &t->ip, &err);
+	} else {
+		rc = imgproc_vips_open(&t->cfg, &t->ip, &err);
+	}
 	if (rc != IP_OK)
-		fail_msg("imgproc_vips_open: %s", err.msg);
+		fail_msg("imgproc open: %s", err.msg);
 }
 
 void

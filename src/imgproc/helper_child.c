@@ -1,0 +1,236 @@
+/*
+ * helper_child.c - an image helper: `imgpipe __helper` (see
+ * imgproc_helper.h and helper_proto.h).  One thread of ours (libvips may
+ * start its own): read the configuration, warm up, confine, then serve
+ * jobs until the host closes the socket or kills us.
+ *
+ * Warm-up matters because confinement forbids opening files: everything
+ * libvips, GLib, fontconfig/Pango and the codecs load lazily (modules,
+ * fonts, the watermark, ICC profiles, codec plugins) must be loaded
+ * first.  So the helper encodes a tiny image in every format it can save
+ * and runs each through the configured variants plus one variant per
+ * output format, which touches every loader, saver and the watermark.
+ */
+#include "imgproc/helper_child.h"
+
+#include <errno.h>
+#include <glib.h>
+#include <locale.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <vips/vips.h>
+
+#include "core/log.h"
+#include "core/util.h"
+#include "imgproc/helper_proto.h"
+
+/* The warm-up image: wide enough that every variant gets its watermark
+ * (watermark.c skips marks narrower than 8 pixels). */
+#define WARM_W 320
+#define WARM_H 240
+/* The formats warmed up, as libvips' save suffixes. */
+static const char *const warm_suffixes[] = {".jpg", ".png",  ".webp",
+					    ".gif", ".avif", ".tif"};
+
+static const char warm_svg[] =
+    "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"64\" height=\"48\">"
+    "<rect width=\"64\" height=\"48\" fill=\"#4080c0\"/>"
+    "<text x=\"4\" y=\"30\" font-family=\"sans\">i</text></svg>";
+/* One empty 64x48 pt page. */
+static const char warm_pdf[] =
+    "%PDF-1.4\n"
+    "1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
+    "2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
+    "3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 64 48]>>endobj\n"
+    "trailer<</Root 1 0 R>>\n%%EOF\n";
+
+/* GLib aborts when an allocation fails (g_malloc): under RLIMIT_AS that
+ * is "out of memory", which the host must tell from a crash. */
+static void
+on_glib_log(const gchar *domain, GLogLevelFlags level, const gchar *msg,
+	    gpointer data)
+{
+	(void)data;
+	if ((level & G_LOG_LEVEL_ERROR) && msg != NULL &&
+	    strstr(msg, "failed to allocate") != NULL)
+		_exit(HELPER_EXIT_OOM);
+	g_log_default_handler(domain, level, msg, NULL);
+}
+
+/* One tiny image through a spec list, from an encoded buffer. */
+static void
+warm_one(struct imgproc *img, const void *buf, size_t len,
+	 const struct variant_spec *specs, size_t n)
+{
+	struct imgproc_result res;
+	struct ip_error err;
+	int fd = memfd_create("warm", MFD_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	if (util_write_all(fd, buf, len) == 0 &&
+	    imgproc_process(img, fd, specs, n, &res, &err) == IP_OK)
+		imgproc_result_clear(&res);
+	close(fd);
+}
+
+static int
+warm_up(struct imgproc *img, const struct config *cfg, struct ip_error *err)
+{
+	struct variant_spec specs[RECORD_VARIANTS_MAX];
+	size_t n = cfg->n_variants;
+	VipsImage *base = NULL, *alpha = NULL;
+	int rc = IP_OK;
+
+	memcpy(specs, cfg->variants, n * sizeof(specs[0]));
+	for (int f = FORMAT_JPEG; f < FORMAT_AUTO && n < RECORD_VARIANTS_MAX;
+	     f++) {
+		config_variant_init(&specs[n], "warm", WARM_W / 2, WARM_W / 2,
+				    FIT_COVER, true);
+		specs[n++].format = (enum out_format)f;
+	}
+	if (vips_xyz(&base, WARM_W, WARM_H, NULL) != 0 ||
+	    vips_bandjoin_const1(base, &alpha, 255, NULL) != 0) {
+		rc = ip_error_set(err, IP_EIO, "warm-up: %s",
+				  vips_error_buffer());
+		goto out;
+	}
+	for (size_t i = 0; i < UTIL_ARRAY_LEN(warm_suffixes); i++) {
+		VipsImage *in = i % 2 == 0 ? base : alpha;
+		void *buf = NULL;
+		size_t len = 0;
+
+		if (vips_image_write_to_buffer(in, warm_suffixes[i], &buf, &len,
+					       NULL) != 0) {
+			vips_error_clear();
+			continue;
+		}
+		/* Every saver once (the first input), every loader with the
+		 * configured variants: an AVIF encode is the slow part. */
+		warm_one(img, buf, len, specs, i == 0 ? n : cfg->n_variants);
+		g_free(buf);
+	}
+	/* The gated loaders, when open: librsvg and poppler load their
+	 * own libraries and data on first use. */
+	if (cfg->allow_svg)
+		warm_one(img, warm_svg, sizeof(warm_svg) - 1, specs,
+			 cfg->n_variants);
+	if (cfg->allow_pdf)
+		warm_one(img, warm_pdf, sizeof(warm_pdf) - 1, specs,
+			 cfg->n_variants);
+out:
+	vips_error_clear();
+	if (alpha != NULL)
+		g_object_unref(alpha);
+	if (base != NULL)
+		g_object_unref(base);
+	return rc;
+}
+
+static int
+read_hello(struct config *cfg)
+{
+	struct helper_hdr h;
+
+	if (helper_recv_hdr(HELPER_FD, &h, NULL, 0) != 0 ||
+	    h.type != HELPER_HELLO || h.len != sizeof(*cfg))
+		return -1;
+	return helper_recv_body(HELPER_FD, cfg, sizeof(*cfg), 0);
+}
+
+static int
+reply(uint32_t type, int rc, const struct ip_error *err,
+      const struct imgproc_result *res)
+{
+	struct helper_reply *rp = calloc(1, sizeof(*rp));
+	int e;
+
+	if (rp == NULL)
+		_exit(HELPER_EXIT_OOM);
+	rp->rc = rc;
+	if (err != NULL)
+		rp->err = *err;
+	if (res != NULL)
+		rp->res = *res;
+	e = helper_send(HELPER_FD, type, rp, sizeof(*rp), -1);
+	free(rp);
+	return e;
+}
+
+static int
+serve_job(struct imgproc *img, const struct config *cfg, struct helper_job *job,
+	  int fd)
+{
+	struct imgproc_result res;
+	struct ip_error err;
+	int rc;
+	int e;
+
+	ip_error_clear(&err);
+	memset(&res, 0, sizeof(res));
+	helper_cpu_budget(cfg);
+	helper_fault_run(job->fault);
+	if (fd < 0 || job->n_specs > RECORD_VARIANTS_MAX)
+		rc = ip_error_set(&err, IP_EINVAL, "bad job");
+	else
+		rc = imgproc_process(img, fd, job->specs, job->n_specs, &res,
+				     &err);
+	if (fd >= 0)
+		close(fd);
+	e = reply(HELPER_RESULT, rc, &err, &res);
+	for (size_t i = 0; e == 0 && rc == IP_OK && i < res.n; i++)
+		e = helper_send(HELPER_FD, HELPER_DATA, res.variants[i].data,
+				res.variants[i].len, -1);
+	imgproc_result_clear(&res);
+	return e;
+}
+
+_Noreturn void
+imgproc_helper_main(void)
+{
+	struct config *cfg = malloc(sizeof(*cfg));
+	struct helper_job *job = malloc(sizeof(*job));
+	struct imgproc *img = NULL;
+	struct ip_error err;
+	int rc;
+
+	/* No PR_SET_PDEATHSIG: its "parent" is the host thread that
+	 * spawned us, and slots pass between worker threads.  A host that
+	 * dies closes the socket instead: an idle helper reads EOF and
+	 * exits, a busy one fails to send its result (or meets its CPU
+	 * limit) and exits. */
+	close_range(HELPER_FD + 1, ~0U, 0);
+	if (cfg == NULL || job == NULL || read_hello(cfg) != 0)
+		_exit(1);
+	log_set_level(cfg->log_level);
+	log_set_format(cfg->log_format == LOG_FORMAT_JSON ? LOG_FORMAT_JSON
+							  : LOG_FORMAT_TEXT);
+	g_log_set_default_handler(on_glib_log, NULL);
+	ip_error_clear(&err);
+	/* Messages in English, as the host's: a translated lookup would
+	 * open message catalogues after confinement. */
+	setlocale(LC_MESSAGES, "C");
+	rc = imgproc_vips_open(cfg, &img, &err);
+	if (rc == IP_OK)
+		rc = warm_up(img, cfg, &err);
+	if (rc == IP_OK)
+		rc = helper_confine(cfg, &err);
+	if (reply(HELPER_READY, rc, &err, NULL) != 0 || rc != IP_OK)
+		_exit(1);
+	for (;;) {
+		struct helper_hdr h;
+		int fd = -1;
+
+		if (helper_recv_hdr(HELPER_FD, &h, &fd, 0) != 0 ||
+		    h.type != HELPER_JOB || h.len != sizeof(*job) ||
+		    helper_recv_body(HELPER_FD, job, sizeof(*job), 0) != 0 ||
+		    serve_job(img, cfg, job, fd) != 0)
+			break;
+	}
+	/* No atexit work: it may need calls the filter forbids. */
+	_exit(0);
+}

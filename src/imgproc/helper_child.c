@@ -214,6 +214,12 @@ imgproc_helper_main(void)
 	/* Messages in English, as the host's: a translated lookup would
 	 * open message catalogues after confinement. */
 	setlocale(LC_MESSAGES, "C");
+	/* Local time without /etc/localtime: a library that formats a time
+	 * (GLib's default log handler does, for an ICC warning) would
+	 * otherwise open it lazily, after confinement.  "UTC0" is a POSIX TZ
+	 * string, so glibc reads no zone file at all. */
+	setenv("TZ", "UTC0", 1);
+	tzset();
 	rc = imgproc_vips_open(cfg, &img, &err);
 	if (rc == IP_OK)
 		rc = warm_up(img, cfg, &err);

@@ -315,10 +315,29 @@ delete_variants(struct function *p, const struct record *r)
 				r->variants[i].key, &e);
 }
 
-/* processing -> done with the variants' facts. */
+/* The record's facts of the original become those of its stripped copy
+ * v (stored by strip_store). */
+static void
+strip_facts(struct record *r, const struct imgproc_variant *v)
+{
+	r->original_stripped = true;
+	r->bytes = (int64_t)v->len;
+	util_strlcpy(r->sha256, v->sha256, sizeof(r->sha256));
+	util_strlcpy(r->content_type, format_output(v->format)->content_type,
+		     sizeof(r->content_type));
+	util_strlcpy(r->format, config_format_name(v->format),
+		     sizeof(r->format));
+	r->stored_width = v->width;
+	r->stored_height = v->height;
+	r->orientation = 1;
+}
+
+/* processing -> done with the variants' facts (and those of the
+ * stripped original, if there is one). */
 static int
 finish(struct function *p, struct record *r, const struct imgproc_result *res,
-       int64_t started_ms, struct ip_error *err)
+       const struct imgproc_variant *stripped, int64_t started_ms,
+       struct ip_error *err)
 {
 	struct record fresh;
 
@@ -326,6 +345,8 @@ finish(struct function *p, struct record *r, const struct imgproc_result *res,
 		int rc;
 
 		function_record_set_result(p->cfg, r, res);
+		if (stripped != NULL)
+			strip_facts(r, stripped);
 		r->status = RECORD_DONE;
 		r->error[0] = '\0';
 		r->processed_at = util_now_ms();
@@ -442,41 +463,24 @@ strip_spec(const struct record *r, struct variant_spec *s)
 	s->max_frames = 10000;
 }
 
-/* Replace the stored original by its stripped copy v, then say so in the
- * record.  After `done`: an event for the rewritten object (a store that
- * notifies) finds the record done and is skipped. */
-static void
-strip_replace(struct function *p, struct record *r,
-	      const struct imgproc_variant *v)
+/* Replace the stored original by its stripped copy v, before `done`
+ * records it (a `?wait=` answers with the copy's facts).  A store that
+ * notifies may announce the rewritten object while the record is still
+ * `processing`: that delivery runs the function once more on the copy,
+ * and the record ends `done` once. */
+static int
+strip_store(struct function *p, const struct record *r,
+	    const struct imgproc_variant *v, struct ip_error *err)
 {
-	const char *ct = format_output(v->format)->content_type;
-	struct objstore_put_opts opts = {.content_type = ct,
-					 .sha256_hex = v->sha256};
-	struct ip_error err;
-	int rc;
+	struct objstore_put_opts opts = {
+	    .content_type = format_output(v->format)->content_type,
+	    .sha256_hex = v->sha256};
+	int rc = objstore_put_buffer(p->store, r->input_bucket, r->input_key,
+				     v->data, v->len, &opts, err);
 
-	rc = objstore_put_buffer(p->store, r->input_bucket, r->input_key,
-				 v->data, v->len, &opts, &err);
-	for (int i = 0; rc == IP_OK && i < CONFLICT_RETRIES; i++) {
-		r->original_stripped = true;
-		r->bytes = (int64_t)v->len;
-		util_strlcpy(r->sha256, v->sha256, sizeof(r->sha256));
-		util_strlcpy(r->content_type, ct, sizeof(r->content_type));
-		util_strlcpy(r->format, config_format_name(v->format),
-			     sizeof(r->format));
-		r->stored_width = v->width;
-		r->stored_height = v->height;
-		r->orientation = 1;
-		rc = table_update(p->table, r, r->version, &err);
-		if (rc == IP_ECONFLICT)
-			rc = table_get(p->table, r->id, r, &err);
-		else
-			break;
-	}
 	if (rc != IP_OK)
-		log_error("image %s: the stripped original was not stored "
-			  "(original_stripped stays false): %s",
-			  r->id, err.msg);
+		ip_error_prefix(err, "store the stripped original");
+	return rc;
 }
 
 /* The image work of a claimed record: read, process, store, finish. */
@@ -516,9 +520,12 @@ run(struct function *p, struct record *r, const struct function_invocation *inv,
 		function_record_set_result(p->cfg, r, &res);
 		rc = store_variants(p, r, &res, err);
 	}
+	if (rc == IP_OK && stripped.data != NULL)
+		rc = strip_store(p, r, &stripped, err);
 	if (rc != IP_OK)
 		goto out;
-	rc = finish(p, r, &res, started, err);
+	rc = finish(p, r, &res, stripped.data != NULL ? &stripped : NULL,
+		    started, err);
 	if (rc == IP_ENOTFOUND) {
 		/* Deleted while we worked: take our variants back. */
 		delete_variants(p, r);
@@ -530,8 +537,6 @@ run(struct function *p, struct record *r, const struct function_invocation *inv,
 		log_info("image %s done in %lld ms (%zu variants, attempt %d)",
 			 r->id, (long long)r->processing_ms, res.n,
 			 inv->attempt);
-		if (stripped.data != NULL)
-			strip_replace(p, r, &stripped);
 		notify(p, r);
 	}
 out:

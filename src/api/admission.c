@@ -69,9 +69,11 @@ static struct {
 	int64_t pixels;
 	char early[EARLY_RING][RECORD_ID_MAX];
 	size_t early_next;
-	GHashTable *buckets; /* char * -> struct bucket * */
+	GHashTable *buckets; /* char * -> struct bucket *: uploads */
+	GHashTable *fails; /* char * -> struct bucket *: failed keys */
 	_Atomic int64_t refused_full;
 	_Atomic int64_t refused_rate;
+	_Atomic int64_t refused_auth;
 	_Atomic int64_t waiting;
 	_Atomic int64_t waits_capped;
 } adm = {.lock = PTHREAD_MUTEX_INITIALIZER};
@@ -87,6 +89,8 @@ adm_bind(const struct app *app)
 	free(adm.slots);
 	if (adm.buckets != NULL)
 		g_hash_table_destroy(adm.buckets);
+	if (adm.fails != NULL)
+		g_hash_table_destroy(adm.fails);
 	adm.slots = g_new0(struct slot, n); /* small, internal: aborts on OOM */
 	adm.n_slots = n;
 	adm.used = 0;
@@ -95,6 +99,8 @@ adm_bind(const struct app *app)
 	adm.last_prune_ms = 0;
 	memset(adm.early, 0, sizeof(adm.early));
 	adm.buckets =
+	    g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	adm.fails =
 	    g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 	adm.app = app;
 	adm.app_started_ms = app->started_ms;
@@ -269,20 +275,20 @@ admission_cost(const struct config *cfg, int fd, bool *known)
 	return px < cfg->max_total_pixels ? px : cfg->max_total_pixels;
 }
 
-/* Lock held.  Room for one more new bucket. */
+/* Lock held.  Room for one more new bucket in t, whose buckets refill
+ * at `rate` tokens a second up to `burst`. */
 static void
-buckets_make_room(const struct config *cfg, int64_t now)
+buckets_make_room(GHashTable *t, double rate, double burst, int64_t now)
 {
 	GHashTableIter it;
 	gpointer key, val;
 	gpointer oldest = NULL;
 	int64_t oldest_ms = INT64_MAX;
-	double full_after_ms =
-	    (double)cfg->upload_burst / cfg->upload_rate * 1000.0;
+	double full_after_ms = burst / rate * 1000.0;
 
-	if (g_hash_table_size(adm.buckets) < RATE_BUCKETS_MAX)
+	if (g_hash_table_size(t) < RATE_BUCKETS_MAX)
 		return;
-	g_hash_table_iter_init(&it, adm.buckets);
+	g_hash_table_iter_init(&it, t);
 	while (g_hash_table_iter_next(&it, &key, &val)) {
 		const struct bucket *b = val;
 
@@ -293,9 +299,39 @@ buckets_make_room(const struct config *cfg, int64_t now)
 			oldest = key;
 		}
 	}
-	if (g_hash_table_size(adm.buckets) >= RATE_BUCKETS_MAX &&
-	    oldest != NULL)
-		g_hash_table_remove(adm.buckets, oldest);
+	if (g_hash_table_size(t) >= RATE_BUCKETS_MAX && oldest != NULL)
+		g_hash_table_remove(t, oldest);
+}
+
+/* Lock held.  Refill who's bucket in t, then take `take` tokens (0 only
+ * looks).  True if the bucket had at least one token; else false with
+ * *retry_after_s, the seconds until it has one. */
+static bool
+bucket_take(GHashTable *t, const char *who, double rate, double burst,
+	    double take, int *retry_after_s)
+{
+	int64_t now = util_mono_ms();
+	struct bucket *b = g_hash_table_lookup(t, who);
+
+	if (b == NULL) {
+		buckets_make_room(t, rate, burst, now);
+		b = g_new(struct bucket, 1);
+		b->tokens = burst;
+		b->last_ms = now;
+		g_hash_table_insert(t, g_strdup(who), b);
+	}
+	b->tokens += (double)(now - b->last_ms) / 1000.0 * rate;
+	if (b->tokens > burst)
+		b->tokens = burst;
+	b->last_ms = now;
+	if (b->tokens >= 1.0) {
+		b->tokens -= take;
+		return true;
+	}
+	*retry_after_s = (int)ceil((1.0 - b->tokens) / rate);
+	if (*retry_after_s < 1)
+		*retry_after_s = 1;
+	return false;
 }
 
 int
@@ -303,42 +339,61 @@ admission_rate(struct app *app, const char *who, int *retry_after_s,
 	       struct ip_error *err)
 {
 	const struct config *cfg = &app->cfg;
-	int64_t now = util_mono_ms();
-	struct bucket *b;
-	int rc = IP_OK;
+	bool ok;
 
 	if (cfg->upload_rate <= 0 || who == NULL || who[0] == '\0')
 		return IP_OK;
 	pthread_mutex_lock(&adm.lock);
 	adm_bind(app);
-	b = g_hash_table_lookup(adm.buckets, who);
-	if (b == NULL) {
-		buckets_make_room(cfg, now);
-		b = g_new(struct bucket, 1);
-		b->tokens = cfg->upload_burst;
-		b->last_ms = now;
-		g_hash_table_insert(adm.buckets, g_strdup(who), b);
-	}
-	b->tokens += (double)(now - b->last_ms) / 1000.0 * cfg->upload_rate;
-	if (b->tokens > cfg->upload_burst)
-		b->tokens = cfg->upload_burst;
-	b->last_ms = now;
-	if (b->tokens >= 1.0) {
-		b->tokens -= 1.0;
-	} else {
-		*retry_after_s =
-		    (int)ceil((1.0 - b->tokens) / cfg->upload_rate);
-		if (*retry_after_s < 1)
-			*retry_after_s = 1;
-		rc = ip_error_set(err, IP_EFULL,
-				  "too many uploads from this client: at most "
-				  "%g per second, bursts of %d",
-				  cfg->upload_rate, cfg->upload_burst);
-	}
+	ok = bucket_take(adm.buckets, who, cfg->upload_rate, cfg->upload_burst,
+			 1.0, retry_after_s);
 	pthread_mutex_unlock(&adm.lock);
-	if (rc != IP_OK)
-		atomic_fetch_add(&adm.refused_rate, 1);
-	return rc;
+	if (ok)
+		return IP_OK;
+	atomic_fetch_add(&adm.refused_rate, 1);
+	return ip_error_set(err, IP_EFULL,
+			    "too many uploads from this client: at most %g "
+			    "per second, bursts of %d",
+			    cfg->upload_rate, cfg->upload_burst);
+}
+
+/* auth.max_failures a minute, in bursts of as many. */
+static bool
+auth_bucket(struct app *app, const char *client, double take,
+	    int *retry_after_s)
+{
+	double burst = app->cfg.auth_max_failures;
+	bool ok;
+
+	if (burst <= 0 || client == NULL || client[0] == '\0')
+		return true;
+	pthread_mutex_lock(&adm.lock);
+	adm_bind(app);
+	ok = bucket_take(adm.fails, client, burst / 60.0, burst, take,
+			 retry_after_s);
+	pthread_mutex_unlock(&adm.lock);
+	return ok;
+}
+
+int
+admission_auth_check(struct app *app, const char *client, int *retry_after_s,
+		     struct ip_error *err)
+{
+	if (auth_bucket(app, client, 0.0, retry_after_s))
+		return IP_OK;
+	atomic_fetch_add(&adm.refused_auth, 1);
+	return ip_error_set(err, IP_EFULL,
+			    "too many failed authentications from this "
+			    "client: at most %d a minute (auth.max_failures)",
+			    app->cfg.auth_max_failures);
+}
+
+void
+admission_auth_failed(struct app *app, const char *client)
+{
+	int unused;
+
+	auth_bucket(app, client, 1.0, &unused);
 }
 
 /* Lock held.  IP_OK if an upload of `pixels` fits the ledger now. */
@@ -513,6 +568,7 @@ admission_stats(const struct app *app, struct admission_stats *out)
 	pthread_mutex_unlock(&adm.lock);
 	out->refused_full = atomic_load(&adm.refused_full);
 	out->refused_rate = atomic_load(&adm.refused_rate);
+	out->refused_auth = atomic_load(&adm.refused_auth);
 	out->waiting = atomic_load(&adm.waiting);
 	out->waits_capped = atomic_load(&adm.waits_capped);
 }

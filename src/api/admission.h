@@ -56,6 +56,15 @@ int64_t admission_cost(const struct config *cfg, int fd, bool *known);
 int admission_rate(struct app *app, const char *who, int *retry_after_s,
 		   struct ip_error *err);
 
+/* Failed authentications by client address (auth.max_failures a
+ * minute; "" is never limited), so that guessing keys, and the table
+ * read an unknown key id costs, are bounded per client.  _check: IP_OK,
+ * or IP_EFULL with *retry_after_s while client's allowance is spent;
+ * _failed: one failure spent. */
+int admission_auth_check(struct app *app, const char *client,
+			 int *retry_after_s, struct ip_error *err);
+void admission_auth_failed(struct app *app, const char *client);
+
 /* Reserve room for an upload costing `pixels`: IP_OK with t held, or
  * IP_EFULL (err says which bound) with *retry_after_s.  An upload that
  * alone exceeds limits.max_queued_pixels is admitted when nothing else is
@@ -87,6 +96,7 @@ struct admission_stats {
 	int64_t pixels; /* their declared pixels */
 	int64_t refused_full; /* uploads refused: queue full */
 	int64_t refused_rate; /* uploads refused: client rate */
+	int64_t refused_auth; /* requests refused: failed keys */
 	int64_t waiting; /* ?wait= holds now */
 	int64_t waits_capped; /* ?wait= answered at once */
 };

@@ -116,10 +116,13 @@ request_route(struct api_request *rq, const char *path, const char *raw_query,
 
 void
 api_request_init(struct api_request *rq, struct api *api,
-		 const struct api_transport *t, void *ctx, const char *method,
-		 const char *path, const char *raw_query, size_t raw_query_len)
+		 const struct api_transport *t, void *ctx, const char *client,
+		 const char *method, const char *path, const char *raw_query,
+		 size_t raw_query_len)
 {
 	memset(rq, 0, sizeof(*rq));
+	snprintf(rq->client, sizeof(rq->client), "%s",
+		 client != NULL ? client : "");
 	rq->api = api;
 	rq->app = api->app;
 	rq->transport = t;
@@ -166,6 +169,10 @@ request_answer(struct api_request *rq)
 
 		reply_add_header(rq, "Allow", rq->match.allow);
 		reply_queue(rq, 405, ok);
+		return;
+	}
+	if (rq->route_rc == IP_EFULL && rq->retry_after_s > 0) {
+		reply_retry_after(rq, rq->retry_after_s, &rq->route_err);
 		return;
 	}
 	if (rq->route_rc != IP_OK) {

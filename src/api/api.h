@@ -118,6 +118,7 @@ struct api_request {
 	char id[32]; /* X-Request-Id */
 	char path[128]; /* truncated, for the log */
 	char client[64]; /* peer address for the log, or "" */
+	int retry_after_s; /* with a refusal from auth (IP_EFULL) */
 	/* Who is asking, for the access log and per-client limits: the API
 	 * key's name once authenticated (api/auth.c), else "". */
 	char key_name[64];
@@ -149,12 +150,13 @@ struct route_handler {
 };
 
 /* Fill rq (zeroed here) for method, the raw path (no query) and the raw
- * query string (without '?', NULL for none): new request id, route match,
- * query parsed.  Nothing is answered yet.  rq->closing is NULL; the
- * transport may set it and rq->client afterwards. */
+ * query string (without '?', NULL for none), sent by client (its address,
+ * "" if the transport has none): new request id, route match, query
+ * parsed, credentials checked.  Nothing is answered yet.  rq->closing is
+ * NULL; the transport may set it afterwards. */
 void api_request_init(struct api_request *rq, struct api *api,
 		      const struct api_transport *t, void *ctx,
-		      const char *method, const char *path,
+		      const char *client, const char *method, const char *path,
 		      const char *raw_query, size_t raw_query_len);
 
 /* Headers are in.  Upload and event routes begin here (and may refuse by

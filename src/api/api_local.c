@@ -134,7 +134,7 @@ api_local_call(struct api *api, const char *method, const char *path,
 		return ip_error_set(err, IP_ENOMEM, "out of memory");
 	snprintf(ctx.content_length, sizeof(ctx.content_length), "%zu",
 		 body_len);
-	api_request_init(rq, api, &local_transport, &ctx, method, path,
+	api_request_init(rq, api, &local_transport, &ctx, "", method, path,
 			 raw_query, raw_query != NULL ? strlen(raw_query) : 0);
 	if (api_request_begin(rq) == API_NEXT_BODY) {
 		if (body != NULL)

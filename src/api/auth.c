@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "api/admission.h"
 #include "api/api.h"
 #include "api/cors.h"
 #include "app/app.h"
@@ -191,19 +192,30 @@ auth_request(struct api_request *rq, const char *raw_path, struct ip_error *err)
 		return ip_error_set(err, IP_EAUTH,
 				    "this route needs an API key: "
 				    "Authorization: Bearer ipk_...");
-	if (!apikey_token_id(token, id))
+	/* A client that keeps presenting wrong keys is refused before the
+	 * table is read again. */
+	rc = admission_auth_check(rq->app, rq->client, &rq->retry_after_s, err);
+	if (rc != IP_OK) {
+		explicit_bzero(token, sizeof(token));
+		return rc;
+	}
+	if (!apikey_token_id(token, id)) {
+		explicit_bzero(token, sizeof(token));
+		admission_auth_failed(rq->app, rq->client);
 		return ip_error_set(err, IP_EAUTH, "not an imgpipe API key");
+	}
 	rc = key_lookup(rq, id, &k, err);
 	if (rc == IP_ENOTFOUND ||
 	    (rc == IP_OK && !apikey_token_matches(&k, token)))
 		rc = ip_error_set(err, IP_EAUTH, "unknown API key");
 	explicit_bzero(token, sizeof(token));
+	if (rc == IP_OK && (why = apikey_unusable(&k, util_now_ms())) != NULL)
+		rc = ip_error_set(err, IP_EAUTH, "API key %s is %s", k.name,
+				  why);
+	if (rc == IP_EAUTH)
+		admission_auth_failed(rq->app, rq->client);
 	if (rc != IP_OK)
 		return rc;
-	why = apikey_unusable(&k, util_now_ms());
-	if (why != NULL)
-		return ip_error_set(err, IP_EAUTH, "API key %s is %s", k.name,
-				    why);
 	snprintf(rq->key_name, sizeof(rq->key_name), "%s", k.name);
 	if (k.scope < need)
 		return ip_error_set(err, IP_EFORBIDDEN,

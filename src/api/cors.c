@@ -148,6 +148,10 @@ method_allowed(const char *allow, const char *method)
 	return false;
 }
 
+#define PREFLIGHT_VARY                                                         \
+	"Origin, Access-Control-Request-Method, "                              \
+	"Access-Control-Request-Headers"
+
 enum api_next
 cors_options(struct api_request *rq)
 {
@@ -164,24 +168,25 @@ cors_options(struct api_request *rq)
 		reply_add_header(rq, "Allow", allow);
 		return reply_empty(rq, 204);
 	}
-	reply_add_header(rq, "Vary",
-			 "Origin, Access-Control-Request-Method, "
-			 "Access-Control-Request-Headers");
 	grant = origin_grant(rq, origin, want);
 	if (grant == 0)
-		return reply_error(rq, IP_EFORBIDDEN,
-				   "origin %.200s may not %.16s here "
-				   "(server.cors_origins)",
-				   origin, want);
-	if (!method_allowed(rq->match.allow, want))
-		return reply_error(rq, IP_EFORBIDDEN,
-				   "%.16s is not a method of this path; it "
-				   "takes %s",
-				   want, rq->match.allow);
-	if (want_headers != NULL && !headers_allowed(want_headers))
-		return reply_error(rq, IP_EFORBIDDEN,
-				   "a cross-origin request may send only "
-				   "these headers: " ALLOW_HEADERS);
+		reply_error(rq, IP_EFORBIDDEN,
+			    "origin %.200s may not %.16s here "
+			    "(server.cors_origins)",
+			    origin, want);
+	else if (!method_allowed(rq->match.allow, want))
+		reply_error(rq, IP_EFORBIDDEN,
+			    "%.16s is not a method of this path; it takes %s",
+			    want, rq->match.allow);
+	else if (want_headers != NULL && !headers_allowed(want_headers))
+		reply_error(rq, IP_EFORBIDDEN,
+			    "a cross-origin request may send only these "
+			    "headers: " ALLOW_HEADERS);
+	/* After the error, which starts its headers afresh: a cache must
+	 * key a refusal by the same request headers as a grant. */
+	reply_add_header(rq, "Vary", PREFLIGHT_VARY);
+	if (rq->answered)
+		return API_NEXT_DONE;
 	reply_add_header(rq, "Access-Control-Allow-Origin",
 			 grant == 2 ? origin : "*");
 	reply_add_header(rq, "Access-Control-Allow-Methods",

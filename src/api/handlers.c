@@ -577,6 +577,10 @@ metrics_admission(FILE *f, const struct app *app)
 	    {"imgpipe_uploads_rate_limited_total", "counter",
 	     "Uploads refused (429) by a client's rate limit.",
 	     &st.refused_rate},
+	    {"imgpipe_auth_refused_total", "counter",
+	     "Requests refused (429) after too many failed authentications "
+	     "from one client (auth.max_failures).",
+	     &st.refused_auth},
 	    {"imgpipe_waiting_requests", "gauge",
 	     "Requests holding a ?wait= now.", &st.waiting},
 	    {"imgpipe_waits_capped_total", "counter",

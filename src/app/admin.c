@@ -84,14 +84,22 @@ admin_dlq_redrive(const struct config *cfg, const char *id,
 	return rc;
 }
 
-/* Every key of the table, malloc'd (TABLE_KEYS_MAX entries). */
+/* Open cfg's table and read every key of it: *all is malloc'd
+ * (TABLE_KEYS_MAX entries) and *t open even on error (NULL-safe to close). */
 static int
-keys_all(struct table *t, struct apikey **out, size_t *n, struct ip_error *err)
+keys_open(const struct config *cfg, struct table **t, struct apikey **all,
+	  size_t *n, struct ip_error *err)
 {
-	*out = calloc(TABLE_KEYS_MAX, sizeof(**out));
-	if (*out == NULL)
+	int rc = table_open(cfg, t, err);
+
+	*n = 0;
+	*all = NULL;
+	if (rc != IP_OK)
+		return rc;
+	*all = calloc(TABLE_KEYS_MAX, sizeof(**all));
+	if (*all == NULL)
 		return ip_error_set(err, IP_ENOMEM, "out of memory");
-	return table_key_list(t, *out, TABLE_KEYS_MAX, n, err);
+	return table_key_list(*t, *all, TABLE_KEYS_MAX, n, err);
 }
 
 int
@@ -106,9 +114,7 @@ admin_keys_create(const struct config *cfg, const char *name,
 
 	rc = apikey_new(k, name, scope, expires_ms, token, err);
 	if (rc == IP_OK)
-		rc = table_open(cfg, &t, err);
-	if (rc == IP_OK)
-		rc = keys_all(t, &all, &n, err);
+		rc = keys_open(cfg, &t, &all, &n, err);
 	for (size_t i = 0; rc == IP_OK && i < n; i++)
 		if (strcmp(all[i].name, name) == 0 &&
 		    apikey_unusable(&all[i], util_now_ms()) == NULL)
@@ -142,9 +148,7 @@ admin_keys_list(const struct config *cfg, FILE *out, struct ip_error *err)
 	size_t n = 0;
 	int rc;
 
-	rc = table_open(cfg, &t, err);
-	if (rc == IP_OK)
-		rc = keys_all(t, &all, &n, err);
+	rc = keys_open(cfg, &t, &all, &n, err);
 	for (size_t i = 0; rc == IP_OK && i < n; i++) {
 		char c[UTIL_RFC3339_SIZE], e[UTIL_RFC3339_SIZE],
 		    r[UTIL_RFC3339_SIZE];
@@ -181,9 +185,7 @@ admin_keys_revoke(const struct config *cfg, const char *which, struct apikey *k,
 	size_t n = 0;
 	int rc;
 
-	rc = table_open(cfg, &t, err);
-	if (rc == IP_OK)
-		rc = keys_all(t, &all, &n, err);
+	rc = keys_open(cfg, &t, &all, &n, err);
 	for (size_t i = 0; rc == IP_OK && i < n; i++) {
 		bool by_id = strcmp(all[i].id, which) == 0;
 		bool by_name =

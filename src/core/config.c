@@ -90,6 +90,7 @@ static const struct key_def key_table[] = {
     {"server", "cors_origins", KEY_STR, CFG(cors_origins), 0, 0, NULL},
     {"auth", "signing_secrets", KEY_STR, CFG(signing_secrets), 0, 0, NULL},
     {"auth", "key_cache", KEY_INT, CFG(key_cache_s), 0, 3600, NULL},
+    {"auth", "max_failures", KEY_INT, CFG(auth_max_failures), 0, 1000000, NULL},
     {"metrics", "public", KEY_BOOL, CFG(metrics_public), 0, 0, NULL},
     {"input", "strip_original", KEY_BOOL, CFG(strip_original), 0, 0, NULL},
     {"lambda", "deadline_margin_ms", KEY_INT, CFG(lambda_margin_ms), 0, 60000,
@@ -304,6 +305,7 @@ config_defaults(struct config *cfg)
 	cfg->min_body_rate = 1024;
 	cfg->auth = AUTH_AUTO;
 	cfg->key_cache_s = 10;
+	cfg->auth_max_failures = 30;
 	util_strlcpy(cfg->aws_region, "us-east-1", sizeof(cfg->aws_region));
 
 	cfg->workers = 0;

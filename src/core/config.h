@@ -137,6 +137,7 @@ struct config {
 	/* [auth] */
 	char signing_secrets[2400]; /* "KID:SECRET,...", core/urlsign.h */
 	int key_cache_s; /* how long a key looked up is trusted */
+	int auth_max_failures; /* failed keys a client may send a minute */
 
 	/* [metrics] */
 	bool metrics_public; /* /metrics without an admin key */

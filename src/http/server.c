@@ -281,12 +281,13 @@ request_begin(struct http_server *srv, struct server_request *sr,
 {
 	struct api_request *rq = &sr->rq;
 	char msg[160];
+	char client[sizeof(rq->client)];
 
-	api_request_init(rq, srv->api, &server_transport, sr, method, url,
-			 sr->raw_query,
+	client_address(sr->conn, client, sizeof(client));
+	api_request_init(rq, srv->api, &server_transport, sr, client, method,
+			 url, sr->raw_query,
 			 sr->raw_query != NULL ? strlen(sr->raw_query) : 0);
 	rq->closing = &srv->quiesced;
-	client_address(sr->conn, rq->client, sizeof(rq->client));
 	sr->begun = true;
 	/* Ours from here, whatever begin() waits for; the body, if read,
 	 * has its own floor. */

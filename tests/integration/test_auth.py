@@ -193,6 +193,34 @@ class KeysTest(harness.ServerTest):
         self.assertEqual(r.status, 401, r)
 
 
+class FailedKeysTest(harness.ServerTest):
+    """auth.max_failures: a client that keeps sending wrong keys is
+    answered 429 before any key is looked up, and only that client."""
+    server_args = ("--set", "server.auth=on", "--set", "auth.key_cache=0",
+                   "--set", "auth.max_failures=3",
+                   "--set", "metrics.public=true")
+
+    def test_guessing_is_throttled(self):
+        reader = self.server.create_key("read", "site")
+        fake = "ipk_" + "a" * 16 + "_" + "b" * 43
+        for _ in range(3):
+            r = self.server.request("GET", "/v1/images", headers=bearer(fake))
+            self.assertJsonError(r, 401, "unauthorized")
+        r = self.server.request("GET", "/v1/images", headers=bearer(fake))
+        self.assertJsonError(r, 429, "too_many_requests")
+        self.assertIn("auth.max_failures", r.json()["error"]["message"])
+        self.assertGreaterEqual(int(r.header("Retry-After")), 1)
+        # The whole address waits, whatever key it sends next...
+        r = self.server.request("GET", "/v1/images", headers=bearer(reader))
+        self.assertEqual(r.status, 429, r)
+        # ...but a request without a key is not a guess, and health is open.
+        r = self.server.request("GET", "/v1/images")
+        self.assertJsonError(r, 401, "unauthorized")
+        self.assertEqual(self.server.request("GET", "/healthz").status, 200)
+        m = self.server.request("GET", "/metrics").body.decode()
+        self.assertRegex(m, r"(?m)^imgpipe_auth_refused_total [2-9]")
+
+
 class PublicVariantsTest(harness.ServerTest):
     server_args = ("--set", "server.auth=on", "--set", "output.public_variants=true",
                    "--set", "metrics.public=true")
@@ -240,6 +268,8 @@ class CorsTest(harness.ServerTest):
             r = self.preflight(origin, method, hdrs, path)
             self.assertJsonError(r, 403, "forbidden")
             self.assertIsNone(r.header("Access-Control-Allow-Origin"), (origin, method))
+            # A cache keys the refusal as it keys a grant.
+            self.assertIn("Origin", r.header("Vary") or "", (origin, method))
         self.assertJsonError(self.preflight("https://shop.example", "GET",
                                             path="/nowhere"), 404)
 

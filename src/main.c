@@ -171,11 +171,8 @@ load_config(struct config *cfg, struct ip_error *err)
 	}
 	if (rc != IP_OK)
 		return rc;
-	if (cfg->workers == 0) {
-		long n = sysconf(_SC_NPROCESSORS_ONLN);
-
-		cfg->workers = n > 0 ? (int)n : 1;
-	}
+	if (cfg->workers == 0)
+		cfg->workers = util_cores();
 	log_set_level(cfg->log_level);
 	log_set_format((enum log_format)cfg->log_format);
 	return config_validate(cfg, err);

@@ -313,7 +313,7 @@ config_defaults(struct config *cfg)
 	cfg->backoff_ms = 1000;
 	cfg->backoff_max_ms = 60000;
 	cfg->visibility_s = 120;
-	cfg->vips_threads = 1;
+	cfg->vips_threads = 0; /* adaptive: imgproc_threads */
 	cfg->vips_cache_mb = 0;
 	/* liborc SIMD: a crash now costs one retried job (helpers). */
 	cfg->vips_vector = true;

@@ -18,6 +18,10 @@
 int64_t util_now_ms(void);
 int64_t util_mono_ms(void);
 
+/* The cores this process may run on (its CPU affinity: taskset, a
+ * container's cpuset), at least 1. */
+int util_cores(void);
+
 /* RFC 3339 UTC with milliseconds: "2026-01-01T00:00:00.000Z".
  * buf needs 25 bytes.  Returns buf. */
 char *util_rfc3339(int64_t ms, char *buf, size_t len);

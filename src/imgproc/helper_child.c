@@ -172,13 +172,16 @@ serve_job(struct imgproc *img, const struct config *cfg, struct helper_job *job,
 
 	ip_error_clear(&err);
 	memset(&res, 0, sizeof(res));
-	helper_cpu_budget(cfg);
+	helper_cpu_budget(cfg, (int)job->threads);
 	helper_fault_run(job->fault);
-	if (fd < 0 || job->n_specs > RECORD_VARIANTS_MAX)
+	if (fd < 0 || job->n_specs > RECORD_VARIANTS_MAX || job->threads < 1 ||
+	    job->threads > HELPER_THREADS_MAX) {
 		rc = ip_error_set(&err, IP_EINVAL, "bad job");
-	else
+	} else {
+		imgproc_vips_job_threads((int)job->threads);
 		rc = imgproc_process(img, fd, job->specs, job->n_specs, &res,
 				     &err);
+	}
 	if (fd >= 0)
 		close(fd);
 	e = reply(HELPER_RESULT, rc, &err, &res);

@@ -49,8 +49,11 @@ void helper_fault_run(uint32_t fault);
 int helper_confine(const struct config *cfg, struct ip_error *err);
 
 /* Before each job: RLIMIT_CPU's soft limit to the CPU time used so far
- * plus what one job may take (limits.timeout x libvips threads + 5 s);
- * the kernel's SIGXCPU ends a helper that spins past it. */
-void helper_cpu_budget(const struct config *cfg);
+ * plus what one job may take (limits.timeout x its libvips threads +
+ * 5 s); the kernel's SIGXCPU ends a helper that spins past it. */
+void helper_cpu_budget(const struct config *cfg, int threads);
+
+/* More libvips threads than this in one job is a corrupt job. */
+#define HELPER_THREADS_MAX 1024
 
 #endif

@@ -382,12 +382,12 @@ helper_confine(const struct config *cfg, struct ip_error *err)
 }
 
 void
-helper_cpu_budget(const struct config *cfg)
+helper_cpu_budget(const struct config *cfg, int threads)
 {
 	struct rusage ru;
 	struct rlimit cpu;
-	int threads = cfg->vips_threads > 0 ? cfg->vips_threads : 1;
 
+	threads = threads > 0 ? threads : 1;
 	if (getrusage(RUSAGE_SELF, &ru) != 0 ||
 	    getrlimit(RLIMIT_CPU, &cpu) != 0)
 		return;

@@ -50,6 +50,7 @@ struct helper_hdr {
 struct helper_job {
 	uint32_t n_specs;
 	uint32_t fault; /* enum helper_fault: test builds only */
+	uint32_t threads; /* libvips threads for this job (imgproc_threads) */
 	struct variant_spec specs[RECORD_VARIANTS_MAX];
 };
 

@@ -99,6 +99,18 @@ const char *imgproc_vips_version(void);
 /* Free the variant buffers of a result (safe on a zeroed result). */
 void imgproc_result_clear(struct imgproc_result *r);
 
+/* libvips threads for one job when `busy` jobs (this one included) run
+ * in this host: worker.vips_threads when set (> 0); else adaptive (0):
+ * the online cores shared out among the busy jobs, at least 1, so one
+ * image at low load uses every idle core and each job gets one core at
+ * saturation. */
+int imgproc_threads(int vips_threads, int busy);
+
+/* A helper process (one job at a time) is told its job's thread count
+ * by its host, which sees the other jobs: imgproc_vips uses n (> 0) for
+ * the jobs that follow instead of its own count. */
+void imgproc_vips_job_threads(int n);
+
 static inline void
 imgproc_close(struct imgproc *p)
 {

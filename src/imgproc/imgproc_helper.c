@@ -276,7 +276,7 @@ recv_variants(struct helper *hp, struct imgproc_result *res, int64_t deadline)
 }
 
 static int
-helper_job(struct imgproc_helper *p, struct helper *hp, int fd,
+helper_job(struct imgproc_helper *p, struct helper *hp, int busy, int fd,
 	   const struct variant_spec *specs, size_t n,
 	   struct imgproc_result *out, struct ip_error *err)
 {
@@ -295,6 +295,7 @@ helper_job(struct imgproc_helper *p, struct helper *hp, int fd,
 	job->n_specs = (uint32_t)n;
 	memcpy(job->specs, specs, n * sizeof(specs[0]));
 	job->fault = helper_fault_for(fd);
+	job->threads = (uint32_t)imgproc_threads(p->cfg->vips_threads, busy);
 	e = helper_send(hp->sock, HELPER_JOB, job, sizeof(*job), fd);
 	if (e == 0)
 		e = helper_recv_hdr(hp->sock, &h, NULL, deadline);
@@ -331,8 +332,9 @@ out:
 
 /* ---- the pool ----------------------------------------------------- */
 
+/* A free helper, and in *busy how many are taken with it. */
 static struct helper *
-slot_take(struct imgproc_helper *p)
+slot_take(struct imgproc_helper *p, int *busy)
 {
 	struct helper *hp = NULL;
 
@@ -346,6 +348,9 @@ slot_take(struct imgproc_helper *p)
 		pthread_cond_wait(&p->cond, &p->lock);
 	}
 	hp->busy = true;
+	*busy = 0;
+	for (int i = 0; i < p->n; i++)
+		*busy += p->slots[i].busy;
 	pthread_mutex_unlock(&p->lock);
 	return hp;
 }
@@ -365,18 +370,19 @@ helper_process(struct imgproc *ip, int fd, const struct variant_spec *specs,
 {
 	struct imgproc_helper *p = helper_cast(ip);
 	struct helper *hp;
+	int busy;
 	int rc = IP_OK;
 
 	if (n > RECORD_VARIANTS_MAX)
 		return ip_error_set(err, IP_EINVAL, "too many variants");
 	memset(out, 0, sizeof(*out));
-	hp = slot_take(p);
+	hp = slot_take(p, &busy);
 	if (hp->pid == 0)
 		rc = helper_spawn(p, hp, err);
 	if (rc == IP_OK && !hp->ready)
 		rc = helper_wait_ready(hp, err);
 	if (rc == IP_OK)
-		rc = helper_job(p, hp, fd, specs, n, out, err);
+		rc = helper_job(p, hp, busy, fd, specs, n, out, err);
 	if (hp->pid > 0 &&
 	    (rc == IP_ERETRY ||
 	     (p->cfg->helper_jobs > 0 && hp->jobs >= p->cfg->helper_jobs)))

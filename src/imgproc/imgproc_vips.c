@@ -49,6 +49,7 @@
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,6 +83,7 @@
 
 struct imgproc_vips {
 	struct imgproc base;
+	int vips_threads; /* worker.vips_threads: 0 = adaptive */
 	int64_t max_pixels;
 	int64_t max_total_pixels;
 	int max_pages;
@@ -1070,18 +1072,51 @@ out:
 	return rc;
 }
 
+static _Atomic int vips_busy; /* jobs in this process now */
+static _Atomic int vips_job_threads; /* set by a helper's host, or 0 */
+
+int
+imgproc_threads(int vips_threads, int busy)
+{
+	static _Atomic int cores;
+	int n = atomic_load(&cores);
+
+	if (vips_threads > 0)
+		return vips_threads;
+	if (n <= 0) {
+		n = util_cores();
+		atomic_store(&cores, n);
+	}
+	n /= busy > 1 ? busy : 1;
+	return n > 1 ? n : 1;
+}
+
+void
+imgproc_vips_job_threads(int n)
+{
+	atomic_store(&vips_job_threads, n);
+}
+
 static int
 imgproc_vips_process(struct imgproc *ip, int fd,
 		     const struct variant_spec *specs, size_t n_specs,
 		     struct imgproc_result *res, struct ip_error *err)
 {
+	struct imgproc_vips *p = imgproc_vips_cast(ip);
+	int busy = atomic_fetch_add(&vips_busy, 1) + 1;
+	int threads = atomic_load(&vips_job_threads);
 	struct vipsmsg msgs;
 	int rc;
 
+	/* libvips reads its concurrency when a pipeline starts: jobs in
+	 * threads of one process share the last value set, which is why
+	 * the default runs image work in helpers, one job each. */
+	vips_concurrency_set(
+	    threads > 0 ? threads : imgproc_threads(p->vips_threads, busy));
 	vipsmsg_begin(&msgs);
-	rc = process_job(imgproc_vips_cast(ip), fd, specs, n_specs, res, &msgs,
-			 err);
+	rc = process_job(p, fd, specs, n_specs, res, &msgs, err);
 	vipsmsg_end(&msgs);
+	atomic_fetch_sub(&vips_busy, 1);
 	return rc;
 }
 
@@ -1140,8 +1175,6 @@ imgproc_vips_open(const struct config *cfg, struct imgproc **out,
 	} else {
 		vips_cache_set_max(0);
 	}
-	if (cfg->vips_threads > 0)
-		vips_concurrency_set(cfg->vips_threads);
 	/* liborc's run-time code generation (libvips 8.14's SIMD path)
 	 * crashed the server once in ~2,900 uploads under sustained load
 	 * (segfault inside liborc, bench soak); libvips >= 8.15 replaced it
@@ -1155,6 +1188,7 @@ imgproc_vips_open(const struct config *cfg, struct imgproc **out,
 	if (p == NULL)
 		return ip_error_set(err, IP_ENOMEM, "imgproc: out of memory");
 	p->base.ops = &imgproc_vips_ops;
+	p->vips_threads = cfg->vips_threads;
 	p->max_pixels = cfg->max_pixels > 0 ? cfg->max_pixels : INT64_MAX;
 	p->max_total_pixels =
 	    cfg->max_total_pixels > 0 ? cfg->max_total_pixels : INT64_MAX;

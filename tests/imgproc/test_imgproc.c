@@ -950,6 +950,25 @@ test_frame_limits(void **state)
 	imgtest_end(&t);
 }
 
+/* Threads per image (worker.vips_threads = 0): one image alone gets
+ * every core, N jobs share them out, at saturation one each; a fixed
+ * setting is kept whatever the load. */
+static void
+test_threads_follow_load(void **state)
+{
+	int cores = util_cores();
+
+	(void)state;
+	assert_true(cores >= 1);
+	assert_int_equal(imgproc_threads(0, 1), cores);
+	assert_int_equal(imgproc_threads(0, 0), cores);
+	assert_int_equal(imgproc_threads(0, 2), cores / 2 > 1 ? cores / 2 : 1);
+	assert_int_equal(imgproc_threads(0, cores), 1);
+	assert_int_equal(imgproc_threads(0, cores * 4), 1);
+	assert_int_equal(imgproc_threads(3, 1), 3);
+	assert_int_equal(imgproc_threads(3, 64), 3);
+}
+
 /* A job that needs about 14 s (a 64x64 JPEG enlarged to fill
  * 14000x14000) is cancelled by a 1 s limit: it ends in IP_ETIMEOUT naming
  * the limit, with no output, and the processor is free for the next image
@@ -1270,6 +1289,7 @@ main(void)
 	    cmocka_unit_test(test_fit_modes),
 	    cmocka_unit_test(test_bomb_refused_before_decode),
 	    cmocka_unit_test(test_frame_limits),
+	    cmocka_unit_test(test_threads_follow_load),
 	    cmocka_unit_test(test_timeout_cancels),
 	    cmocka_unit_test(test_corrupt_and_truncated),
 	    cmocka_unit_test(test_svg_gate),

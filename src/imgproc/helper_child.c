@@ -192,6 +192,26 @@ serve_job(struct imgproc *img, const struct config *cfg, struct helper_job *job,
 	return e;
 }
 
+/* The header only: format, dimensions, orientation (imgproc_probe). */
+static int
+serve_probe(struct imgproc *img, const struct helper_job *job, int fd)
+{
+	struct imgproc_result res;
+	struct ip_error err;
+	int rc;
+
+	ip_error_clear(&err);
+	memset(&res, 0, sizeof(res));
+	helper_fault_run(job->fault);
+	if (fd < 0 || job->n_specs != 0)
+		rc = ip_error_set(&err, IP_EINVAL, "bad probe");
+	else
+		rc = imgproc_probe(img, fd, &res.info, &err);
+	if (fd >= 0)
+		close(fd);
+	return reply(HELPER_RESULT, rc, &err, &res);
+}
+
 _Noreturn void
 imgproc_helper_main(void)
 {
@@ -235,9 +255,11 @@ imgproc_helper_main(void)
 		int fd = -1;
 
 		if (helper_recv_hdr(HELPER_FD, &h, &fd, 0) != 0 ||
-		    h.type != HELPER_JOB || h.len != sizeof(*job) ||
+		    (h.type != HELPER_JOB && h.type != HELPER_PROBE) ||
+		    h.len != sizeof(*job) ||
 		    helper_recv_body(HELPER_FD, job, sizeof(*job), 0) != 0 ||
-		    serve_job(img, cfg, job, fd) != 0)
+		    (h.type == HELPER_JOB ? serve_job(img, cfg, job, fd)
+					  : serve_probe(img, job, fd)) != 0)
 			break;
 	}
 	/* No atexit work: it may need calls the filter forbids. */

@@ -32,13 +32,14 @@ enum helper_fault {
 /*
  * Test builds (meson -Dtest_hooks, on wherever the tests are built):
  * IMGPIPE_TEST_HELPER_FAULT=KIND:WHEN:SUBSTRING (KIND one of segv, abort,
- * loop, oom, open, socket; WHEN once or always) makes the helper fail
- * that way on a job whose original's path contains SUBSTRING ("once":
- * the first such job of this host process only); several entries are
- * separated by commas.  Host side: the fault
- * for the original open on fd.  Release builds: always HELPER_FAULT_NONE.
+ * loop, oom, open, socket; WHEN once, always or probe) makes the helper
+ * fail that way on a job whose original's path contains SUBSTRING
+ * ("once": the first such job of this host process only; "probe": every
+ * probe of such a file, never a job); several entries are separated by
+ * commas.  Host side: the fault for the original open on fd, for a probe
+ * or a job.  Release builds: always HELPER_FAULT_NONE.
  */
-uint32_t helper_fault_for(int fd);
+uint32_t helper_fault_for(int fd, bool probe);
 
 /* Helper side: do it (test builds only; nothing otherwise). */
 void helper_fault_run(uint32_t fault);

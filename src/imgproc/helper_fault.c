@@ -48,14 +48,15 @@ first_time(const char *path)
 	return first;
 }
 
-/* One KIND:WHEN:SUBSTRING entry against path. */
+/* One KIND:WHEN:SUBSTRING entry against path; WHEN "probe" fires on
+ * every probe of a matching path and never on a job. */
 static uint32_t
-fault_match(const char *entry, const char *path)
+fault_match(const char *entry, const char *path, bool probe)
 {
 	char kind[16], when[16], sub[200];
 
 	if (sscanf(entry, "%15[a-z]:%15[a-z]:%199[^,]", kind, when, sub) != 3 ||
-	    strstr(path, sub) == NULL)
+	    strstr(path, sub) == NULL || probe != (strcmp(when, "probe") == 0))
 		return HELPER_FAULT_NONE;
 	for (uint32_t i = 1; i < UTIL_ARRAY_LEN(fault_names); i++)
 		if (strcmp(kind, fault_names[i]) == 0)
@@ -66,7 +67,7 @@ fault_match(const char *entry, const char *path)
 }
 
 uint32_t
-helper_fault_for(int fd)
+helper_fault_for(int fd, bool probe)
 {
 	const char *spec = getenv("IMGPIPE_TEST_HELPER_FAULT");
 	char link[64], path[256];
@@ -81,7 +82,7 @@ helper_fault_for(int fd)
 	path[n] = '\0';
 	/* Comma-separated entries; the first that names path wins. */
 	for (const char *e = spec; e != NULL && *e != '\0';) {
-		uint32_t f = fault_match(e, path);
+		uint32_t f = fault_match(e, path, probe);
 		const char *comma = strchr(e, ',');
 
 		if (f != HELPER_FAULT_NONE)
@@ -131,9 +132,10 @@ helper_fault_run(uint32_t fault)
 #else
 
 uint32_t
-helper_fault_for(int fd)
+helper_fault_for(int fd, bool probe)
 {
 	(void)fd;
+	(void)probe;
 	return HELPER_FAULT_NONE;
 }
 

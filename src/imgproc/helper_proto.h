@@ -39,6 +39,7 @@ enum helper_msg {
 	HELPER_JOB = 3,
 	HELPER_RESULT = 4,
 	HELPER_DATA = 5,
+	HELPER_PROBE = 6, /* a helper_job (no specs) + fd -> RESULT (info) */
 };
 
 struct helper_hdr {

@@ -1,9 +1,9 @@
 /*
  * imgproc_helper.c - the image processor that hands each job to a
  * sandboxed helper process (see imgproc_helper.h).  Called by worker
- * threads (process) and by the gateway's threads (probe, in-process);
- * the pool's slots are guarded by one mutex, a slot's helper is used by
- * the one thread that took the slot.
+ * threads (process) and by the gateway's threads (probe); the pool's
+ * slots are guarded by one mutex, a slot's helper is used by the one
+ * thread that took the slot; the probe helper has a mutex of its own.
  *
  * DESIGN
  *
@@ -26,6 +26,14 @@
  * "out of memory", "timed out"), so the worker's retry policy applies;
  * the slot starts a new helper for its next job.  A helper is also
  * retired after worker.helper_jobs jobs (memory fragmentation, leaks).
+ *
+ * The gateway's probe (format, dimensions, orientation: the header only)
+ * runs in a helper too, one of its own, so that an upload never waits
+ * behind the pool's long jobs and the server process runs no decoder at
+ * all.  It is started when the processor is opened: its READY (or the
+ * error it answers instead, a missing watermark say) is the check of the
+ * image configuration that a server makes before it listens.  A probe
+ * that crashes its helper is the image's fault: 422, not a retry.
  */
 #include "imgproc/imgproc_helper.h"
 
@@ -66,12 +74,14 @@ struct helper {
 	int jobs;
 	bool ready;
 	bool busy;
+	bool crashed; /* its last end was a signal of its own making */
 };
 
 struct imgproc_helper {
 	struct imgproc base;
-	struct imgproc *local; /* probe: header only, in this process */
 	struct config *cfg;
+	pthread_mutex_t probe_lock;
+	struct helper prober; /* probes, one at a time */
 	char exe[PATH_MAX];
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
@@ -104,7 +114,8 @@ helper_cast(struct imgproc *p)
 static int
 helper_spawn(struct imgproc_helper *p, struct helper *hp, struct ip_error *err)
 {
-	char *argv[] = {(char *)"imgpipe", (char *)"__helper", NULL};
+	char *argv[] = {(char *)"imgpipe", (char *)"__helper",
+			hp == &p->prober ? (char *)"probe" : NULL, NULL};
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t at;
 	sigset_t none;
@@ -198,6 +209,9 @@ helper_reap(struct helper *hp, bool timed_out, char *why, size_t len)
 			r = waitpid(hp->pid, &status, 0);
 		while (r < 0 && errno == EINTR);
 	}
+	hp->crashed = !timed_out && WIFSIGNALED(status) &&
+		      WTERMSIG(status) != SIGXCPU &&
+		      WTERMSIG(status) != SIGKILL;
 	if (why != NULL)
 		describe_exit(status, timed_out, why, len);
 	log_debug("image helper %d reaped", (int)hp->pid);
@@ -275,9 +289,10 @@ recv_variants(struct helper *hp, struct imgproc_result *res, int64_t deadline)
 	return 0;
 }
 
+/* One JOB (specs) or PROBE (n == 0) on hp: its result into *out. */
 static int
-helper_job(struct imgproc_helper *p, struct helper *hp, int busy, int fd,
-	   const struct variant_spec *specs, size_t n,
+helper_job(struct imgproc_helper *p, struct helper *hp, uint32_t type, int busy,
+	   int fd, const struct variant_spec *specs, size_t n,
 	   struct imgproc_result *out, struct ip_error *err)
 {
 	struct helper_job *job = calloc(1, sizeof(*job));
@@ -294,16 +309,17 @@ helper_job(struct imgproc_helper *p, struct helper *hp, int busy, int fd,
 	}
 	job->n_specs = (uint32_t)n;
 	memcpy(job->specs, specs, n * sizeof(specs[0]));
-	job->fault = helper_fault_for(fd);
+	job->fault = helper_fault_for(fd, type == HELPER_PROBE);
 	job->threads = (uint32_t)imgproc_threads(p->cfg->vips_threads, busy);
-	e = helper_send(hp->sock, HELPER_JOB, job, sizeof(*job), fd);
+	e = helper_send(hp->sock, type, job, sizeof(*job), fd);
 	if (e == 0)
 		e = helper_recv_hdr(hp->sock, &h, NULL, deadline);
 	if (e == 0 && (h.type != HELPER_RESULT || h.len != sizeof(*rp)))
 		e = -EPROTO;
 	if (e == 0)
 		e = helper_recv_body(hp->sock, rp, sizeof(*rp), deadline);
-	if (e == 0 && rp->res.n > RECORD_VARIANTS_MAX)
+	if (e == 0 && (rp->res.n > RECORD_VARIANTS_MAX ||
+		       (type == HELPER_PROBE && rp->res.n != 0)))
 		e = -EPROTO;
 	if (e != 0) {
 		rc = helper_lost(hp, e, err);
@@ -382,7 +398,8 @@ helper_process(struct imgproc *ip, int fd, const struct variant_spec *specs,
 	if (rc == IP_OK && !hp->ready)
 		rc = helper_wait_ready(hp, err);
 	if (rc == IP_OK)
-		rc = helper_job(p, hp, busy, fd, specs, n, out, err);
+		rc =
+		    helper_job(p, hp, HELPER_JOB, busy, fd, specs, n, out, err);
 	if (hp->pid > 0 &&
 	    (rc == IP_ERETRY ||
 	     (p->cfg->helper_jobs > 0 && hp->jobs >= p->cfg->helper_jobs)))
@@ -391,11 +408,48 @@ helper_process(struct imgproc *ip, int fd, const struct variant_spec *specs,
 	return rc;
 }
 
+/* The probe helper running and READY (lock held). */
+static int
+prober_ready(struct imgproc_helper *p, struct ip_error *err)
+{
+	int rc = IP_OK;
+
+	if (p->prober.pid == 0)
+		rc = helper_spawn(p, &p->prober, err);
+	if (rc == IP_OK && !p->prober.ready)
+		rc = helper_wait_ready(&p->prober, err);
+	return rc;
+}
+
 static int
 helper_probe(struct imgproc *ip, int fd, struct image_info *out,
 	     struct ip_error *err)
 {
-	return imgproc_probe(helper_cast(ip)->local, fd, out, err);
+	struct imgproc_helper *p = helper_cast(ip);
+	struct helper *hp = &p->prober;
+	struct imgproc_result res;
+	int rc;
+
+	memset(&res, 0, sizeof(res));
+	pthread_mutex_lock(&p->probe_lock);
+	rc = prober_ready(p, err);
+	if (rc == IP_OK)
+		rc = helper_job(p, hp, HELPER_PROBE, 1, fd, NULL, 0, &res, err);
+	if (rc == IP_OK)
+		*out = res.info;
+	if (rc == IP_ERETRY && hp->pid == 0 && hp->crashed) {
+		char why[IP_ERROR_MSG_MAX];
+
+		util_strlcpy(why, err->msg, sizeof(why));
+		rc = ip_error_set(err, IP_EUNPROCESSABLE,
+				  "reading this image's header crashed its "
+				  "decoder (%.200s)",
+				  why);
+	} else if (hp->pid > 0 && p->cfg->helper_jobs > 0 &&
+		   hp->jobs >= p->cfg->helper_jobs)
+		helper_reap(hp, false, NULL, 0); /* recycled */
+	pthread_mutex_unlock(&p->probe_lock);
+	return rc;
 }
 
 static void
@@ -405,7 +459,8 @@ helper_close(struct imgproc *ip)
 
 	for (int i = 0; p->slots != NULL && i < p->n; i++)
 		helper_reap(&p->slots[i], false, NULL, 0);
-	imgproc_close(p->local);
+	helper_reap(&p->prober, false, NULL, 0);
+	pthread_mutex_destroy(&p->probe_lock);
 	pthread_cond_destroy(&p->cond);
 	pthread_mutex_destroy(&p->lock);
 	free(p->slots);
@@ -437,7 +492,9 @@ imgproc_helper_open(const struct config *cfg, struct imgproc **out,
 		return ip_error_set(err, IP_ENOMEM, "out of memory");
 	p->base.ops = &imgproc_helper_ops;
 	pthread_mutex_init(&p->lock, NULL);
+	pthread_mutex_init(&p->probe_lock, NULL);
 	pthread_cond_init(&p->cond, NULL);
+	p->prober.sock = -1;
 	util_strlcpy(p->exe, exe, sizeof(p->exe));
 	p->n = cfg->workers > 0 ? cfg->workers : 1;
 	p->cfg = malloc(sizeof(*p->cfg));
@@ -449,7 +506,9 @@ imgproc_helper_open(const struct config *cfg, struct imgproc **out,
 	*p->cfg = *cfg;
 	for (int i = 0; i < p->n; i++)
 		p->slots[i].sock = -1;
-	rc = imgproc_vips_open(cfg, &p->local, err);
+	pthread_mutex_lock(&p->probe_lock);
+	rc = prober_ready(p, err);
+	pthread_mutex_unlock(&p->probe_lock);
 	if (rc != IP_OK) {
 		helper_close(&p->base);
 		return rc;

@@ -56,8 +56,9 @@ def small_jpeg():
 PHOTO = small_jpeg()
 
 
-def helper_pids(server_pid):
-    """The server's children (its helpers)."""
+def helper_pids(server_pid, probe=False):
+    """The server's helpers: the pool's, or (probe) the gateway's probe
+    helper, `imgpipe __helper probe`."""
     pids = set()
     task_dir = f"/proc/{server_pid}/task"
     for tid in os.listdir(task_dir):
@@ -66,7 +67,15 @@ def helper_pids(server_pid):
                 pids.update(int(p) for p in f.read().split())
         except FileNotFoundError:
             pass
-    return pids
+    return {p for p in pids if is_probe(p) == probe}
+
+
+def is_probe(pid):
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().split(b"\0")[2:3] == [b"probe"]
+    except FileNotFoundError:
+        return False
 
 
 def alive(pid):
@@ -134,6 +143,7 @@ class HelperFaultTest(harness.ServerTest):
         self.assertEqual(r.status, 200, r)
         self.assertIn("image helper", self.server.read_log())
         seen |= helper_pids(self.server.proc.pid)
+        seen |= helper_pids(self.server.proc.pid, probe=True)
         self.assertTrue(seen, "no helper process was seen")
         self.assertEqual(self.server.stop(), 0)
         deadline = time.monotonic() + 10
@@ -147,11 +157,44 @@ class HelperFaultTest(harness.ServerTest):
         self.assertEqual(rec["status"], "done", rec)
         pids = helper_pids(self.server.proc.pid)
         self.assertTrue(pids)
+        probe = helper_pids(self.server.proc.pid, probe=True)
+        self.assertEqual(len(probe), 1, "no probe helper")
+        pids |= probe
         self.server.stop(signal.SIGKILL)
         deadline = time.monotonic() + 10
         while any(alive(p) for p in pids) and time.monotonic() < deadline:
             time.sleep(0.05)
         self.assertEqual([p for p in pids if alive(p)], [])
+
+
+class ProbeHelperTest(harness.ServerTest):
+    """The gateway reads an upload's header in a helper of its own: a
+    decoder that crashes there costs that upload a 422, never the
+    server, and nothing is stored."""
+    server_args = ("--workers", "1")
+
+    def setUp(self):
+        # Every upload's temp file is data/tmp/upload-...: the probe of
+        # each one crashes.
+        self.server = harness.Server(
+            args=self.server_args,
+            env={"IMGPIPE_TEST_HELPER_FAULT": "segv:probe:/upload-",
+                 "ASAN_OPTIONS": os.environ.get("ASAN_OPTIONS", "") +
+                 ASAN_PLAIN_SIGNALS}).start()
+
+    def test_probe_crash_is_422_and_contained(self):
+        first = helper_pids(self.server.proc.pid, probe=True)
+        self.assertEqual(len(first), 1, "the probe helper starts with the server")
+        for name in ("a.jpg", "b.jpg"):
+            r = self.server.put(name, PHOTO)
+            self.assertJsonError(r, 422, "unprocessable_image")
+            self.assertIn("crashed its decoder", r.json()["error"]["message"])
+            self.assertIn("signal 11", r.json()["error"]["message"])
+        self.assertEqual(self.server.request("GET", "/healthz").status, 200)
+        self.assertEqual(self.server.files_under("input"), [])
+        self.assertEqual(self.server.request("GET", "/v1/images").json()["items"], [])
+        self.assertFalse(any(alive(p) for p in first),
+                         "the crashed probe helper was not reaped")
 
 
 class HelperRecycleTest(harness.ServerTest):

@@ -64,8 +64,9 @@ webui_name_ok(const char *name)
 }
 
 /* A copy of the bundle's file `name` in *out (malloc'd, *len bytes) and
- * its quoted SHA-256 in etag; false if the bundle has no such file. */
-static bool
+ * its quoted SHA-256 in etag.  IP_ENOTFOUND if the bundle has no such
+ * file, IP_ENOMEM. */
+static int
 webui_load(const char *name, char **out, size_t *len, char *etag,
 	   size_t etag_len)
 {
@@ -79,15 +80,18 @@ webui_load(const char *name, char **out, size_t *len, char *etag,
 	bytes = g_resource_lookup_data(imgpipe_web_get_resource(), path,
 				       G_RESOURCE_LOOKUP_FLAGS_NONE, NULL);
 	if (bytes == NULL)
-		return false;
+		return IP_ENOTFOUND;
 	data = g_bytes_get_data(bytes, &n);
 	sum = g_compute_checksum_for_data(G_CHECKSUM_SHA256, data, n);
 	snprintf(etag, etag_len, "\"%s\"", sum);
 	g_free(sum);
-	*out = g_memdup2(data, n > 0 ? n : 1);
+	/* A copy: the response frees its body with free(). */
+	*out = malloc(n > 0 ? n : 1);
+	if (*out != NULL)
+		memcpy(*out, data, n);
 	*len = n;
 	g_bytes_unref(bytes);
-	return true;
+	return *out != NULL ? IP_OK : IP_ENOMEM;
 }
 
 static void
@@ -106,19 +110,22 @@ webui_serve(struct api_request *rq, const char *name, const char *cache)
 	char etag[80];
 	char *body = NULL;
 	size_t len = 0;
+	int rc = IP_ENOTFOUND;
 
-	if (type == NULL || !webui_name_ok(name) ||
-	    !webui_load(name, &body, &len, etag, sizeof(etag)))
+	if (type != NULL && webui_name_ok(name))
+		rc = webui_load(name, &body, &len, etag, sizeof(etag));
+	if (rc == IP_ENOMEM)
+		return reply_error(rq, IP_ENOMEM, "out of memory");
+	if (rc != IP_OK)
 		return reply_error(rq, IP_ENOTFOUND,
 				   "the web page has no file of that name");
 	if (inm != NULL && params_etag_match(inm, etag)) {
-		g_free(body);
+		free(body);
 		reply_add_header(rq, "ETag", etag);
 		reply_add_header(rq, "Cache-Control", cache);
 		webui_security_headers(rq);
 		return reply_empty(rq, 304);
 	}
-	/* g_memdup2's memory is malloc's since GLib 2.46: freed with free(). */
 	reply_set_memory(rq, body, len);
 	reply_add_header(rq, "Content-Type", type);
 	reply_add_header(rq, "ETag", etag);

@@ -6,8 +6,8 @@
  * Public routes (no key: the page itself asks for one and sends it on
  * every API call it makes).  Each answer carries a strong ETag (the
  * SHA-256 of the bytes; If-None-Match gives 304), Cache-Control (the page
- * is revalidated on every load; its files are kept WEBUI_ASSET_MAX_AGE_S
- * seconds), a Content-Security-Policy that runs only the bundle's own
+ * is revalidated on every load; its files, named by content hash, are
+ * immutable), a Content-Security-Policy that runs only the bundle's own
  * scripts, and X-Content-Type-Options: nosniff.
  *
  * Thread-safety: no state; the bundle is read-only data of the program.
@@ -17,8 +17,11 @@
 
 #include "api/api.h"
 
-/* How long a browser may keep a file of the page without asking again.
- * Short: the files' names do not change with their contents. */
+/* The page names each file as /ui/NAME?v=HASH, the first
+ * WEBUI_VERSION_LEN hex digits of its SHA-256: asked for so, a file is
+ * immutable (a year); asked for otherwise (no or an old hash), a browser
+ * may keep it WEBUI_ASSET_MAX_AGE_S seconds. */
+#define WEBUI_VERSION_LEN 12
 #define WEBUI_ASSET_MAX_AGE_S 300
 
 /* The policy of every answer of the page: its own scripts, styles and
@@ -28,11 +31,11 @@
 	"img-src 'self' blob:; connect-src 'self'; base-uri 'none'; "          \
 	"form-action 'none'; frame-ancestors 'none'"
 
-/* GET / : web/index.html. */
+/* GET / : web/index.html, its /ui/ names versioned. */
 enum api_next webui_page(struct api_request *rq);
 
-/* GET /ui/{file}: a file of the bundle by name; 404 for a name that is
- * not one of the bundle's files or has no known type. */
+/* GET /ui/{file}[?v=HASH]: a file of the bundle by name; 404 for a name
+ * that is not one of the bundle's files or has no known type. */
 enum api_next webui_asset(struct api_request *rq);
 
 #endif

@@ -17,8 +17,12 @@ TYPES = {".html": "text/html; charset=utf-8",
 
 
 def referenced(html):
-    """The /ui/ files the page's HTML names (src=, href=)."""
+    """The /ui/ URLs the page's HTML names (src=, href=)."""
     return sorted(set(re.findall(r'(?:src|href)="(/ui/[^"]+)"', html)))
+
+
+def ext(url):
+    return os.path.splitext(url.split("?")[0])[1] or ".html"
 
 
 class WebPageTest(harness.ServerTest):
@@ -30,8 +34,9 @@ class WebPageTest(harness.ServerTest):
         self.assertEqual(page.header("Cache-Control"), "no-cache")
         html = page.body.decode()
         files = referenced(html)
-        self.assertIn("/ui/app.js", files)
-        self.assertIn("/ui/app.css", files)
+        names = [f.split("?")[0] for f in files]
+        self.assertIn("/ui/app.js", names)
+        self.assertIn("/ui/app.css", names)
         # No inline script or style: the policy would block them.
         self.assertIsNone(re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html))
         self.assertNotIn("<style", html)
@@ -40,8 +45,7 @@ class WebPageTest(harness.ServerTest):
             r = self.server.request("GET", path)
             self.assertEqual(r.status, 200, (path, r))
             self.assertGreater(len(r.body), 0, path)
-            self.assertEqual(r.header("Content-Type"),
-                             TYPES[os.path.splitext(path)[1] or ".html"], path)
+            self.assertEqual(r.header("Content-Type"), TYPES[ext(path)], path)
             csp = r.header("Content-Security-Policy")
             self.assertIn("script-src 'self'", csp)
             self.assertIn("default-src 'none'", csp)
@@ -50,7 +54,17 @@ class WebPageTest(harness.ServerTest):
             etag = r.header("ETag")
             self.assertRegex(etag, r'^"[0-9a-f]{64}"$')
             if path != "/":
-                self.assertRegex(r.header("Cache-Control"), r"^public, max-age=\d+$")
+                # Named by the hash of its bytes: immutable.
+                name, version = path.split("?v=")
+                self.assertEqual(version, harness.sha256(r.body)[:len(version)])
+                self.assertGreaterEqual(len(version), 12)
+                self.assertEqual(r.header("Cache-Control"),
+                                 "public, max-age=31536000, immutable")
+                for other in (name, name + "?v=" + "0" * len(version)):
+                    o = self.server.request("GET", other)
+                    self.assertEqual(o.status, 200, other)
+                    self.assertEqual(o.body, r.body)
+                    self.assertRegex(o.header("Cache-Control"), r"^public, max-age=\d+$")
             same = self.server.request("GET", path, headers={"If-None-Match": etag})
             self.assertEqual(same.status, 304, path)
             self.assertEqual(same.body, b"")

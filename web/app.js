@@ -159,9 +159,15 @@
       xhr.onload = () => {
         let body = null;
         try { body = JSON.parse(xhr.responseText); } catch (e) { /* not JSON */ }
+        const after = Number.parseInt(xhr.getResponseHeader('Retry-After'), 10);
         if ((xhr.status === 201 || xhr.status === 202) && body && body.id) {
           bar.value = 100;
           accepted(li, body);
+        } else if (xhr.status === 429 && after >= 0 && (li.retries = (li.retries || 0) + 1) <= 5) {
+          /* Back-pressure: the server says when to come back. */
+          bar.value = 0;
+          setUpload(li, 'queued', `server busy: again in ${after} s`);
+          setTimeout(() => { state.uploads.push(li); pumpUploads(); }, after * 1000);
         } else {
           const msg = errorMessage(xhr.status, body);
           if (xhr.status === 401) { li.dataset.needsKey = '1'; askKey(msg); }

@@ -311,9 +311,11 @@
     if (value == null || value === '') value = '–';
     dl.append(el('dt', { textContent: name }), el('dd', { textContent: String(value) }));
   }
-  function download(url, name) {
-    const a = el('a', { href: url, textContent: 'download' });
+  /* A link that saves url as name, fetching it with the key if need be. */
+  function download(url, name, label) {
+    const a = el('a', { href: url, textContent: label });
     a.setAttribute('download', name);
+    a.setAttribute('aria-label', 'Download ' + label);
     a.addEventListener('click', async (e) => {
       if (!state.key || state.publicBytes) return;
       e.preventDefault();
@@ -325,6 +327,13 @@
       } catch (err) { announce('download failed: ' + err.message); }
     });
     return a;
+  }
+  function variantRow(label, url, file, w, h, format, bytes) {
+    return el('tr', {},
+      el('th', { scope: 'row' }, download(url, file, label)),
+      el('td', { textContent: w ? `${w} × ${h}` : '–' }),
+      el('td', { textContent: format || '–' }),
+      el('td', { textContent: formatBytes(bytes) }));
   }
   function renderDetail(rec, blobs) {
     const body = $('detail-body');
@@ -341,25 +350,17 @@
     body.append(st);
 
     const table = el('table', { className: 'variants' },
-      el('caption', { textContent: 'Variants' }));
+      el('caption', { textContent: 'Variants (select one to download it)' }));
     const head = el('tr');
-    for (const h of ['Name', 'Size (px)', 'Format', 'Bytes', '']) head.append(el('th', { scope: 'col', textContent: h }));
+    for (const h of ['Name', 'Size (px)', 'Format', 'Bytes']) head.append(el('th', { scope: 'col', textContent: h }));
     table.append(el('thead', {}, head));
     const tb = el('tbody');
+    const stem = rec.name.replace(/\.[^.]*$/, '');
     for (const v of rec.variants || []) {
-      tb.append(el('tr', {},
-        el('th', { scope: 'row', textContent: v.name }),
-        el('td', { textContent: `${v.width} × ${v.height}` }),
-        el('td', { textContent: v.format }),
-        el('td', { textContent: formatBytes(v.bytes) }),
-        el('td', {}, download(rec.links.variants[v.name], `${rec.name.replace(/\.[^.]*$/, '')}-${v.name}.${v.format === 'jpeg' ? 'jpg' : v.format}`))));
+      tb.append(variantRow(v.name, rec.links.variants[v.name],
+        `${stem}-${v.name}.${v.format === 'jpeg' ? 'jpg' : v.format}`, v.width, v.height, v.format, v.bytes));
     }
-    tb.append(el('tr', {},
-      el('th', { scope: 'row', textContent: 'original' }),
-      el('td', { textContent: rec.width ? `${rec.width} × ${rec.height}` : '–' }),
-      el('td', { textContent: rec.format || '–' }),
-      el('td', { textContent: formatBytes(rec.bytes) }),
-      el('td', {}, download(rec.links.original, rec.name))));
+    tb.append(variantRow('original', rec.links.original, rec.name, rec.width, rec.height, rec.format, rec.bytes));
     table.append(tb);
     body.append(table);
 

@@ -237,7 +237,9 @@ describe('keys off', () => {
     assert.equal(await page.textContent('#detail-title'), victim.name);
     // Every variant with its dimensions, format and size, and a download link.
     for (const v of victim.variants) {
-      const row = dialog.locator('tbody tr', { has: page.locator(`th:text-is("${v.name}")`) });
+      // (a `has` locator is relative to the row: from the page, not the dialog)
+      const link = page.getByRole('link', { name: `Download ${v.name}`, exact: true });
+      const row = dialog.locator('tbody tr', { has: link });
       const cells = await row.locator('td').allTextContents();
       assert.equal(cells[0], `${v.width} × ${v.height}`);
       assert.equal(cells[1], v.format);
@@ -290,8 +292,17 @@ describe('keys off', () => {
     await page.waitForFunction(() => [...document.querySelectorAll('#gallery img')]
       .every((i) => i.complete && i.naturalWidth > 0), null, { timeout: DEADLINE_MS });
     await page.screenshot({ path: path.join(SHOTS, 'phone.png') });
-    // Nothing is wider than the phone.
+    // Nothing is wider than the phone, the detail view included.
     assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= 360));
+    await page.locator('#gallery li button').first().click();
+    const dialog = page.locator('#detail');
+    await dialog.waitFor({ state: 'visible', timeout: DEADLINE_MS });
+    await dialog.locator('img.preview').evaluate((img) => img.decode());
+    const fits = await dialog.evaluate((d) => ({
+      scroll: d.scrollWidth, client: d.clientWidth, right: d.getBoundingClientRect().right,
+    }));
+    assert.ok(fits.scroll <= fits.client && fits.right <= 360, JSON.stringify(fits));
+    await page.screenshot({ path: path.join(SHOTS, 'detail-phone.png') });
     assert.deepEqual(errors, []);
     await page.close();
   });

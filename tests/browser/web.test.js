@@ -10,6 +10,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -332,6 +333,14 @@ describe('keys on', () => {
     await prompt.waitFor({ state: 'visible', timeout: DEADLINE_MS });
     assert.equal(await page.textContent('#key-reason'), (await noKey.json()).error.message);
     await page.screenshot({ path: path.join(SHOTS, 'key-prompt.png') });
+    // Put off, the prompt comes back with the upload that needs the key,
+    // and the upload goes again once the key is in.
+    await page.click('#key-cancel');
+    await prompt.waitFor({ state: 'hidden', timeout: DEADLINE_MS });
+    await page.setInputFiles('#files', [photo('life.webp')]);
+    await prompt.waitFor({ state: 'visible', timeout: DEADLINE_MS });
+    await page.locator('.upload[data-state="failed"]', { hasText: 'life.webp' })
+      .waitFor({ timeout: DEADLINE_MS });
     await page.fill('#key-input', token);
     await page.press('#key-input', 'Enter');
     await prompt.waitFor({ state: 'hidden', timeout: DEADLINE_MS });
@@ -340,9 +349,19 @@ describe('keys on', () => {
     await tile.waitFor({ timeout: DEADLINE_MS });
     assert.match(await tile.getAttribute('src'), /^blob:/);
     assert.equal(await page.evaluate(() => sessionStorage.getItem('imgpipe.key')), token);
-    await page.setInputFiles('#files', [photo('life.webp')]);
     await page.locator('.upload[data-state="done"]', { hasText: 'life.webp' })
       .waitFor({ timeout: DEADLINE_MS });
+    // A download sends the key too: the bytes saved are the variant's.
+    await page.locator(`#gallery li[data-id="${seeded.id}"] button`).click();
+    const thumb = seeded.variants.find((v) => v.name === 'thumb');
+    const [saved] = await Promise.all([
+      page.waitForEvent('download', { timeout: DEADLINE_MS }),
+      page.getByRole('link', { name: 'Download thumb', exact: true }).click(),
+    ]);
+    const bytes = fs.readFileSync(await saved.path());
+    assert.equal(createHash('sha256').update(bytes).digest('hex'), thumb.sha256);
+    assert.equal(saved.suggestedFilename(), 'wine-thumb.jpg');
+    await page.keyboard.press('Escape');
     await page.locator('#gallery li[data-loaded="1"]').nth(1).waitFor({ timeout: DEADLINE_MS });
     const records = await listAll(server, { Authorization: 'Bearer ' + token });
     assert.deepEqual(records.map((r) => r.name), ['life.webp', 'wine.jpg']);

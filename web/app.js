@@ -111,6 +111,11 @@
     for (const it of document.querySelectorAll('.upload[data-state="failed"][data-needs-key]')) {
       retryUpload(it);
     }
+    for (const it of document.querySelectorAll('.upload[data-waits-for-key]')) {
+      delete it.dataset.waitsForKey;
+      state.waits.push(it);
+    }
+    pumpWaits();
   }
 
   /* ---- uploads ---- */
@@ -212,7 +217,12 @@
       if (rec.status === 'pending' || rec.status === 'processing') state.waits.push(li);
     } catch (e) {
       if (e.status === 404) failed(li, 'the image was deleted');
-      else if (e.status !== 401) state.waits.push(li); /* retried in turn */
+      else if (e.status === 401) li.dataset.waitsForKey = '1'; /* setKey asks again */
+      else {
+        /* The server is away or busy: ask again in a while. */
+        setUpload(li, li.dataset.state, `${li.dataset.state} (${e.message}; asking again)`);
+        setTimeout(() => { state.waits.push(li); pumpWaits(); }, 3000);
+      }
     }
   }
 

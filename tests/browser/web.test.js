@@ -194,6 +194,30 @@ describe('keys off', () => {
       assert.equal(t.alt, rec.name);
       assert.equal(t.w, rec.variants.find((v) => v.name === 'thumb').width);
     }
+    // Each tile's BlurHash was painted, and looks like its thumbnail (the
+    // mean colours of the two are close).
+    const looks = await page.evaluate(() => {
+      const mean = (src) => {
+        const c = document.createElement('canvas');
+        c.width = c.height = 16;
+        const g = c.getContext('2d');
+        g.drawImage(src, 0, 0, 16, 16);
+        const d = g.getImageData(0, 0, 16, 16).data;
+        const m = [0, 0, 0];
+        for (let i = 0; i < d.length; i += 4) for (let k = 0; k < 3; k++) m[k] += d[i + k] / 256;
+        return m;
+      };
+      return [...document.querySelectorAll('#gallery li')].map((li) => ({
+        painted: li.querySelector('.ph').dataset.painted,
+        ph: mean(li.querySelector('.ph')), img: mean(li.querySelector('img')),
+      }));
+    });
+    const fars = looks.map((l) => Math.max(...l.ph.map((v, k) => Math.abs(v - l.img[k]))));
+    console.log(`# placeholder vs thumbnail, largest mean channel difference: ${fars.map(Math.round)}`);
+    for (const [i, l] of looks.entries()) {
+      assert.equal(l.painted, '1');
+      assert.ok(fars[i] < 48, `placeholder ${l.ph} vs thumbnail ${l.img}`);
+    }
     const announced = await page.textContent('[aria-live="polite"]');
     assert.match(announced, / done$/);
     await page.screenshot({ path: path.join(SHOTS, 'gallery-desktop.png') });

@@ -26,6 +26,7 @@
 #include "api/reply.h"
 #include "api/upload.h"
 #include "api/uploads.h"
+#include "api/webui.h"
 #include "app/app.h"
 
 static const struct route_handler route_handlers[ROUTE_COUNT] = {
@@ -41,6 +42,8 @@ static const struct route_handler route_handlers[ROUTE_COUNT] = {
     [ROUTE_METRICS] = {handlers_metrics, NULL, NULL},
     [ROUTE_EVENTS] = {events_begin, events_body, events_end},
     [ROUTE_UPLOADS_POST] = {uploads_begin, uploads_body, uploads_end},
+    [ROUTE_WEB_PAGE] = {webui_page, NULL, NULL},
+    [ROUTE_WEB_ASSET] = {webui_asset, NULL, NULL},
 };
 
 const struct route_handler *

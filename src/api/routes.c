@@ -33,6 +33,8 @@ static const struct route route_table[] = {
     {"GET", "/metrics", ROUTE_METRICS, false, false, APIKEY_ADMIN},
     {"POST", "/v1/events", ROUTE_EVENTS, true, false, APIKEY_ADMIN},
     {"POST", "/v1/uploads", ROUTE_UPLOADS_POST, true, false, APIKEY_WRITE},
+    {"GET", "/", ROUTE_WEB_PAGE, false, false, APIKEY_NONE},
+    {"GET", "/ui/{file}", ROUTE_WEB_ASSET, false, true, APIKEY_NONE},
 };
 
 struct path_segments {

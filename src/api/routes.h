@@ -37,6 +37,8 @@ enum route_id {
 	ROUTE_METRICS,
 	ROUTE_EVENTS, /* POST   /v1/events (S3 notifications pushed) */
 	ROUTE_UPLOADS_POST, /* POST   /v1/uploads (a presigned PUT) */
+	ROUTE_WEB_PAGE, /* GET    / (the web page, webui.h) */
+	ROUTE_WEB_ASSET, /* GET    /ui/{file} */
 	ROUTE_COUNT
 };
 

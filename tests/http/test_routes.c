@@ -45,6 +45,9 @@ static const struct route_case good[] = {
     {"GET", "/readyz", ROUTE_READYZ, NULL, NULL, NULL, NULL},
     {"GET", "/metrics", ROUTE_METRICS, NULL, NULL, NULL, NULL},
     {"HEAD", "/metrics", ROUTE_METRICS, NULL, NULL, NULL, NULL},
+    {"GET", "/", ROUTE_WEB_PAGE, NULL, NULL, NULL, NULL},
+    {"HEAD", "/", ROUTE_WEB_PAGE, NULL, NULL, NULL, NULL},
+    {"GET", "/ui/app.js", ROUTE_WEB_ASSET, "file", "app.js", NULL, NULL},
     /* decoded exactly once */
     {"PUT", "/v1/images/my%20photo.jpg", ROUTE_IMAGE_PUT, "name",
      "my photo.jpg", NULL, NULL},
@@ -143,8 +146,11 @@ test_wrong_method_405_allow(void **state)
 }
 
 static const char *const unknown[] = {
-    "/",
     "",
+    "/ui",
+    "/ui/",
+    "/ui/a/b",
+    "/index.html",
     "*",
     "http://example.com/v1/images",
     "/v1",

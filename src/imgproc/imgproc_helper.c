@@ -21,7 +21,7 @@
  * itself (helper_confine.c) and answers READY.
  *
  * A helper that dies, breaks the protocol, or passes limits.timeout plus
- * 5 s (the host kills it with SIGKILL) is reaped, and the job fails
+ * 10 s (the host kills it with SIGKILL) is reaped, and the job fails
  * with IP_ERETRY and the reason ("image helper crashed: signal 11 (SEGV)",
  * "out of memory", "timed out"), so the worker's retry policy applies;
  * the slot starts a new helper for its next job.  A helper is also
@@ -61,7 +61,7 @@ extern char **environ;
 #define HELPER_START_MS 60000
 /* Beyond limits.timeout: libvips' own deadline should have answered
  * (IP_ETIMEOUT) by then; a helper still silent is stuck. */
-#define HELPER_GRACE_MS 5000
+#define HELPER_GRACE_MS 10000
 /* A helper whose socket closed has this long to be reapable (it is
  * exiting) before it is killed (it broke the protocol but lives). */
 #define HELPER_EXIT_WAIT_MS 2000

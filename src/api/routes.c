@@ -33,6 +33,7 @@ static const struct route route_table[] = {
     {"GET", "/metrics", ROUTE_METRICS, false, false, APIKEY_ADMIN},
     {"POST", "/v1/events", ROUTE_EVENTS, true, false, APIKEY_ADMIN},
     {"POST", "/v1/uploads", ROUTE_UPLOADS_POST, true, false, APIKEY_WRITE},
+    {"GET", "/openapi.json", ROUTE_OPENAPI, false, false, APIKEY_NONE},
 };
 
 struct path_segments {

@@ -37,6 +37,7 @@ enum route_id {
 	ROUTE_METRICS,
 	ROUTE_EVENTS, /* POST   /v1/events (S3 notifications pushed) */
 	ROUTE_UPLOADS_POST, /* POST   /v1/uploads (a presigned PUT) */
+	ROUTE_OPENAPI, /* GET    /openapi.json (docs/openapi.yaml) */
 	ROUTE_COUNT
 };
 

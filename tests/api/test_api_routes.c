@@ -38,6 +38,7 @@
 #include "api/api.h"
 #include "api/api_local.h"
 #include "api/routes.h"
+#include "api/statuses.h"
 #include "app/app.h"
 #include "hosts/workers.h"
 #include "http/http.h"
@@ -420,6 +421,12 @@ check_one(const struct api_case *c, const char *transport,
 		fail_msg("%s via %s: status %ld, want %d: %.300s", c->name,
 			 transport, o->status, c->status,
 			 o->body != NULL ? o->body : "");
+	/* The contract: a route answers only what it declares
+	 * (src/api/statuses.c, docs/openapi.yaml). */
+	if (c->route != NO_ROUTE &&
+	    !statuses_has(statuses_of((enum route_id)c->route), (int)o->status))
+		fail_msg("%s via %s: status %ld is not declared for the route",
+			 c->name, transport, o->status);
 	assert_non_null(rid);
 	assert_true(util_id_valid(rid));
 	switch (c->expect) {

@@ -26,6 +26,7 @@ GResource *openapi_get_resource(void);
 #define OPENAPI_CACHE "public, max-age=300"
 
 struct openapi_doc {
+	GBytes *bytes; /* held for good: the process serves it until exit */
 	const char *text;
 	size_t len;
 	char etag[72]; /* "\"<sha256>\"" */
@@ -42,7 +43,8 @@ openapi_load(gpointer unused)
 
 	if (b == NULL)
 		return &doc;
-	/* The data lives in the binary: the GBytes is kept for good. */
+	/* The data lives in the binary; the GBytes wrapping it is kept. */
+	doc.bytes = b;
 	doc.text = g_bytes_get_data(b, &len);
 	doc.len = len;
 	sum = g_compute_checksum_for_data(G_CHECKSUM_SHA256,

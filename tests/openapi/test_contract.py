@@ -141,6 +141,11 @@ class Contract(unittest.TestCase):
                 self.assertLessEqual({401, 403}, codes, r)
                 self.assertNotEqual(op.get("security"), [], r)
 
+    def test_version_is_the_projects(self):
+        with open(os.path.join(ROOT, "meson.build")) as f:
+            version = re.search(r"version\s*:\s*'([^']+)'", f.read()).group(1)
+        self.assertEqual(self.doc["info"]["version"], version)
+
     def test_every_answer_names_its_request_id(self):
         comps = self.doc["components"]["responses"]
         missing = []

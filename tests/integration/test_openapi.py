@@ -14,6 +14,7 @@ import io
 import json
 import os
 import re
+import subprocess
 import sys
 import time
 import uuid
@@ -368,6 +369,63 @@ class RequestIdTest(harness.ServerTest):
             "GET", "/healthz", headers={"X-Request-Id": ok + "A"}).header("X-Request-Id"),
             ID_RE)
         self.assertNotIn("x" * 100, self.server.read_all_log())
+
+
+class RequestIdJsonLogTest(harness.ServerTest):
+    """server.log_format = json: the lines of a request carry its id as
+    requestId (the HTTP thread's log context), the worker's line for the
+    image names it too."""
+
+    def setUp(self):
+        self.server = harness.Server()  # a data dir; started by hand below
+        self.out_path = os.path.join(self.server.data_dir, "stdout.log")
+
+    def lines(self):
+        with open(self.out_path, "rb") as f:
+            text = f.read().decode(errors="replace")
+        return [json.loads(line) for line in text.splitlines()
+                if line.startswith("{")]
+
+    def test_json_lines_carry_the_request_id(self):
+        os.makedirs(self.server.data_dir, exist_ok=True)
+        with open(self.out_path, "wb") as out, \
+                open(self.server.log_path, "ab") as err:
+            proc = subprocess.Popen(
+                [harness.BIN, "serve", "--port", "0", "--data-dir",
+                 self.server.data_dir, "--log-level", "info",
+                 "--set", "server.log_format=json"],
+                stdout=out, stderr=err)
+        try:
+            def url():
+                with open(self.out_path, "rb") as f:
+                    m = re.search(rb"listening on http://[^:]+:(\d+)", f.read())
+                return m and int(m.group(1))
+            self.server.port = poll(url)
+            self.assertTrue(self.server.port, self.server.read_log())
+            rid = "json-7:x"
+            r = self.server.request("PUT", "/v1/images/wine.jpg?wait=60", PHOTO,
+                                    {"X-Request-Id": rid})
+            self.assertEqual(r.status, 201, r)
+            image = r.json()["id"]
+            access = poll(lambda: [o for o in self.lines()
+                                   if o.get("msg") == "http" and o.get("id") == rid])
+            self.assertEqual(len(access), 1, self.lines()[-5:])
+            self.assertEqual(access[0].get("requestId"), rid)
+            done = poll(lambda: [o for o in self.lines()
+                                 if ("image %s done" % image) in o.get("msg", "")])
+            self.assertEqual(len(done), 1, self.lines()[-5:])
+            self.assertIn("request=" + rid, done[0]["msg"])
+            # The next request on another thread does not inherit it.
+            r = self.server.request("GET", "/healthz")
+            other = r.header("X-Request-Id")
+            line = poll(lambda: [o for o in self.lines() if o.get("id") == other])
+            self.assertEqual(line[0].get("requestId"), other)
+        finally:
+            proc.terminate()
+            self.assertEqual(proc.wait(timeout=60), 0, self.server.read_log())
+
+    def tearDown(self):
+        self.server.cleanup()
 
 
 if __name__ == "__main__":

@@ -11,7 +11,8 @@ set -euo pipefail
 build_pkgs=(gcc make pkg-config meson ninja-build libvips-dev
 	libmicrohttpd-dev libsqlite3-dev libjansson-dev libglib2.0-dev
 	libcurl4-openssl-dev libhiredis-dev libseccomp-dev libfontconfig-dev libpango1.0-dev
-	fonts-dejavu-core)
+	fonts-dejavu-core
+	python3 python3-yaml) # docs/openapi.yaml -> the binary's /openapi.json
 # awscli: the distributed tests drive radosgw with Debian's /usr/bin/aws
 # (a pip-installed aws-cli v1 sends trailers radosgw refuses).  The peer
 # servers install themselves (../shared/peers/servers: radosgw, redis,

@@ -27,13 +27,17 @@ need_cmd cc "package gcc"
 need_cmd meson "package meson"
 need_cmd ninja "package ninja-build"
 need_cmd pkg-config "package pkg-config"
-for mod in vips libmicrohttpd sqlite3 jansson glib-2.0 libcurl hiredis cmocka; do
+for mod in vips libmicrohttpd sqlite3 jansson glib-2.0 gio-2.0 libcurl hiredis cmocka; do
 	pkg-config --exists "$mod" 2>/dev/null ||
 		missing+=("pkg-config module $mod (scripts/deps.sh test)")
 done
 
 # Tests.
 need_cmd /usr/bin/python3 "package python3"
+# docs/openapi.yaml becomes the binary's /openapi.json at build time
+/usr/bin/python3 -c 'import yaml' 2>/dev/null ||
+	missing+=("python3 module yaml (package python3-yaml)")
+need_cmd glib-compile-resources "package libglib2.0-dev-bin"
 /usr/bin/python3 -c 'import PIL' 2>/dev/null ||
 	missing+=("python3 module PIL (package python3-pil)")
 need_cmd exiftool "package libimage-exiftool-perl"

@@ -23,6 +23,7 @@
 #include "api/cors.h"
 #include "api/events.h"
 #include "api/handlers.h"
+#include "api/openapi.h"
 #include "api/reply.h"
 #include "api/upload.h"
 #include "api/uploads.h"
@@ -44,6 +45,7 @@ static const struct route_handler route_handlers[ROUTE_COUNT] = {
     [ROUTE_UPLOADS_POST] = {uploads_begin, uploads_body, uploads_end},
     [ROUTE_WEB_PAGE] = {webui_page, NULL, NULL},
     [ROUTE_WEB_ASSET] = {webui_asset, NULL, NULL},
+    [ROUTE_OPENAPI] = {openapi_serve, NULL, NULL},
 };
 
 const struct route_handler *
@@ -117,6 +119,20 @@ request_route(struct api_request *rq, const char *path, const char *raw_query,
 		rq->handler = &route_handlers[rq->match.route->id];
 }
 
+/* The client's X-Request-Id when it is one we can log and store as it
+ * is; anything else (too long, control bytes, spaces) is replaced by a
+ * new id, never refused: a request id must not cost a request. */
+static void
+request_id(struct api_request *rq)
+{
+	const char *given = api_header(rq, "X-Request-Id");
+
+	if (util_request_id_ok(given))
+		util_strlcpy(rq->id, given, sizeof(rq->id));
+	else
+		util_new_id(rq->id, sizeof(rq->id));
+}
+
 void
 api_request_init(struct api_request *rq, struct api *api,
 		 const struct api_transport *t, void *ctx, const char *client,
@@ -135,7 +151,7 @@ api_request_init(struct api_request *rq, struct api *api,
 	rq->started_ms = util_mono_ms();
 	rq->resp.fd = -1;
 	buf_init(&rq->body, EVENT_TEXT_MAX, "an event document");
-	util_new_id(rq->id, sizeof(rq->id));
+	request_id(rq);
 	snprintf(rq->path, sizeof(rq->path), "%s", path);
 	request_route(rq, path, raw_query, raw_query_len);
 }

@@ -32,6 +32,7 @@
 #include "core/buf.h"
 #include "core/error.h"
 #include "core/query.h"
+#include "core/util.h"
 #include "api/auth.h"
 #include "api/routes.h"
 
@@ -115,7 +116,8 @@ struct api_request {
 	bool answered;
 	bool cors_done; /* the CORS headers are in (cors.c) */
 	int64_t started_ms;
-	char id[32]; /* X-Request-Id */
+	/* X-Request-Id: the client's when util_request_id_ok, else new */
+	char id[UTIL_REQUEST_ID_MAX + 1];
 	char path[128]; /* truncated, for the log */
 	char client[64]; /* peer address for the log, or "" */
 	int retry_after_s; /* with a refusal from auth (IP_EFULL) */

@@ -35,6 +35,7 @@ static const struct route route_table[] = {
     {"POST", "/v1/uploads", ROUTE_UPLOADS_POST, true, false, APIKEY_WRITE},
     {"GET", "/", ROUTE_WEB_PAGE, false, false, APIKEY_NONE},
     {"GET", "/ui/{file}", ROUTE_WEB_ASSET, false, true, APIKEY_NONE},
+    {"GET", "/openapi.json", ROUTE_OPENAPI, false, false, APIKEY_NONE},
 };
 
 struct path_segments {

@@ -39,6 +39,7 @@ enum route_id {
 	ROUTE_UPLOADS_POST, /* POST   /v1/uploads (a presigned PUT) */
 	ROUTE_WEB_PAGE, /* GET    / (the web page, webui.h) */
 	ROUTE_WEB_ASSET, /* GET    /ui/{file} */
+	ROUTE_OPENAPI, /* GET    /openapi.json (docs/openapi.yaml) */
 	ROUTE_COUNT
 };
 

@@ -442,6 +442,7 @@ upload_end(struct api_request *rq)
 	iu.bytes = up->file_bytes;
 	iu.sha256_hex = g_checksum_get_string(up->sum);
 	iu.name = name;
+	iu.request_id = rq->id;
 	if (!admit(rq, up, &ticket, &ret)) {
 		free(rec);
 		return ret;

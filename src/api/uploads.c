@@ -167,6 +167,7 @@ uploads_end(struct api_request *rq)
 				   "an upload request is at most %d bytes",
 				   UPLOADS_BODY_MAX);
 	memset(&r, 0, sizeof(r));
+	util_strlcpy(r.request_id, rq->id, sizeof(r.request_id));
 	rc = parse_request(rq, &r, &err);
 	if (rc != IP_OK)
 		return reply_ip_error(rq, &err);

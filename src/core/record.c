@@ -122,6 +122,7 @@ record_to_json(const struct record *r)
 	    json_object_set_new(o, "dominant_colour", opt_string(r->dominant));
 	bad |= json_object_set_new(o, "warnings", warnings_json(r));
 	bad |= json_object_set_new(o, "version", json_integer(r->version));
+	bad |= json_object_set_new(o, "request_id", opt_string(r->request_id));
 	for (size_t i = 0; i < r->n_variants && i < RECORD_VARIANTS_MAX; i++)
 		bad |= json_array_append_new(vs, variant_json(&r->variants[i]));
 	bad |= json_object_set_new(o, "variants", vs);
@@ -315,6 +316,8 @@ record_from_json(const json_t *o, struct record *r, struct ip_error *err)
 		err);
 	get_str(&rc, o, "dominant_colour", r->dominant, sizeof(r->dominant),
 		err);
+	get_str(&rc, o, "request_id", r->request_id, sizeof(r->request_id),
+		err);
 	get_int(&rc, o, "bytes", 0, BIG_MAX, &r->bytes, err);
 	get_int(&rc, o, "stored_width", 0, DIM_MAX, &sw, err);
 	get_int(&rc, o, "stored_height", 0, DIM_MAX, &sh, err);
@@ -331,6 +334,9 @@ record_from_json(const json_t *o, struct record *r, struct ip_error *err)
 		return rc;
 	if (!util_id_valid(r->id))
 		return ip_error_set(err, IP_EINVAL, "record.id: not an id");
+	if (r->request_id[0] != '\0' && !util_request_id_ok(r->request_id))
+		return ip_error_set(err, IP_EINVAL,
+				    "record.request_id: not a request id");
 	rc = record_status_parse(status);
 	if (rc < 0)
 		return ip_error_set(err, IP_EINVAL, "record.status: unknown");

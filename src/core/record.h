@@ -35,6 +35,8 @@
  * distinct lines of at most RECORD_WARNING_MAX - 1 printable bytes. */
 #define RECORD_WARNINGS_MAX 8
 #define RECORD_WARNING_MAX 160
+/* The X-Request-Id of the upload that made the record (util.h bounds it) */
+#define RECORD_REQUEST_ID_MAX (UTIL_REQUEST_ID_MAX + 1)
 
 enum record_status {
 	RECORD_PENDING,
@@ -91,6 +93,9 @@ struct record {
 	size_t n_warnings;
 	char warnings[RECORD_WARNINGS_MAX][RECORD_WARNING_MAX];
 	int64_t version;
+	/* the upload's request id, so the function's log lines for the
+	 * image name it; "" for an object no gateway wrote */
+	char request_id[RECORD_REQUEST_ID_MAX];
 	size_t n_variants;
 	struct record_variant variants[RECORD_VARIANTS_MAX];
 };

@@ -169,6 +169,25 @@ util_id_valid(const char *s)
 	return i == 26 && s[0] <= '7';
 }
 
+bool
+util_request_id_ok(const char *s)
+{
+	size_t i;
+
+	if (s == NULL)
+		return false;
+	for (i = 0; s[i] != '\0'; i++) {
+		char c = s[i];
+		bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			     (c >= '0' && c <= '9');
+
+		if (i >= UTIL_REQUEST_ID_MAX ||
+		    (!alnum && strchr("._:-", c) == NULL))
+			return false;
+	}
+	return i > 0;
+}
+
 void
 util_hex(const unsigned char *in, size_t n, char *out)
 {

@@ -41,6 +41,11 @@ void util_make_id(int64_t ms, const unsigned char rnd[10], char *buf,
 		  size_t len);
 /* True if s has the exact shape util_new_id produces. */
 bool util_id_valid(const char *s);
+/* A request id a client may choose (X-Request-Id): 1 to
+ * UTIL_REQUEST_ID_MAX bytes of [A-Za-z0-9._:-], so it is safe in a log
+ * line, a header and a record as it is. */
+#define UTIL_REQUEST_ID_MAX 64
+bool util_request_id_ok(const char *s);
 
 /* When process pid started, in clock ticks since boot (field 22 of
  * /proc/PID/stat), or -1 if there is no such process.  With the pid, it

@@ -149,7 +149,8 @@ mark_failed(struct function *p, const char *id, const char *reason,
 		r.processed_at = util_now_ms();
 		rc = table_update(p->table, &r, r.version, err);
 		if (rc == IP_OK) {
-			log_warn("image %s failed: %s", id, reason);
+			log_warn("image %s failed: %s request=%s", id, reason,
+				 r.request_id[0] != '\0' ? r.request_id : "-");
 			notify(p, &r);
 			return IP_OK;
 		}
@@ -534,9 +535,11 @@ run(struct function *p, struct record *r, const struct function_invocation *inv,
 	} else if (rc == IP_OK) {
 		stats->done++;
 		stats->processing_ms += r->processing_ms;
-		log_info("image %s done in %lld ms (%zu variants, attempt %d)",
+		log_info("image %s done in %lld ms (%zu variants, attempt "
+			 "%d) request=%s",
 			 r->id, (long long)r->processing_ms, res.n,
-			 inv->attempt);
+			 inv->attempt,
+			 r->request_id[0] != '\0' ? r->request_id : "-");
 		notify(p, r);
 	}
 out:

@@ -116,6 +116,9 @@ ingest_commit(struct ingest *in, const struct ingest_upload *up,
 	util_strlcpy(r->sha256, up->sha256_hex, sizeof(r->sha256));
 	r->uploaded_at = util_now_ms();
 	r->status = RECORD_PENDING;
+	if (up->request_id != NULL)
+		util_strlcpy(r->request_id, up->request_id,
+			     sizeof(r->request_id));
 
 	memset(&opts, 0, sizeof(opts));
 	opts.content_type = r->content_type;

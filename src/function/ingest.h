@@ -42,6 +42,7 @@ struct ingest_upload {
 	int64_t bytes;
 	const char *sha256_hex; /* computed while streaming */
 	const char *name; /* client file name, raw (sanitised here) */
+	const char *request_id; /* the upload's X-Request-Id, or NULL */
 };
 
 /* Sanitise a client file name: keep the last path segment (after '/' or

@@ -289,6 +289,9 @@ request_begin(struct http_server *srv, struct server_request *sr,
 			 sr->raw_query != NULL ? strlen(sr->raw_query) : 0);
 	rq->closing = &srv->quiesced;
 	sr->begun = true;
+	/* Every line this connection thread logs for the request names it
+	 * (JSON lines: requestId), until server_completed. */
+	log_context_set_request(rq->id);
 	/* Ours from here, whatever begin() waits for; the body, if read,
 	 * has its own floor. */
 	conn_guard_ours(srv->guard, sr->guard);
@@ -417,6 +420,7 @@ server_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	*con_cls = NULL;
 	rq = &sr->rq;
 	request_log(sr, toe);
+	log_context_set_request(NULL);
 	conn_guard_idle(srv->guard, sr->guard);
 	if (sr->begun)
 		api_request_release(rq);

@@ -38,6 +38,7 @@
 #include "api/api.h"
 #include "api/api_local.h"
 #include "api/routes.h"
+#include "api/statuses.h"
 #include "app/app.h"
 #include "hosts/workers.h"
 #include "http/http.h"
@@ -156,6 +157,9 @@ static const struct api_case cases[] = {
      200, NULL, EXPECT_SAME, {"Content-Type"}},
     {"readyz", ROUTE_READYZ, "GET", "/readyz", NULL, {NULL}, BODY_NONE, 200,
      NULL, EXPECT_SAME, {"Content-Type"}},
+    {"openapi", ROUTE_OPENAPI, "GET", "/openapi.json", NULL, {NULL},
+     BODY_NONE, 200, NULL, EXPECT_SAME,
+     {"Content-Type", "ETag", "Cache-Control"}},
     {"metrics", ROUTE_METRICS, "GET", "/metrics", NULL, {NULL}, BODY_NONE,
      200, NULL, EXPECT_METRICS, {"Content-Type", "Cache-Control"}},
     {"events", ROUTE_EVENTS, "POST", "/v1/events", NULL,
@@ -429,6 +433,12 @@ check_one(const struct api_case *c, const char *transport,
 		fail_msg("%s via %s: status %ld, want %d: %.300s", c->name,
 			 transport, o->status, c->status,
 			 o->body != NULL ? o->body : "");
+	/* The contract: a route answers only what it declares
+	 * (src/api/statuses.c, docs/openapi.yaml). */
+	if (c->route != NO_ROUTE &&
+	    !statuses_has(statuses_of((enum route_id)c->route), (int)o->status))
+		fail_msg("%s via %s: status %ld is not declared for the route",
+			 c->name, transport, o->status);
 	assert_non_null(rid);
 	assert_true(util_id_valid(rid));
 	switch (c->expect) {

@@ -28,6 +28,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "integration"))
 import harness  # noqa: E402
 # the module, not its names: unittest would run an imported TestCase
 import test_distributed as dist  # noqa: E402
+# answers held to docs/openapi.yaml (status, headers, schema)
+import test_openapi as contract  # noqa: E402
 
 PHOTO = "wine.jpg"
 
@@ -84,10 +86,10 @@ class UploadsS3(dist.Distributed):
                  endpoint=self.rgw())
 
     def new_upload(self, server, data):
-        r = server.request("POST", "/v1/uploads", json.dumps(
+        r = contract.Checker(self, server)("POST", "/v1/uploads", json.dumps(
             {"name": "photo.jpg", "content_type": "image/jpeg",
-             "bytes": len(data)}).encode(), {"Content-Type": "application/json"})
-        self.assertEqual(r.status, 201, r)
+             "bytes": len(data)}).encode(), {"Content-Type": "application/json"},
+            status=201)
         doc = r.json()
         self.assertEqual(doc["status"], "pending")
         self.assertEqual(doc["upload"]["method"], "PUT")
@@ -96,8 +98,7 @@ class UploadsS3(dist.Distributed):
         return doc
 
     def assert_redirect(self, server, path, sha256):
-        r = server.request("GET", path)
-        self.assertEqual(r.status, 302, r)
+        r = contract.Checker(self, server)("GET", path, status=302)
         loc = r.header("Location")
         self.assertTrue(loc.startswith(self.rgw() + "/"), loc)
         status, body = send("GET", loc)
@@ -162,8 +163,9 @@ class UploadsS3(dist.Distributed):
                            "bytes": 1000}).encode()
         r = srv.request("POST", "/v1/uploads", body, {"Content-Type": "application/json"})
         self.assertEqual(r.status, 201, r)
-        r = srv.request("POST", "/v1/uploads", body, {"Content-Type": "application/json"})
-        self.assertEqual(r.status, 429, r)
+        r = contract.Checker(self, srv)("POST", "/v1/uploads", body,
+                                        {"Content-Type": "application/json"},
+                                        status=429)
         self.assertEqual(r.json()["error"]["code"], "too_many_requests")
         self.assertGreaterEqual(int(r.header("Retry-After")), 1)
         items = srv.request("GET", "/v1/images").json()["items"]

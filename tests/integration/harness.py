@@ -130,6 +130,10 @@ class Server:
         with open(self.log_path, "rb") as f:
             return f.read().decode(errors="replace")[-4000:]
 
+    def read_all_log(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode(errors="replace")
+
     def stop(self, sig=signal.SIGTERM, timeout=60):
         """Signal the server and wait for it; returns its exit status."""
         if self.proc is None:
@@ -140,7 +144,19 @@ class Server:
         self.proc.stdout.close()
         self.log.close()
         self.proc = None
+        self.check_contract()
         return rc
+
+    def check_contract(self):
+        """Fail on an answer the route does not declare: reply.c logs
+        "undeclared status" for any status that src/api/statuses.c (and so
+        docs/openapi.yaml, tests/openapi) lacks for the route."""
+        with open(self.log_path, "rb") as f:
+            bad = [line for line in f.read().decode(errors="replace").splitlines()
+                   if "undeclared status" in line]
+        if bad:
+            raise AssertionError("answers outside the contract "
+                                 "(docs/openapi.yaml):\n" + "\n".join(bad[:20]))
 
     def cleanup(self):
         if self.proc is not None:

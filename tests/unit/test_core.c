@@ -427,6 +427,7 @@ test_record_roundtrip(void **state)
 	strcpy(a.placeholder, "LKO2?U%2Tw=w]~RBVZRi};RPxuwH");
 	strcpy(a.dominant, "#a1b2c3");
 	a.version = 7;
+	strcpy(a.request_id, "order-42.upload:7_A");
 	a.n_variants = 2;
 	strcpy(a.variants[0].name, "large");
 	strcpy(a.variants[0].bucket, "output");
@@ -445,6 +446,7 @@ test_record_roundtrip(void **state)
 	assert_non_null(
 	    strstr(text, "\"uploaded_at\":\"2026-01-01T00:00:00.123Z\""));
 	assert_non_null(strstr(text, "\"status\":\"done\""));
+	assert_non_null(strstr(text, "\"request_id\":\"order-42.upload:7_A\""));
 	assert_int_equal(record_from_string(text, strlen(text), &b, &e), IP_OK);
 	assert_memory_equal(&a, &b, sizeof(a));
 	assert_non_null(record_variant_get(&b, "thumb"));
@@ -467,6 +469,8 @@ test_record_rejects(void **state)
 	    "\"variants\":{}}",
 	    "{\"id\":\"01JABCDEFGHJKMNPQRSTVWXYZ0\",\"status\":\"done\","
 	    "\"format\":\"a-format-name-that-is-far-too-long\"}",
+	    "{\"id\":\"01JABCDEFGHJKMNPQRSTVWXYZ0\",\"status\":\"done\","
+	    "\"request_id\":\"a b\"}",
 	    "[1]",
 	};
 	struct record r;
@@ -531,6 +535,19 @@ test_ids_and_keys(void **state)
 	assert_false(util_id_valid("01JABCDEFGHJKMNPQRSTVWXYZ"));
 	assert_false(util_id_valid("01JABCDEFGHJKMNPQRSTVWXYZU"));
 	assert_false(util_id_valid("../etc/passwd"));
+	/* A client's X-Request-Id: 1-64 bytes of [A-Za-z0-9._:-]. */
+	assert_true(util_request_id_ok("a"));
+	assert_true(util_request_id_ok("Order-42.upload:7_A"));
+	assert_true(util_request_id_ok("012345678901234567890123456789012345678"
+				       "9012345678901234567890123"));
+	assert_false(util_request_id_ok("01234567890123456789012345678901234567"
+					"890123456789012345678901234"));
+	assert_false(util_request_id_ok(""));
+	assert_false(util_request_id_ok(NULL));
+	assert_false(util_request_id_ok("a b"));
+	assert_false(util_request_id_ok("a\tb"));
+	assert_false(util_request_id_ok("a/b"));
+	assert_false(util_request_id_ok("caf\xc3\xa9"));
 	assert_int_equal(function_input_key(a, "x.jpg", key, sizeof(key), &e),
 			 IP_OK);
 	assert_int_equal(function_key_id(key, id), IP_OK);

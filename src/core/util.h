@@ -17,6 +17,8 @@
 /* Wall clock in milliseconds since the epoch; monotonic clock in ms. */
 int64_t util_now_ms(void);
 int64_t util_mono_ms(void);
+/* Microseconds on the monotonic clock (durations observed by metrics). */
+int64_t util_mono_us(void);
 
 /* RFC 3339 UTC with milliseconds: "2026-01-01T00:00:00.000Z".
  * buf needs 25 bytes.  Returns buf. */

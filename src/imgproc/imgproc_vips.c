@@ -774,11 +774,14 @@ static int
 make_variant(struct imgproc_vips *p, struct job *job, VipsImage *base,
 	     int base_frames, const struct variant_spec *s,
 	     const struct plan *pl, struct imgproc_variant *v,
-	     VipsImage **shown, struct ip_error *err)
+	     VipsImage **shown, struct imgproc_timings *t, struct ip_error *err)
 {
 	VipsImage *frames_out[FRAMES_MAX];
 	VipsImage *joined = NULL;
 	VipsImage *ready = NULL;
+	VipsImage *pixels = NULL;
+	int64_t t0 = util_mono_us();
+	int64_t t1;
 	VipsImage *single = NULL;
 	struct encode_opts eo;
 	int page_h = vips_image_get_page_height(base);
@@ -861,12 +864,22 @@ make_variant(struct imgproc_vips *p, struct job *job, VipsImage *base,
 		g_object_ref(joined);
 		ready = joined;
 	}
+	/* The resize and the watermark are lazy: computed here, so that
+	 * the encode's time is the encoder's alone (struct imgproc_timings). */
+	pixels = to_memory(job, ready);
+	if (pixels == NULL) {
+		rc = job_fail(job, err, IP_EUNPROCESSABLE, "resize");
+		goto out;
+	}
+	t1 = util_mono_us();
+	t->transform_us += t1 - t0;
 	eo.format = v->format;
 	eo.quality = s->quality >= 1 && s->quality <= 100 ? s->quality : 82;
 	eo.progressive = p->progressive;
 	eo.artist = job->artist;
 	eo.copyright = job->copyright;
-	rc = encode_image(ready, &eo, &v->data, &v->len, err);
+	rc = encode_image(pixels, &eo, &v->data, &v->len, err);
+	t->encode_us += util_mono_us() - t1;
 	if (rc != IP_OK) {
 		if (vipsutil_deadline_over(&job->deadline))
 			rc = vipsutil_deadline_error(&job->deadline, err);
@@ -883,7 +896,7 @@ make_variant(struct imgproc_vips *p, struct job *job, VipsImage *base,
 		g_free(hex);
 	}
 	if (frames > 1) {
-		if (vips_extract_area(ready, &single, 0, 0, pl->out_w,
+		if (vips_extract_area(pixels, &single, 0, 0, pl->out_w,
 				      pl->out_h, NULL)) {
 			rc = job_fail(job, err, IP_EUNPROCESSABLE, "frame");
 			goto out;
@@ -891,13 +904,14 @@ make_variant(struct imgproc_vips *p, struct job *job, VipsImage *base,
 		*shown = single;
 		single = NULL;
 	} else {
-		g_object_ref(ready);
-		*shown = ready;
+		g_object_ref(pixels);
+		*shown = pixels;
 	}
 out:
 	for (int i = 0; i < made; i++)
 		g_object_unref(frames_out[i]);
 	VIPSUTIL_UNREF(single);
+	release(job, &pixels);
 	VIPSUTIL_UNREF(ready);
 	VIPSUTIL_UNREF(joined);
 	return rc;
@@ -976,6 +990,7 @@ process_job(struct imgproc_vips *p, int fd, const struct variant_spec *specs,
 	int frames = 1;
 	int base_w;
 	int base_h;
+	int64_t t0;
 	int rc;
 
 	memset(res, 0, sizeof(*res));
@@ -1029,7 +1044,9 @@ process_job(struct imgproc_vips *p, int fd, const struct variant_spec *specs,
 		base_h = plans[driver].rs_h;
 	}
 
+	t0 = util_mono_us();
 	rc = decode_base(p, fd, &job, base_w, base_h, frames, &base, err);
+	res->timings.decode_us = util_mono_us() - t0;
 	if (rc == IP_OK)
 		rc = decode_warnings(p, msgs, res, err);
 	if (rc != IP_OK)
@@ -1043,7 +1060,7 @@ process_job(struct imgproc_vips *p, int fd, const struct variant_spec *specs,
 			goto out;
 		}
 		rc = make_variant(p, &job, base, frames, &specs[i], &plans[i],
-				  &res->variants[i], &img, err);
+				  &res->variants[i], &img, &res->timings, err);
 		if (rc != IP_OK) {
 			ip_error_prefix(err, "variant %s", specs[i].name);
 			goto out;

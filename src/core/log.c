@@ -5,6 +5,7 @@
 #include "core/log.h"
 #include "core/util.h"
 
+#include <glib.h>
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -19,6 +20,7 @@
 
 static _Atomic int current_level = LOG_INFO;
 static _Atomic int current_format = LOG_FORMAT_TEXT;
+static atomic_bool json_stdout;
 static _Thread_local char context_request[LOG_CONTEXT_MAX];
 static _Thread_local char context_image[LOG_CONTEXT_MAX];
 
@@ -56,6 +58,11 @@ log_level_name(enum log_level level)
 void
 log_set_format(enum log_format format)
 {
+	/* jansson seeds its hash function from /dev/urandom with the first
+	 * object: now, not at a first line written after an image helper's
+	 * confinement forbids the open. */
+	if (format == LOG_FORMAT_JSON)
+		json_object_seed(0);
 	atomic_store(&current_format, format == LOG_FORMAT_JSON
 					  ? LOG_FORMAT_JSON
 					  : LOG_FORMAT_TEXT);
@@ -90,16 +97,57 @@ log_context_set_image(const char *image_id)
 		     sizeof(context_image));
 }
 
-/* One fputs of one buffer: lines from threads never interleave. */
+const char *
+log_context_request(void)
+{
+	return context_request;
+}
+
+const char *
+log_context_image(void)
+{
+	return context_image;
+}
+
+void
+log_json_stdout(bool on)
+{
+	atomic_store(&json_stdout, on);
+}
+
+/* One fputs of one buffer: lines from threads never interleave.  A
+ * control byte in a text line (a GLib message, a file name) is written
+ * \xNN: nothing a line carries can colour a terminal or start another
+ * line.  (JSON lines come escaped by jansson.) */
 static void
 write_line(FILE *f, const char *line)
 {
+	char safe[4 * LOG_LINE_MAX];
+	size_t o = 0;
+
+	for (const char *p = line; *p != '\0' && o + 5 < sizeof(safe); p++) {
+		unsigned char c = (unsigned char)*p;
+
+		if (c < 0x20 || c == 0x7f)
+			o += (size_t)snprintf(safe + o, sizeof(safe) - o,
+					      "\\x%02x", c);
+		else
+			safe[o++] = (char)c;
+	}
+	safe[o] = '\0';
 	flockfile(f);
-	fputs(line, f);
+	fputs(safe, f);
 	fputc('\n', f);
 	funlockfile(f);
 	if (f == stdout)
 		fflush(f);
+}
+
+/* Where JSON lines go: stderr, as text lines; stdout under Lambda. */
+static FILE *
+json_stream(void)
+{
+	return atomic_load(&json_stdout) ? stdout : stderr;
 }
 
 static void
@@ -143,7 +191,7 @@ write_json(const char *stamp, enum log_level level, const char *msg,
 	text = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
 	json_decref(o);
 	if (text != NULL)
-		write_line(stdout, text);
+		write_line(json_stream(), text);
 	free(text);
 }
 
@@ -247,4 +295,60 @@ log_fields(enum log_level level, const char *msg,
 		if (fields[i].str == NULL || fields[i].str[0] != '\0')
 			text_field(line, &n, &fields[i]);
 	write_line(stderr, line);
+}
+
+/* A GLib field's text: value is NUL-terminated when length < 0. */
+static const char *
+glib_field(const GLogField *f, char *buf, size_t len)
+{
+	size_t n;
+
+	if (f->length < 0)
+		return f->value;
+	n = (size_t)f->length < len - 1 ? (size_t)f->length : len - 1;
+	memcpy(buf, f->value, n);
+	buf[n] = '\0';
+	return buf;
+}
+
+/* Every GLib message (libvips', GLib's, GObject's, ...) as one of our
+ * lines: level mapped, domain a field. */
+static GLogWriterOutput
+glib_writer(GLogLevelFlags flags, const GLogField *fields, gsize n,
+	    gpointer data)
+{
+	char dbuf[64];
+	char mbuf[LOG_LINE_MAX];
+	const char *domain = "";
+	const char *msg = "";
+	enum log_level level = LOG_DEBUG;
+
+	(void)data;
+	for (gsize i = 0; i < n; i++) {
+		if (strcmp(fields[i].key, "GLIB_DOMAIN") == 0)
+			domain = glib_field(&fields[i], dbuf, sizeof(dbuf));
+		else if (strcmp(fields[i].key, "MESSAGE") == 0)
+			msg = glib_field(&fields[i], mbuf, sizeof(mbuf));
+	}
+	if (flags & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL))
+		level = LOG_ERROR;
+	else if (flags & G_LOG_LEVEL_WARNING)
+		level = LOG_WARN;
+	else if (flags & (G_LOG_LEVEL_MESSAGE | G_LOG_LEVEL_INFO))
+		level = LOG_INFO;
+	/* GLib's rule for its chatter: shown only if G_MESSAGES_DEBUG
+	 * names the domain. */
+	if ((flags & (G_LOG_LEVEL_INFO | G_LOG_LEVEL_DEBUG)) &&
+	    g_log_writer_default_would_drop(flags, domain[0] ? domain : NULL))
+		return G_LOG_WRITER_HANDLED;
+	const struct log_field f[] = {{"domain", domain, 0}};
+
+	log_fields(level, msg, f, 1);
+	return G_LOG_WRITER_HANDLED;
+}
+
+void
+log_route_glib(void)
+{
+	g_log_set_writer_func(glib_writer, NULL, NULL);
 }

@@ -734,11 +734,20 @@ handle_record(struct function *p, const struct event_record *er,
 	bool reached = false;
 	int rc;
 
+	/* A host with no request of its own (the worker pool) logs the
+	 * record's processing under the request that uploaded it. */
+	bool own_request =
+	    log_context_request()[0] == '\0' && er->request_id[0] != '\0';
+
 	for (int i = 0; i < FUNCTION_STAGE_COUNT; i++)
 		at.stage_us[i] = -1;
+	if (own_request)
+		log_context_set_request(er->request_id);
 	rc = attempt_record(p, er, inv, stats, &at, &reached, err);
 	if (reached && p->on_attempt != NULL)
 		p->on_attempt(p->on_attempt_arg, &at);
+	if (own_request)
+		log_context_set_request(NULL);
 	return rc;
 }
 

@@ -137,8 +137,9 @@ ingest_commit(struct ingest *in, const struct ingest_upload *up,
 	recorded = true;
 	if (cfg->events == EVENTS_STORE)
 		return IP_OK; /* the store pushes ObjectCreated itself */
-	event = event_build(cfg->aws_region, r->input_bucket, r->input_key,
-			    r->bytes, r->sha256, r->uploaded_at);
+	event = event_build_request(cfg->aws_region, r->input_bucket,
+				    r->input_key, r->bytes, r->sha256,
+				    r->uploaded_at, log_context_request());
 	if (event == NULL) {
 		rc = ip_error_set(err, IP_ENOMEM, "out of memory");
 		goto fail;

@@ -50,6 +50,10 @@ struct helper_hdr {
 struct helper_job {
 	uint32_t n_specs;
 	uint32_t fault; /* enum helper_fault: test builds only */
+	/* The host thread's log context, so the helper's lines about this
+	 * job (a libvips warning) name the request and the image. */
+	char request_id[64];
+	char image_id[64];
 	struct variant_spec specs[RECORD_VARIANTS_MAX];
 };
 

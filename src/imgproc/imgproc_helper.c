@@ -295,6 +295,9 @@ helper_job(struct imgproc_helper *p, struct helper *hp, int fd,
 	job->n_specs = (uint32_t)n;
 	memcpy(job->specs, specs, n * sizeof(specs[0]));
 	job->fault = helper_fault_for(fd);
+	util_strlcpy(job->request_id, log_context_request(),
+		     sizeof(job->request_id));
+	util_strlcpy(job->image_id, log_context_image(), sizeof(job->image_id));
 	e = helper_send(hp->sock, HELPER_JOB, job, sizeof(*job), fd);
 	if (e == 0)
 		e = helper_recv_hdr(hp->sock, &h, NULL, deadline);

@@ -79,6 +79,9 @@
 #define RIGHTS_MAX 256
 /* Most frames an animated variant keeps, whatever max_frames says. */
 #define FRAMES_MAX 256
+/* The largest variant (bytes of pixels, every frame) computed into
+ * memory before its encode, so the two are timed apart. */
+#define TIMED_VARIANT_MAX ((guint64)32 << 20)
 
 struct imgproc_vips {
 	struct imgproc base;
@@ -865,11 +868,18 @@ make_variant(struct imgproc_vips *p, struct job *job, VipsImage *base,
 		ready = joined;
 	}
 	/* The resize and the watermark are lazy: computed here, so that
-	 * the encode's time is the encoder's alone (struct imgproc_timings). */
-	pixels = to_memory(job, ready);
-	if (pixels == NULL) {
-		rc = job_fail(job, err, IP_EUNPROCESSABLE, "resize");
-		goto out;
+	 * the encode's time is the encoder's alone (struct imgproc_timings),
+	 * for a variant small enough to hold in memory once more; a larger
+	 * one streams into its encoder, which then counts the resize. */
+	if (VIPS_IMAGE_SIZEOF_IMAGE(ready) <= TIMED_VARIANT_MAX) {
+		pixels = to_memory(job, ready);
+		if (pixels == NULL) {
+			rc = job_fail(job, err, IP_EUNPROCESSABLE, "resize");
+			goto out;
+		}
+	} else {
+		g_object_ref(ready);
+		pixels = ready;
 	}
 	t1 = util_mono_us();
 	t->transform_us += t1 - t0;
@@ -911,7 +921,9 @@ out:
 	for (int i = 0; i < made; i++)
 		g_object_unref(frames_out[i]);
 	VIPSUTIL_UNREF(single);
-	release(job, &pixels);
+	if (pixels != ready)
+		release(job, &pixels);
+	VIPSUTIL_UNREF(pixels);
 	VIPSUTIL_UNREF(ready);
 	VIPSUTIL_UNREF(joined);
 	return rc;

@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #define LOG_CONTEXT_MAX 128
 #define LOG_LINE_MAX 2048
@@ -351,4 +353,123 @@ void
 log_route_glib(void)
 {
 	g_log_set_writer_func(glib_writer, NULL, NULL);
+}
+
+/* ---- async-signal-safe ------------------------------------------- */
+
+/* Append s to buf at *o (bounded), escaping per format: JSON string
+ * escapes, or \xNN for a control byte in text. */
+static void
+safe_put(char *buf, size_t len, size_t *o, const char *s, bool json,
+	 bool escape)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	for (; *s != '\0' && *o + 7 < len; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (escape && json && (c == '"' || c == '\\')) {
+			buf[(*o)++] = '\\';
+			buf[(*o)++] = (char)c;
+		} else if (escape && (c < 0x20 || c == 0x7f)) {
+			memcpy(buf + *o, json ? "\\u00" : "\\x", json ? 4 : 2);
+			*o += json ? 4 : 2;
+			buf[(*o)++] = hex[c >> 4];
+			buf[(*o)++] = hex[c & 0xf];
+		} else {
+			buf[(*o)++] = (char)c;
+		}
+	}
+}
+
+/* n as width digits. */
+static void
+safe_num(char *buf, size_t len, size_t *o, long long n, int width)
+{
+	char d[24];
+	int i = 0;
+
+	do {
+		d[i++] = (char)('0' + n % 10);
+		n /= 10;
+	} while ((n > 0 || i < width) && i < (int)sizeof(d));
+	while (i > 0 && *o + 1 < len)
+		buf[(*o)++] = d[--i];
+}
+
+/* "2026-01-01T00:00:00.000Z" without gmtime (days to civil date,
+ * H. Hinnant's algorithm). */
+static void
+safe_stamp(char *buf, size_t len, size_t *o)
+{
+	struct timespec ts;
+	long long days, secs, era, doe, yoe, doy, mp, y, m, d;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	days = ts.tv_sec / 86400;
+	secs = ts.tv_sec % 86400;
+	days += 719468;
+	era = days / 146097;
+	doe = days - era * 146097;
+	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	mp = (5 * doy + 2) / 153;
+	d = doy - (153 * mp + 2) / 5 + 1;
+	m = mp < 10 ? mp + 3 : mp - 9;
+	y = yoe + era * 400 + (m <= 2);
+	safe_num(buf, len, o, y, 4);
+	safe_put(buf, len, o, "-", false, false);
+	safe_num(buf, len, o, m, 2);
+	safe_put(buf, len, o, "-", false, false);
+	safe_num(buf, len, o, d, 2);
+	safe_put(buf, len, o, "T", false, false);
+	safe_num(buf, len, o, secs / 3600, 2);
+	safe_put(buf, len, o, ":", false, false);
+	safe_num(buf, len, o, secs / 60 % 60, 2);
+	safe_put(buf, len, o, ":", false, false);
+	safe_num(buf, len, o, secs % 60, 2);
+	safe_put(buf, len, o, ".", false, false);
+	safe_num(buf, len, o, ts.tv_nsec / 1000000, 3);
+	safe_put(buf, len, o, "Z", false, false);
+}
+
+void
+log_signal_safe(enum log_level level, const char *msg)
+{
+	char line[LOG_LINE_MAX];
+	size_t o = 0;
+	bool json = atomic_load(&current_format) == LOG_FORMAT_JSON;
+	ssize_t w;
+
+	if ((int)level < atomic_load(&current_level) || level >= LOG_QUIET)
+		return;
+	safe_put(line, sizeof(line), &o, json ? "{\"time\":\"" : "", 0, 0);
+	safe_stamp(line, sizeof(line), &o);
+	safe_put(line, sizeof(line), &o, json ? "\",\"level\":\"" : " ", 0, 0);
+	safe_put(line, sizeof(line), &o, level_names[level], 0, 0);
+	safe_put(line, sizeof(line), &o,
+		 json		     ? "\",\"msg\":\""
+		 : level == LOG_INFO ? "  "
+				     : " ",
+		 0, 0);
+	safe_put(line, sizeof(line), &o, msg, json, true);
+	if (json && context_request[0] != '\0') {
+		safe_put(line, sizeof(line), &o, "\",\"requestId\":\"", 0, 0);
+		safe_put(line, sizeof(line), &o, context_request, true, true);
+	}
+	if (json && context_image[0] != '\0') {
+		safe_put(line, sizeof(line), &o, "\",\"imageId\":\"", 0, 0);
+		safe_put(line, sizeof(line), &o, context_image, true, true);
+	}
+	safe_put(line, sizeof(line), &o, json ? "\"}\n" : "\n", 0, 0);
+	if (o + 1 >= sizeof(line) - 8) {
+		/* cut short: still one whole line */
+		memcpy(line + sizeof(line) - 12, json ? "...\"}\n" : "...\n",
+		       json ? 7 : 5);
+		o = sizeof(line) - 12 + (json ? 6 : 4);
+	}
+	w = write(json && atomic_load(&json_stdout) ? STDOUT_FILENO
+						    : STDERR_FILENO,
+		  line, o);
+	(void)w;
 }

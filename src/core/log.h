@@ -86,6 +86,11 @@ char *log_escape(const char *in, char *out, size_t out_len);
 void log_fields(enum log_level level, const char *msg,
 		const struct log_field *fields, size_t n);
 
+/* One line of msg at level in the current format, from a signal handler
+ * or a process about to die: no allocation, no lock, one write(2); the
+ * context ids as log_msg's.  Lines up to LOG_LINE_MAX (2 KiB). */
+void log_signal_safe(enum log_level level, const char *msg);
+
 #define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
 #define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)
 #define log_warn(...) log_msg(LOG_WARN, __VA_ARGS__)

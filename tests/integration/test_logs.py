@@ -12,7 +12,9 @@ import json
 
 import harness
 
-HOOK = "warn:always:logs-hook"
+# a GLib warning in every job of logs-hook*; a confinement breach (the
+# helper dies from its signal handler) in the first job of logs-open*
+HOOK = "warn:always:logs-hook,open:once:logs-open"
 
 
 class LogTest(harness.ServerTest):
@@ -38,6 +40,10 @@ class LogTest(harness.ServerTest):
 class JsonLogTest(LogTest):
     def test_every_line_json_with_ids_and_glib(self):
         request_id, image = self.upload()
+        r = self.server.put("logs-open.jpg", harness.corpus("wine.jpg"),
+                            wait=60)
+        self.assertEqual(r.status, 201, r)  # done on its second attempt
+        open_request = r.header("X-Request-Id")
         raw = self.stderr()
         self.assertNotIn(b"\x1b", raw)
         lines = [json.loads(ln) for ln in raw.splitlines()]
@@ -56,6 +62,11 @@ class JsonLogTest(LogTest):
                          "test hook: a warning \x1b[31mred\x1b[0m")
         self.assertEqual(glib[0]["requestId"], request_id)
         self.assertEqual(glib[0]["imageId"], image)
+        # the helper's last words from its SIGSYS handler: JSON too
+        died = [r for r in lines if "confinement refused" in r["msg"]]
+        self.assertEqual(len(died), 1, lines)
+        self.assertEqual(died[0]["level"], "error")
+        self.assertEqual(died[0]["requestId"], open_request)
         # the worker's line about the image names the upload's request
         done = [r for r in lines if r["msg"].startswith(f"image {image} done")]
         self.assertEqual(len(done), 1, lines)

@@ -151,13 +151,18 @@ ingest_commit(struct ingest *in, const struct ingest_upload *up,
 	return IP_OK;
 fail : {
 	struct ip_error undo;
+	char prev[RECORD_ID_MAX];
 
+	/* These lines concern the image: JSON lines name it (imageId). */
+	util_strlcpy(prev, log_context_image(), sizeof(prev));
+	log_context_set_image(r->id);
 	log_warn("upload %s not committed: %s", r->id, err->msg);
 	if (recorded && table_delete(in->table, r->id, &undo) != IP_OK)
 		log_error("undo record %s: %s", r->id, undo.msg);
 	if (stored && objstore_delete(in->store, r->input_bucket, r->input_key,
 				      &undo) != IP_OK)
 		log_error("undo object %s: %s", r->input_key, undo.msg);
+	log_context_set_image(prev);
 }
 	free(event);
 	return rc;

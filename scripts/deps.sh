@@ -19,8 +19,12 @@ build_pkgs=(gcc make pkg-config meson ninja-build libvips-dev
 # npm's s3rver, dynalite, Architect Sandbox); Node comes from Debian's
 # nodejs + npm unless a node is already on the PATH (see below).
 # chromium: the browser tests of the web page (tests/browser, suite browser).
+# prometheus: its promtool checks /metrics and docs/prometheus-alerts.yml
+# (test_metrics.py); Debian ships promtool in no smaller package (~96 MB
+# installed, the server included; nothing is started in a container).
 test_pkgs=(libcmocka-dev python3 python3-pil libimage-exiftool-perl curl jq
-	clang-format awscli ca-certificates git procps iproute2 xz-utils chromium)
+	clang-format awscli ca-certificates git procps iproute2 xz-utils chromium
+	prometheus)
 bench_pkgs=(gnuplot-nox nginx libnginx-mod-http-dav-ext wrk hyperfine time
 	libjpeg-turbo-progs libjemalloc2)
 lambda_pkgs=(patchelf zip binutils)

@@ -465,6 +465,7 @@ cmd_lambda(int argc, char **argv)
 	/* CloudWatch reads one JSON object per line on stdout. */
 	log_set_format(cfg.log_format == LOG_FORMAT_TEXT ? LOG_FORMAT_TEXT
 							 : LOG_FORMAT_JSON);
+	log_json_stdout(true);
 	/* Lambda's only writable place is /tmp. */
 	if (strcmp(cfg.data_dir, "./data") == 0 && getenv("LAMBDA_TASK_ROOT"))
 		util_strlcpy(cfg.data_dir, "/tmp/imgpipe",
@@ -624,6 +625,7 @@ main(int argc, char **argv)
 	int rc = 2;
 
 	tune_malloc();
+	log_route_glib();
 
 	{
 		const char *base = strrchr(argv[0], '/');

@@ -23,6 +23,7 @@
 #include "api/cors.h"
 #include "api/events.h"
 #include "api/handlers.h"
+#include "api/metrics.h"
 #include "api/openapi.h"
 #include "api/reply.h"
 #include "api/upload.h"
@@ -59,6 +60,7 @@ api_init(struct api *api, struct app *app)
 {
 	memset(api, 0, sizeof(*api));
 	api->app = app;
+	metrics_init(api);
 	api->bytes_redirect = app->cfg.bytes == BYTES_REDIRECT;
 	auth_init(&api->auth, &app->cfg,
 		  app->cfg.auth == AUTH_ON ||
@@ -149,6 +151,7 @@ api_request_init(struct api_request *rq, struct api *api,
 	rq->method = method;
 	rq->head = strcmp(method, "HEAD") == 0;
 	rq->started_ms = util_mono_ms();
+	rq->started_us = util_mono_us();
 	rq->resp.fd = -1;
 	buf_init(&rq->body, EVENT_TEXT_MAX, "an event document");
 	request_id(rq);
@@ -230,6 +233,7 @@ api_query(const struct api_request *rq, const char *name)
 void
 api_request_release(struct api_request *rq)
 {
+	metrics_observe_request(rq);
 	upload_free(rq->upload);
 	rq->upload = NULL;
 	buf_free(&rq->body);

@@ -31,6 +31,7 @@
 
 #include "core/buf.h"
 #include "core/error.h"
+#include "core/histogram.h"
 #include "core/query.h"
 #include "core/util.h"
 #include "api/auth.h"
@@ -40,6 +41,13 @@ struct app;
 struct upload;
 struct route_handler;
 
+/* The latency histograms' slots beyond the route table's: preflights
+ * (OPTIONS on any route) and requests no route matched. */
+#define API_ROUTE_SLOT_OPTIONS ROUTE_COUNT
+#define API_ROUTE_SLOT_NONE (ROUTE_COUNT + 1)
+#define API_ROUTE_SLOTS (ROUTE_COUNT + 2)
+#define API_CODE_CLASSES 4 /* 2xx 3xx 4xx 5xx (1xx counts as 2xx) */
+
 /* Counters of the API, printed by /metrics next to the app's. */
 struct api_metrics {
 	_Atomic int64_t http_requests;
@@ -48,6 +56,9 @@ struct api_metrics {
 	_Atomic int64_t uploads_rejected;
 	_Atomic int64_t upload_bytes;
 	_Atomic int64_t inflight_uploads;
+	/* From the request's start to its release (the answer sent), by
+	 * route slot and status class (api/metrics.h). */
+	struct histogram latency[API_ROUTE_SLOTS][API_CODE_CLASSES];
 };
 
 /* The API of one process: the app it serves and its own options. */
@@ -116,6 +127,7 @@ struct api_request {
 	bool answered;
 	bool cors_done; /* the CORS headers are in (cors.c) */
 	int64_t started_ms;
+	int64_t started_us; /* for the latency histogram */
 	/* X-Request-Id: the client's when util_request_id_ok, else new */
 	char id[UTIL_REQUEST_ID_MAX + 1];
 	char path[128]; /* truncated, for the log */

@@ -21,6 +21,7 @@
 
 #include "core/util.h"
 #include "api/admission.h"
+#include "api/metrics.h"
 #include "api/params.h"
 #include "api/reply.h"
 #include "objstore/objstore.h"
@@ -637,6 +638,7 @@ handlers_metrics(struct api_request *rq)
 		}
 	}
 	metrics_admission(f, app);
+	metrics_write(f, rq->api);
 	snprintf(v, sizeof(v), "%.3f",
 		 (double)(util_now_ms() - app->started_ms) / 1000.0);
 	metric_line(f, "imgpipe_uptime_seconds", "gauge",

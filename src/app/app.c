@@ -30,10 +30,39 @@ app_on_finished(void *arg, const struct record *r)
 	if (r->status == RECORD_DONE)
 		atomic_fetch_add(&app->metrics.processing_ms_total,
 				 r->processing_ms);
+	if (r->status == RECORD_DONE && r->uploaded_at > 0 &&
+	    r->processed_at >= r->uploaded_at)
+		histogram_observe_us(&app->metrics.upload_to_done,
+				     (r->processed_at - r->uploaded_at) * 1000);
 	pthread_mutex_lock(&app->wait_lock);
 	app->wait_gen++;
 	pthread_cond_broadcast(&app->wait_cond);
 	pthread_mutex_unlock(&app->wait_lock);
+}
+
+/* Each attempt of the function: its stages (when it succeeded) and its
+ * failure class (when not). */
+static void
+app_on_attempt(void *arg, const struct function_attempt *a)
+{
+	struct app_metrics *m = &((struct app *)arg)->metrics;
+
+	if (a->code != IP_OK) {
+		atomic_fetch_add(&m->attempt_failures[a->failure], 1);
+		return;
+	}
+	for (int i = 0; i < FUNCTION_STAGE_COUNT; i++)
+		if (a->stage_us[i] >= 0)
+			histogram_observe_us(&m->stage[i], a->stage_us[i]);
+}
+
+static void
+app_metrics_init(struct app_metrics *m)
+{
+	for (int i = 0; i < FUNCTION_STAGE_COUNT; i++)
+		histogram_init(&m->stage[i], &histogram_stage);
+	histogram_init(&m->upload_to_done, &histogram_long);
+	histogram_init(&m->queue_wait, &histogram_long);
 }
 
 int
@@ -46,6 +75,7 @@ app_open(struct app *app, const struct config *cfg, unsigned need,
 	memset(app, 0, sizeof(*app));
 	app->cfg = *cfg;
 	app->started_ms = util_now_ms();
+	app_metrics_init(&app->metrics);
 	atomic_init(&app->stopping, false);
 	pthread_mutex_init(&app->wait_lock, NULL);
 	pthread_condattr_init(&ca);
@@ -91,6 +121,8 @@ app_open(struct app *app, const struct config *cfg, unsigned need,
 	app->fn.img = app->img;
 	app->fn.on_finished = app_on_finished;
 	app->fn.on_finished_arg = app;
+	app->fn.on_attempt = app_on_attempt;
+	app->fn.on_attempt_arg = app;
 	app->ingest.cfg = &app->cfg;
 	app->ingest.store = app->store;
 	app->ingest.table = app->table;

@@ -17,6 +17,7 @@
 
 #include "core/config.h"
 #include "core/error.h"
+#include "core/histogram.h"
 #include "core/record.h"
 #include "function/function.h"
 #include "function/ingest.h"
@@ -34,6 +35,12 @@ struct app_metrics {
 	_Atomic int64_t attempts_retried;
 	_Atomic int64_t dead_lettered;
 	_Atomic int64_t processing_ms_total;
+	/* Failed attempts by class (function.h), retried or not. */
+	_Atomic int64_t attempt_failures[FUNCTION_FAIL_COUNT];
+	_Atomic int64_t jobs_inflight; /* events a worker is running now */
+	struct histogram stage[FUNCTION_STAGE_COUNT]; /* successful attempts */
+	struct histogram upload_to_done; /* uploaded_at -> processed_at */
+	struct histogram queue_wait; /* sent -> first received */
 };
 
 struct app {

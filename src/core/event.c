@@ -73,6 +73,15 @@ char *
 event_build(const char *region, const char *bucket, const char *key,
 	    int64_t size, const char *etag, int64_t time_ms)
 {
+	return event_build_request(region, bucket, key, size, etag, time_ms,
+				   NULL);
+}
+
+char *
+event_build_request(const char *region, const char *bucket, const char *key,
+		    int64_t size, const char *etag, int64_t time_ms,
+		    const char *request_id)
+{
 	char enc[3 * RECORD_KEY_MAX + 1];
 	char arn[RECORD_BUCKET_MAX + 16];
 	char when[40];
@@ -95,6 +104,11 @@ event_build(const char *region, const char *bucket, const char *key,
 			(json_int_t)size, "eTag", etag, "sequencer", seq);
 	if (doc == NULL)
 		return NULL;
+	if (request_id != NULL && request_id[0] != '\0')
+		json_object_set_new(
+		    json_array_get(json_object_get(doc, "Records"), 0),
+		    "responseElements",
+		    json_pack("{s:s}", "x-amz-request-id", request_id));
 	text = json_dumps(doc, JSON_COMPACT);
 	json_decref(doc);
 	return text;
@@ -156,6 +170,19 @@ set_object(struct event_record *er, const json_t *name, const json_t *key,
 	return IP_OK;
 }
 
+/* The creating request's id, if it is a plain token (it reaches logs). */
+static void
+copy_request_id(const json_t *v, struct event_record *er)
+{
+	copy_str(v, er->request_id, sizeof(er->request_id));
+	for (const char *p = er->request_id; *p != '\0'; p++)
+		if (!isalnum((unsigned char)*p) &&
+		    strchr("-_+/=.", *p) == NULL) {
+			er->request_id[0] = '\0';
+			return;
+		}
+}
+
 /* One record of an S3 notification. */
 static int
 parse_s3_record(const json_t *rec, struct event_record *er,
@@ -163,6 +190,11 @@ parse_s3_record(const json_t *rec, struct event_record *er,
 {
 	const json_t *s3 = json_object_get(rec, "s3");
 	const json_t *object = json_object_get(s3, "object");
+
+	copy_request_id(
+	    json_object_get(json_object_get(rec, "responseElements"),
+			    "x-amz-request-id"),
+	    er);
 
 	copy_str(json_object_get(rec, "eventName"), er->event_name,
 		 sizeof(er->event_name));

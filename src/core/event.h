@@ -53,6 +53,10 @@ struct event_record {
 	char etag[80];
 	char sequencer[40];
 	char version_id[128]; /* "" when the bucket is not versioned */
+	/* responseElements.x-amz-request-id: the request that created the
+	 * object (the gateway's X-Request-Id, or S3's own); "" when absent
+	 * or not a plain token.  For the log lines of its processing. */
+	char request_id[64];
 	/* The SQS message that carried it ("" outside SQS). */
 	char message_id[EVENT_MESSAGE_ID_MAX];
 	/* Non-empty: the SQS message's body could not be read (why); the
@@ -81,6 +85,11 @@ void event_clear(struct event *ev);
  * AWS would send it (key URL-encoded, space as '+').  Caller free()s. */
 char *event_build(const char *region, const char *bucket, const char *key,
 		  int64_t size, const char *etag, int64_t time_ms);
+/* The same, naming request_id (NULL or "": none) as the request that
+ * created the object, as S3 does in responseElements. */
+char *event_build_request(const char *region, const char *bucket,
+			  const char *key, int64_t size, const char *etag,
+			  int64_t time_ms, const char *request_id);
 
 /* Encode a key as S3 event keys are encoded (RFC 3986 unreserved and '/'
  * kept, space -> '+', the rest %XX).  out_len >= 3*strlen(key)+1. */

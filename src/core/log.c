@@ -5,12 +5,15 @@
 #include "core/log.h"
 #include "core/util.h"
 
+#include <glib.h>
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #define LOG_CONTEXT_MAX 128
 #define LOG_LINE_MAX 2048
@@ -19,6 +22,7 @@
 
 static _Atomic int current_level = LOG_INFO;
 static _Atomic int current_format = LOG_FORMAT_TEXT;
+static atomic_bool json_stdout;
 static _Thread_local char context_request[LOG_CONTEXT_MAX];
 static _Thread_local char context_image[LOG_CONTEXT_MAX];
 
@@ -56,6 +60,11 @@ log_level_name(enum log_level level)
 void
 log_set_format(enum log_format format)
 {
+	/* jansson seeds its hash function from /dev/urandom with the first
+	 * object: now, not at a first line written after an image helper's
+	 * confinement forbids the open. */
+	if (format == LOG_FORMAT_JSON)
+		json_object_seed(0);
 	atomic_store(&current_format, format == LOG_FORMAT_JSON
 					  ? LOG_FORMAT_JSON
 					  : LOG_FORMAT_TEXT);
@@ -90,16 +99,57 @@ log_context_set_image(const char *image_id)
 		     sizeof(context_image));
 }
 
-/* One fputs of one buffer: lines from threads never interleave. */
+const char *
+log_context_request(void)
+{
+	return context_request;
+}
+
+const char *
+log_context_image(void)
+{
+	return context_image;
+}
+
+void
+log_json_stdout(bool on)
+{
+	atomic_store(&json_stdout, on);
+}
+
+/* One fputs of one buffer: lines from threads never interleave.  A
+ * control byte in a text line (a GLib message, a file name) is written
+ * \xNN: nothing a line carries can colour a terminal or start another
+ * line.  (JSON lines come escaped by jansson.) */
 static void
 write_line(FILE *f, const char *line)
 {
+	char safe[4 * LOG_LINE_MAX];
+	size_t o = 0;
+
+	for (const char *p = line; *p != '\0' && o + 5 < sizeof(safe); p++) {
+		unsigned char c = (unsigned char)*p;
+
+		if (c < 0x20 || c == 0x7f)
+			o += (size_t)snprintf(safe + o, sizeof(safe) - o,
+					      "\\x%02x", c);
+		else
+			safe[o++] = (char)c;
+	}
+	safe[o] = '\0';
 	flockfile(f);
-	fputs(line, f);
+	fputs(safe, f);
 	fputc('\n', f);
 	funlockfile(f);
 	if (f == stdout)
 		fflush(f);
+}
+
+/* Where JSON lines go: stderr, as text lines; stdout under Lambda. */
+static FILE *
+json_stream(void)
+{
+	return atomic_load(&json_stdout) ? stdout : stderr;
 }
 
 static void
@@ -143,7 +193,7 @@ write_json(const char *stamp, enum log_level level, const char *msg,
 	text = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
 	json_decref(o);
 	if (text != NULL)
-		write_line(stdout, text);
+		write_line(json_stream(), text);
 	free(text);
 }
 
@@ -247,4 +297,179 @@ log_fields(enum log_level level, const char *msg,
 		if (fields[i].str == NULL || fields[i].str[0] != '\0')
 			text_field(line, &n, &fields[i]);
 	write_line(stderr, line);
+}
+
+/* A GLib field's text: value is NUL-terminated when length < 0. */
+static const char *
+glib_field(const GLogField *f, char *buf, size_t len)
+{
+	size_t n;
+
+	if (f->length < 0)
+		return f->value;
+	n = (size_t)f->length < len - 1 ? (size_t)f->length : len - 1;
+	memcpy(buf, f->value, n);
+	buf[n] = '\0';
+	return buf;
+}
+
+/* Every GLib message (libvips', GLib's, GObject's, ...) as one of our
+ * lines: level mapped, domain a field. */
+static GLogWriterOutput
+glib_writer(GLogLevelFlags flags, const GLogField *fields, gsize n,
+	    gpointer data)
+{
+	char dbuf[64];
+	char mbuf[LOG_LINE_MAX];
+	const char *domain = "";
+	const char *msg = "";
+	enum log_level level = LOG_DEBUG;
+
+	(void)data;
+	for (gsize i = 0; i < n; i++) {
+		if (strcmp(fields[i].key, "GLIB_DOMAIN") == 0)
+			domain = glib_field(&fields[i], dbuf, sizeof(dbuf));
+		else if (strcmp(fields[i].key, "MESSAGE") == 0)
+			msg = glib_field(&fields[i], mbuf, sizeof(mbuf));
+	}
+	if (flags & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL))
+		level = LOG_ERROR;
+	else if (flags & G_LOG_LEVEL_WARNING)
+		level = LOG_WARN;
+	else if (flags & (G_LOG_LEVEL_MESSAGE | G_LOG_LEVEL_INFO))
+		level = LOG_INFO;
+	/* GLib's rule for its chatter: shown only if G_MESSAGES_DEBUG
+	 * names the domain. */
+	if ((flags & (G_LOG_LEVEL_INFO | G_LOG_LEVEL_DEBUG)) &&
+	    g_log_writer_default_would_drop(flags, domain[0] ? domain : NULL))
+		return G_LOG_WRITER_HANDLED;
+	const struct log_field f[] = {{"domain", domain, 0}};
+
+	log_fields(level, msg, f, 1);
+	return G_LOG_WRITER_HANDLED;
+}
+
+void
+log_route_glib(void)
+{
+	g_log_set_writer_func(glib_writer, NULL, NULL);
+}
+
+/* ---- async-signal-safe ------------------------------------------- */
+
+/* Append s to buf at *o (bounded), escaping per format: JSON string
+ * escapes, or \xNN for a control byte in text. */
+static void
+safe_put(char *buf, size_t len, size_t *o, const char *s, bool json,
+	 bool escape)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	for (; *s != '\0' && *o + 7 < len; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (escape && json && (c == '"' || c == '\\')) {
+			buf[(*o)++] = '\\';
+			buf[(*o)++] = (char)c;
+		} else if (escape && (c < 0x20 || c == 0x7f)) {
+			memcpy(buf + *o, json ? "\\u00" : "\\x", json ? 4 : 2);
+			*o += json ? 4 : 2;
+			buf[(*o)++] = hex[c >> 4];
+			buf[(*o)++] = hex[c & 0xf];
+		} else {
+			buf[(*o)++] = (char)c;
+		}
+	}
+}
+
+/* n as width digits. */
+static void
+safe_num(char *buf, size_t len, size_t *o, long long n, int width)
+{
+	char d[24];
+	int i = 0;
+
+	do {
+		d[i++] = (char)('0' + n % 10);
+		n /= 10;
+	} while ((n > 0 || i < width) && i < (int)sizeof(d));
+	while (i > 0 && *o + 1 < len)
+		buf[(*o)++] = d[--i];
+}
+
+/* "2026-01-01T00:00:00.000Z" without gmtime (days to civil date,
+ * H. Hinnant's algorithm). */
+static void
+safe_stamp(char *buf, size_t len, size_t *o)
+{
+	struct timespec ts;
+	long long days, secs, era, doe, yoe, doy, mp, y, m, d;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	days = ts.tv_sec / 86400;
+	secs = ts.tv_sec % 86400;
+	days += 719468;
+	era = days / 146097;
+	doe = days - era * 146097;
+	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	mp = (5 * doy + 2) / 153;
+	d = doy - (153 * mp + 2) / 5 + 1;
+	m = mp < 10 ? mp + 3 : mp - 9;
+	y = yoe + era * 400 + (m <= 2);
+	safe_num(buf, len, o, y, 4);
+	safe_put(buf, len, o, "-", false, false);
+	safe_num(buf, len, o, m, 2);
+	safe_put(buf, len, o, "-", false, false);
+	safe_num(buf, len, o, d, 2);
+	safe_put(buf, len, o, "T", false, false);
+	safe_num(buf, len, o, secs / 3600, 2);
+	safe_put(buf, len, o, ":", false, false);
+	safe_num(buf, len, o, secs / 60 % 60, 2);
+	safe_put(buf, len, o, ":", false, false);
+	safe_num(buf, len, o, secs % 60, 2);
+	safe_put(buf, len, o, ".", false, false);
+	safe_num(buf, len, o, ts.tv_nsec / 1000000, 3);
+	safe_put(buf, len, o, "Z", false, false);
+}
+
+void
+log_signal_safe(enum log_level level, const char *msg)
+{
+	char line[LOG_LINE_MAX];
+	size_t o = 0;
+	bool json = atomic_load(&current_format) == LOG_FORMAT_JSON;
+	ssize_t w;
+
+	if ((int)level < atomic_load(&current_level) || level >= LOG_QUIET)
+		return;
+	safe_put(line, sizeof(line), &o, json ? "{\"time\":\"" : "", 0, 0);
+	safe_stamp(line, sizeof(line), &o);
+	safe_put(line, sizeof(line), &o, json ? "\",\"level\":\"" : " ", 0, 0);
+	safe_put(line, sizeof(line), &o, level_names[level], 0, 0);
+	safe_put(line, sizeof(line), &o,
+		 json		     ? "\",\"msg\":\""
+		 : level == LOG_INFO ? "  "
+				     : " ",
+		 0, 0);
+	safe_put(line, sizeof(line), &o, msg, json, true);
+	if (json && context_request[0] != '\0') {
+		safe_put(line, sizeof(line), &o, "\",\"requestId\":\"", 0, 0);
+		safe_put(line, sizeof(line), &o, context_request, true, true);
+	}
+	if (json && context_image[0] != '\0') {
+		safe_put(line, sizeof(line), &o, "\",\"imageId\":\"", 0, 0);
+		safe_put(line, sizeof(line), &o, context_image, true, true);
+	}
+	safe_put(line, sizeof(line), &o, json ? "\"}\n" : "\n", 0, 0);
+	if (o + 1 >= sizeof(line) - 8) {
+		/* cut short: still one whole line */
+		memcpy(line + sizeof(line) - 12, json ? "...\"}\n" : "...\n",
+		       json ? 7 : 5);
+		o = sizeof(line) - 12 + (json ? 6 : 4);
+	}
+	w = write(json && atomic_load(&json_stdout) ? STDOUT_FILENO
+						    : STDERR_FILENO,
+		  line, o);
+	(void)w;
 }

@@ -2,10 +2,15 @@
  * log.h - line-oriented logging, safe from any thread.
  *
  * Each call writes one whole line.  Two formats (server.log_format):
- *   text  "2026-01-01T00:00:00.000Z info  msg" on stderr (the default);
- *   json  {"time":..,"level":..,"msg":..,"requestId":..,"imageId":..} on
- *         stdout, one object per line: what CloudWatch Logs and Lambda's
- *         JSON log format expect (the default under Lambda).
+ *   text  "2026-01-01T00:00:00.000Z info  msg" (the default);
+ *   json  {"time":..,"level":..,"msg":..,"requestId":..,"imageId":..},
+ *         one object per line: what log shippers, CloudWatch Logs and
+ *         Lambda's JSON log format expect (the default under Lambda).
+ * Lines go to stderr (stdout is a command's output: the server's
+ * "listening on" line, `imgpipe process`'s records), except JSON under
+ * Lambda, which goes to stdout (log_json_stdout).  GLib's and libvips'
+ * messages come out as these lines too (log_route_glib), in the image
+ * helpers as well (their stderr is the host's).
  * The request id and image id come from a per-thread context the host
  * and the function set (log_context_*), so a JSON line names its
  * invocation and image without every caller passing them; text lines are
@@ -15,6 +20,7 @@
 #ifndef IMGPIPE_LOG_H
 #define IMGPIPE_LOG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR, LOG_QUIET };
@@ -35,10 +41,26 @@ void log_set_format(enum log_format format);
 int log_format_parse(const char *s);
 const char *log_format_name(enum log_format format);
 
+/* JSON lines on stdout instead of stderr (the Lambda host: CloudWatch
+ * reads its stdout).  Text lines are always on stderr. */
+void log_json_stdout(bool on);
+
+/* Route every GLib log message (libvips, GLib, GObject, Pango...) into
+ * these lines: ERROR/CRITICAL -> error, WARNING -> warn, MESSAGE/INFO ->
+ * info, DEBUG -> debug (INFO and DEBUG only for a domain G_MESSAGES_DEBUG
+ * names, as GLib's own writer), the domain as the field `domain`.  Once
+ * per process, before any thread logs (GLib allows one writer). */
+void log_route_glib(void);
+
 /* The calling thread's context, copied (truncated to 127 bytes); NULL or
  * "" clears it.  JSON lines carry it as requestId / imageId. */
 void log_context_set_request(const char *request_id);
 void log_context_set_image(const char *image_id);
+/* The calling thread's request id ("" when none): what a request's work
+ * hands on (the queued event names it, as S3's x-amz-request-id). */
+const char *log_context_request(void);
+/* The calling thread's image id ("" when none). */
+const char *log_context_image(void);
 
 void log_msg(enum log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -63,6 +85,11 @@ char *log_escape(const char *in, char *out, size_t out_len);
  * numbers).  Any thread. */
 void log_fields(enum log_level level, const char *msg,
 		const struct log_field *fields, size_t n);
+
+/* One line of msg at level in the current format, from a signal handler
+ * or a process about to die: no allocation, no lock, one write(2); the
+ * context ids as log_msg's.  Lines up to LOG_LINE_MAX (2 KiB). */
+void log_signal_safe(enum log_level level, const char *msg);
 
 #define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
 #define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)

@@ -17,6 +17,8 @@
 /* Wall clock in milliseconds since the epoch; monotonic clock in ms. */
 int64_t util_now_ms(void);
 int64_t util_mono_ms(void);
+/* Microseconds on the monotonic clock (durations observed by metrics). */
+int64_t util_mono_us(void);
 
 /* The cores this process may run on (its CPU affinity: taskset, a
  * container's cpuset), at least 1. */

@@ -484,15 +484,90 @@ strip_store(struct function *p, const struct record *r,
 	return rc;
 }
 
+static const char *const stage_names[] = {
+    [FUNCTION_STAGE_FETCH] = "fetch",
+    [FUNCTION_STAGE_DECODE] = "decode",
+    [FUNCTION_STAGE_TRANSFORM] = "transform",
+    [FUNCTION_STAGE_ENCODE] = "encode",
+    [FUNCTION_STAGE_STORE] = "store",
+};
+static const char *const failure_names[] = {
+    [FUNCTION_FAIL_DECODE] = "decode",
+    [FUNCTION_FAIL_TOO_LARGE] = "too_large",
+    [FUNCTION_FAIL_TIMEOUT] = "timeout",
+    [FUNCTION_FAIL_CRASHED] = "crashed",
+    [FUNCTION_FAIL_STORAGE] = "storage",
+    [FUNCTION_FAIL_OTHER] = "other",
+};
+
+const char *
+function_stage_name(enum function_stage s)
+{
+	return (unsigned)s < FUNCTION_STAGE_COUNT ? stage_names[s] : "?";
+}
+
+const char *
+function_failure_name(enum function_failure f)
+{
+	return (unsigned)f < FUNCTION_FAIL_COUNT ? failure_names[f] : "?";
+}
+
+/* The class of a failure with code in stage: the store and the table
+ * fail as storage whatever their code; the image processor's codes say
+ * what happened to the image (IP_ERETRY is its helper dying). */
+static enum function_failure
+failure_class(enum function_stage stage, int code)
+{
+	if (code == IP_ETOOBIG)
+		return FUNCTION_FAIL_TOO_LARGE;
+	if (stage == FUNCTION_STAGE_FETCH || stage == FUNCTION_STAGE_STORE)
+		return FUNCTION_FAIL_STORAGE;
+	switch (code) {
+	case IP_EMEDIA:
+	case IP_EUNPROCESSABLE:
+	case IP_EINVAL:
+		return FUNCTION_FAIL_DECODE;
+	case IP_ETIMEOUT:
+		return FUNCTION_FAIL_TIMEOUT;
+	case IP_ERETRY:
+		return FUNCTION_FAIL_CRASHED;
+	default:
+		return FUNCTION_FAIL_OTHER;
+	}
+}
+
+/* The attempt's outcome: rc, failed in stage (when rc != IP_OK). */
+static int
+attempt_end(struct function_attempt *at, enum function_stage stage, int rc)
+{
+	at->code = rc;
+	if (rc != IP_OK)
+		at->failure = failure_class(stage, rc);
+	return rc;
+}
+
+static void
+attempt_stage(struct function_attempt *at, enum function_stage stage,
+	      int64_t *t)
+{
+	int64_t now = util_mono_us();
+
+	at->stage_us[stage] = now - *t;
+	*t = now;
+}
+
 /* The image work of a claimed record: read, process, store, finish. */
 static int
 run(struct function *p, struct record *r, const struct function_invocation *inv,
-    int64_t started, struct function_stats *stats, struct ip_error *err)
+    int64_t started, struct function_stats *stats, struct function_attempt *at,
+    struct ip_error *err)
 {
 	struct imgproc_result res;
 	struct variant_spec specs[RECORD_VARIANTS_MAX];
 	size_t n_specs = p->cfg->n_variants;
 	struct imgproc_variant stripped = {0};
+	enum function_stage stage = FUNCTION_STAGE_FETCH;
+	int64_t t = util_mono_us();
 	int fd = -1;
 	int rc;
 
@@ -510,8 +585,19 @@ run(struct function *p, struct record *r, const struct function_invocation *inv,
 	}
 	if (rc == IP_OK)
 		rc = function_original_facts(fd, r, err);
-	if (rc == IP_OK)
+	if (rc == IP_OK) {
+		attempt_stage(at, FUNCTION_STAGE_FETCH, &t);
+		stage = FUNCTION_STAGE_DECODE;
 		rc = imgproc_process(p->img, fd, specs, n_specs, &res, err);
+		t = util_mono_us();
+	}
+	if (rc == IP_OK) {
+		at->stage_us[FUNCTION_STAGE_DECODE] = res.timings.decode_us;
+		at->stage_us[FUNCTION_STAGE_TRANSFORM] =
+		    res.timings.transform_us;
+		at->stage_us[FUNCTION_STAGE_ENCODE] = res.timings.encode_us;
+		stage = FUNCTION_STAGE_STORE;
+	}
 	if (rc == IP_OK && n_specs > p->cfg->n_variants && res.n == n_specs) {
 		/* The stripped copy is not a variant: take it out. */
 		stripped = res.variants[--res.n];
@@ -527,6 +613,8 @@ run(struct function *p, struct record *r, const struct function_invocation *inv,
 		goto out;
 	rc = finish(p, r, &res, stripped.data != NULL ? &stripped : NULL,
 		    started, err);
+	if (rc == IP_OK)
+		attempt_stage(at, FUNCTION_STAGE_STORE, &t);
 	if (rc == IP_ENOTFOUND) {
 		/* Deleted while we worked: take our variants back. */
 		delete_variants(p, r);
@@ -547,7 +635,7 @@ out:
 		close(fd);
 	free(stripped.data);
 	imgproc_result_clear(&res);
-	return rc;
+	return attempt_end(at, stage, rc);
 }
 
 /* A failed attempt: `failed` when permanent or the last one.  Returns
@@ -577,11 +665,14 @@ fail(struct function *p, const char *id, int code,
 /*
  * One record of the event.  Returns IP_OK when handled (including a
  * permanent failure written to the record); a transient code otherwise.
+ * *reached is set once the record is ours and its HEAD was tried: the
+ * attempt counts for the metrics (at).
  */
 static int
-handle_record(struct function *p, const struct event_record *er,
-	      const struct function_invocation *inv,
-	      struct function_stats *stats, struct ip_error *err)
+attempt_record(struct function *p, const struct event_record *er,
+	       const struct function_invocation *inv,
+	       struct function_stats *stats, struct function_attempt *at,
+	       bool *reached, struct ip_error *err)
 {
 	struct objstore_stat st;
 	struct record r;
@@ -600,6 +691,8 @@ handle_record(struct function *p, const struct event_record *er,
 		stats->skipped++;
 		return IP_OK;
 	}
+	*reached = true;
+	log_context_set_image(id);
 	rc = objstore_head(p->store, er->bucket, er->key, &st, err);
 	if (rc == IP_OK)
 		rc = claim(p, er, &st, inv, id, &r, &skip, &killed, err);
@@ -607,14 +700,16 @@ handle_record(struct function *p, const struct event_record *er,
 		log_info("event ignored: s3://%s/%.200s no longer exists",
 			 er->bucket, er->key);
 		stats->skipped++;
+		*reached = false;
 		return IP_OK;
 	}
 	if (rc != IP_OK)
-		return rc;
+		return attempt_end(at, FUNCTION_STAGE_FETCH, rc);
 	log_context_set_image(id);
 	if (skip) {
 		log_debug("image %s already done: duplicate event", id);
 		stats->skipped++;
+		*reached = false;
 		return IP_OK;
 	}
 	if (killed) {
@@ -622,12 +717,41 @@ handle_record(struct function *p, const struct event_record *er,
 			     "attempt %d was killed (deadline or out of "
 			     "memory)",
 			     r.attempts);
+		attempt_end(at, FUNCTION_STAGE_DECODE, IP_ETIMEOUT);
 		return fail(p, id, IP_ETIMEOUT, inv, stats, err);
 	}
 	rc = check_size(p, &st, err);
 	if (rc == IP_OK)
-		rc = run(p, &r, inv, started, stats, err);
+		rc = run(p, &r, inv, started, stats, at, err);
+	else
+		attempt_end(at, FUNCTION_STAGE_FETCH, rc);
 	return rc == IP_OK ? IP_OK : fail(p, id, rc, inv, stats, err);
+}
+
+static int
+handle_record(struct function *p, const struct event_record *er,
+	      const struct function_invocation *inv,
+	      struct function_stats *stats, struct ip_error *err)
+{
+	struct function_attempt at = {.code = IP_OK};
+	bool reached = false;
+	int rc;
+
+	/* A host with no request of its own (the worker pool) logs the
+	 * record's processing under the request that uploaded it. */
+	bool own_request =
+	    log_context_request()[0] == '\0' && er->request_id[0] != '\0';
+
+	for (int i = 0; i < FUNCTION_STAGE_COUNT; i++)
+		at.stage_us[i] = -1;
+	if (own_request)
+		log_context_set_request(er->request_id);
+	rc = attempt_record(p, er, inv, stats, &at, &reached, err);
+	if (reached && p->on_attempt != NULL)
+		p->on_attempt(p->on_attempt_arg, &at);
+	if (own_request)
+		log_context_set_request(NULL);
+	return rc;
 }
 
 int

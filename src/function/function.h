@@ -47,6 +47,42 @@ struct imgproc_result;
 struct event_record;
 struct event;
 
+/* The stages of one attempt, timed for /metrics.  Decode, transform
+ * (resize + watermark of every variant) and encode are the image
+ * processor's own (struct imgproc_timings: measured where the work runs,
+ * in a helper process when there is one, and sent back with the result). */
+enum function_stage {
+	FUNCTION_STAGE_FETCH, /* open the original, its size and SHA-256 */
+	FUNCTION_STAGE_DECODE,
+	FUNCTION_STAGE_TRANSFORM,
+	FUNCTION_STAGE_ENCODE,
+	FUNCTION_STAGE_STORE, /* the variants written, the record done */
+	FUNCTION_STAGE_COUNT
+};
+
+/* Why an attempt failed, in a few classes a dashboard can plot. */
+enum function_failure {
+	FUNCTION_FAIL_DECODE, /* not an image, corrupt, refused by a limit */
+	FUNCTION_FAIL_TOO_LARGE, /* limits.max_body, no room to download */
+	FUNCTION_FAIL_TIMEOUT, /* limits.timeout, or an attempt killed */
+	FUNCTION_FAIL_CRASHED, /* the image helper died */
+	FUNCTION_FAIL_STORAGE, /* the store or the table failed */
+	FUNCTION_FAIL_OTHER,
+	FUNCTION_FAIL_COUNT
+};
+
+/* What one attempt at one record did (function.on_attempt). */
+struct function_attempt {
+	int code; /* IP_OK, or the attempt's failure */
+	enum function_failure failure; /* when code != IP_OK */
+	/* Microseconds per stage; -1 for a stage not reached. */
+	int64_t stage_us[FUNCTION_STAGE_COUNT];
+};
+
+/* "fetch", "decode", ...; "decode", "too_large", ...: label values. */
+const char *function_stage_name(enum function_stage s);
+const char *function_failure_name(enum function_failure f);
+
 struct function {
 	const struct config *cfg;
 	struct objstore *store;
@@ -56,6 +92,10 @@ struct function {
 	 * in-process gateway wake `?wait=` requests. */
 	void (*on_finished)(void *arg, const struct record *r);
 	void *on_finished_arg;
+	/* Called after each attempt at a record of ours that got as far as
+	 * its HEAD (may be NULL): the host's metrics.  Any worker thread. */
+	void (*on_attempt)(void *arg, const struct function_attempt *a);
+	void *on_attempt_arg;
 };
 
 /* Per-invocation facts from the host. */

@@ -140,8 +140,9 @@ ingest_commit(struct ingest *in, const struct ingest_upload *up,
 	recorded = true;
 	if (cfg->events == EVENTS_STORE)
 		return IP_OK; /* the store pushes ObjectCreated itself */
-	event = event_build(cfg->aws_region, r->input_bucket, r->input_key,
-			    r->bytes, r->sha256, r->uploaded_at);
+	event = event_build_request(cfg->aws_region, r->input_bucket,
+				    r->input_key, r->bytes, r->sha256,
+				    r->uploaded_at, log_context_request());
 	if (event == NULL) {
 		rc = ip_error_set(err, IP_ENOMEM, "out of memory");
 		goto fail;
@@ -153,13 +154,18 @@ ingest_commit(struct ingest *in, const struct ingest_upload *up,
 	return IP_OK;
 fail : {
 	struct ip_error undo;
+	char prev[RECORD_ID_MAX];
 
+	/* These lines concern the image: JSON lines name it (imageId). */
+	util_strlcpy(prev, log_context_image(), sizeof(prev));
+	log_context_set_image(r->id);
 	log_warn("upload %s not committed: %s", r->id, err->msg);
 	if (recorded && table_delete(in->table, r->id, &undo) != IP_OK)
 		log_error("undo record %s: %s", r->id, undo.msg);
 	if (stored && objstore_delete(in->store, r->input_bucket, r->input_key,
 				      &undo) != IP_OK)
 		log_error("undo object %s: %s", r->input_key, undo.msg);
+	log_context_set_image(prev);
 }
 	free(event);
 	return rc;

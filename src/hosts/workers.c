@@ -89,8 +89,10 @@ run_one(struct workers *pool, struct queue_msg *m)
 		rc = IP_ERETRY;
 		goto dead;
 	}
+	atomic_fetch_add(&app->metrics.jobs_inflight, 1);
 	rc = function_handle_event(&app->fn, m->body, m->len, &inv, &stats,
 				   &err);
+	atomic_fetch_sub(&app->metrics.jobs_inflight, 1);
 	if (rc == IP_OK) {
 		if (queue_delete(app->queue, m, &e2) != IP_OK)
 			log_warn("queue delete %s: %s", m->id, e2.msg);
@@ -152,6 +154,12 @@ worker_main(void *arg)
 			continue;
 		}
 		failures = 0;
+		/* Queue wait: a first delivery only (a retry waits out its
+		 * backoff on purpose). */
+		if (m.receive_count == 1 && m.sent_at_ms > 0)
+			histogram_observe_us(&app->metrics.queue_wait,
+					     (util_now_ms() - m.sent_at_ms) *
+						 1000);
 		run_one(w->pool, &m);
 		queue_msg_clear(&m);
 	}

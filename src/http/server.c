@@ -289,8 +289,9 @@ request_begin(struct http_server *srv, struct server_request *sr,
 			 sr->raw_query != NULL ? strlen(sr->raw_query) : 0);
 	rq->closing = &srv->quiesced;
 	sr->begun = true;
-	/* Every line this connection thread logs for the request names it
-	 * (JSON lines: requestId), until server_completed. */
+	/* This connection's thread logs for this request until it ends
+	 * (server_completed): its lines, and the event an upload queues,
+	 * carry the request id. */
 	log_context_set_request(rq->id);
 	/* Ours from here, whatever begin() waits for; the body, if read,
 	 * has its own floor. */
@@ -404,7 +405,11 @@ request_log(struct server_request *sr, enum MHD_RequestTerminationCode toe)
 	    {"end", termination_name(toe), 0},
 	};
 
+	if (sr->begun)
+		log_context_set_image(rq->image_id);
 	log_fields(LOG_INFO, "http", f, UTIL_ARRAY_LEN(f));
+	log_context_set_image(NULL);
+	log_context_set_request(NULL);
 }
 
 static void

@@ -172,6 +172,10 @@ serve_job(struct imgproc *img, const struct config *cfg, struct helper_job *job,
 
 	ip_error_clear(&err);
 	memset(&res, 0, sizeof(res));
+	job->request_id[sizeof(job->request_id) - 1] = '\0';
+	job->image_id[sizeof(job->image_id) - 1] = '\0';
+	log_context_set_request(job->request_id);
+	log_context_set_image(job->image_id);
 	helper_cpu_budget(cfg, (int)job->threads);
 	helper_fault_run(job->fault);
 	if (fd < 0 || job->n_specs > RECORD_VARIANTS_MAX || job->threads < 1 ||
@@ -189,6 +193,8 @@ serve_job(struct imgproc *img, const struct config *cfg, struct helper_job *job,
 		e = helper_send(HELPER_FD, HELPER_DATA, res.variants[i].data,
 				res.variants[i].len, -1);
 	imgproc_result_clear(&res);
+	log_context_set_request(NULL);
+	log_context_set_image(NULL);
 	return e;
 }
 

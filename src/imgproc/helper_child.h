@@ -27,13 +27,14 @@ enum helper_fault {
 	HELPER_FAULT_OOM, /* allocate without bound */
 	HELPER_FAULT_OPEN, /* open a file after confinement */
 	HELPER_FAULT_SOCKET, /* make a socket after confinement */
+	HELPER_FAULT_WARN, /* a GLib warning (with an escape byte), then on */
 };
 
 /*
  * Test builds (meson -Dtest_hooks, on wherever the tests are built):
  * IMGPIPE_TEST_HELPER_FAULT=KIND:WHEN:SUBSTRING (KIND one of segv, abort,
- * loop, oom, open, socket; WHEN once, always or probe) makes the helper
- * fail that way on a job whose original's path contains SUBSTRING
+ * loop, oom, open, socket, warn; WHEN once, always or probe) makes the
+ * helper fail that way on a job whose original's path contains SUBSTRING
  * ("once": the first such job of this host process only; "probe": every
  * probe of such a file, never a job); several entries are separated by
  * commas.  Host side: the fault for the original open on fd, for a probe

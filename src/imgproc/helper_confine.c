@@ -37,6 +37,7 @@
 #include <ucontext.h>
 #include <unistd.h>
 
+#include "core/log.h"
 #include "core/util.h"
 
 /* Seconds of CPU a job may use beyond limits.timeout x threads. */
@@ -205,25 +206,19 @@ preopen_fonts(const struct config *cfg)
 #endif
 
 #if HAVE_BROKER
-static void
-say(const char *s)
-{
-	ssize_t r = write(STDERR_FILENO, s, strlen(s));
-
-	(void)r;
-}
-
 static _Noreturn void
 die(const char *what, const char *path)
 {
 	struct sigaction sa = {.sa_handler = SIG_DFL};
 	sigset_t set;
 
-	say("imgpipe helper: confinement refused ");
-	say(what);
-	say(" ");
-	say(path != NULL ? path : "?");
-	say("\n");
+	char msg[512] = "imgpipe helper: confinement refused ";
+
+	/* In the log's format (a signal handler: no allocation). */
+	strncat(msg, what, sizeof(msg) - strlen(msg) - 1);
+	strncat(msg, " ", sizeof(msg) - strlen(msg) - 1);
+	strncat(msg, path != NULL ? path : "?", sizeof(msg) - strlen(msg) - 1);
+	log_signal_safe(LOG_ERROR, msg);
 	sigaction(SIGSYS, &sa, NULL);
 	sigemptyset(&set);
 	sigaddset(&set, SIGSYS);

@@ -25,6 +25,7 @@ static const char *const fault_names[] = {
     [HELPER_FAULT_SEGV] = "segv", [HELPER_FAULT_ABORT] = "abort",
     [HELPER_FAULT_LOOP] = "loop", [HELPER_FAULT_OOM] = "oom",
     [HELPER_FAULT_OPEN] = "open", [HELPER_FAULT_SOCKET] = "socket",
+    [HELPER_FAULT_WARN] = "warn",
 };
 
 #define FIRED_MAX 64
@@ -123,6 +124,11 @@ helper_fault_run(uint32_t fault)
 		break;
 	case HELPER_FAULT_SOCKET:
 		close(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+		break;
+	case HELPER_FAULT_WARN:
+		/* As a library would warn mid-job; the log must escape it. */
+		g_log("GLib-GObject", G_LOG_LEVEL_WARNING,
+		      "test hook: a warning \x1b[31mred\x1b[0m");
 		break;
 	default:
 		break;

@@ -52,6 +52,10 @@ struct helper_job {
 	uint32_t n_specs;
 	uint32_t fault; /* enum helper_fault: test builds only */
 	uint32_t threads; /* libvips threads for this job (imgproc_threads) */
+	/* The host thread's log context, so the helper's lines about this
+	 * job (a libvips warning) name the request and the image. */
+	char request_id[72]; /* UTIL_REQUEST_ID_MAX + 1 fits */
+	char image_id[64];
 	struct variant_spec specs[RECORD_VARIANTS_MAX];
 };
 

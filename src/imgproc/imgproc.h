@@ -59,8 +59,16 @@ struct imgproc_variant {
 	char sha256[SHA256_HEX_SIZE];
 };
 
+/* Where a process call's time went, in microseconds. */
+struct imgproc_timings {
+	int64_t decode_us; /* the original decoded to the base image */
+	int64_t transform_us; /* every variant resized and watermarked */
+	int64_t encode_us; /* every variant encoded */
+};
+
 struct imgproc_result {
 	struct image_info info;
+	struct imgproc_timings timings;
 	size_t n;
 	struct imgproc_variant variants[RECORD_VARIANTS_MAX];
 	char placeholder[RECORD_PLACEHOLDER_MAX]; /* BlurHash, may be empty */

@@ -311,6 +311,9 @@ helper_job(struct imgproc_helper *p, struct helper *hp, uint32_t type, int busy,
 	memcpy(job->specs, specs, n * sizeof(specs[0]));
 	job->fault = helper_fault_for(fd, type == HELPER_PROBE);
 	job->threads = (uint32_t)imgproc_threads(p->cfg->vips_threads, busy);
+	util_strlcpy(job->request_id, log_context_request(),
+		     sizeof(job->request_id));
+	util_strlcpy(job->image_id, log_context_image(), sizeof(job->image_id));
 	e = helper_send(hp->sock, type, job, sizeof(*job), fd);
 	if (e == 0)
 		e = helper_recv_hdr(hp->sock, &h, NULL, deadline);

@@ -80,6 +80,9 @@
 #define RIGHTS_MAX 256
 /* Most frames an animated variant keeps, whatever max_frames says. */
 #define FRAMES_MAX 256
+/* The largest variant (bytes of pixels, every frame) computed into
+ * memory before its encode, so the two are timed apart. */
+#define TIMED_VARIANT_MAX ((guint64)32 << 20)
 
 struct imgproc_vips {
 	struct imgproc base;
@@ -776,11 +779,14 @@ static int
 make_variant(struct imgproc_vips *p, struct job *job, VipsImage *base,
 	     int base_frames, const struct variant_spec *s,
 	     const struct plan *pl, struct imgproc_variant *v,
-	     VipsImage **shown, struct ip_error *err)
+	     VipsImage **shown, struct imgproc_timings *t, struct ip_error *err)
 {
 	VipsImage *frames_out[FRAMES_MAX];
 	VipsImage *joined = NULL;
 	VipsImage *ready = NULL;
+	VipsImage *pixels = NULL;
+	int64_t t0 = util_mono_us();
+	int64_t t1;
 	VipsImage *single = NULL;
 	struct encode_opts eo;
 	int page_h = vips_image_get_page_height(base);
@@ -863,12 +869,29 @@ make_variant(struct imgproc_vips *p, struct job *job, VipsImage *base,
 		g_object_ref(joined);
 		ready = joined;
 	}
+	/* The resize and the watermark are lazy: computed here, so that
+	 * the encode's time is the encoder's alone (struct imgproc_timings),
+	 * for a variant small enough to hold in memory once more; a larger
+	 * one streams into its encoder, which then counts the resize. */
+	if (VIPS_IMAGE_SIZEOF_IMAGE(ready) <= TIMED_VARIANT_MAX) {
+		pixels = to_memory(job, ready);
+		if (pixels == NULL) {
+			rc = job_fail(job, err, IP_EUNPROCESSABLE, "resize");
+			goto out;
+		}
+	} else {
+		g_object_ref(ready);
+		pixels = ready;
+	}
+	t1 = util_mono_us();
+	t->transform_us += t1 - t0;
 	eo.format = v->format;
 	eo.quality = s->quality >= 1 && s->quality <= 100 ? s->quality : 82;
 	eo.progressive = p->progressive;
 	eo.artist = job->artist;
 	eo.copyright = job->copyright;
-	rc = encode_image(ready, &eo, &v->data, &v->len, err);
+	rc = encode_image(pixels, &eo, &v->data, &v->len, err);
+	t->encode_us += util_mono_us() - t1;
 	if (rc != IP_OK) {
 		if (vipsutil_deadline_over(&job->deadline))
 			rc = vipsutil_deadline_error(&job->deadline, err);
@@ -885,7 +908,7 @@ make_variant(struct imgproc_vips *p, struct job *job, VipsImage *base,
 		g_free(hex);
 	}
 	if (frames > 1) {
-		if (vips_extract_area(ready, &single, 0, 0, pl->out_w,
+		if (vips_extract_area(pixels, &single, 0, 0, pl->out_w,
 				      pl->out_h, NULL)) {
 			rc = job_fail(job, err, IP_EUNPROCESSABLE, "frame");
 			goto out;
@@ -893,13 +916,16 @@ make_variant(struct imgproc_vips *p, struct job *job, VipsImage *base,
 		*shown = single;
 		single = NULL;
 	} else {
-		g_object_ref(ready);
-		*shown = ready;
+		g_object_ref(pixels);
+		*shown = pixels;
 	}
 out:
 	for (int i = 0; i < made; i++)
 		g_object_unref(frames_out[i]);
 	VIPSUTIL_UNREF(single);
+	if (pixels != ready)
+		release(job, &pixels);
+	VIPSUTIL_UNREF(pixels);
 	VIPSUTIL_UNREF(ready);
 	VIPSUTIL_UNREF(joined);
 	return rc;
@@ -978,6 +1004,7 @@ process_job(struct imgproc_vips *p, int fd, const struct variant_spec *specs,
 	int frames = 1;
 	int base_w;
 	int base_h;
+	int64_t t0;
 	int rc;
 
 	memset(res, 0, sizeof(*res));
@@ -1031,7 +1058,9 @@ process_job(struct imgproc_vips *p, int fd, const struct variant_spec *specs,
 		base_h = plans[driver].rs_h;
 	}
 
+	t0 = util_mono_us();
 	rc = decode_base(p, fd, &job, base_w, base_h, frames, &base, err);
+	res->timings.decode_us = util_mono_us() - t0;
 	if (rc == IP_OK)
 		rc = decode_warnings(p, msgs, res, err);
 	if (rc != IP_OK)
@@ -1045,7 +1074,7 @@ process_job(struct imgproc_vips *p, int fd, const struct variant_spec *specs,
 			goto out;
 		}
 		rc = make_variant(p, &job, base, frames, &specs[i], &plans[i],
-				  &res->variants[i], &img, err);
+				  &res->variants[i], &img, &res->timings, err);
 		if (rc != IP_OK) {
 			ip_error_prefix(err, "variant %s", specs[i].name);
 			goto out;

@@ -100,6 +100,9 @@ struct queue_ops {
 	/* Visible + in-flight messages (for /metrics). */
 	int (*depth)(struct queue *q, int64_t *visible, int64_t *inflight,
 		     struct ip_error *err);
+	/* Messages in the dead-letter store (for /metrics).  Optional:
+	 * NULL answers IP_ENOTSUP (queue_dlq_count). */
+	int (*dlq_count)(struct queue *q, int64_t *n, struct ip_error *err);
 	/* Wake every receive blocked in this process (shutdown).  Optional:
 	 * NULL when receive never blocks longer than its wait_ms. */
 	void (*wake)(struct queue *q);
@@ -188,6 +191,17 @@ queue_dlq_list(struct queue *q, size_t limit, struct queue_dead_list *out,
 	       struct ip_error *e)
 {
 	return q->ops->dlq_list(q, limit, out, e);
+}
+
+/* The number of dead messages, or IP_ENOTSUP for a backend that cannot
+ * count them cheaply. */
+static inline int
+queue_dlq_count(struct queue *q, int64_t *n, struct ip_error *e)
+{
+	if (q->ops->dlq_count == NULL)
+		return ip_error_set(e, IP_ENOTSUP, "queue %s: no dead count",
+				    q->ops->name);
+	return q->ops->dlq_count(q, n, e);
 }
 
 static inline int

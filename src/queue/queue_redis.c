@@ -1563,6 +1563,29 @@ rq_depth(struct queue *q, int64_t *visible, int64_t *inflight,
 }
 
 static int
+rq_dlq_count(struct queue *q, int64_t *n, struct ip_error *err)
+{
+	struct rq *s = rq(q);
+	struct rq_conn *c = NULL;
+	redisReply *r = NULL;
+	const char *argv[2] = {"XLEN", s->keys[K_DEAD]};
+	long long v = 0;
+	int rc;
+
+	rc = rq_get(s, &c, err);
+	if (rc != IP_OK)
+		return rc;
+	rc = rq_command(c, 2, argv, NULL, &r, err);
+	if (rc == IP_OK && !reply_int(r, 0, LLONG_MAX, &v))
+		rc = bad_reply("dead count", err);
+	if (rc == IP_OK)
+		*n = v;
+	freeReplyObject(r);
+	rq_put(s, c);
+	return rc;
+}
+
+static int
 rq_ping(struct queue *q, struct ip_error *err)
 {
 	struct rq *s = rq(q);
@@ -1787,5 +1810,6 @@ static const struct queue_ops rq_ops = {
     .dlq_list = rq_dlq_list,
     .dlq_redrive = rq_dlq_redrive,
     .depth = rq_depth,
+    .dlq_count = rq_dlq_count,
     .wake = rq_wake,
 };

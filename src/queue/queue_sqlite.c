@@ -85,6 +85,7 @@ enum sqlq_stmt {
 	ST_RELEASE,
 	ST_DEPTH,
 	ST_PING,
+	ST_DEAD_COUNT,
 	ST_COUNT
 };
 
@@ -128,6 +129,7 @@ static const char *const sqlq_sql[ST_COUNT] = {
     [ST_DEPTH] = "SELECT COALESCE(SUM(visible_at <= ?1), 0),"
 		 " COALESCE(SUM(visible_at > ?1), 0) FROM messages",
     [ST_PING] = "SELECT 1",
+    [ST_DEAD_COUNT] = "SELECT COUNT(*) FROM dead",
 };
 
 static const char sqlq_ddl[] =
@@ -740,6 +742,27 @@ sqlq_depth(struct queue *q, int64_t *visible, int64_t *inflight,
 	return rc;
 }
 
+static int
+sqlq_dlq_count(struct queue *q, int64_t *n, struct ip_error *err)
+{
+	struct sqlq *s = sqlq(q);
+	sqlite3_stmt *st;
+	int rc;
+
+	pthread_mutex_lock(&s->lock);
+	st = s->st[ST_DEAD_COUNT];
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*n = sqlite3_column_int64(st, 0);
+		rc = IP_OK;
+	} else {
+		rc = sqlq_error(s, rc, "dead count", err);
+	}
+	sqlite_util_done(st);
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
 static void
 sqlq_wake(struct queue *q)
 {
@@ -865,5 +888,6 @@ static const struct queue_ops sqlq_ops = {
     .dlq_redrive = sqlq_dlq_redrive,
     .release_all = sqlq_release_all,
     .depth = sqlq_depth,
+    .dlq_count = sqlq_dlq_count,
     .wake = sqlq_wake,
 };

@@ -361,6 +361,17 @@ find_dead(struct queue_dead_list *l, const char *body)
 	return NULL;
 }
 
+/* queue_dlq_count agrees with the store (/metrics' dead letters). */
+static void
+assert_dead_count(struct fix *f, int64_t want)
+{
+	struct ip_error err = {0};
+	int64_t n = -1;
+
+	assert_int_equal(queue_dlq_count(f->q, &n, &err), IP_OK);
+	assert_int_equal(n, want);
+}
+
 static void
 test_dead_letter_redrive(void **state)
 {
@@ -394,6 +405,7 @@ test_dead_letter_redrive(void **state)
 
 	assert_int_equal(queue_dlq_list(f->q, 10, &l, &err), IP_OK);
 	assert_int_equal(l.n, 2);
+	assert_dead_count(f, 2);
 	/* Oldest first. */
 	assert_ptr_equal(find_dead(&l, "poison-a"), &l.items[0]);
 	assert_ptr_equal(find_dead(&l, "poison-b"), &l.items[1]);
@@ -426,6 +438,7 @@ test_dead_letter_redrive(void **state)
 	assert_int_equal(l.n, 1);
 	assert_non_null(find_dead(&l, "poison-b"));
 	queue_dead_list_free(&l);
+	assert_dead_count(f, 1);
 
 	/* Redrive all. */
 	assert_int_equal(queue_dlq_redrive(f->q, NULL, &err), 1);
@@ -438,6 +451,7 @@ test_dead_letter_redrive(void **state)
 	assert_int_equal(l.n, 0);
 	queue_dead_list_free(&l);
 	assert_int_equal(queue_dlq_redrive(f->q, NULL, &err), 0);
+	assert_dead_count(f, 0);
 	queue_msg_clear(&a);
 	queue_msg_clear(&b);
 }

@@ -377,30 +377,23 @@ class AccessLogTest(unittest.TestCase):
         self.assertIn(cut["end"], ("client_abort", "read_error", "error"))
 
     def test_json_lines(self):
-        d = harness.tempfile.mkdtemp(prefix="imgpipe-it-")
-        proc = subprocess.Popen(
-            [harness.BIN, "serve", "--port", "0", "--data-dir", d,
-             "--log-level", "info", "--set", "server.log_format=json"],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-        out = []
+        # JSON lines go to stderr, as text lines do: stdout carries only
+        # the "listening on" line
+        server = harness.Server(
+            args=["--set", "server.log_format=json"]).start()
         try:
-            for line in proc.stdout:
-                if b"listening on" in line:
-                    port = int(line.strip().rsplit(b":", 1)[1])
-                    break
-                out.append(line)
-            server = harness.Server(data_dir=d)
-            server.port = port
-            image, n = self.requests(port, server)
-            proc.send_signal(signal.SIGTERM)
-            out += proc.stdout.readlines()
-            self.assertEqual(proc.wait(60), 0)
+            image, n = self.requests(server.port, server)
+            self.assertEqual(server.stop(), 0)
+            with open(server.log_path, "rb") as f:
+                out = f.read().splitlines(keepends=True)
         finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-            proc.stdout.close()
-            harness.shutil.rmtree(d, ignore_errors=True)
+            server.cleanup()
+        # every line of stderr is one JSON object
+        self.assertTrue(out)
+        for ln in out:
+            rec = json.loads(ln)
+            for k in ("time", "level", "msg"):
+                self.assertIn(k, rec, rec)
         self.assertNotIn(b"\x1b", b"".join(out))
         recs = [json.loads(ln) for ln in out if ln.startswith(b"{")]
         acc = [r for r in recs if r.get("msg") == "http"]
@@ -415,6 +408,12 @@ class AccessLogTest(unittest.TestCase):
             for k in ("client", "method", "path", "status", "bytes", "ms",
                       "id", "level", "time"):
                 self.assertIn(k, r, r)
+        # the request id beside the image id, in the context fields too
+        up = [r for r in acc if r.get("image") == image
+              and r["method"] == "PUT"]
+        self.assertEqual(len(up), 1, acc)
+        self.assertEqual(up[0]["requestId"], up[0]["id"])
+        self.assertEqual(up[0]["imageId"], image)
 
 
 if __name__ == "__main__":

@@ -385,7 +385,9 @@ class RequestIdJsonLogTest(harness.ServerTest):
         self.out_path = os.path.join(self.server.data_dir, "stdout.log")
 
     def lines(self):
-        with open(self.out_path, "rb") as f:
+        # JSON log lines go to stderr (docs/OPERATIONS.md); stdout has
+        # only the "listening on" line.
+        with open(self.server.log_path, "rb") as f:
             text = f.read().decode(errors="replace")
         return [json.loads(line) for line in text.splitlines()
                 if line.startswith("{")]

@@ -14,6 +14,7 @@
 #include "core/config.h"
 #include "core/error.h"
 #include "core/event.h"
+#include "core/histogram.h"
 #include "core/record.h"
 #include "core/util.h"
 #include "function/ingest.h"
@@ -249,6 +250,71 @@ test_event_roundtrip(void **state)
 	assert_string_equal(ev.records[0].event_name, "ObjectCreated:Put");
 	assert_int_equal(ev.records[0].size, 1234);
 	event_clear(&ev);
+	free(text);
+}
+
+/* The creating request's id rides in responseElements, as S3 puts its
+ * own; only a plain token comes back out (it reaches log lines). */
+static void
+test_event_request_id(void **state)
+{
+	struct event ev;
+	struct ip_error e;
+	char *text;
+	const char *forged =
+	    "{\"Records\":[{\"eventSource\":\"aws:s3\",\"eventName\":"
+	    "\"ObjectCreated:Put\",\"responseElements\":{\"x-amz-request-"
+	    "id\":\"a\\u001b[31m\"},\"s3\":{\"bucket\":{\"name\":\"in\"},"
+	    "\"object\":{\"key\":\"k/x.jpg\",\"size\":1}}}]}";
+
+	(void)state;
+	text = event_build_request("us-east-1", "input", "k/x.jpg", 1, "e", 0,
+				   "01M8TWYN3N3NAZ3CY2WGSHN76J");
+	assert_non_null(text);
+	assert_int_equal(event_parse(text, strlen(text), &ev, &e), IP_OK);
+	assert_string_equal(ev.records[0].request_id,
+			    "01M8TWYN3N3NAZ3CY2WGSHN76J");
+	event_clear(&ev);
+	free(text);
+	text = event_build("us-east-1", "input", "k/x.jpg", 1, "e", 0);
+	assert_null(strstr(text, "responseElements"));
+	assert_int_equal(event_parse(text, strlen(text), &ev, &e), IP_OK);
+	assert_string_equal(ev.records[0].request_id, "");
+	event_clear(&ev);
+	free(text);
+	assert_int_equal(event_parse(forged, strlen(forged), &ev, &e), IP_OK);
+	assert_string_equal(ev.records[0].request_id, "");
+	event_clear(&ev);
+}
+
+/* Buckets are cumulative in the exposition, +Inf equals _count, the sum
+ * is in seconds, a boundary value falls in its own bucket (le). */
+static void
+test_histogram(void **state)
+{
+	static const struct histogram_buckets b = {3, {0.01, 0.1, 1}};
+	struct histogram h;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	(void)state;
+	histogram_init(&h, &b);
+	histogram_observe_us(&h, 10000); /* exactly 0.01 */
+	histogram_observe_us(&h, 50000);
+	histogram_observe_us(&h, 5000000); /* above every bound */
+	histogram_observe_us(&h, -3); /* a clock step: counts as 0 */
+	f = open_memstream(&text, &len);
+	assert_non_null(f);
+	histogram_write(&h, f, "x_seconds", "stage=\"a\"");
+	fclose(f);
+	assert_string_equal(text,
+			    "x_seconds_bucket{stage=\"a\",le=\"0.01\"} 2\n"
+			    "x_seconds_bucket{stage=\"a\",le=\"0.1\"} 3\n"
+			    "x_seconds_bucket{stage=\"a\",le=\"1\"} 3\n"
+			    "x_seconds_bucket{stage=\"a\",le=\"+Inf\"} 4\n"
+			    "x_seconds_sum{stage=\"a\"} 5.060000\n"
+			    "x_seconds_count{stage=\"a\"} 4\n");
 	free(text);
 }
 
@@ -757,6 +823,8 @@ main(void)
 	    cmocka_unit_test(test_config_names_valid_values),
 	    cmocka_unit_test(test_config_bad_file),
 	    cmocka_unit_test(test_event_roundtrip),
+	    cmocka_unit_test(test_event_request_id),
+	    cmocka_unit_test(test_histogram),
 	    cmocka_unit_test(test_event_foreign_shapes),
 	    cmocka_unit_test(test_event_rejects),
 	    cmocka_unit_test(test_event_envelopes),

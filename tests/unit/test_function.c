@@ -278,6 +278,75 @@ test_corrupt_original_fails_record(void **state)
 	free(ev);
 }
 
+/* What function.on_attempt saw (the metrics' source). */
+struct seen {
+	int n;
+	struct function_attempt last;
+};
+
+static void
+on_attempt(void *arg, const struct function_attempt *a)
+{
+	struct seen *s = arg;
+
+	s->n++;
+	s->last = *a;
+}
+
+/* Each attempt is reported once: a success with every stage timed, a
+ * failure with its class; a duplicate of a done record is no attempt. */
+static void
+test_attempts_observed(void **state)
+{
+	struct fixture *fx = *state;
+	struct seen seen = {0};
+	struct record r;
+	struct ip_error e;
+	char *ev = stage(fx, "wine.jpg", &r, true);
+	static const char junk[] = "\xff\xd8\xff\xe0 this is not a jpeg";
+
+	fx->app.fn.on_attempt = on_attempt;
+	fx->app.fn.on_attempt_arg = &seen;
+	assert_int_equal(function_handle_event(&fx->app.fn, ev, strlen(ev),
+					       &first, NULL, &e),
+			 IP_OK);
+	assert_int_equal(seen.n, 1);
+	assert_int_equal(seen.last.code, IP_OK);
+	for (int i = 0; i < FUNCTION_STAGE_COUNT; i++)
+		assert_true(seen.last.stage_us[i] >= 0);
+	assert_true(seen.last.stage_us[FUNCTION_STAGE_DECODE] > 0);
+	assert_true(seen.last.stage_us[FUNCTION_STAGE_ENCODE] > 0);
+	/* done already: not an attempt */
+	assert_int_equal(function_handle_event(&fx->app.fn, ev, strlen(ev),
+					       &first, NULL, &e),
+			 IP_OK);
+	assert_int_equal(seen.n, 1);
+	free(ev);
+
+	/* not an image: decode */
+	ev = stage(fx, "wine.jpg", &r, true);
+	assert_int_equal(objstore_put_buffer(fx->app.store, "input",
+					     r.input_key, junk,
+					     sizeof(junk) - 1, NULL, &e),
+			 IP_OK);
+	function_handle_event(&fx->app.fn, ev, strlen(ev), &first, NULL, &e);
+	assert_int_equal(seen.n, 2);
+	assert_int_not_equal(seen.last.code, IP_OK);
+	assert_string_equal(function_failure_name(seen.last.failure), "decode");
+	assert_int_equal(seen.last.stage_us[FUNCTION_STAGE_STORE], -1);
+	free(ev);
+
+	/* above limits.max_body: too_large, before any download */
+	ev = stage(fx, "wine.jpg", &r, true);
+	fx->app.cfg.max_body_bytes = 100;
+	function_handle_event(&fx->app.fn, ev, strlen(ev), &first, NULL, &e);
+	assert_int_equal(seen.n, 3);
+	assert_string_equal(function_failure_name(seen.last.failure),
+			    "too_large");
+	assert_int_equal(seen.last.stage_us[FUNCTION_STAGE_FETCH], -1);
+	free(ev);
+}
+
 int
 main(void)
 {
@@ -292,6 +361,8 @@ main(void)
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_corrupt_original_fails_record,
 					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_attempts_observed, setup,
+					    teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

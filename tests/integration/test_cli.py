@@ -80,14 +80,14 @@ class CliTest(unittest.TestCase):
             f.write("not an image")
         photos = [os.path.join(harness.CORPUS, n)
                   for n in ("sunset-exif6.jpg", "picos-alpha.png")]
-        r = run("process", *photos, bad, "-o", out)
+        r = run("process", *photos, bad, "-o", out, "--json")
         self.assertEqual(r.returncode, 1, r.stderr)  # one file failed
         self.assertIn("notes.jpg", r.stderr)
         self.assertIn("not an image", r.stderr)
-        recs = [json.loads(line) for line in r.stdout.splitlines()]
+        lines = [json.loads(line) for line in r.stdout.splitlines()]
+        recs = [x for x in lines[:-1] if x["status"] == "done"]
         self.assertEqual(len(recs), 2)
-        for rec in recs:
-            self.assertEqual(rec["status"], "done")
+        self.assertEqual(lines[-1]["summary"]["failed"], 1)
         self.assertEqual(sorted(os.listdir(out)), sorted(
             f"{stem}-{v}.jpg" for stem in ("sunset-exif6", "picos-alpha")
             for v in ("large", "medium", "thumb")))
@@ -103,9 +103,9 @@ class CliTest(unittest.TestCase):
                     "height = 64\nfit = cover\nformat = webp\n")
         out = os.path.join(self.tmp, "out")
         r = run("process", "--config", ini,
-                os.path.join(harness.CORPUS, "wine.jpg"), "-o", out)
+                os.path.join(harness.CORPUS, "wine.jpg"), "-o", out, "--json")
         self.assertEqual(r.returncode, 0, r.stderr)
-        rec = json.loads(r.stdout)
+        rec = json.loads(r.stdout.splitlines()[0])
         self.assertEqual([v["name"] for v in rec["variants"]], ["tiny"])
         img = Image.open(os.path.join(out, "wine-tiny.webp"))
         self.assertEqual((img.format, img.size), ("WEBP", (64, 64)))

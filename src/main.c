@@ -192,7 +192,7 @@ load_config(struct config *cfg, struct ip_error *err)
 	}
 	log_set_level(cfg->log_level);
 	log_set_format((enum log_format)cfg->log_format);
-	return config_validate(cfg, err);
+	return config_finish(cfg, err);
 }
 
 static int

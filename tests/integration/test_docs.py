@@ -362,6 +362,51 @@ class DocsInventoryTest(unittest.TestCase):
                                       f"block in CANNOT_RUN with the reason")
 
 
+def key_table_settings():
+    """section.key of every row of the key table in src/core/config.c
+    (variant rows as variant.KEY)."""
+    with open(os.path.join(SOURCE_ROOT, "src", "core", "config.c")) as f:
+        src = f.read()
+    start = src.index("static const struct key_def key_table[]")
+    table = src[start:src.index("};", start)]
+    return {f"{sec}.{key}" for sec, key in
+            re.findall(r'\{"(\w+)",\s*"(\w+)",\s*KEY_', table)}
+
+
+def documented_settings():
+    """section.key of every setting in the first column of README's
+    configuration table: `a.b`, `a.b` / `.c` (= a.c), `variant.NAME.x`
+    (= variant.x)."""
+    with open(os.path.join(SOURCE_ROOT, "README.md")) as f:
+        text = f.read()
+    start = text.index("\n## Configuration")
+    section = text[start:text.index("\n## ", start + 1)]
+    found = set()
+    for line in section.splitlines():
+        if not line.startswith("| `"):
+            continue
+        prefix = ""
+        for tok in re.findall(r"`([^`]+)`", line.split("|")[1]):
+            if tok.startswith("."):
+                tok = prefix + tok[1:]
+            prefix = tok[:tok.rindex(".") + 1]
+            found.add(re.sub(r"^variant\.NAME\.", "variant.", tok))
+    return found
+
+
+class DocsConfigTableTest(unittest.TestCase):
+    """README's configuration table and the key table agree."""
+
+    def test_every_setting_documented_and_every_documented_one_exists(self):
+        settings = key_table_settings()
+        documented = documented_settings()
+        self.assertGreater(len(settings), 50, "is the key-table parser right?")
+        self.assertEqual(sorted(settings - documented), [],
+                         "settings missing from README's configuration table")
+        self.assertEqual(sorted(documented - settings), [],
+                         "README's configuration table lists no such setting")
+
+
 class DocsUnrunnableTest(unittest.TestCase):
     """What can be checked of a block that cannot run: each `imgpipe` command
     in it parses (its command and options, with --help added, exit 0)."""

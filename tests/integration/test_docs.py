@@ -67,6 +67,18 @@ CANNOT_RUN = [
     ("docs/DISTRIBUTED.md", "put-bucket-notification-configuration",
      "needs a radosgw at ceph:7480 pushing to a worker at worker1:9300; "
      "POST /v1/events itself runs from docs/API.md"),
+    ("docs/OPERATIONS.md", "useradd --system",
+     "installs as root into /usr/local, /etc and systemd; the deploy "
+     "suite's deploy-systemd verifies the unit and runs its command line"),
+    ("docs/OPERATIONS.md", "sudo -u imgpipe imgpipe keys create",
+     "needs the service's user and /var/lib/imgpipe; keys create itself "
+     "runs in test_auth"),
+    ("docs/OPERATIONS.md", "VACUUM INTO",
+     "backs up a service's /var/lib/imgpipe as its user; "
+     "test_ops_backup takes the same backup of a running server"),
+    ("docs/OPERATIONS.md", "systemctl stop imgpipe",
+     "stops a systemd service and restores into /var/lib/imgpipe; "
+     "test_ops_backup restores the same way and starts a server on it"),
 ]
 
 # Text in command blocks that names the reader's world, and what the test

@@ -17,9 +17,11 @@ build_pkgs=(gcc make pkg-config meson ninja-build libvips-dev
 # servers install themselves (../shared/peers/servers: radosgw, redis,
 # npm's s3rver, dynalite, Architect Sandbox); Node comes from Debian's
 # nodejs + npm unless a node is already on the PATH (see below).
+# systemd (systemd-analyze verify of deploy/systemd), sqlite3 and rsync
+# (docs/OPERATIONS.md's backup, run by test_ops_backup).
 test_pkgs=(libcmocka-dev python3 python3-pil libimage-exiftool-perl curl jq
 	clang-format awscli ca-certificates git procps iproute2 xz-utils
-	systemd sqlite3)
+	systemd sqlite3 rsync)
 bench_pkgs=(gnuplot-nox nginx libnginx-mod-http-dav-ext wrk hyperfine time
 	libjpeg-turbo-progs libjemalloc2)
 lambda_pkgs=(patchelf zip binutils)

@@ -22,6 +22,7 @@
 #include "hosts/process.h"
 
 #include "app/app.h"
+#include "core/log.h"
 #include "core/record.h"
 #include "core/util.h"
 #include "function/function.h"
@@ -172,6 +173,9 @@ process_one(struct app *app, const struct process_input *in, struct outcome *o)
 	memset(&res, 0, sizeof(res));
 	ip_error_clear(&o->err);
 	record_begin(&app->cfg, in->path, &o->r);
+	/* JSON log lines of this job name its id; the result line maps the
+	 * id to the file. */
+	log_context_set_image(o->r.id);
 	if (in->error != NULL) {
 		o->rc = ip_error_set(&o->err, IP_EIO, "%s", in->error);
 		return;

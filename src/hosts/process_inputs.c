@@ -50,7 +50,8 @@ join(const char *a, const char *b)
 	char *s = malloc(n);
 
 	if (s != NULL)
-		snprintf(s, n, "%s%s%s", a, a[0] != '\0' ? "/" : "", b);
+		snprintf(s, n, "%s%s%s", a,
+			 a[0] != '\0' && a[strlen(a) - 1] != '/' ? "/" : "", b);
 	return s;
 }
 
@@ -241,12 +242,18 @@ process_inputs_collect(struct process_inputs *in, const struct config *cfg,
 		       const char *const *includes, const char *outdir,
 		       struct ip_error *err)
 {
-	struct walk w = {
-	    .in = in, .cfg = cfg, .includes = includes, .outdir = outdir};
+	struct walk w = {.in = in, .cfg = cfg, .includes = includes};
+	char *dir = strdup(outdir);
+	size_t len = dir != NULL ? strlen(dir) : 0;
 	struct stat st;
 	int rc = IP_OK;
 
 	memset(in, 0, sizeof(*in));
+	if (dir == NULL)
+		return ip_error_set(err, IP_ENOMEM, "out of memory");
+	while (len > 1 && dir[len - 1] == '/')
+		dir[--len] = '\0'; /* out/ names out: no "out//a" */
+	w.outdir = dir;
 	if (stat(outdir, &st) == 0) {
 		w.out_id = (struct dir_id){st.st_dev, st.st_ino};
 		w.has_out_id = true;
@@ -261,6 +268,7 @@ process_inputs_collect(struct process_inputs *in, const struct config *cfg,
 			rc = walk_dir(&w, args[i], "", 0);
 	}
 	free(w.seen);
+	free(dir);
 	if (rc != IP_OK)
 		return ip_error_set(err, rc, "out of memory listing inputs");
 	return IP_OK;

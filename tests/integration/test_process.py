@@ -103,8 +103,9 @@ class ProcessTest(unittest.TestCase):
 
     def test_json_records_and_summary(self):
         good = tree(self.root)
-        r = run(self.root, "-o", self.out, "--json")
+        r = run(self.root + "/", "-o", self.out + "/", "--json")
         self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertNotIn("//", r.stdout)  # a trailing / adds no empty step
         lines = [json.loads(line) for line in r.stdout.splitlines()]
         summary = lines[-1]["summary"]
         recs = lines[:-1]

@@ -22,9 +22,11 @@ build_pkgs=(gcc make pkg-config meson ninja-build libvips-dev
 # prometheus: its promtool checks /metrics and docs/prometheus-alerts.yml
 # (test_metrics.py); Debian ships promtool in no smaller package (~96 MB
 # installed, the server included; nothing is started in a container).
+# systemd (systemd-analyze verify of deploy/systemd), sqlite3 and rsync
+# (docs/OPERATIONS.md's backup, run by test_ops_backup).
 test_pkgs=(libcmocka-dev python3 python3-pil libimage-exiftool-perl curl jq
 	clang-format awscli ca-certificates git procps iproute2 xz-utils chromium
-	prometheus)
+	prometheus systemd sqlite3 rsync)
 bench_pkgs=(gnuplot-nox nginx libnginx-mod-http-dav-ext wrk hyperfine time
 	libjpeg-turbo-progs libjemalloc2)
 lambda_pkgs=(patchelf zip binutils)

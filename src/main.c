@@ -4,7 +4,7 @@
  *   imgpipe serve              gateway + queue + worker pool (embedded)
  *   imgpipe gateway            the HTTP half only
  *   imgpipe worker             the worker half only
- *   imgpipe process FILE... -o DIR   the function on local files
+ *   imgpipe process FILE|FOLDER... -o DIR   the function on local files
  *   imgpipe dlq list|redrive [ID]    the dead-letter store
  *   imgpipe config             print the effective configuration
  *   imgpipe keys create|list|revoke  API keys in the table
@@ -50,6 +50,9 @@ static gchar *opt_listen;
 static gint opt_port = -1;
 static gint opt_workers = -1;
 static gchar *opt_output;
+static gchar **opt_include;
+static gint opt_jobs;
+static gboolean opt_json;
 static gboolean opt_all;
 static gchar *opt_scope;
 static gchar *opt_name;
@@ -79,6 +82,16 @@ static const GOptionEntry serve_entries[] = {
 static const GOptionEntry process_entries[] = {
     {"output", 'o', 0, G_OPTION_ARG_FILENAME, &opt_output,
      "directory for the variants (required)", "DIR"},
+    {"include", 'i', 0, G_OPTION_ARG_STRING_ARRAY, &opt_include,
+     "in folders, take the files whose name matches GLOB (repeatable; "
+     "default: the image formats imgpipe reads)",
+     "GLOB"},
+    {"jobs", 'j', 0, G_OPTION_ARG_INT, &opt_jobs,
+     "images processed at once (default: worker.workers, the number of "
+     "cores)",
+     "N"},
+    {"json", 0, 0, G_OPTION_ARG_NONE, &opt_json,
+     "one JSON record per input on stdout, then a summary line", NULL},
     {NULL, 0, 0, 0, NULL, NULL, NULL}};
 
 static const GOptionEntry dlq_entries[] = {
@@ -114,6 +127,7 @@ free_options(void)
 	g_free(opt_log_level);
 	g_free(opt_listen);
 	g_free(opt_output);
+	g_strfreev(opt_include);
 }
 
 /* Defaults, then file, then environment, then flags (DESIGN §7). */
@@ -175,7 +189,7 @@ load_config(struct config *cfg, struct ip_error *err)
 		cfg->workers = util_cores();
 	log_set_level(cfg->log_level);
 	log_set_format((enum log_format)cfg->log_format);
-	return config_validate(cfg, err);
+	return config_finish(cfg, err);
 }
 
 static int
@@ -234,25 +248,40 @@ cmd_run(enum app_role role, int argc, char **argv)
 static int
 cmd_process(int argc, char **argv)
 {
+	struct process_opts opts = {0};
 	struct ip_error err;
 	struct config cfg;
 
-	if (parse_args("process", "FILE...",
-		       "Run the function on local files, without a server.\n"
-		       "Writes DIR/<name>-<variant>.<ext> and prints each "
-		       "record as one JSON line.",
-		       process_entries, &argc, &argv) != 0)
+	if (parse_args(
+		"process", "FILE|FOLDER...",
+		"Run the function's image work on local files, without a "
+		"server.\n"
+		"Folders are walked recursively.  Writes DIR/STEM-VARIANT.EXT, "
+		"under the\nfolders between each argument and its file "
+		"(docs/OPERATIONS.md).\n"
+		"Exit status: 0 all done, 1 some input failed, 2 nothing done "
+		"(usage,\ncolliding output names).",
+		process_entries, &argc, &argv) != 0)
 		return 2;
 	if (opt_output == NULL || argc < 2) {
-		fprintf(stderr, "imgpipe process: need FILE... and -o DIR "
-				"(try --help)\n");
+		fprintf(stderr, "imgpipe process: need FILE|FOLDER... and -o "
+				"DIR (try --help)\n");
+		return 2;
+	}
+	if (opt_jobs < 0 || opt_jobs > PROCESS_JOBS_MAX) {
+		fprintf(stderr, "imgpipe process: --jobs %d: give 1 to %d\n",
+			opt_jobs, PROCESS_JOBS_MAX);
 		return 2;
 	}
 	if (load_config(&cfg, &err) != IP_OK) {
 		fprintf(stderr, "imgpipe: %s\n", err.msg);
 		return 2;
 	}
-	return process_files(&cfg, argv + 1, argc - 1, opt_output);
+	opts.outdir = opt_output;
+	opts.includes = (const char *const *)opt_include;
+	opts.jobs = opt_jobs;
+	opts.json = opt_json;
+	return process_files(&cfg, argv + 1, argc - 1, &opts);
 }
 
 static int

@@ -166,6 +166,7 @@ static const struct key_def key_table[] = {
     {"watermark", "angle", KEY_DOUBLE, CFG(watermark.angle), -360, 360, NULL},
     {"watermark", "adaptive", KEY_BOOL, CFG(watermark.adaptive), 0, 0, NULL},
 
+    {"variants", "only", KEY_STR, CFG(variants_only), 0, 0, NULL},
     {"variant", "width", KEY_INT, VAR(width), 1, CONFIG_VARIANT_DIM_MAX, NULL},
     {"variant", "height", KEY_INT, VAR(height), 1, CONFIG_VARIANT_DIM_MAX,
      NULL},
@@ -606,7 +607,8 @@ config_set(struct config *cfg, const char *section, const char *key,
 			    section, key);
 }
 
-/* [variants] only = a,b: drop every variant not named. */
+/* [variants] only = a,b: drop every variant not named; a name that is
+ * no variant is an error (a typo would otherwise drop it silently). */
 static int
 config_keep_variants(struct config *cfg, const char *list, struct ip_error *err)
 {
@@ -614,26 +616,39 @@ config_keep_variants(struct config *cfg, const char *list, struct ip_error *err)
 	int rc = IP_OK;
 	size_t kept = 0;
 
-	for (size_t i = 0; i < cfg->n_variants; i++) {
+	for (size_t j = 0; names[j] != NULL && rc == IP_OK; j++) {
+		bool known = false;
+
+		g_strstrip(names[j]);
+		for (size_t i = 0; i < cfg->n_variants; i++)
+			known = known ||
+				strcmp(names[j], cfg->variants[i].name) == 0;
+		if (!known && names[j][0] != '\0')
+			rc = ip_error_set(err, IP_EINVAL,
+					  "variants.only: no variant '%.40s'",
+					  names[j]);
+	}
+	for (size_t i = 0; i < cfg->n_variants && rc == IP_OK; i++) {
 		bool keep = false;
 
 		for (size_t j = 0; names[j] != NULL; j++)
-			if (strcmp(g_strstrip(names[j]),
-				   cfg->variants[i].name) == 0)
-				keep = true;
+			keep = keep ||
+			       strcmp(names[j], cfg->variants[i].name) == 0;
 		if (keep)
 			cfg->variants[kept++] = cfg->variants[i];
 	}
-	cfg->n_variants = kept;
-	if (kept == 0)
+	if (rc == IP_OK)
+		cfg->n_variants = kept;
+	if (rc == IP_OK && kept == 0)
 		rc = ip_error_set(err, IP_EINVAL,
 				  "variants.only keeps no variant");
 	g_strfreev(names);
 	return rc;
 }
 
-/* Apply a loaded key file: every section but [variants], then [variants]
- * once every variant exists.  origin names the file in errors. */
+/* Apply a loaded key file, every key through config_set ([variants]
+ * only takes effect in config_finish, once every variant exists).
+ * origin names the file in errors. */
 static int
 apply_keyfile(struct config *cfg, GKeyFile *kf, const char *origin,
 	      struct ip_error *err)
@@ -642,11 +657,8 @@ apply_keyfile(struct config *cfg, GKeyFile *kf, const char *origin,
 	int rc = IP_OK;
 
 	for (size_t g = 0; groups[g] != NULL && rc == IP_OK; g++) {
-		gchar **keys;
+		gchar **keys = g_key_file_get_keys(kf, groups[g], NULL, NULL);
 
-		if (strcmp(groups[g], "variants") == 0)
-			continue; /* applied last, once every variant exists */
-		keys = g_key_file_get_keys(kf, groups[g], NULL, NULL);
 		for (size_t k = 0; keys != NULL && keys[k] != NULL; k++) {
 			gchar *v =
 			    g_key_file_get_string(kf, groups[g], keys[k], NULL);
@@ -655,27 +667,6 @@ apply_keyfile(struct config *cfg, GKeyFile *kf, const char *origin,
 				continue;
 			g_strstrip(v);
 			rc = config_set(cfg, groups[g], keys[k], v, err);
-			g_free(v);
-			if (rc != IP_OK)
-				break;
-		}
-		g_strfreev(keys);
-	}
-	if (rc == IP_OK && g_key_file_has_group(kf, "variants")) {
-		gchar **keys = g_key_file_get_keys(kf, "variants", NULL, NULL);
-
-		for (size_t k = 0; keys != NULL && keys[k] != NULL; k++) {
-			gchar *v = g_key_file_get_string(kf, "variants",
-							 keys[k], NULL);
-
-			if (v != NULL && strcmp(keys[k], "only") == 0)
-				rc = config_keep_variants(cfg, g_strstrip(v),
-							  err);
-			else
-				rc = ip_error_set(err, IP_EINVAL,
-						  "unknown setting variants.%s "
-						  "(only `only` is known)",
-						  keys[k]);
 			g_free(v);
 			if (rc != IP_OK)
 				break;
@@ -785,7 +776,37 @@ config_load_data(struct config *cfg, const char *data, size_t len,
  */
 static const char *const env_sections[] = {
     "server",	 "limits", "storage", "aws",	 "worker", "output",
-    "watermark", "lambda", "auth",    "metrics", "input"};
+    "watermark", "lambda", "auth",    "metrics", "input",  "variants"};
+
+/* IMGPIPE_<name> is no setting: refused, naming the setting it may have
+ * meant (IMGPIPE_PORT: IMGPIPE_SERVER_PORT).  lower is name in lower
+ * case. */
+static int
+env_unknown(const char *name, const char *lower, struct ip_error *err)
+{
+	for (size_t i = 0; i < UTIL_ARRAY_LEN(key_table); i++) {
+		const struct key_def *d = &key_table[i];
+		gchar *section;
+		int rc;
+
+		if (strcmp(d->key, lower) != 0 ||
+		    strcmp(d->section, "variant") == 0)
+			continue;
+		section = g_ascii_strup(d->section, -1);
+		rc = ip_error_set(err, IP_EINVAL,
+				  "unknown setting IMGPIPE_%.64s (did you mean "
+				  "IMGPIPE_%s_%.64s?)",
+				  name, section, name);
+		g_free(section);
+		return rc;
+	}
+	return ip_error_set(
+	    err, IP_EINVAL,
+	    "unknown setting IMGPIPE_%.64s (settings are "
+	    "IMGPIPE_<SECTION>_<KEY>, e.g. IMGPIPE_SERVER_PORT; "
+	    "`imgpipe config` lists them)",
+	    name);
+}
 
 static int
 env_one(struct config *cfg, const char *name, const char *value,
@@ -829,18 +850,21 @@ env_one(struct config *cfg, const char *name, const char *value,
 		return ip_error_set(err, IP_EINVAL,
 				    "unknown setting IMGPIPE_%.64s", name);
 	}
-	/* Not a section's prefix: another tool's IMGPIPE_* variable (test
-	 * harnesses, scripts).  Settings are only the section-prefixed
-	 * names, and those are checked strictly above. */
-	return IP_OK;
+	return env_unknown(name, lower, err);
 }
 
 int
 config_load_env(struct config *cfg, char *const *envp, struct ip_error *err)
 {
-	/* Non-setting variables that share the prefix. */
-	/* Variables that name a file of settings, not a setting. */
-	static const char *const ignored[] = {"IMGPIPE_CONFIG"};
+	/* Variables that share the prefix and are not settings: the file
+	 * of settings (main.c reads it), and the test suite's and scripts'
+	 * own (names and prefixes; README "Configuration"). */
+	static const char *const ignored[] = {
+	    "IMGPIPE_CONFIG",	 "IMGPIPE_BIN",
+	    "IMGPIPE_CORPUS",	 "IMGPIPE_SOURCE_ROOT",
+	    "IMGPIPE_PEERS_DIR", "IMGPIPE_BUILT_BACKENDS",
+	    "IMGPIPE_TEST_*",	 "IMGPIPE_SERVERS_*",
+	    "IMGPIPE_WITH_*"};
 
 	for (size_t i = 0; envp != NULL && envp[i] != NULL; i++) {
 		const char *eq = strchr(envp[i], '=');
@@ -857,9 +881,15 @@ config_load_env(struct config *cfg, char *const *envp, struct ip_error *err)
 					    "environment name too long");
 		memcpy(name, envp[i], n);
 		name[n] = '\0';
-		for (size_t j = 0; j < UTIL_ARRAY_LEN(ignored); j++)
-			if (strcmp(name, ignored[j]) == 0)
-				skip = true;
+		for (size_t j = 0; j < UTIL_ARRAY_LEN(ignored); j++) {
+			size_t len = strlen(ignored[j]);
+
+			if (ignored[j][len - 1] == '*')
+				skip = skip ||
+				       strncmp(name, ignored[j], len - 1) == 0;
+			else
+				skip = skip || strcmp(name, ignored[j]) == 0;
+		}
 		if (skip)
 			continue;
 		rc = env_one(cfg, name + 8, eq + 1, err);
@@ -910,6 +940,16 @@ config_validate(const struct config *cfg, struct ip_error *err)
 		return ip_error_set(err, IP_EINVAL,
 				    "worker.backoff_max < worker.backoff");
 	return IP_OK;
+}
+
+int
+config_finish(struct config *cfg, struct ip_error *err)
+{
+	int rc = IP_OK;
+
+	if (cfg->variants_only[0] != '\0')
+		rc = config_keep_variants(cfg, cfg->variants_only, err);
+	return rc == IP_OK ? config_validate(cfg, err) : rc;
 }
 
 static void

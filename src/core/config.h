@@ -209,6 +209,10 @@ struct config {
 	bool progressive; /* progressive JPEG */
 	bool public_variants; /* variants readable without a key */
 
+	/* [variants] only: the variants kept, "a,b"; "" = all
+	 * (config_finish applies it once every source is in). */
+	char variants_only[CONFIG_VARIANTS_MAX * (CONFIG_NAME_MAX + 1)];
+
 	/* [variant.NAME] */
 	size_t n_variants;
 	struct variant_spec variants[CONFIG_VARIANTS_MAX];
@@ -220,15 +224,16 @@ struct config {
 /* Fill cfg with the embedded defaults (three variants, text watermark). */
 void config_defaults(struct config *cfg);
 
-/* Set one key.  section is "server", "limits", "storage", "worker",
- * "output", "watermark" or "variant.NAME" (a new variant is added on first
- * use: its fields start from the values of the default "medium").  Returns
- * IP_OK or IP_EINVAL with a message naming the key and the expected form. */
+/* Set one key.  section is one of the key table's ("server", "limits",
+ * "storage", "worker", "output", "watermark", "variants", ...) or
+ * "variant.NAME" (a new variant is added on first use: an 800x800 box,
+ * fit inside, JPEG quality 82, no watermark; README "Configuration").
+ * Returns IP_OK or IP_EINVAL with a message naming the key and the
+ * expected form. */
 int config_set(struct config *cfg, const char *section, const char *key,
 	       const char *value, struct ip_error *err);
 
-/* Load an INI file (GKeyFile syntax, ';' or '#' comments).  A section
- * [variants] with `only = a,b` removes every variant not listed. */
+/* Load an INI file (GKeyFile syntax, ';' or '#' comments). */
 int config_load_file(struct config *cfg, const char *path,
 		     struct ip_error *err);
 
@@ -240,7 +245,12 @@ int config_load_data(struct config *cfg, const char *data, size_t len,
 		     const char *origin, struct ip_error *err);
 
 /* Apply IMGPIPE_* variables from envp (NULL-terminated, like environ).
- * IMGPIPE_VARIANT_<NAME>_<KEY> addresses [variant.name]. */
+ * IMGPIPE_<SECTION>_<KEY> is a setting; IMGPIPE_VARIANT_<NAME>_<KEY>
+ * addresses [variant.name].  Names that are not settings are refused
+ * (IP_EINVAL naming the variable) unless they are IMGPIPE_CONFIG or a
+ * tool's (IMGPIPE_TEST_*, IMGPIPE_SERVERS_*, IMGPIPE_WITH_*, IMGPIPE_BIN,
+ * IMGPIPE_CORPUS, IMGPIPE_SOURCE_ROOT, IMGPIPE_BUILT_BACKENDS,
+ * IMGPIPE_PEERS_DIR): those are not read here. */
 int config_load_env(struct config *cfg, char *const *envp,
 		    struct ip_error *err);
 
@@ -255,6 +265,11 @@ int config_remove_variant(struct config *cfg, const char *name);
 /* Cross-field checks after all sources are applied (at least one variant,
  * unique names, watermark image readable if set...). */
 int config_validate(const struct config *cfg, struct ip_error *err);
+
+/* Once every source is applied: keep only the variants [variants] only
+ * names (IP_EINVAL if it names one that does not exist), then
+ * config_validate.  Idempotent. */
+int config_finish(struct config *cfg, struct ip_error *err);
 
 /* Lookup helpers; return -1 if the string is unknown. */
 int config_parse_fit(const char *s);

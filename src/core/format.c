@@ -5,30 +5,31 @@
 #include "core/format.h"
 
 #include <glib.h>
+#include <string.h>
 
 #include "core/util.h"
 
 static const struct format formats[FORMAT_ID_COUNT] = {
     [FORMAT_ID_JPEG] = {"jpeg", "image/jpeg", "jpegload_source", false, "jpg",
-			FORMAT_JPEG},
+			FORMAT_JPEG, "jpg jpeg jpe jfif"},
     [FORMAT_ID_PNG] = {"png", "image/png", "pngload_source", false, "png",
-		       FORMAT_PNG},
+		       FORMAT_PNG, "png"},
     [FORMAT_ID_WEBP] = {"webp", "image/webp", "webpload_source", true, "webp",
-			FORMAT_WEBP},
+			FORMAT_WEBP, "webp"},
     [FORMAT_ID_GIF] = {"gif", "image/gif", "gifload_source", true, "gif",
-		       FORMAT_GIF},
+		       FORMAT_GIF, "gif"},
     [FORMAT_ID_AVIF] = {"avif", "image/avif", "heifload_source", false, "avif",
-			FORMAT_AVIF},
+			FORMAT_AVIF, "avif"},
     [FORMAT_ID_HEIF] = {"heif", "image/heif", "heifload_source", false, "heif",
-			-1},
+			-1, "heif hif"},
     [FORMAT_ID_HEIC] = {"heif", "image/heic", "heifload_source", false, "heic",
-			-1},
+			-1, "heic"},
     [FORMAT_ID_TIFF] = {"tiff", "image/tiff", "tiffload_source", false, "tiff",
-			-1},
+			-1, "tif tiff"},
     [FORMAT_ID_SVG] = {"svg", "image/svg+xml", "svgload_source", false, "svg",
-		       -1},
+		       -1, "svg svgz"},
     [FORMAT_ID_PDF] = {"pdf", "application/pdf", "pdfload_source", false, "pdf",
-		       -1},
+		       -1, "pdf"},
 };
 
 const struct format *
@@ -44,6 +45,25 @@ format_output(enum out_format f)
 		if (formats[i].output >= 0 && formats[i].output == (int)f)
 			return &formats[i];
 	return &formats[FORMAT_ID_JPEG];
+}
+
+int
+format_of_file_ext(const char *ext)
+{
+	size_t len = strlen(ext);
+
+	for (size_t i = 0; i < UTIL_ARRAY_LEN(formats); i++) {
+		const char *p = formats[i].file_exts;
+
+		while (*p != '\0') {
+			size_t n = strcspn(p, " ");
+
+			if (n == len && g_ascii_strncasecmp(p, ext, n) == 0)
+				return (int)i;
+			p += n + (p[n] == ' ');
+		}
+	}
+	return -1;
 }
 
 int

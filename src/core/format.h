@@ -46,6 +46,7 @@ struct format {
 	bool animatable; /* may hold several frames (GIF, WebP) */
 	const char *ext; /* extension of the variants we write, "jpg" */
 	int output; /* its enum out_format, or -1: imgpipe never writes it */
+	const char *file_exts; /* extensions its files carry, "jpg jpeg" */
 };
 
 /* The row of id (0 <= id < FORMAT_ID_COUNT). */
@@ -54,6 +55,11 @@ const struct format *format_get(enum format_id id);
 /* The row of an output format; FORMAT_AUTO and unknown values give JPEG's
  * (what AUTO falls back to).  Never NULL. */
 const struct format *format_output(enum out_format f);
+
+/* The enum format_id whose files carry the extension ext ("JPG",
+ * "tiff"; no dot), case-insensitive; -1 if none.  `imgpipe process`
+ * picks the files of a folder by it. */
+int format_of_file_ext(const char *ext);
 
 /* The enum out_format named s ("jpeg" or "jpg", "webp", ..., "auto"),
  * case-insensitive; -1 if imgpipe cannot write it. */

@@ -80,14 +80,14 @@ class CliTest(unittest.TestCase):
             f.write("not an image")
         photos = [os.path.join(harness.CORPUS, n)
                   for n in ("sunset-exif6.jpg", "picos-alpha.png")]
-        r = run("process", *photos, bad, "-o", out)
+        r = run("process", *photos, bad, "-o", out, "--json")
         self.assertEqual(r.returncode, 1, r.stderr)  # one file failed
         self.assertIn("notes.jpg", r.stderr)
         self.assertIn("not an image", r.stderr)
-        recs = [json.loads(line) for line in r.stdout.splitlines()]
+        lines = [json.loads(line) for line in r.stdout.splitlines()]
+        recs = [x for x in lines[:-1] if x["status"] == "done"]
         self.assertEqual(len(recs), 2)
-        for rec in recs:
-            self.assertEqual(rec["status"], "done")
+        self.assertEqual(lines[-1]["summary"]["failed"], 1)
         self.assertEqual(sorted(os.listdir(out)), sorted(
             f"{stem}-{v}.jpg" for stem in ("sunset-exif6", "picos-alpha")
             for v in ("large", "medium", "thumb")))
@@ -103,9 +103,9 @@ class CliTest(unittest.TestCase):
                     "height = 64\nfit = cover\nformat = webp\n")
         out = os.path.join(self.tmp, "out")
         r = run("process", "--config", ini,
-                os.path.join(harness.CORPUS, "wine.jpg"), "-o", out)
+                os.path.join(harness.CORPUS, "wine.jpg"), "-o", out, "--json")
         self.assertEqual(r.returncode, 0, r.stderr)
-        rec = json.loads(r.stdout)
+        rec = json.loads(r.stdout.splitlines()[0])
         self.assertEqual([v["name"] for v in rec["variants"]], ["tiny"])
         img = Image.open(os.path.join(out, "wine-tiny.webp"))
         self.assertEqual((img.format, img.size), ("WEBP", (64, 64)))
@@ -123,6 +123,59 @@ class CliTest(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("[variant.thumb]\nwidth = 150", r.stdout)
         self.assertNotIn("secret_access_key", r.stdout)
+
+    def test_variants_only_from_every_source(self):
+        def variants(r):
+            self.assertEqual(r.returncode, 0, r.stderr)
+            return re.findall(r"^\[variant\.([^\]]+)\]$", r.stdout, re.M)
+
+        ini = os.path.join(self.tmp, "imgpipe.ini")
+        with open(ini, "w") as f:
+            # [variants] before the variant it names: order is no matter
+            f.write("[variants]\nonly = thumb, web\n"
+                    "[variant.web]\nwidth = 1200\n")
+        self.assertEqual(variants(run("config", "--config", ini)),
+                         ["thumb", "web"])
+        self.assertEqual(variants(run("config", "--set",
+                                      "variants.only=large")), ["large"])
+        self.assertEqual(variants(run("config", env={
+            "IMGPIPE_VARIANTS_ONLY": "medium,thumb"})), ["medium", "thumb"])
+        # --set beats the environment; a variant --set adds may be named
+        self.assertEqual(variants(run(
+            "config", "--set", "variant.tiny.width=32",
+            "--set", "variants.only=tiny",
+            env={"IMGPIPE_VARIANTS_ONLY": "medium"})), ["tiny"])
+        # a variant given only a width keeps the documented 800 height
+        r = run("config", "--config", ini)
+        self.assertIn("[variant.web]\nwidth = 1200\nheight = 800\n",
+                      r.stdout)
+        r = run("config", "--set", "variants.only=thumb,thumbs")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("variants.only: no variant 'thumbs'", r.stderr)
+
+    def test_unknown_environment_variable_is_refused(self):
+        r = run("config", env={"IMGPIPE_PORT": "9000"})
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("IMGPIPE_PORT", r.stderr)
+        self.assertIn("did you mean IMGPIPE_SERVER_PORT?", r.stderr)
+        r = run("config", env={"IMGPIPE_VARIANTS_ONLY_X": "1"})
+        self.assertEqual(r.returncode, 2)
+        # the test suite's and scripts' own variables are not settings
+        r = run("config", env={"IMGPIPE_TEST_ANYTHING": "1",
+                               "IMGPIPE_SERVERS_KEEP": "1",
+                               "IMGPIPE_CORPUS": "/nowhere"})
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+    def test_value_aliases_take_effect(self):
+        r = run("config", "--set", "variant.thumb.format=jpg",
+                "--set", "output.progressive=yes",
+                "--set", "variant.large.format=WEBP")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("progressive = true", r.stdout)
+        thumb = r.stdout[r.stdout.index("[variant.thumb]"):]
+        self.assertIn("format = jpeg", thumb)
+        large = r.stdout[r.stdout.index("[variant.large]"):]
+        self.assertRegex(large, r"^\[variant.large\]\n(.*\n)*format = webp")
 
     def test_unreadable_ca_file_is_refused(self):
         # aws.ca_file names the CA bundle for HTTPS to S3/DynamoDB; a path

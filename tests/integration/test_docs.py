@@ -67,6 +67,18 @@ CANNOT_RUN = [
     ("docs/DISTRIBUTED.md", "put-bucket-notification-configuration",
      "needs a radosgw at ceph:7480 pushing to a worker at worker1:9300; "
      "POST /v1/events itself runs from docs/API.md"),
+    ("docs/OPERATIONS.md", "useradd --system",
+     "installs as root into /usr/local, /etc and systemd; the deploy "
+     "suite's deploy-systemd verifies the unit and runs its command line"),
+    ("docs/OPERATIONS.md", "sudo -u imgpipe imgpipe keys create",
+     "needs the service's user and /var/lib/imgpipe; keys create itself "
+     "runs in test_auth"),
+    ("docs/OPERATIONS.md", "VACUUM INTO",
+     "backs up a service's /var/lib/imgpipe as its user; "
+     "test_ops_backup takes the same backup of a running server"),
+    ("docs/OPERATIONS.md", "systemctl stop imgpipe",
+     "stops a systemd service and restores into /var/lib/imgpipe; "
+     "test_ops_backup restores the same way and starts a server on it"),
 ]
 
 # Text in command blocks that names the reader's world, and what the test
@@ -360,6 +372,51 @@ class DocsInventoryTest(unittest.TestCase):
                                       f"{b!r} line {c.line}: {c.code!r} runs "
                                       f"{p!r}: make it runnable or list the "
                                       f"block in CANNOT_RUN with the reason")
+
+
+def key_table_settings():
+    """section.key of every row of the key table in src/core/config.c
+    (variant rows as variant.KEY)."""
+    with open(os.path.join(SOURCE_ROOT, "src", "core", "config.c")) as f:
+        src = f.read()
+    start = src.index("static const struct key_def key_table[]")
+    table = src[start:src.index("};", start)]
+    return {f"{sec}.{key}" for sec, key in
+            re.findall(r'\{"(\w+)",\s*"(\w+)",\s*KEY_', table)}
+
+
+def documented_settings():
+    """section.key of every setting in the first column of README's
+    configuration table: `a.b`, `a.b` / `.c` (= a.c), `variant.NAME.x`
+    (= variant.x)."""
+    with open(os.path.join(SOURCE_ROOT, "README.md")) as f:
+        text = f.read()
+    start = text.index("\n## Configuration")
+    section = text[start:text.index("\n## ", start + 1)]
+    found = set()
+    for line in section.splitlines():
+        if not line.startswith("| `"):
+            continue
+        prefix = ""
+        for tok in re.findall(r"`([^`]+)`", line.split("|")[1]):
+            if tok.startswith("."):
+                tok = prefix + tok[1:]
+            prefix = tok[:tok.rindex(".") + 1]
+            found.add(re.sub(r"^variant\.NAME\.", "variant.", tok))
+    return found
+
+
+class DocsConfigTableTest(unittest.TestCase):
+    """README's configuration table and the key table agree."""
+
+    def test_every_setting_documented_and_every_documented_one_exists(self):
+        settings = key_table_settings()
+        documented = documented_settings()
+        self.assertGreater(len(settings), 50, "is the key-table parser right?")
+        self.assertEqual(sorted(settings - documented), [],
+                         "settings missing from README's configuration table")
+        self.assertEqual(sorted(documented - settings), [],
+                         "README's configuration table lists no such setting")
 
 
 class DocsUnrunnableTest(unittest.TestCase):

@@ -272,11 +272,11 @@ class LambdaPackageTest(unittest.TestCase):
 
     def host_process(self, photo, out, extra=None):
         env = dict(os.environ, **self.config, **(extra or {}))
-        r = subprocess.run([harness.BIN, "process", photo, "-o", out, "--data-dir",
-                            os.path.join(self.tmp, "hostdata")],
+        r = subprocess.run([harness.BIN, "process", photo, "-o", out, "--json",
+                            "--data-dir", os.path.join(self.tmp, "hostdata")],
                            env=env, capture_output=True, text=True)
         self.assertEqual(r.returncode, 0, r.stderr)
-        return json.loads(r.stdout.splitlines()[-1])
+        return json.loads(r.stdout.splitlines()[0])  # then the summary
 
     def test_package_runs_in_an_empty_root(self):
         # IMGPIPE_TEST_LAMBDA_ZIP: prove a zip already built (.ci/run passes the

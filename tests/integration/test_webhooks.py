@@ -93,6 +93,7 @@ class Receiver:
                             body),
                     })
                     status = outer.statuses[min(i, len(outer.statuses) - 1)]
+                    outer.requests[-1]["status"] = status
                     hang = outer.hang
                 outer.arrived.set()
                 if hang is not None:

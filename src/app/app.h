@@ -34,6 +34,10 @@ struct app_metrics {
 	_Atomic int64_t attempts_retried;
 	_Atomic int64_t dead_lettered;
 	_Atomic int64_t processing_ms_total;
+	/* webhooks sent by this process (app/webhooks.h) */
+	_Atomic int64_t webhooks_delivered;
+	_Atomic int64_t webhooks_failed; /* attempts that failed */
+	_Atomic int64_t webhooks_dead;
 };
 
 struct app {

@@ -199,12 +199,15 @@ failed(const struct wh_ctx *x, struct hook *h, const struct ip_error *why)
 		log_info("webhook %s attempt %d failed: %s", h->id, h->attempts,
 			 why->msg);
 	}
-	if (table_hook_update(x->app->table, h, h->version, &e) != IP_OK)
+	atomic_fetch_add(&x->app->metrics.webhooks_failed, 1);
+	if (table_hook_update(x->app->table, h, h->version, &e) != IP_OK) {
 		log_warn("webhook %s: %s", h->id, e.msg);
-	else if (h->state == HOOK_DEAD)
+	} else if (h->state == HOOK_DEAD) {
 		x->stats->dead++;
-	else
+		atomic_fetch_add(&x->app->metrics.webhooks_dead, 1);
+	} else {
 		x->stats->retried++;
+	}
 }
 
 /* Claim h (a lease), then send it if its record is final. */
@@ -253,6 +256,7 @@ deliver(const struct wh_ctx *x, struct hook *h)
 	free(body);
 	if (rc == IP_OK) {
 		log_info("webhook %s delivered to %s", h->id, h->url);
+		atomic_fetch_add(&x->app->metrics.webhooks_delivered, 1);
 		if (table_hook_delete(x->app->table, h->id, &e) == IP_OK)
 			x->stats->delivered++;
 	} else if (!atomic_load(x->stop)) {

@@ -166,6 +166,12 @@ class WebhookTest(unittest.TestCase):
         return not self.cli("webhooks", "list") and \
             not self.cli("webhooks", "list", "--dead")
 
+    def metric(self, name):
+        text = self.server.request("GET", "/metrics").body.decode()
+        m = re.search(rf"^{name} (\d+)$", text, re.M)
+        self.assertIsNotNone(m, name)
+        return int(m.group(1))
+
     def deliveries_for(self, image_id):
         return [r for r in self.receiver.got()
                 if json.loads(r["body"])["record"]["id"] == image_id]
@@ -205,6 +211,8 @@ class Delivered(WebhookTest):
             self.assertFalse(shell_verify(SECRET, sig, forged))
             self.assertFalse(imgpipe_verify(OLD_SECRET, sig, d["body"]))
         self.assertEqual(len(self.receiver.got()), 2)
+        self.assertEqual(self.metric("imgpipe_webhooks_delivered_total"), 2)
+        self.assertEqual(self.metric("imgpipe_webhooks_failed_total"), 0)
 
 
 class Rotation(WebhookTest):
@@ -232,6 +240,8 @@ class Retried(WebhookTest):
         wait_for(self.outbox_empty, what="an empty outbox")
         got = self.receiver.got()
         self.assertEqual(len(got), 3)
+        self.assertEqual(self.metric("imgpipe_webhooks_failed_total"), 2)
+        self.assertEqual(self.metric("imgpipe_webhooks_delivered_total"), 1)
         ids = {r["headers"]["imgpipe-delivery"] for r in got}
         self.assertEqual(len(ids), 1, ids)  # one delivery, three attempts
         self.assertTrue(all(r["verified"] for r in got))
@@ -250,6 +260,7 @@ class DeadLettered(WebhookTest):
         self.assertEqual(dead[0]["attempts"], 3)
         self.assertEqual(dead[0]["event"], "image.done")
         self.assertIn("HTTP 500", dead[0]["error"])
+        self.assertEqual(self.metric("imgpipe_webhooks_dead_total"), 1)
         self.assertEqual(len(self.receiver.got()), 3)
         self.assertEqual(self.cli("webhooks", "list"), [])
         # the image itself is untouched by the receiver's failure

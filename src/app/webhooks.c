@@ -31,16 +31,26 @@
 #define WH_POLL_MAX_MS 1000
 #define WH_USER_AGENT "User-Agent: imgpipe-webhooks/1"
 
+/*
+ * One dispatcher thread lists what is due (one table query per pass,
+ * whatever notify.concurrency is) into a bounded ring of deliveries,
+ * copied by value; notify.concurrency sender threads take them, claim
+ * and send.  The dispatcher lists only when the ring has room, and skips
+ * what the ring already holds, so stuck senders cost no queries.
+ */
 struct webhooks {
 	struct app *app;
 	struct hook_secrets secrets;
 	int n;
-	pthread_t *threads;
+	pthread_t *threads; /* [0] the dispatcher, then the senders */
 	int started;
 	atomic_bool stop;
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	uint64_t gen; /* bumped by webhooks_wake */
+	pthread_mutex_t lock; /* guards everything below */
+	pthread_cond_t cond; /* the dispatcher: gen moved, or stop */
+	pthread_cond_t ready; /* the senders: the ring has one, or stop */
+	uint64_t gen; /* bumped by webhooks_wake and an emptied ring */
+	struct hook *ring;
+	size_t cap, head, count;
 	void (*next_finished)(void *arg, const struct record *r);
 	void *next_finished_arg;
 };
@@ -298,34 +308,71 @@ on_finished(void *arg, const struct record *r)
 		w->next_finished(w->next_finished_arg, r);
 }
 
+/* The idle poll: deliveries finished elsewhere, retries that came due. */
+static int64_t
+poll_ms(const struct config *cfg)
+{
+	int64_t poll = cfg->notify_retry_base_ms / 2;
+
+	return poll > WH_POLL_MAX_MS ? WH_POLL_MAX_MS : poll < 10 ? 10 : poll;
+}
+
+/* With w->lock held: is delivery id in the ring? */
+static bool
+ring_has(const struct webhooks *w, const char *id)
+{
+	for (size_t i = 0; i < w->count; i++)
+		if (strcmp(w->ring[(w->head + i) % w->cap].id, id) == 0)
+			return true;
+	return false;
+}
+
+/* List what is due into the ring; how many were new. */
+static size_t
+dispatch(struct webhooks *w)
+{
+	struct hook hooks[WH_BATCH];
+	struct ip_error e;
+	size_t room, n = 0, added = 0;
+
+	pthread_mutex_lock(&w->lock);
+	room = w->cap - w->count;
+	pthread_mutex_unlock(&w->lock);
+	if (room == 0)
+		return 0;
+	if (table_hook_list(w->app->table, HOOK_PENDING, util_now_ms(), hooks,
+			    room < WH_BATCH ? room : WH_BATCH, &n,
+			    &e) != IP_OK) {
+		log_warn("webhooks: %s", e.msg);
+		return 0;
+	}
+	pthread_mutex_lock(&w->lock);
+	for (size_t i = 0; i < n && w->count < w->cap; i++) {
+		if (ring_has(w, hooks[i].id))
+			continue;
+		w->ring[(w->head + w->count++) % w->cap] = hooks[i];
+		added++;
+	}
+	if (added > 0)
+		pthread_cond_broadcast(&w->ready);
+	pthread_mutex_unlock(&w->lock);
+	return added;
+}
+
 static void *
-wh_thread(void *arg)
+dispatcher_main(void *arg)
 {
 	struct webhooks *w = arg;
-	struct webhooks_stats stats = {0};
-	struct wh_ctx x = {.app = w->app,
-			   .secrets = &w->secrets,
-			   .stop = &w->stop,
-			   .deadline_ms = INT64_MAX,
-			   .stats = &stats};
-	int64_t poll = w->app->cfg.notify_retry_base_ms / 2;
+	int64_t poll = poll_ms(&w->app->cfg);
 
-	if (poll > WH_POLL_MAX_MS)
-		poll = WH_POLL_MAX_MS;
-	if (poll < 10)
-		poll = 10;
 	while (!atomic_load(&w->stop)) {
-		struct ip_error e;
 		struct timespec ts;
 		uint64_t gen;
-		size_t listed = 0;
 
 		pthread_mutex_lock(&w->lock);
 		gen = w->gen;
 		pthread_mutex_unlock(&w->lock);
-		if (pass(&x, &listed, &e) != IP_OK)
-			log_warn("webhooks: %s", e.msg);
-		if (listed == WH_BATCH)
+		if (dispatch(w) == WH_BATCH)
 			continue;
 		clock_gettime(CLOCK_MONOTONIC, &ts);
 		ts.tv_nsec += (long)(poll % 1000) * 1000000L;
@@ -337,6 +384,39 @@ wh_thread(void *arg)
 			    0)
 				break;
 		pthread_mutex_unlock(&w->lock);
+	}
+	return NULL;
+}
+
+static void *
+sender_main(void *arg)
+{
+	struct webhooks *w = arg;
+	struct webhooks_stats stats = {0};
+	struct wh_ctx x = {.app = w->app,
+			   .secrets = &w->secrets,
+			   .stop = &w->stop,
+			   .deadline_ms = INT64_MAX,
+			   .stats = &stats};
+
+	for (;;) {
+		struct hook h;
+
+		pthread_mutex_lock(&w->lock);
+		while (w->count == 0 && !atomic_load(&w->stop))
+			pthread_cond_wait(&w->ready, &w->lock);
+		if (atomic_load(&w->stop)) {
+			pthread_mutex_unlock(&w->lock);
+			break;
+		}
+		h = w->ring[w->head];
+		w->head = (w->head + 1) % w->cap;
+		if (--w->count == 0) {
+			w->gen++; /* room: the dispatcher may list more */
+			pthread_cond_broadcast(&w->cond);
+		}
+		pthread_mutex_unlock(&w->lock);
+		deliver(&x, &h);
 	}
 	return NULL;
 }
@@ -367,14 +447,20 @@ webhooks_start(struct app *app, struct webhooks **out, struct ip_error *err)
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&w->cond, &ca);
 	pthread_condattr_destroy(&ca);
+	pthread_cond_init(&w->ready, NULL);
 	w->n = app->cfg.notify_concurrency;
-	w->threads = calloc((size_t)w->n, sizeof(*w->threads));
-	for (int i = 0; w->threads != NULL && i < w->n; i++) {
-		if (pthread_create(&w->threads[i], NULL, wh_thread, w) != 0)
+	w->cap = 2 * (size_t)w->n;
+	w->ring = calloc(w->cap, sizeof(*w->ring));
+	w->threads = calloc((size_t)w->n + 1, sizeof(*w->threads));
+	for (int i = 0; w->ring != NULL && w->threads != NULL && i <= w->n;
+	     i++) {
+		if (pthread_create(&w->threads[i], NULL,
+				   i == 0 ? dispatcher_main : sender_main,
+				   w) != 0)
 			break;
 		w->started++;
 	}
-	if (w->started == 0) {
+	if (w->started < 2) {
 		webhooks_stop(w);
 		return ip_error_set(err, IP_ENOMEM, "webhooks: no thread");
 	}
@@ -382,7 +468,7 @@ webhooks_start(struct app *app, struct webhooks **out, struct ip_error *err)
 	w->next_finished_arg = app->fn.on_finished_arg;
 	app->fn.on_finished = on_finished;
 	app->fn.on_finished_arg = w;
-	log_info("webhooks: %d deliverer thread(s)", w->started);
+	log_info("webhooks: %d sender thread(s)", w->started - 1);
 	*out = w;
 	return IP_OK;
 }
@@ -410,12 +496,15 @@ webhooks_stop(struct webhooks *w)
 	pthread_mutex_lock(&w->lock);
 	atomic_store(&w->stop, true);
 	pthread_cond_broadcast(&w->cond);
+	pthread_cond_broadcast(&w->ready);
 	pthread_mutex_unlock(&w->lock);
 	for (int i = 0; i < w->started; i++)
 		pthread_join(w->threads[i], NULL);
+	pthread_cond_destroy(&w->ready);
 	pthread_cond_destroy(&w->cond);
 	pthread_mutex_destroy(&w->lock);
 	explicit_bzero(&w->secrets, sizeof(w->secrets));
+	free(w->ring);
 	free(w->threads);
 	free(w);
 }

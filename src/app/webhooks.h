@@ -14,7 +14,9 @@
  * be sent again when the lease ends (at-least-once: receivers dedupe by
  * Imgpipe-Delivery).
  *
- * Hosts: `serve` and `worker` run webhooks_start's threads; the Lambda
+ * Hosts: `serve` and `worker` run webhooks_start's threads (one
+ * dispatcher listing what is due into a bounded ring, notify.concurrency
+ * senders); the Lambda
  * host calls webhooks_drain after each invocation with what is left of
  * its budget; `imgpipe webhooks` lists and redrives dead letters.
  */
@@ -38,7 +40,8 @@ struct webhooks_stats {
 	int dropped; /* the record was deleted or moved on */
 };
 
-/* Start notify.concurrency deliverer threads over app's table.  *out is
+/* Start the deliverer over app's table: a dispatcher thread and
+ * notify.concurrency sender threads.  *out is
  * NULL (and IP_OK) when notify.url is empty.  IP_ENOMEM, or IP_EINVAL for
  * a setting config_validate would refuse. */
 int webhooks_start(struct app *app, struct webhooks **out,

@@ -200,8 +200,8 @@ failed(const struct wh_ctx *x, struct hook *h, const struct ip_error *why)
 	if (h->attempts >= cfg->notify_max_attempts) {
 		h->state = HOOK_DEAD;
 		h->next_ms = now;
-		log_warn("webhook %s to %s dead after %d attempts: %s", h->id,
-			 h->url, h->attempts, why->msg);
+		log_warn("webhook %s dead after %d attempts: %s", h->id,
+			 h->attempts, why->msg);
 	} else {
 		h->next_ms =
 		    now + util_backoff_ms(cfg->notify_retry_base_ms,
@@ -265,7 +265,9 @@ deliver(const struct wh_ctx *x, struct hook *h)
 	rc = post(x, h, body, timeout, &e);
 	free(body);
 	if (rc == IP_OK) {
-		log_info("webhook %s delivered to %s", h->id, h->url);
+		/* The id names the URL by its index: a URL may carry a
+		 * token, so logs never quote it. */
+		log_info("webhook %s delivered", h->id);
 		atomic_fetch_add(&x->app->metrics.webhooks_delivered, 1);
 		if (table_hook_delete(x->app->table, h->id, &e) == IP_OK)
 			x->stats->delivered++;

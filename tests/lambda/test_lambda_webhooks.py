@@ -1,7 +1,8 @@
 """Completion webhooks under `imgpipe lambda` (docs/AWS.md): the function
 writes the delivery into the outbox (DynamoDB items, dynalite here) with
 the record; the invocation sends it after its response, within its
-budget; a delivery that failed is sent by a later invocation (here an
+budget (an image `done`, an object that is not an image `failed`); a
+delivery that failed is sent by a later invocation (here an
 EventBridge schedule), the way a quiet function gets its retries out.
 
 The Runtime API host, s3rver and dynalite are those of
@@ -14,6 +15,7 @@ import subprocess
 import sys
 import time
 import unittest
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..",
@@ -63,6 +65,27 @@ class LambdaWebhooks(base.LambdaEventsTest):
         self.assertEqual(doc["type"], "image.done")
         self.assertEqual(doc["record"]["id"], rec["id"])
         self.assertEqual(doc["record"]["status"], "done")
+        self.assertTrue(got[0]["verified"])
+        wait_for(lambda: not self.outbox(receiver), what="an empty outbox")
+
+        # an object that is not an image (any S3 client may put one):
+        # the function fails it for good, and says so
+        data = b"hello, world\n" * 100
+        rq = urllib.request.Request(f"{self.s3}/{self.inb}/c/notes.txt",
+                                    data=data, method="PUT")
+        urllib.request.urlopen(rq, timeout=60).close()
+        kind, body, _ = self.invoke(self.s3_event("c/notes.txt", len(data)))
+        self.assertEqual((kind, body["failed"]), ("response", 1), body)
+        bad = self.record_for("c/notes.txt")
+        self.assertEqual(bad["status"], "failed", bad)
+        got = wait_for(lambda: [x for x in receiver.got()
+                                if json.loads(x["body"])["record"]["id"]
+                                == bad["id"]], what="the failed delivery")
+        doc = json.loads(got[0]["body"])
+        self.assertEqual(doc["type"], "image.failed")
+        self.assertEqual(got[0]["headers"]["imgpipe-event"], "image.failed")
+        self.assertEqual(doc["record"]["status"], "failed")
+        self.assertEqual(doc["record"]["error"], bad["error"])
         self.assertTrue(got[0]["verified"])
         wait_for(lambda: not self.outbox(receiver), what="an empty outbox")
 

@@ -18,7 +18,8 @@ build_pkgs=(gcc make pkg-config meson ninja-build libvips-dev
 # npm's s3rver, dynalite, Architect Sandbox); Node comes from Debian's
 # nodejs + npm unless a node is already on the PATH (see below).
 test_pkgs=(libcmocka-dev python3 python3-pil libimage-exiftool-perl curl jq
-	clang-format awscli ca-certificates git procps iproute2 xz-utils)
+	clang-format awscli ca-certificates git procps iproute2 xz-utils
+	openssl)
 bench_pkgs=(gnuplot-nox nginx libnginx-mod-http-dav-ext wrk hyperfine time
 	libjpeg-turbo-progs libjemalloc2)
 lambda_pkgs=(patchelf zip binutils)

@@ -10,6 +10,7 @@ import http.server
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -304,6 +305,42 @@ class Hanging(WebhookTest):
         self.receiver.hang.set()
         wait_for(lambda: len(self.receiver.got()) >= 3, what="3 deliveries")
         wait_for(self.outbox_empty, what="an empty outbox")
+
+
+class KilledMidSend(unittest.TestCase):
+    """kill -9 while a delivery is in flight: the outbox is durable, so
+    the next server on the same data directory sends it (again: at least
+    once, the same Imgpipe-Delivery)."""
+
+    def test_delivery_survives_kill_9(self):
+        receiver = Receiver([200])
+        self.addCleanup(receiver.close)
+        receiver.hang = threading.Event()
+        args = ["--set", f"notify.url={receiver.url}",
+                "--set", f"notify.secret={SECRET}",
+                "--set", "notify.retry_base=50",
+                "--set", "notify.timeout=1000"]
+        first = harness.Server(args=args).start()
+        self.addCleanup(first.cleanup)
+        ok = first.put("wine.jpg", harness.corpus("wine.jpg"), wait=60)
+        self.assertEqual(ok.json()["status"], "done", ok)
+        self.assertTrue(receiver.arrived.wait(60))
+        first.stop(signal.SIGKILL)
+        receiver.hang.set()
+        before = len(receiver.got())
+        second = harness.Server(data_dir=first.data_dir, args=args).start()
+        self.addCleanup(second.stop)
+        wait_for(lambda: receiver.got()[before:],
+                 what="the delivery after the restart")
+        got = receiver.got()
+        self.assertEqual({r["headers"]["imgpipe-delivery"] for r in got},
+                         {got[0]["headers"]["imgpipe-delivery"]})
+        self.assertEqual(json.loads(got[-1]["body"])["record"]["id"],
+                         ok.json()["id"])
+        self.assertTrue(got[-1]["verified"])
+        wait_for(lambda: run("webhooks", "list", data_dir=first.data_dir)
+                 .stdout == "", what="an empty outbox")
+        self.assertEqual(second.stop(), 0, second.read_log())
 
 
 class Validation(unittest.TestCase):

@@ -98,7 +98,7 @@ class Receiver:
                     hang = outer.hang
                 outer.arrived.set()
                 if hang is not None:
-                    hang.wait(120)
+                    hang.wait(600)
                 self.send_response(status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -286,7 +286,7 @@ class DeadLettered(WebhookTest):
 
 
 class Hanging(WebhookTest):
-    extra = ("--set", "notify.concurrency=1", "--set", "notify.timeout=60000")
+    extra = ("--set", "notify.concurrency=1", "--set", "notify.timeout=300000")
 
     def test_hanging_receiver_does_not_delay_done(self):
         self.receiver.hang = threading.Event()

@@ -26,7 +26,7 @@ build_pkgs=(gcc make pkg-config meson ninja-build libvips-dev
 # (docs/OPERATIONS.md's backup, run by test_ops_backup).
 test_pkgs=(libcmocka-dev python3 python3-pil libimage-exiftool-perl curl jq
 	clang-format awscli ca-certificates git procps iproute2 xz-utils chromium
-	prometheus systemd sqlite3 rsync)
+	prometheus systemd sqlite3 rsync openssl)
 bench_pkgs=(gnuplot-nox nginx libnginx-mod-http-dav-ext wrk hyperfine time
 	libjpeg-turbo-progs libjemalloc2)
 lambda_pkgs=(patchelf zip binutils)

@@ -6,6 +6,7 @@
  *   imgpipe worker             the worker half only
  *   imgpipe process FILE|FOLDER... -o DIR   the function on local files
  *   imgpipe dlq list|redrive [ID]    the dead-letter store
+ *   imgpipe webhooks list [--dead]|redrive [ID]   the webhooks' outbox
  *   imgpipe config             print the effective configuration
  *   imgpipe keys create|list|revoke  API keys in the table
  *   imgpipe sign PATH          a signed URL for a bytes route
@@ -97,6 +98,15 @@ static const GOptionEntry process_entries[] = {
 static const GOptionEntry dlq_entries[] = {
     {"all", 'a', 0, G_OPTION_ARG_NONE, &opt_all,
      "redrive every dead-lettered message", NULL},
+    {NULL, 0, 0, 0, NULL, NULL, NULL}};
+
+static gboolean opt_dead;
+
+static const GOptionEntry webhooks_entries[] = {
+    {"dead", 'd', 0, G_OPTION_ARG_NONE, &opt_dead,
+     "list: the dead deliveries (default: the pending ones)", NULL},
+    {"all", 'a', 0, G_OPTION_ARG_NONE, &opt_all, "redrive every dead delivery",
+     NULL},
     {NULL, 0, 0, 0, NULL, NULL, NULL}};
 
 static const GOptionEntry keys_entries[] = {
@@ -324,6 +334,53 @@ cmd_dlq(int argc, char **argv)
 		return 1;
 	}
 	printf("%d message(s) re-driven\n", n);
+	return 0;
+}
+
+static int
+cmd_webhooks(int argc, char **argv)
+{
+	struct ip_error err;
+	struct config cfg;
+	const char *sub;
+	int n;
+
+	if (parse_args(
+		"webhooks", "list [--dead] | redrive [ID]",
+		"Inspect the webhooks' outbox, re-send dead deliveries.\n"
+		"  list           one JSON line per pending delivery\n"
+		"  list --dead    one JSON line per dead delivery\n"
+		"  redrive ID     send one dead delivery again\n"
+		"  redrive --all  send every dead delivery again",
+		webhooks_entries, &argc, &argv) != 0)
+		return 2;
+	sub = argc > 1 ? argv[1] : "";
+	if (strcmp(sub, "list") != 0 && strcmp(sub, "redrive") != 0) {
+		fprintf(stderr, "imgpipe webhooks: expected list or redrive\n");
+		return 2;
+	}
+	if (strcmp(sub, "redrive") == 0 && (argc > 2) == (opt_all != 0)) {
+		fprintf(stderr,
+			"imgpipe webhooks redrive: give one ID or --all\n");
+		return 2;
+	}
+	if (load_config(&cfg, &err) != IP_OK) {
+		fprintf(stderr, "imgpipe: %s\n", err.msg);
+		return 2;
+	}
+	if (strcmp(sub, "list") == 0) {
+		if (admin_webhooks_list(&cfg, opt_dead, 1000, stdout, &err) ==
+		    IP_OK)
+			return 0;
+		fprintf(stderr, "imgpipe webhooks: %s\n", err.msg);
+		return 1;
+	}
+	n = admin_webhooks_redrive(&cfg, opt_all ? NULL : argv[2], &err);
+	if (n < 0) {
+		fprintf(stderr, "imgpipe webhooks redrive: %s\n", err.msg);
+		return 1;
+	}
+	printf("%d delivery(ies) re-driven\n", n);
 	return 0;
 }
 
@@ -568,6 +625,7 @@ static const struct {
     {"worker", NULL, "the worker pool only"},
     {"process", cmd_process, "run the function on local files"},
     {"dlq", cmd_dlq, "list or re-drive dead-lettered events"},
+    {"webhooks", cmd_webhooks, "list or re-drive webhook deliveries"},
     {"lambda", cmd_lambda, "AWS Lambda custom runtime (also as `bootstrap`)"},
     {"init", cmd_init, "create the buckets and table (DynamoDB too)"},
     {"config", cmd_config, "print the effective configuration"},

@@ -4,6 +4,7 @@
  * (see admin.h).  Main thread only.
  */
 #include "app/admin.h"
+#include "app/webhooks.h"
 
 #include "core/util.h"
 #include "objstore/objstore.h"
@@ -82,6 +83,51 @@ admin_dlq_redrive(const struct config *cfg, const char *id,
 	rc = queue_dlq_redrive(q, id, err);
 	queue_close(q);
 	return rc;
+}
+
+int
+admin_webhooks_list(const struct config *cfg, bool dead, size_t max, FILE *out,
+		    struct ip_error *err)
+{
+	struct table *t = NULL;
+	struct hook *hooks = calloc(max > 0 ? max : 1, sizeof(*hooks));
+	size_t n = 0;
+	int rc;
+
+	if (hooks == NULL)
+		return ip_error_set(err, IP_ENOMEM, "out of memory");
+	rc = table_open(cfg, &t, err);
+	if (rc == IP_OK)
+		rc = table_hook_list(t, dead ? HOOK_DEAD : HOOK_PENDING,
+				     INT64_MAX, hooks, max, &n, err);
+	for (size_t i = 0; rc == IP_OK && i < n; i++) {
+		char *doc = hook_to_string(&hooks[i]);
+
+		if (doc == NULL) {
+			rc = ip_error_set(err, IP_ENOMEM, "out of memory");
+			break;
+		}
+		fprintf(out, "%s\n", doc);
+		free(doc);
+	}
+	free(hooks);
+	table_close(t);
+	return rc;
+}
+
+int
+admin_webhooks_redrive(const struct config *cfg, const char *id,
+		       struct ip_error *err)
+{
+	struct table *t = NULL;
+	size_t n = 0;
+	int rc;
+
+	rc = table_open(cfg, &t, err);
+	if (rc == IP_OK)
+		rc = webhooks_redrive(t, id, &n, err);
+	table_close(t);
+	return rc == IP_OK ? (int)n : rc;
 }
 
 /* Open cfg's table and read every key of it: *all is malloc'd

@@ -1,7 +1,8 @@
 /*
  * admin.h - the administrative commands' work, apart from their command
  * line: create what the configuration names (`imgpipe init`), read and
- * re-drive the dead-letter store (`imgpipe dlq`).
+ * re-drive the dead-letter store (`imgpipe dlq`) and the webhooks' dead
+ * deliveries (`imgpipe webhooks`).
  *
  * Called from main.c on the main thread; each opens and closes the
  * backends it needs.
@@ -9,6 +10,7 @@
 #ifndef IMGPIPE_APP_ADMIN_H
 #define IMGPIPE_APP_ADMIN_H
 
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "core/apikey.h"
@@ -29,6 +31,18 @@ int admin_dlq_list(const struct config *cfg, size_t max, FILE *out,
  * Returns how many were re-driven, or a negative ip code. */
 int admin_dlq_redrive(const struct config *cfg, const char *id,
 		      struct ip_error *err);
+
+/* Write the webhooks' outbox to out, one JSON object per line (the
+ * stored form, core/hook.h): the dead deliveries, or the pending ones;
+ * at most max lines. */
+int admin_webhooks_list(const struct config *cfg, bool dead, size_t max,
+			FILE *out, struct ip_error *err);
+
+/* Make dead delivery id (every one when id is NULL) pending again, due
+ * now; a running deliverer sends it.  Returns how many, or a negative ip
+ * code. */
+int admin_webhooks_redrive(const struct config *cfg, const char *id,
+			   struct ip_error *err);
 
 /* Create an API key in the table and write its token (the only copy of
  * its secret) to token[APIKEY_TOKEN_SIZE]; *k gets the stored key.  A

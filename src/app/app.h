@@ -41,6 +41,10 @@ struct app_metrics {
 	struct histogram stage[FUNCTION_STAGE_COUNT]; /* successful attempts */
 	struct histogram upload_to_done; /* uploaded_at -> processed_at */
 	struct histogram queue_wait; /* sent -> first received */
+	/* webhooks sent by this process (app/webhooks.h) */
+	_Atomic int64_t webhooks_delivered;
+	_Atomic int64_t webhooks_failed; /* attempts that failed */
+	_Atomic int64_t webhooks_dead;
 };
 
 struct app {

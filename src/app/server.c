@@ -13,6 +13,7 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "table/table.h"
+#include "app/webhooks.h"
 #include "hosts/workers.h"
 #include "http/http.h"
 
@@ -175,6 +176,7 @@ int
 app_serve(const struct config *cfg, enum app_role role, const char *version)
 {
 	struct workers *pool = NULL;
+	struct webhooks *hooks = NULL;
 	struct http_server *http = NULL;
 	struct ip_error err;
 	struct app app;
@@ -204,6 +206,12 @@ app_serve(const struct config *cfg, enum app_role role, const char *version)
 		}
 	}
 	if (role != APP_GATEWAY) {
+		/* Before the workers: they chain its finished-callback. */
+		rc = webhooks_start(&app, &hooks, &err);
+		if (rc != IP_OK) {
+			log_error("webhooks: %s", err.msg);
+			goto out;
+		}
 		rc = workers_start(&app, app.cfg.workers, &pool, &err);
 		if (rc != IP_OK) {
 			log_error("workers: %s", err.msg);
@@ -251,6 +259,7 @@ out:
 		fflush(NULL);
 		_exit(rc == IP_OK ? 0 : 1);
 	}
+	webhooks_stop(hooks);
 	if (http != NULL)
 		http_server_stop(http);
 	api_fini(&api);

@@ -3,6 +3,7 @@
  * flags) that all end in config_set().  Called by main.c at start-up only.
  */
 #include "core/config.h"
+#include "core/hook.h"
 #include "core/log.h"
 #include "core/urlsign.h"
 #include "core/util.h"
@@ -91,6 +92,13 @@ static const struct key_def key_table[] = {
     {"auth", "signing_secrets", KEY_STR, CFG(signing_secrets), 0, 0, NULL},
     {"auth", "key_cache", KEY_INT, CFG(key_cache_s), 0, 3600, NULL},
     {"auth", "max_failures", KEY_INT, CFG(auth_max_failures), 0, 1000000, NULL},
+    {"notify", "url", KEY_STR, CFG(notify_urls), 0, 0, NULL},
+    {"notify", "secret", KEY_STR, CFG(notify_secrets), 0, 0, NULL},
+    {"notify", "max_attempts", KEY_INT, CFG(notify_max_attempts), 1, 100, NULL},
+    {"notify", "retry_base", KEY_INT, CFG(notify_retry_base_ms), 1, 3600000,
+     NULL},
+    {"notify", "timeout", KEY_INT, CFG(notify_timeout_ms), 100, 300000, NULL},
+    {"notify", "concurrency", KEY_INT, CFG(notify_concurrency), 1, 64, NULL},
     {"metrics", "public", KEY_BOOL, CFG(metrics_public), 0, 0, NULL},
     {"input", "strip_original", KEY_BOOL, CFG(strip_original), 0, 0, NULL},
     {"lambda", "deadline_margin_ms", KEY_INT, CFG(lambda_margin_ms), 0, 60000,
@@ -307,6 +315,10 @@ config_defaults(struct config *cfg)
 	cfg->auth = AUTH_AUTO;
 	cfg->key_cache_s = 10;
 	cfg->auth_max_failures = 30;
+	cfg->notify_max_attempts = 12; /* ~1 h of retries at the default */
+	cfg->notify_retry_base_ms = 1000;
+	cfg->notify_timeout_ms = 10000;
+	cfg->notify_concurrency = 4;
 	util_strlcpy(cfg->aws_region, "us-east-1", sizeof(cfg->aws_region));
 
 	cfg->workers = 0;
@@ -775,8 +787,8 @@ config_load_data(struct config *cfg, const char *data, size_t len,
  * KEY (a variant name may itself contain '_').
  */
 static const char *const env_sections[] = {
-    "server",	 "limits", "storage", "aws",	 "worker", "output",
-    "watermark", "lambda", "auth",    "metrics", "input",  "variants"};
+    "server", "limits", "storage", "aws",   "worker",	"output", "watermark",
+    "lambda", "auth",	"metrics", "input", "variants", "notify"};
 
 /* IMGPIPE_<name> is no setting: refused, naming the setting it may have
  * meant (IMGPIPE_PORT: IMGPIPE_SERVER_PORT).  lower is name in lower
@@ -901,6 +913,25 @@ config_load_env(struct config *cfg, char *const *envp, struct ip_error *err)
 	return IP_OK;
 }
 
+/* notify.url and notify.secret: well formed, and a secret when there
+ * is a URL (an unsigned webhook could be forged by anyone). */
+static int
+validate_notify(const struct config *cfg, struct ip_error *err)
+{
+	struct hook_urls urls;
+	struct hook_secrets secrets;
+	int rc = hook_urls_parse(cfg->notify_urls, &urls, err);
+
+	if (rc == IP_OK)
+		rc = hook_secrets_parse(cfg->notify_secrets, &secrets, err);
+	explicit_bzero(&secrets, sizeof(secrets));
+	if (rc == IP_OK && urls.n > 0 && cfg->notify_secrets[0] == '\0')
+		rc = ip_error_set(err, IP_EINVAL,
+				  "notify.url needs notify.secret (the "
+				  "receivers check the signature)");
+	return rc;
+}
+
 int
 config_validate(const struct config *cfg, struct ip_error *err)
 {
@@ -939,7 +970,7 @@ config_validate(const struct config *cfg, struct ip_error *err)
 	if (cfg->backoff_max_ms < cfg->backoff_ms)
 		return ip_error_set(err, IP_EINVAL,
 				    "worker.backoff_max < worker.backoff");
-	return IP_OK;
+	return validate_notify(cfg, err);
 }
 
 int

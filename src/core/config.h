@@ -139,6 +139,14 @@ struct config {
 	int key_cache_s; /* how long a key looked up is trusted */
 	int auth_max_failures; /* failed keys a client may send a minute */
 
+	/* [notify] completion webhooks (core/hook.h, app/webhooks.h) */
+	char notify_urls[4200]; /* "URL[,URL...]", "" = off */
+	char notify_secrets[1100]; /* "SECRET[,SECRET...]" */
+	int notify_max_attempts; /* deliveries tried before dead-letter */
+	int notify_retry_base_ms; /* first retry delay, doubles */
+	int notify_timeout_ms; /* one delivery's bound */
+	int notify_concurrency; /* deliveries in flight per process */
+
 	/* [metrics] */
 	bool metrics_public; /* /metrics without an admin key */
 

@@ -368,6 +368,10 @@ parse_doc(const json_t *doc, struct event *ev, int depth,
 		return parse_records(records, ev, depth, message_id, err);
 	if (str_is(doc, "Event", "s3:TestEvent"))
 		return IP_OK; /* sent when a notification is configured */
+	if (str_is(doc, "source", "aws.events") &&
+	    str_is(doc, "detail-type", "Scheduled Event"))
+		return IP_OK; /* a schedule: no object (the Lambda host then
+			       * sends the webhooks that are due) */
 	if (str_is(doc, "Type", "Notification"))
 		return parse_text(json_object_get(doc, "Message"),
 				  "SNS Message", ev, depth, message_id, err);

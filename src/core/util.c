@@ -339,6 +339,21 @@ util_mkdir_p(const char *path)
 	return 0;
 }
 
+int64_t
+util_backoff_ms(int64_t base_ms, int64_t max_ms, int attempt)
+{
+	int64_t d = base_ms;
+	uint32_t r = 0;
+
+	for (int i = 1; i < attempt && d < max_ms; i++)
+		d *= 2;
+	if (d > max_ms)
+		d = max_ms;
+	if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
+		r = 0;
+	return d + (d * (int64_t)(r % 41) - d * 20) / 100;
+}
+
 int
 util_parse_size(const char *s, int64_t *out)
 {

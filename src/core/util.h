@@ -98,6 +98,11 @@ int util_rm_tree(const char *path);
 /* mkdir -p with mode 0755. 0 or -errno. */
 int util_mkdir_p(const char *path);
 
+/* The delay before try n+1 after n failed ones (n >= 1): base_ms *
+ * 2^(n-1), at most max_ms, with +-20% jitter so that the retries of a
+ * burst do not arrive together. */
+int64_t util_backoff_ms(int64_t base_ms, int64_t max_ms, int attempt);
+
 /* Parse a size such as "50M", "1.5GiB", "1024", "64k" into bytes.  0 or -1. */
 int util_parse_size(const char *s, int64_t *out);
 

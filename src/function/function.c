@@ -12,6 +12,7 @@
  */
 #include "function/function.h"
 #include "core/event.h"
+#include "core/hook.h"
 #include "function/ingest.h"
 #include "core/log.h"
 #include "core/util.h"
@@ -118,6 +119,36 @@ function_variant_key(const char *id, const char *variant, const char *ext,
 	snprintf(out, len, "%s/%s.%s", id, variant, ext);
 }
 
+/*
+ * The outbox: r is about to be written done/failed; one delivery per
+ * notify.url goes into the table first (table_hook_put), so a deliverer
+ * that finds r final finds its deliveries.  The id is fixed by (record,
+ * event, attempts, URL): a repeat of this write (a conflict, a duplicate
+ * event) is IP_EEXIST, one delivery.  A delivery written for a write
+ * that then fails is dropped by the deliverer (hook_matches).  A failure
+ * here is logged and never fails the image work.
+ */
+static void
+outbox_write(struct function *p, const struct record *r)
+{
+	struct hook_urls urls;
+	struct ip_error e;
+	struct hook h;
+
+	if (p->cfg->notify_urls[0] == '\0' ||
+	    hook_urls_parse(p->cfg->notify_urls, &urls, &e) != IP_OK)
+		return;
+	for (size_t i = 0; i < urls.n; i++) {
+		int rc;
+
+		hook_init(&h, r, i, urls.url[i], util_now_ms());
+		rc = table_hook_put(p->table, &h, &e);
+		if (rc != IP_OK && rc != IP_EEXIST)
+			log_error("image %s: webhook %s not queued: %s", r->id,
+				  h.id, e.msg);
+	}
+}
+
 static void
 notify(struct function *p, const struct record *r)
 {
@@ -147,6 +178,7 @@ mark_failed(struct function *p, const char *id, const char *reason,
 		r.status = RECORD_FAILED;
 		util_strlcpy(r.error, reason, sizeof(r.error));
 		r.processed_at = util_now_ms();
+		outbox_write(p, &r);
 		rc = table_update(p->table, &r, r.version, err);
 		if (rc == IP_OK) {
 			log_warn("image %s failed: %s request=%s", id, reason,
@@ -352,6 +384,7 @@ finish(struct function *p, struct record *r, const struct imgproc_result *res,
 		r->error[0] = '\0';
 		r->processed_at = util_now_ms();
 		r->processing_ms = util_mono_ms() - started_ms;
+		outbox_write(p, r);
 		rc = table_update(p->table, r, r->version, err);
 		if (rc != IP_ECONFLICT)
 			return rc;

@@ -17,6 +17,7 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "app/app.h"
+#include "app/webhooks.h"
 #include "function/function.h"
 #include "api/api.h"
 #include "hosts/lambda_api.h"
@@ -435,6 +436,37 @@ run_event(struct app *app, struct api *api, struct invocation *inv, char **body,
 	return rc;
 }
 
+/*
+ * After an invocation's response: the webhooks that are due (this
+ * invocation's, and any an earlier one left), within twice
+ * notify.timeout and what is left before the deadline's margin.  What
+ * does not fit waits in the outbox for the next invocation (an EventBridge
+ * schedule invokes one when uploads stop; docs/AWS.md).
+ */
+static void
+drain_webhooks(struct app *app, const struct invocation *inv)
+{
+	int64_t budget = 2 * (int64_t)app->cfg.notify_timeout_ms;
+	struct webhooks_stats st;
+	struct ip_error err;
+
+	if (app->cfg.notify_urls[0] == '\0')
+		return;
+	if (inv->deadline_ms > 0) {
+		int64_t left = inv->deadline_ms - util_now_ms() -
+			       app->cfg.lambda_margin_ms;
+
+		budget = left < budget ? left : budget;
+	}
+	if (budget <= 0)
+		return;
+	if (webhooks_drain(app, budget, &st, &err) != IP_OK)
+		log_warn("webhooks: %s", err.msg);
+	else if (st.delivered + st.retried + st.dead > 0)
+		log_info("webhooks: %d delivered, %d to retry, %d dead",
+			 st.delivered, st.retried, st.dead);
+}
+
 static void
 handle(struct app *app, struct api *api, struct aws_client *h, const char *base,
        struct watchdog *w, struct invocation *inv)
@@ -466,6 +498,7 @@ handle(struct app *app, struct api *api, struct aws_client *h, const char *base,
 		log_warn("invocation %s failed: %s", inv->id, err.msg);
 	}
 	free(body);
+	drain_webhooks(app, inv);
 	log_context_set_request(NULL);
 }
 

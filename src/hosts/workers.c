@@ -15,7 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 
 #define RECEIVE_WAIT_MS 1000
@@ -52,17 +51,7 @@ on_finished(void *arg, const struct record *r)
 static int64_t
 backoff_delay(const struct config *cfg, int attempt)
 {
-	int64_t d = cfg->backoff_ms;
-	uint32_t r = 0;
-
-	for (int i = 1; i < attempt && d < cfg->backoff_max_ms; i++)
-		d *= 2;
-	if (d > cfg->backoff_max_ms)
-		d = cfg->backoff_max_ms;
-	if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
-		r = 0;
-	/* +-20% jitter so retries of a burst do not arrive together. */
-	return d + (d * (int64_t)(r % 41) - d * 20) / 100;
+	return util_backoff_ms(cfg->backoff_ms, cfg->backoff_max_ms, attempt);
 }
 
 static void

@@ -28,6 +28,7 @@
 #include "core/apikey.h"
 #include "core/config.h"
 #include "core/error.h"
+#include "core/hook.h"
 #include "core/record.h"
 
 #define TABLE_LIST_MAX 1000
@@ -93,6 +94,22 @@ struct table_ops {
 			size_t *n, struct ip_error *err);
 	int (*key_replace)(struct table *t, const struct apikey *k,
 			   struct ip_error *err);
+	/* The webhooks' outbox (core/hook.h), beside the records so that
+	 * every worker sharing the table delivers them.  hook_put: create,
+	 * IP_EEXIST if the id exists, stores version 1 (h->version = 1);
+	 * hook_get: IP_ENOTFOUND if not; hook_update: conditional on
+	 * `expected` as update above (IP_ECONFLICT, IP_ENOTFOUND);
+	 * hook_del: IP_ENOTFOUND if missing; hook_list: hooks in `state`
+	 * whose next_ms <= due_ms, oldest (by id) first, at most max. */
+	int (*hook_put)(struct table *t, struct hook *h, struct ip_error *err);
+	int (*hook_get)(struct table *t, const char *id, struct hook *out,
+			struct ip_error *err);
+	int (*hook_update)(struct table *t, struct hook *h, int64_t expected,
+			   struct ip_error *err);
+	int (*hook_del)(struct table *t, const char *id, struct ip_error *err);
+	int (*hook_list)(struct table *t, enum hook_state state, int64_t due_ms,
+			 struct hook *out, size_t max, size_t *n,
+			 struct ip_error *err);
 };
 
 struct table {
@@ -205,6 +222,42 @@ table_key_list(struct table *t, struct apikey *out, size_t max, size_t *n,
 	       struct ip_error *e)
 {
 	return t->ops->key_list(t, out, max, n, e);
+}
+
+static inline int
+table_hook_put(struct table *t, struct hook *h, struct ip_error *e)
+{
+	return t->ops->hook_put(t, h, e);
+}
+
+static inline int
+table_hook_get(struct table *t, const char *id, struct hook *out,
+	       struct ip_error *e)
+{
+	if (!hook_id_valid(id))
+		return ip_error_set(e, IP_EINVAL, "not a delivery id: '%.64s'",
+				    id);
+	return t->ops->hook_get(t, id, out, e);
+}
+
+static inline int
+table_hook_update(struct table *t, struct hook *h, int64_t expected,
+		  struct ip_error *e)
+{
+	return t->ops->hook_update(t, h, expected, e);
+}
+
+static inline int
+table_hook_delete(struct table *t, const char *id, struct ip_error *e)
+{
+	return t->ops->hook_del(t, id, e);
+}
+
+static inline int
+table_hook_list(struct table *t, enum hook_state state, int64_t due_ms,
+		struct hook *out, size_t max, size_t *n, struct ip_error *e)
+{
+	return t->ops->hook_list(t, state, due_ms, out, max, n, e);
 }
 
 /* Mark key id revoked at when_ms (a key revoked before keeps its first

@@ -37,6 +37,12 @@
  * queries (gsi_pk = "img") never see them; no table or index is added, so
  * a table made by an older imgpipe (or the CDK stack) holds keys as is.
  *
+ * The webhooks' outbox (core/hook.h) the same way:
+ *   id (S, "hook#" + the delivery id)   doc (S: hook_to_string)
+ *   version (N)   next_ms (N)   gsi_pk (S, "hook:pending" or "hook:dead")
+ * hook_list is a Query of index "newest" on gsi_pk with a filter
+ * next_ms <= due; a change of state moves the item between the two.
+ *
  * Cursors are base64url of the last id returned; a page continues with
  * ExclusiveStartKey made from it (a position, valid even if that item was
  * deleted since).  A page asks for limit+1 items, so next_cursor is empty
@@ -71,6 +77,7 @@
 #define DDB_GSI_PK "img"
 #define DDB_KEY_PK "key" /* API keys' items in index "newest" */
 #define DDB_KEY_PREFIX "key#"
+#define DDB_HOOK_PREFIX "hook#" /* the webhooks' outbox */
 #define DDB_IDX_NEWEST "newest"
 #define DDB_IDX_UNFINISHED "unfinished"
 
@@ -1090,6 +1097,248 @@ ddb_key_list(struct table *t, struct apikey *out, size_t max, size_t *n,
 	return rc;
 }
 
+/* ---- the webhooks' outbox ------------------------------------------- */
+
+static json_t *
+hook_item_key(const char *id)
+{
+	char k[sizeof(DDB_HOOK_PREFIX) + HOOK_ID_MAX];
+
+	snprintf(k, sizeof(k), DDB_HOOK_PREFIX "%s", id);
+	return key_of(k);
+}
+
+static const char *
+hook_pk(enum hook_state s)
+{
+	return s == HOOK_DEAD ? "hook:dead" : "hook:pending";
+}
+
+/* A stored item into h; IP_EBACKEND if damaged. */
+static int
+item_hook(json_t *item, struct hook *h, struct ip_error *err)
+{
+	size_t len = 0;
+	const char *doc = item_s(item, "doc", &len);
+	int64_t version = 0;
+	int rc;
+
+	if (doc == NULL || !item_n(item, "version", &version))
+		return ip_error_set(err, IP_EBACKEND,
+				    "table dynamodb: damaged hook item");
+	rc = hook_from_string(doc, len, h, err);
+	h->version = version;
+	return rc;
+}
+
+static int
+ddb_hook_get(struct table *t, const char *id, struct hook *out,
+	     struct ip_error *err)
+{
+	json_t *reply = NULL;
+	json_t *item;
+	int rc;
+
+	rc = ddb_call(ddb(t), "GetItem",
+		      json_pack("{s:o, s:b}", "Key", hook_item_key(id),
+				"ConsistentRead", 1),
+		      &reply, NULL, NULL, err);
+	if (rc != IP_OK)
+		return rc;
+	item = json_object_get(reply, "Item");
+	if (!json_is_object(item))
+		rc = ip_error_set(err, IP_ENOTFOUND, "no delivery %s", id);
+	else
+		rc = item_hook(item, out, err);
+	json_decref(reply);
+	return rc;
+}
+
+/*
+ * PutItem of h at h->version: a new item (expected 0) or the one stored
+ * at version expected.  A failed condition is re-read: an earlier
+ * attempt of ours that landed is success; else IP_EEXIST (create),
+ * IP_ENOTFOUND or IP_ECONFLICT.
+ */
+static int
+ddb_hook_write(struct table *t, const struct hook *h, int64_t expected,
+	       struct ip_error *err)
+{
+	char code[AWS_CODE_MAX];
+	char *doc = hook_to_string(h);
+	json_t *item;
+	json_t *req;
+	int attempts;
+	int rc;
+
+	if (doc == NULL)
+		return ip_error_set(err, IP_ENOMEM, "table dynamodb: hook");
+	item = hook_item_key(h->id);
+	if (item != NULL &&
+	    (json_object_set_new(item, "doc", attr_s(doc)) != 0 ||
+	     json_object_set_new(item, "version", attr_n(h->version)) != 0 ||
+	     json_object_set_new(item, "next_ms", attr_n(h->next_ms)) != 0 ||
+	     json_object_set_new(item, "gsi_pk", attr_s(hook_pk(h->state))) !=
+		 0)) {
+		json_decref(item);
+		item = NULL;
+	}
+	if (item == NULL)
+		req = NULL;
+	else if (expected == 0)
+		req =
+		    json_pack("{s:o, s:s, s:{s:s}}", "Item", item,
+			      "ConditionExpression", "attribute_not_exists(#i)",
+			      "ExpressionAttributeNames", "#i", "id");
+	else
+		req = json_pack(
+		    "{s:o, s:s, s:{s:s, s:s}, s:{s:o}}", "Item", item,
+		    "ConditionExpression", "attribute_exists(#i) AND #v = :ov",
+		    "ExpressionAttributeNames", "#i", "id", "#v", "version",
+		    "ExpressionAttributeValues", ":ov", attr_n(expected));
+	rc = ddb_call(ddb(t), "PutItem", req, NULL, code, &attempts, err);
+	if (rc != IP_OK &&
+	    strcmp(code, "ConditionalCheckFailedException") == 0) {
+		struct hook stored;
+		int grc = ddb_hook_get(t, h->id, &stored, err);
+		char *sdoc = grc == IP_OK ? hook_to_string(&stored) : NULL;
+
+		if (attempts > 1 && sdoc != NULL && strcmp(sdoc, doc) == 0 &&
+		    stored.version == h->version)
+			rc = IP_OK;
+		else if (expected == 0)
+			rc = ip_error_set(err, IP_EEXIST, "delivery %s exists",
+					  h->id);
+		else if (grc == IP_ENOTFOUND)
+			rc = ip_error_set(err, IP_ENOTFOUND, "no delivery %s",
+					  h->id);
+		else if (grc != IP_OK)
+			rc = grc;
+		else
+			rc = ip_error_set(err, IP_ECONFLICT,
+					  "delivery %s is not at version %lld",
+					  h->id, (long long)expected);
+		free(sdoc);
+	}
+	free(doc);
+	return rc;
+}
+
+static int
+ddb_hook_put(struct table *t, struct hook *h, struct ip_error *err)
+{
+	int rc;
+
+	if (!hook_id_valid(h->id))
+		return ip_error_set(err, IP_EINVAL, "bad delivery id");
+	h->version = 1;
+	rc = ddb_hook_write(t, h, 0, err);
+	return rc;
+}
+
+static int
+ddb_hook_update(struct table *t, struct hook *h, int64_t expected,
+		struct ip_error *err)
+{
+	int64_t old_version = h->version;
+	int rc;
+
+	if (expected < 1 || expected == INT64_MAX)
+		return ip_error_set(err, IP_EINVAL, "bad expected version");
+	h->version = expected + 1;
+	rc = ddb_hook_write(t, h, expected, err);
+	if (rc != IP_OK)
+		h->version = old_version;
+	return rc;
+}
+
+static int
+ddb_hook_del(struct table *t, const char *id, struct ip_error *err)
+{
+	char code[AWS_CODE_MAX];
+	int attempts;
+	int rc;
+
+	rc = ddb_call(ddb(t), "DeleteItem",
+		      json_pack("{s:o, s:s, s:{s:s}}", "Key", hook_item_key(id),
+				"ConditionExpression", "attribute_exists(#i)",
+				"ExpressionAttributeNames", "#i", "id"),
+		      NULL, code, &attempts, err);
+	if (rc != IP_OK &&
+	    strcmp(code, "ConditionalCheckFailedException") == 0) {
+		if (attempts > 1) {
+			ip_error_clear(err);
+			return IP_OK;
+		}
+		rc = ip_error_set(err, IP_ENOTFOUND, "no delivery %s", id);
+	}
+	return rc;
+}
+
+/* The items of one Query reply into out[*n..max). */
+static int
+hook_take_items(json_t *reply, struct hook *out, size_t max, size_t *n,
+		struct ip_error *err)
+{
+	json_t *arr = json_object_get(reply, "Items");
+	json_t *item;
+	size_t i;
+
+	if (!json_is_array(arr))
+		return ip_error_set(err, IP_EBACKEND,
+				    "dynamodb Query: reply without Items");
+	json_array_foreach(arr, i, item)
+	{
+		int rc;
+
+		if (*n == max)
+			break;
+		rc = item_hook(item, &out[*n], err);
+		if (rc != IP_OK)
+			return rc;
+		(*n)++;
+	}
+	return IP_OK;
+}
+
+static int
+ddb_hook_list(struct table *t, enum hook_state state, int64_t due_ms,
+	      struct hook *out, size_t max, size_t *n, struct ip_error *err)
+{
+	json_t *start = NULL;
+	int rc = IP_OK;
+
+	*n = 0;
+	for (int page = 0; page < DDB_PAGES_MAX && *n < max; page++) {
+		json_t *reply = NULL;
+		json_t *lek;
+		json_t *req = json_pack(
+		    "{s:s, s:s, s:s, s:{s:s, s:s}, s:{s:o, s:o}, s:b}",
+		    "IndexName", DDB_IDX_NEWEST, "KeyConditionExpression",
+		    "#p = :p", "FilterExpression", "#n <= :d",
+		    "ExpressionAttributeNames", "#p", "gsi_pk", "#n", "next_ms",
+		    "ExpressionAttributeValues", ":p", attr_s(hook_pk(state)),
+		    ":d", attr_n(due_ms), "ScanIndexForward", 1);
+
+		if (req != NULL && start != NULL) {
+			json_object_set_new(req, "ExclusiveStartKey", start);
+			start = NULL;
+		}
+		rc = ddb_call(ddb(t), "Query", req, &reply, NULL, NULL, err);
+		if (rc != IP_OK)
+			break;
+		rc = hook_take_items(reply, out, max, n, err);
+		lek = json_object_get(reply, "LastEvaluatedKey");
+		if (rc == IP_OK && json_is_object(lek) && json_object_size(lek))
+			start = json_incref(lek);
+		json_decref(reply);
+		if (rc != IP_OK || start == NULL)
+			break;
+	}
+	json_decref(start);
+	return rc;
+}
+
 static const struct table_ops ddb_ops = {
     .name = "dynamodb",
     .close = ddb_close,
@@ -1105,4 +1354,9 @@ static const struct table_ops ddb_ops = {
     .key_get = ddb_key_get,
     .key_list = ddb_key_list,
     .key_replace = ddb_key_replace,
+    .hook_put = ddb_hook_put,
+    .hook_get = ddb_hook_get,
+    .hook_update = ddb_hook_update,
+    .hook_del = ddb_hook_del,
+    .hook_list = ddb_hook_list,
 };

@@ -23,6 +23,9 @@
  *          uploaded_at INTEGER, doc TEXT)
  *   api_keys(id TEXT PRIMARY KEY, doc TEXT)   (since 0.2; created by
  *          IF NOT EXISTS, so an older file gains it at open)
+ *   hooks(id TEXT PRIMARY KEY, state TEXT, next_ms INTEGER,
+ *          version INTEGER, doc TEXT)   the webhooks' outbox (the same
+ *          way; doc is hook_to_string())
  * doc is record_to_string() (apikey_to_string() for api_keys); status, version and uploaded_at are copies
  * kept in columns for the queries.  The `version` column is the truth for
  * the optimistic concurrency of table.h; get overwrites the doc's.
@@ -59,6 +62,12 @@ enum sqlt_stmt {
 	ST_KEY_GET,
 	ST_KEY_LIST,
 	ST_KEY_REPLACE,
+	ST_HOOK_PUT,
+	ST_HOOK_GET,
+	ST_HOOK_UPDATE,
+	ST_HOOK_EXISTS,
+	ST_HOOK_DEL,
+	ST_HOOK_LIST,
 	ST_COUNT
 };
 
@@ -86,6 +95,15 @@ static const char *const sqlt_sql[ST_COUNT] = {
     [ST_KEY_GET] = "SELECT doc FROM api_keys WHERE id = ?1",
     [ST_KEY_LIST] = "SELECT doc FROM api_keys ORDER BY rowid",
     [ST_KEY_REPLACE] = "UPDATE api_keys SET doc = ?2 WHERE id = ?1",
+    [ST_HOOK_PUT] = "INSERT INTO hooks(id, state, next_ms, version, doc)"
+		    " VALUES (?1, ?2, ?3, ?4, ?5)",
+    [ST_HOOK_GET] = "SELECT version, doc FROM hooks WHERE id = ?1",
+    [ST_HOOK_UPDATE] = "UPDATE hooks SET state = ?2, next_ms = ?3,"
+		       " version = ?4, doc = ?5 WHERE id = ?1 AND version = ?6",
+    [ST_HOOK_EXISTS] = "SELECT 1 FROM hooks WHERE id = ?1",
+    [ST_HOOK_DEL] = "DELETE FROM hooks WHERE id = ?1",
+    [ST_HOOK_LIST] = "SELECT version, doc FROM hooks WHERE state = ?1"
+		     " AND next_ms <= ?2 ORDER BY id LIMIT ?3",
 };
 
 static const char sqlt_ddl[] =
@@ -98,7 +116,14 @@ static const char sqlt_ddl[] =
     "CREATE INDEX IF NOT EXISTS images_status ON images(status, id);"
     "CREATE TABLE IF NOT EXISTS api_keys ("
     " id TEXT PRIMARY KEY NOT NULL,"
-    " doc TEXT NOT NULL);";
+    " doc TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS hooks ("
+    " id TEXT PRIMARY KEY NOT NULL,"
+    " state TEXT NOT NULL,"
+    " next_ms INTEGER NOT NULL,"
+    " version INTEGER NOT NULL,"
+    " doc TEXT NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS hooks_due ON hooks(state, next_ms);";
 
 static const struct sqlite_util_schema sqlt_schema = {
     .who = "table sqlite",
@@ -661,6 +686,213 @@ sqlt_key_list(struct table *t, struct apikey *out, size_t max, size_t *n,
 	return rc;
 }
 
+/* ---- the webhooks' outbox ------------------------------------------- */
+
+/* A row's (version, doc) into h. */
+static int
+sqlt_row_hook(sqlite3_stmt *st, struct hook *h, struct ip_error *err)
+{
+	const unsigned char *doc = sqlite3_column_text(st, 1);
+	int rc;
+
+	if (doc == NULL)
+		return ip_error_set(err, IP_EBACKEND,
+				    "table sqlite: hook without doc");
+	rc = hook_from_string((const char *)doc,
+			      (size_t)sqlite3_column_bytes(st, 1), h, err);
+	if (rc == IP_OK)
+		h->version = sqlite3_column_int64(st, 0);
+	return rc;
+}
+
+/* Bind id, state, next_ms, version (h->version) and the doc. */
+static int
+sqlt_bind_hook(struct sqlt *s, sqlite3_stmt *st, const struct hook *h,
+	       char **doc, struct ip_error *err)
+{
+	int rc;
+
+	*doc = hook_to_string(h);
+	if (*doc == NULL)
+		return ip_error_set(err, IP_ENOMEM, "table sqlite: hook");
+	rc = sqlite3_bind_text(st, 1, h->id, -1, SQLITE_STATIC);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_text(st, 2, hook_state_name(h->state), -1,
+				       SQLITE_STATIC);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(st, 3, h->next_ms);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(st, 4, h->version);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_text(st, 5, *doc, -1, SQLITE_STATIC);
+	if (rc != SQLITE_OK)
+		return sqlt_error(s, rc, "bind", err);
+	return IP_OK;
+}
+
+static int
+sqlt_hook_put(struct table *t, struct hook *h, struct ip_error *err)
+{
+	struct sqlt *s = sqlt(t);
+	sqlite3_stmt *st;
+	char *doc = NULL;
+	int rc;
+
+	if (!hook_id_valid(h->id))
+		return ip_error_set(err, IP_EINVAL, "bad delivery id");
+	h->version = 1;
+	pthread_mutex_lock(&s->lock);
+	st = sqlt_stmt(s, ST_HOOK_PUT);
+	rc = sqlt_bind_hook(s, st, h, &doc, err);
+	if (rc == IP_OK)
+		rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE)
+		rc = IP_OK;
+	else if ((rc & 0xff) == SQLITE_CONSTRAINT)
+		rc = ip_error_set(err, IP_EEXIST, "delivery %s exists", h->id);
+	else if (rc > 0)
+		rc = sqlt_error(s, rc, "hook put", err);
+	sqlite_util_done(st);
+	pthread_mutex_unlock(&s->lock);
+	free(doc);
+	return rc;
+}
+
+static int
+sqlt_hook_get(struct table *t, const char *id, struct hook *out,
+	      struct ip_error *err)
+{
+	struct sqlt *s = sqlt(t);
+	sqlite3_stmt *st;
+	int rc;
+
+	pthread_mutex_lock(&s->lock);
+	st = sqlt_stmt(s, ST_HOOK_GET);
+	rc = sqlt_key_step(s, st, id, NULL, err);
+	if (rc == SQLITE_ROW)
+		rc = sqlt_row_hook(st, out, err);
+	else if (rc == SQLITE_DONE)
+		rc = ip_error_set(err, IP_ENOTFOUND, "no delivery %s", id);
+	else if (rc > 0)
+		rc = sqlt_error(s, rc, "hook get", err);
+	sqlite_util_done(st);
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+/* With s->lock held: IP_OK if hook id exists, else IP_ENOTFOUND. */
+static int
+sqlt_hook_exists(struct sqlt *s, const char *id, struct ip_error *err)
+{
+	sqlite3_stmt *st = sqlt_stmt(s, ST_HOOK_EXISTS);
+	int rc = sqlt_key_step(s, st, id, NULL, err);
+
+	if (rc == SQLITE_ROW)
+		rc = IP_OK;
+	else if (rc == SQLITE_DONE)
+		rc = ip_error_set(err, IP_ENOTFOUND, "no delivery %s", id);
+	else if (rc > 0)
+		rc = sqlt_error(s, rc, "hook exists", err);
+	sqlite_util_done(st);
+	return rc;
+}
+
+static int
+sqlt_hook_update(struct table *t, struct hook *h, int64_t expected,
+		 struct ip_error *err)
+{
+	struct sqlt *s = sqlt(t);
+	int64_t old_version = h->version;
+	sqlite3_stmt *st;
+	char *doc = NULL;
+	int rc;
+
+	if (expected < 1 || expected == INT64_MAX)
+		return ip_error_set(err, IP_EINVAL, "bad expected version");
+	h->version = expected + 1;
+	pthread_mutex_lock(&s->lock);
+	st = sqlt_stmt(s, ST_HOOK_UPDATE);
+	rc = sqlt_bind_hook(s, st, h, &doc, err);
+	if (rc == IP_OK && sqlite3_bind_int64(st, 6, expected) != SQLITE_OK)
+		rc = sqlt_error(s, SQLITE_ERROR, "bind", err);
+	if (rc == IP_OK)
+		rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE)
+		rc = sqlite3_changes(s->db) > 0 ? IP_OK : IP_ECONFLICT;
+	else if (rc > 0)
+		rc = sqlt_error(s, rc, "hook update", err);
+	sqlite_util_done(st);
+	if (rc == IP_ECONFLICT) {
+		rc = sqlt_hook_exists(s, h->id, err);
+		if (rc == IP_OK)
+			rc = ip_error_set(err, IP_ECONFLICT,
+					  "delivery %s is not at version %lld",
+					  h->id, (long long)expected);
+	}
+	pthread_mutex_unlock(&s->lock);
+	free(doc);
+	if (rc != IP_OK)
+		h->version = old_version;
+	return rc;
+}
+
+static int
+sqlt_hook_del(struct table *t, const char *id, struct ip_error *err)
+{
+	struct sqlt *s = sqlt(t);
+	sqlite3_stmt *st;
+	int rc;
+
+	pthread_mutex_lock(&s->lock);
+	st = sqlt_stmt(s, ST_HOOK_DEL);
+	rc = sqlt_key_step(s, st, id, NULL, err);
+	if (rc == SQLITE_DONE)
+		rc =
+		    sqlite3_changes(s->db) > 0
+			? IP_OK
+			: ip_error_set(err, IP_ENOTFOUND, "no delivery %s", id);
+	else if (rc > 0)
+		rc = sqlt_error(s, rc, "hook delete", err);
+	sqlite_util_done(st);
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+static int
+sqlt_hook_list(struct table *t, enum hook_state state, int64_t due_ms,
+	       struct hook *out, size_t max, size_t *n, struct ip_error *err)
+{
+	struct sqlt *s = sqlt(t);
+	sqlite3_stmt *st;
+	int rc;
+
+	*n = 0;
+	pthread_mutex_lock(&s->lock);
+	st = sqlt_stmt(s, ST_HOOK_LIST);
+	rc =
+	    sqlite3_bind_text(st, 1, hook_state_name(state), -1, SQLITE_STATIC);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(st, 2, due_ms);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(st, 3, (sqlite3_int64)max);
+	if (rc != SQLITE_OK)
+		rc = sqlt_error(s, rc, "bind", err);
+	else
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < max) {
+			rc = sqlt_row_hook(st, &out[*n], err);
+			if (rc != IP_OK)
+				break;
+			(*n)++;
+		}
+	if (rc == SQLITE_DONE || rc == SQLITE_ROW)
+		rc = IP_OK;
+	else if (rc > 0)
+		rc = sqlt_error(s, rc, "hook list", err);
+	sqlite_util_done(st);
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
 static const struct table_ops sqlt_ops = {
     .name = "sqlite",
     .close = sqlt_close,
@@ -675,4 +907,9 @@ static const struct table_ops sqlt_ops = {
     .key_get = sqlt_key_get,
     .key_list = sqlt_key_list,
     .key_replace = sqlt_key_replace,
+    .hook_put = sqlt_hook_put,
+    .hook_get = sqlt_hook_get,
+    .hook_update = sqlt_hook_update,
+    .hook_del = sqlt_hook_del,
+    .hook_list = sqlt_hook_list,
 };

@@ -452,6 +452,105 @@ test_list_empty(void **state)
 }
 
 /* Keys: stored, found by id, listed, revoked; never listed as images. */
+/* hooks: is one with id among out[0..n)? */
+static bool
+hook_listed(const struct hook *out, size_t n, const char *id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(out[i].id, id) == 0)
+			return true;
+	return false;
+}
+
+/* The webhooks' outbox: put/get/update/delete/list, beside the records
+ * but not among them. */
+static void
+test_hooks(void **state)
+{
+	struct fix *f = *state;
+	struct ip_error err = {0};
+	struct hook *list = calloc(TABLE_LIST_MAX, sizeof(*list));
+	struct hook a, b, got, stale;
+	struct record r;
+	int64_t now = util_now_ms();
+	size_t n = 0;
+	char *sa, *sg;
+
+	assert_non_null(list);
+	memset(&r, 0, sizeof(r));
+	new_id(f, r.id);
+	r.status = RECORD_DONE;
+	r.attempts = 2;
+	hook_init(&a, &r, 0, "http://127.0.0.1:9/a", now - 10);
+	hook_init(&b, &r, 1, "https://hooks.example/b?x=1", now + 3600000);
+	assert_string_not_equal(a.id, b.id);
+
+	assert_int_equal(table_hook_put(f->t, &a, &err), IP_OK);
+	assert_int_equal(a.version, 1);
+	assert_int_equal(table_hook_put(f->t, &b, &err), IP_OK);
+	assert_int_equal(table_hook_put(f->t, &a, &err), IP_EEXIST);
+
+	assert_int_equal(table_hook_get(f->t, a.id, &got, &err), IP_OK);
+	sa = hook_to_string(&a);
+	sg = hook_to_string(&got);
+	assert_string_equal(sa, sg);
+	assert_int_equal(got.version, 1);
+	free(sa);
+	free(sg);
+	assert_int_equal(table_hook_get(f->t, "nope.done.1.0", &got, &err),
+			 IP_ENOTFOUND);
+	assert_int_equal(table_hook_get(f->t, "../etc", &got, &err), IP_EINVAL);
+	/* not a record */
+	assert_int_equal(table_get(f->t, r.id, &r, &err), IP_ENOTFOUND);
+
+	/* due: a (next_ms in the past), not b */
+	assert_int_equal(table_hook_list(f->t, HOOK_PENDING, now, list,
+					 TABLE_LIST_MAX, &n, &err),
+			 IP_OK);
+	assert_true(hook_listed(list, n, a.id));
+	assert_false(hook_listed(list, n, b.id));
+	assert_int_equal(table_hook_list(f->t, HOOK_PENDING, INT64_MAX, list,
+					 TABLE_LIST_MAX, &n, &err),
+			 IP_OK);
+	assert_true(hook_listed(list, n, a.id) && hook_listed(list, n, b.id));
+	assert_int_equal(
+	    table_hook_list(f->t, HOOK_PENDING, INT64_MAX, list, 1, &n, &err),
+	    IP_OK);
+	assert_int_equal(n, 1);
+
+	/* conditional update; a to dead */
+	stale = a;
+	a.state = HOOK_DEAD;
+	a.attempts = 3;
+	util_strlcpy(a.error, "HTTP 500", sizeof(a.error));
+	assert_int_equal(table_hook_update(f->t, &a, 1, &err), IP_OK);
+	assert_int_equal(a.version, 2);
+	assert_int_equal(table_hook_update(f->t, &stale, 1, &err),
+			 IP_ECONFLICT);
+	assert_int_equal(stale.version, 1);
+	assert_int_equal(table_hook_get(f->t, a.id, &got, &err), IP_OK);
+	assert_int_equal(got.version, 2);
+	assert_int_equal(got.state, HOOK_DEAD);
+	assert_int_equal(got.attempts, 3);
+	assert_string_equal(got.error, "HTTP 500");
+	assert_int_equal(table_hook_list(f->t, HOOK_PENDING, INT64_MAX, list,
+					 TABLE_LIST_MAX, &n, &err),
+			 IP_OK);
+	assert_false(hook_listed(list, n, a.id));
+	assert_int_equal(table_hook_list(f->t, HOOK_DEAD, INT64_MAX, list,
+					 TABLE_LIST_MAX, &n, &err),
+			 IP_OK);
+	assert_true(hook_listed(list, n, a.id));
+	assert_false(hook_listed(list, n, b.id));
+
+	assert_int_equal(table_hook_delete(f->t, a.id, &err), IP_OK);
+	assert_int_equal(table_hook_delete(f->t, a.id, &err), IP_ENOTFOUND);
+	assert_int_equal(table_hook_update(f->t, &a, 2, &err), IP_ENOTFOUND);
+	assert_int_equal(table_hook_delete(f->t, b.id, &err), IP_OK);
+	assert_int_equal(table_hook_get(f->t, b.id, &got, &err), IP_ENOTFOUND);
+	free(list);
+}
+
 static void
 test_keys(void **state)
 {
@@ -717,6 +816,7 @@ main(void)
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_list_empty, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_keys, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_hooks, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_list_bad_cursor, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_list_unfinished, setup,

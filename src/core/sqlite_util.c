@@ -14,6 +14,7 @@
 #include "core/sqlite_util.h"
 
 #include <sqlite3.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -37,11 +38,21 @@ sqlite_util_error(const char *who, sqlite3 *db, int rc, const char *what,
 	case SQLITE_NOMEM:
 		code = IP_ENOMEM;
 		break;
-	case SQLITE_IOERR:
 	case SQLITE_FULL:
-	case SQLITE_CANTOPEN:
 	case SQLITE_READONLY:
+		code = IP_ENOSPACE;
+		break;
+	case SQLITE_IOERR:
+		/* A write that met a full disk or a read-only file system. */
+		code = ip_errno_code(db != NULL ? sqlite3_system_errno(db) : 0,
+				     IP_EIO);
+		break;
+	case SQLITE_CANTOPEN:
 		code = IP_EIO;
+		break;
+	case SQLITE_CORRUPT:
+	case SQLITE_NOTADB:
+		code = IP_EDAMAGED;
 		break;
 	default:
 		code = IP_EBACKEND;
@@ -154,6 +165,80 @@ out:
 	return rc;
 }
 
+/* The deadline of a check: SQLite's progress handler asks every
+ * CHECK_STEPS virtual-machine steps; non-zero interrupts the statement. */
+#define CHECK_STEPS 1000
+
+struct check_clock {
+	int64_t until_ms;
+	bool cut;
+};
+
+static int
+check_progress(void *arg)
+{
+	struct check_clock *c = arg;
+
+	if (util_mono_ms() < c->until_ms)
+		return 0;
+	c->cut = true;
+	return 1;
+}
+
+/* err (IP_EDAMAGED) says what to do about a damaged file. */
+static int
+damaged(const char *who, const char *path, const char *problem,
+	struct ip_error *err)
+{
+	return ip_error_set(
+	    err, IP_EDAMAGED,
+	    "%s: %s is damaged (%.200s): stop imgpipe, then run "
+	    "`imgpipe doctor --repair`, or restore the file "
+	    "from a backup",
+	    who, path, problem);
+}
+
+int
+sqlite_util_check(const char *who, const char *path, sqlite3 *db,
+		  int64_t limit_ms, bool *cut_short, struct ip_error *err)
+{
+	struct check_clock c = {util_mono_ms() + limit_ms, false};
+	sqlite3_stmt *st = NULL;
+	const unsigned char *first;
+	int rc;
+
+	*cut_short = false;
+	if (limit_ms <= 0)
+		return IP_OK;
+	sqlite3_progress_handler(db, CHECK_STEPS, check_progress, &c);
+	/* quick_check(1): stop at the first problem; O(N), no index
+	 * contents compared (integrity_check would be O(N log N)). */
+	rc = sqlite3_prepare_v2(db, "PRAGMA quick_check(1)", -1, &st, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		first = sqlite3_column_text(st, 0);
+		if (first != NULL && strcmp((const char *)first, "ok") == 0)
+			rc = IP_OK;
+		else
+			rc = damaged(who, path,
+				     first != NULL ? (const char *)first
+						   : "quick_check failed",
+				     err);
+	} else if (c.cut || (rc & 0xff) == SQLITE_INTERRUPT) {
+		*cut_short = true;
+		rc = IP_OK;
+	} else if ((rc & 0xff) == SQLITE_CORRUPT ||
+		   (rc & 0xff) == SQLITE_NOTADB) {
+		rc = damaged(who, path, sqlite3_errmsg(db), err);
+	} else {
+		rc = sqlite_util_error(who, db, rc, "quick_check", err);
+	}
+	sqlite3_finalize(st);
+	sqlite3_progress_handler(db, 0, NULL, NULL);
+	return rc;
+}
+
 /* mkdir -p of the directory that will hold path. */
 static int
 sqlite_util_mkdir_parent(const char *who, const char *path,
@@ -177,9 +262,11 @@ sqlite_util_mkdir_parent(const char *who, const char *path,
 
 int
 sqlite_util_open(const struct sqlite_util_schema *sc, const char *path,
-		 sqlite3 **out, sqlite3_stmt **st, struct ip_error *err)
+		 int64_t check_ms, sqlite3 **out, sqlite3_stmt **st,
+		 struct ip_error *err)
 {
 	sqlite3 *db = NULL;
+	bool cut = false;
 	int rc;
 
 	*out = NULL;
@@ -208,6 +295,13 @@ sqlite_util_open(const struct sqlite_util_schema *sc, const char *path,
 	rc = sqlite_util_pragma(sc->who, db, "PRAGMA journal_mode=WAL", "wal",
 				err);
 	if (rc == IP_OK)
+		rc = sqlite_util_check(sc->who, path, db, check_ms, &cut, err);
+	if (cut)
+		log_warn("%s: the integrity check of %s was cut short after "
+			 "%lld ms (storage.integrity_check); `imgpipe doctor` "
+			 "checks it whole",
+			 sc->who, path, (long long)check_ms);
+	if (rc == IP_OK)
 		rc = sqlite_util_pragma(sc->who, db, "PRAGMA synchronous=FULL",
 					NULL, err);
 	if (rc == IP_OK)
@@ -227,6 +321,15 @@ sqlite_util_open(const struct sqlite_util_schema *sc, const char *path,
 	db = NULL;
 	rc = IP_OK;
 out:
+	if (rc == IP_EDAMAGED && err != NULL &&
+	    strstr(err->msg, "imgpipe doctor") == NULL) {
+		/* Damage met before or without the check ("file is not a
+		 * database", a broken schema page): say what to do. */
+		char problem[IP_ERROR_MSG_MAX];
+
+		util_strlcpy(problem, err->msg, sizeof(problem));
+		damaged(sc->who, path, problem, err);
+	}
 	if (db != NULL)
 		sqlite_util_close(sc, path, db, st);
 	return rc;

@@ -58,7 +58,8 @@ int ingest_commit(struct ingest *in, const struct ingest_upload *up,
 		  struct record *out, struct ip_error *err);
 
 /* Remove variants, original and record of id.  IP_ENOTFOUND if no such
- * record. */
+ * record.  A damaged record (IP_EDAMAGED from table_get) is removed too,
+ * with every object under {id}/ in both buckets. */
 int ingest_delete(struct ingest *in, const char *id, struct ip_error *err);
 
 /* Copy the local file src into tmpdir (a new "spool-XXXXXX" file whose

@@ -85,6 +85,7 @@ enum sqlq_stmt {
 	ST_RELEASE,
 	ST_DEPTH,
 	ST_PING,
+	ST_QUEUED,
 	ST_COUNT
 };
 
@@ -128,6 +129,7 @@ static const char *const sqlq_sql[ST_COUNT] = {
     [ST_DEPTH] = "SELECT COALESCE(SUM(visible_at <= ?1), 0),"
 		 " COALESCE(SUM(visible_at > ?1), 0) FROM messages",
     [ST_PING] = "SELECT 1",
+    [ST_QUEUED] = "SELECT 1 FROM messages WHERE dedup = ?1",
 };
 
 static const char sqlq_ddl[] =
@@ -801,7 +803,46 @@ sqlq_init_sync(struct sqlq *s, struct ip_error *err)
 }
 
 static int
-sqlq_open_path(const char *path, struct queue **out, struct ip_error *err)
+sqlq_check(struct queue *q, int64_t limit_ms, bool *cut_short,
+	   struct ip_error *err)
+{
+	struct sqlq *s = sqlq(q);
+	int rc;
+
+	pthread_mutex_lock(&s->lock);
+	rc = sqlite_util_check(sqlq_schema.who, s->path, s->db, limit_ms,
+			       cut_short, err);
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+static int
+sqlq_queued(struct queue *q, const char *dedup_id, struct ip_error *err)
+{
+	struct sqlq *s = sqlq(q);
+	sqlite3_stmt *st;
+	int rc;
+
+	pthread_mutex_lock(&s->lock);
+	st = s->st[ST_QUEUED];
+	rc = sqlite3_bind_text(st, 1, dedup_id, -1, SQLITE_STATIC);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		rc = IP_OK;
+	else if (rc == SQLITE_DONE)
+		rc = ip_error_set(err, IP_ENOTFOUND, "no message for %s",
+				  dedup_id);
+	else
+		rc = sqlq_error(s, rc, "queued", err);
+	sqlite_util_done(st);
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+static int
+sqlq_open_path(const char *path, int64_t check_ms, struct queue **out,
+	       struct ip_error *err)
 {
 	struct sqlq *s;
 	int rc;
@@ -815,7 +856,7 @@ sqlq_open_path(const char *path, struct queue **out, struct ip_error *err)
 		free(s);
 		return rc;
 	}
-	rc = sqlite_util_open(&sqlq_schema, path, &s->db, s->st, err);
+	rc = sqlite_util_open(&sqlq_schema, path, check_ms, &s->db, s->st, err);
 	if (rc != IP_OK) {
 		pthread_cond_destroy(&s->cond);
 		pthread_mutex_destroy(&s->lock);
@@ -848,7 +889,8 @@ queue_sqlite_open(const struct config *cfg, struct queue **out,
 			       sizeof(buf), &path, err);
 	if (rc != IP_OK)
 		return rc;
-	return sqlq_open_path(path, out, err);
+	return sqlq_open_path(path, (int64_t)cfg->integrity_check_s * 1000, out,
+			      err);
 }
 
 static const struct queue_ops sqlq_ops = {
@@ -866,4 +908,6 @@ static const struct queue_ops sqlq_ops = {
     .release_all = sqlq_release_all,
     .depth = sqlq_depth,
     .wake = sqlq_wake,
+    .check = sqlq_check,
+    .queued = sqlq_queued,
 };

@@ -97,6 +97,20 @@ table_page_free(struct table_page *p)
 	p->items = NULL;
 	p->n = 0;
 	p->next_cursor[0] = '\0';
+	p->n_damaged = 0;
+}
+
+int
+table_any(struct table *t, bool *any, struct ip_error *e)
+{
+	struct table_page page;
+	int rc;
+
+	memset(&page, 0, sizeof(page));
+	rc = table_list(t, NULL, 1, &page, e);
+	*any = rc == IP_OK && page.n + page.n_damaged > 0;
+	table_page_free(&page);
+	return rc;
 }
 
 int

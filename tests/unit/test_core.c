@@ -4,6 +4,7 @@
  * ids, keys and client file names, and the URL rules of the backend
  * registries.
  */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,6 +20,7 @@
 #include "function/ingest.h"
 #include "function/function.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <glib.h>
@@ -499,6 +501,8 @@ test_error_table(void **state)
 	    {IP_EBACKEND, 503, "backend_unavailable"},
 	    {IP_ELENGTH, 411, "length_required"},
 	    {IP_ENOTSUP, 405, "method_not_allowed"},
+	    {IP_ENOSPACE, 507, "insufficient_storage"},
+	    {IP_EDAMAGED, 500, "backend_error"},
 	    {-999, 500, "internal_error"},
 	};
 	struct ip_error e;
@@ -514,6 +518,12 @@ test_error_table(void **state)
 	assert_string_equal(e.msg, "put a: x=5");
 	assert_true(ip_code_transient(IP_EBACKEND));
 	assert_false(ip_code_transient(IP_EMEDIA));
+	assert_true(ip_code_transient(IP_ENOSPACE));
+	assert_false(ip_code_transient(IP_EDAMAGED));
+	assert_int_equal(ip_errno_code(ENOSPC, IP_EIO), IP_ENOSPACE);
+	assert_int_equal(ip_errno_code(EDQUOT, IP_EIO), IP_ENOSPACE);
+	assert_int_equal(ip_errno_code(EROFS, IP_EIO), IP_ENOSPACE);
+	assert_int_equal(ip_errno_code(EACCES, IP_EIO), IP_EIO);
 }
 
 static void

@@ -4,7 +4,10 @@
  */
 #include "core/diskspace.h"
 
+#include <fcntl.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
@@ -22,14 +25,50 @@ diskspace_init(struct diskspace *d, const char *dir, int64_t min_free)
 	atomic_init(&d->full_at_ms, INT64_MIN);
 }
 
-bool
-diskspace_test_full(void)
+/* 0: no fault; 1: writes fail; 2: writes fail and no space is free. */
+static int
+test_fault(void)
 {
 #if IMGPIPE_TEST_HOOKS
 	const char *flag = getenv("IMGPIPE_TEST_STORAGE_FULL");
+	char mode[8] = "";
+	int fd;
 
-	return flag != NULL && flag[0] != '\0' && access(flag, F_OK) == 0;
+	if (flag == NULL || flag[0] == '\0')
+		return 0;
+	fd = open(flag, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	if (read(fd, mode, sizeof(mode) - 1) < 0)
+		mode[0] = '\0';
+	close(fd);
+	return strncmp(mode, "writes", 6) == 0 ? 1 : 2;
 #else
+	return 0;
+#endif
+}
+
+bool
+diskspace_test_full(void)
+{
+	return test_fault() == 2;
+}
+
+bool
+diskspace_test_write_fails(int fd)
+{
+#if IMGPIPE_TEST_HOOKS
+	struct stat st;
+
+	/* getenv first: no system call when the hook is not in use. */
+	if (getenv("IMGPIPE_TEST_STORAGE_FULL") == NULL)
+		return false;
+	/* A file can meet a full disk, a socket or a pipe cannot. */
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
+		return false;
+	return test_fault() != 0;
+#else
+	(void)fd;
 	return false;
 #endif
 }
@@ -40,8 +79,9 @@ free_bytes(struct diskspace *d, int64_t now)
 {
 	struct statvfs fs;
 	int64_t n;
+	int64_t checked = atomic_load(&d->checked_ms);
 
-	if (now - atomic_load(&d->checked_ms) < DISKSPACE_CACHE_MS)
+	if (checked != INT64_MIN && now - checked < DISKSPACE_CACHE_MS)
 		return atomic_load(&d->free_bytes);
 	if (diskspace_test_full())
 		n = 0;

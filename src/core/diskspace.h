@@ -9,8 +9,10 @@
  * may check or note at once (two threads may both ask statvfs: harmless).
  *
  * Test builds (IMGPIPE_TEST_HOOKS) honour IMGPIPE_TEST_STORAGE_FULL=FILE:
- * while FILE exists, the disk is full: diskspace_check reports no free
- * space and util_write_all fails with ENOSPC, as a real full disk would.
+ * while FILE exists, the disk is full: util_write_all fails with ENOSPC,
+ * as on a real full disk, and diskspace_check reports no free space -
+ * unless FILE holds "writes", which makes only the writes fail (a quota,
+ * a file system that statvfs does not see as full).
  */
 #ifndef IMGPIPE_DISKSPACE_H
 #define IMGPIPE_DISKSPACE_H
@@ -50,8 +52,13 @@ int diskspace_check(struct diskspace *d, struct ip_error *err);
  * the free space is asked again on the next check. */
 void diskspace_note_full(struct diskspace *d);
 
-/* Test builds: true while the IMGPIPE_TEST_STORAGE_FULL file exists.
- * Always false in other builds. */
+/* Test builds: true while the IMGPIPE_TEST_STORAGE_FULL file exists and
+ * does not say "writes" (no space free).  Always false in other builds. */
 bool diskspace_test_full(void);
+
+/* Test builds: true while the IMGPIPE_TEST_STORAGE_FULL file exists and
+ * fd is a regular file (its writes fail with ENOSPC).  Always false in
+ * other builds. */
+bool diskspace_test_write_fails(int fd);
 
 #endif

@@ -13,9 +13,11 @@
  */
 #include "core/sqlite_util.h"
 
+#include <errno.h>
 #include <sqlite3.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/config.h"
@@ -332,5 +334,122 @@ out:
 	}
 	if (db != NULL)
 		sqlite_util_close(sc, path, db, st);
+	return rc;
+}
+
+/* Rename path+suffix to moved+suffix when it exists. */
+static int
+set_aside_one(const char *who, const char *path, const char *moved,
+	      const char *suffix, struct ip_error *err)
+{
+	char from[CONFIG_PATH_MAX + 64], to[CONFIG_PATH_MAX + 64];
+
+	snprintf(from, sizeof(from), "%s%s", path, suffix);
+	snprintf(to, sizeof(to), "%s%s", moved, suffix);
+	if (rename(from, to) != 0 && errno != ENOENT)
+		return ip_error_set(err, ip_errno_code(errno, IP_EIO),
+				    "%s: rename %s: %s", who, from,
+				    strerror(errno));
+	return IP_OK;
+}
+
+/* Resume points after a row that cannot be read: the next rowid, then
+ * ever further, so one damaged page costs its rows and no more. */
+static const int64_t salvage_skips[] = {1, 16, 256, 4096, 65536, 1 << 20};
+
+/* Copy what can be read of table t from src into dst (same columns),
+ * in rowid order; *copied counts rows. */
+static void
+salvage_table(sqlite3 *src, sqlite3 *dst, const char *t, int64_t *copied)
+{
+	char sql[256];
+	sqlite3_stmt *rd = NULL, *wr = NULL;
+	int64_t last = INT64_MIN;
+	size_t skip = 0;
+	int ncol;
+
+	snprintf(sql, sizeof(sql),
+		 "SELECT rowid, * FROM %s WHERE rowid > ?1"
+		 " ORDER BY rowid",
+		 t);
+	if (sqlite3_prepare_v2(src, sql, -1, &rd, NULL) != SQLITE_OK)
+		return;
+	ncol = sqlite3_column_count(rd) - 1;
+	snprintf(sql, sizeof(sql), "INSERT OR IGNORE INTO %s VALUES (?", t);
+	for (int i = 1; i < ncol; i++)
+		util_strlcpy(sql + strlen(sql), ",?",
+			     sizeof(sql) - strlen(sql));
+	util_strlcpy(sql + strlen(sql), ")", sizeof(sql) - strlen(sql));
+	if (ncol < 1 ||
+	    sqlite3_prepare_v2(dst, sql, -1, &wr, NULL) != SQLITE_OK)
+		goto out;
+	sqlite3_bind_int64(rd, 1, last);
+	for (;;) {
+		int rc = sqlite3_step(rd);
+
+		if (rc == SQLITE_DONE)
+			break;
+		if (rc != SQLITE_ROW) {
+			/* Damage: go on after it, further each time. */
+			if (skip == UTIL_ARRAY_LEN(salvage_skips) ||
+			    last == INT64_MIN)
+				break;
+			sqlite3_reset(rd);
+			sqlite3_bind_int64(rd, 1, last + salvage_skips[skip++]);
+			continue;
+		}
+		last = sqlite3_column_int64(rd, 0);
+		for (int i = 0; i < ncol; i++)
+			sqlite3_bind_value(wr, i + 1,
+					   sqlite3_column_value(rd, i + 1));
+		if (sqlite3_step(wr) == SQLITE_DONE)
+			(*copied)++;
+		sqlite_util_done(wr);
+	}
+out:
+	sqlite3_finalize(wr);
+	sqlite3_finalize(rd);
+}
+
+int
+sqlite_util_rebuild(const struct sqlite_util_schema *sc, const char *path,
+		    const char *const *tables, char *moved, size_t moved_len,
+		    int64_t *copied, struct ip_error *err)
+{
+	sqlite3_stmt **st = calloc(sc->nsql, sizeof(*st));
+	sqlite3 *src = NULL, *dst = NULL;
+	int rc;
+
+	*copied = 0;
+	if (st == NULL)
+		return ip_error_set(err, IP_ENOMEM, "%s: out of memory",
+				    sc->who);
+	snprintf(moved, moved_len, "%s.damaged-%lld", path,
+		 (long long)util_now_ms());
+	rc = set_aside_one(sc->who, path, moved, "", err);
+	if (rc == IP_OK)
+		rc = set_aside_one(sc->who, path, moved, "-wal", err);
+	if (rc == IP_OK)
+		rc = set_aside_one(sc->who, path, moved, "-shm", err);
+	if (rc == IP_OK)
+		rc = sqlite_util_open(sc, path, 0, &dst, st, err);
+	if (rc != IP_OK)
+		goto out;
+	/* Whatever the old file still gives; nothing if it cannot even be
+	 * opened.  One transaction: a fresh file, all or nothing. */
+	if (sqlite3_open_v2(moved, &src, SQLITE_OPEN_READONLY, NULL) ==
+		SQLITE_OK &&
+	    sqlite3_exec(dst, "BEGIN", NULL, NULL, NULL) == SQLITE_OK) {
+		for (size_t i = 0; tables[i] != NULL; i++)
+			salvage_table(src, dst, tables[i], copied);
+		if (sqlite3_exec(dst, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+			rc = sqlite_util_error(sc->who, dst, SQLITE_ERROR,
+					       "commit", err);
+	}
+out:
+	if (src != NULL)
+		sqlite3_close(src);
+	sqlite_util_close(sc, path, dst, st);
+	free(st);
 	return rc;
 }

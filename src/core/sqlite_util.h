@@ -62,6 +62,19 @@ int sqlite_util_open(const struct sqlite_util_schema *sc, const char *path,
 int sqlite_util_check(const char *who, const char *path, struct sqlite3 *db,
 		      int64_t limit_ms, bool *cut_short, struct ip_error *err);
 
+/*
+ * `imgpipe doctor --repair` of a damaged file: rename path (and its -wal
+ * and -shm) to "PATH.damaged-<ms>" (into moved), create a fresh database
+ * at path with sc's schema, and copy into it every row of `tables`
+ * (NULL-terminated) the old file still gives, skipping what cannot be
+ * read; *copied counts them.  The old file is kept for a human.  Run
+ * only while no process has the file open.
+ */
+int sqlite_util_rebuild(const struct sqlite_util_schema *sc, const char *path,
+			const char *const *tables, char *moved,
+			size_t moved_len, int64_t *copied,
+			struct ip_error *err);
+
 /* Finalize st[0, nsql) and close db (NULL-safe); a failed close is logged
  * with path. */
 void sqlite_util_close(const struct sqlite_util_schema *sc, const char *path,

@@ -254,7 +254,7 @@ util_write_all(int fd, const void *buf, size_t len)
 {
 	const char *p = buf;
 
-	if (diskspace_test_full())
+	if (diskspace_test_write_fails(fd))
 		return -ENOSPC; /* test builds only: a simulated full disk */
 	while (len > 0) {
 		ssize_t w = write(fd, p, len);

@@ -84,7 +84,6 @@ ingest_commit(struct ingest *in, const struct ingest_upload *up,
 	struct objstore_put_opts opts;
 	struct image_info info;
 	struct record *r = out;
-	char *event = NULL;
 	bool stored = false;
 	bool recorded = false;
 	int rc;
@@ -137,16 +136,9 @@ ingest_commit(struct ingest *in, const struct ingest_upload *up,
 	recorded = true;
 	if (cfg->events == EVENTS_STORE)
 		return IP_OK; /* the store pushes ObjectCreated itself */
-	event = event_build(cfg->aws_region, r->input_bucket, r->input_key,
-			    r->bytes, r->sha256, r->uploaded_at);
-	if (event == NULL) {
-		rc = ip_error_set(err, IP_ENOMEM, "out of memory");
-		goto fail;
-	}
-	rc = queue_send(in->queue, event, strlen(event), r->id, 0, err);
+	rc = ingest_announce(in, r, err);
 	if (rc != IP_OK)
 		goto fail;
-	free(event);
 	return IP_OK;
 fail : {
 	struct ip_error undo;
@@ -158,7 +150,21 @@ fail : {
 				      &undo) != IP_OK)
 		log_error("undo object %s: %s", r->input_key, undo.msg);
 }
-	free(event);
+	return rc;
+}
+
+int
+ingest_announce(struct ingest *in, const struct record *r, struct ip_error *err)
+{
+	char *ev =
+	    event_build(in->cfg->aws_region, r->input_bucket, r->input_key,
+			r->bytes, r->sha256, r->uploaded_at);
+	int rc;
+
+	if (ev == NULL)
+		return ip_error_set(err, IP_ENOMEM, "out of memory");
+	rc = queue_send(in->queue, ev, strlen(ev), r->id, 0, err);
+	free(ev);
 	return rc;
 }
 

@@ -302,21 +302,6 @@ workers_stop(struct workers *pool, int64_t grace_ms)
 	return 0;
 }
 
-static int
-announce(struct app *app, const struct record *r, struct ip_error *err)
-{
-	char *ev =
-	    event_build(app->cfg.aws_region, r->input_bucket, r->input_key,
-			r->bytes, r->sha256, r->uploaded_at);
-	int rc;
-
-	if (ev == NULL)
-		return ip_error_set(err, IP_ENOMEM, "out of memory");
-	rc = queue_send(app->queue, ev, strlen(ev), r->id, 0, err);
-	free(ev);
-	return rc;
-}
-
 int
 workers_recover(struct app *app, struct ip_error *err)
 {
@@ -334,7 +319,7 @@ workers_recover(struct app *app, struct ip_error *err)
 		memset(&page, 0, sizeof(page));
 		rc = table_list_unfinished(app->table, cursor, 100, &page, err);
 		for (size_t i = 0; rc == IP_OK && i < page.n; i++) {
-			rc = announce(app, &page.items[i], err);
+			rc = ingest_announce(&app->ingest, &page.items[i], err);
 			count++;
 		}
 		/* Not skipped in silence: it would never be retried. */

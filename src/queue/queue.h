@@ -128,6 +128,13 @@ struct queue {
 int queue_open(const struct config *cfg, struct queue **out,
 	       struct ip_error *err);
 
+/* `imgpipe doctor --repair` of a damaged embedded queue: its file is
+ * renamed to FILE.damaged-<ms> (into moved), a fresh one is made, and the
+ * rows the old one still gives are copied over (*copied of them).  Only
+ * while no process uses it.  IP_ENOTSUP for a backend that keeps its own
+ * data (a service). */
+int queue_rebuild(const struct config *cfg, char *moved, size_t len,
+		  int64_t *copied, struct ip_error *err);
 /* The backends this binary was built with, e.g. "sqlite redis". */
 void queue_backends(char *buf, size_t size);
 

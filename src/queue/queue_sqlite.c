@@ -870,9 +870,10 @@ sqlq_open_path(const char *path, int64_t check_ms, struct queue **out,
 }
 
 /* "sqlite" = DATA/queue.db; "sqlite:///abs/file.db" = that file. */
-int
-queue_sqlite_open(const struct config *cfg, struct queue **out,
-		  struct ip_error *err)
+/* The file cfg->queue names, in buf. */
+static int
+sqlq_path(const struct config *cfg, char *buf, size_t len, const char **path,
+	  struct ip_error *err)
 {
 	static const struct backend_url_local forms = {
 	    .module = "queue",
@@ -880,17 +881,42 @@ queue_sqlite_open(const struct config *cfg, struct queue **out,
 	    .file = "queue.db",
 	    .example = "file.db",
 	};
+
+	return backend_url_local(&forms, cfg->queue, cfg->data_dir, buf, len,
+				 path, err);
+}
+
+int
+queue_sqlite_open(const struct config *cfg, struct queue **out,
+		  struct ip_error *err)
+{
 	char buf[CONFIG_PATH_MAX + 16];
 	const char *path;
 	int rc;
 
 	*out = NULL;
-	rc = backend_url_local(&forms, cfg->queue, cfg->data_dir, buf,
-			       sizeof(buf), &path, err);
+	rc = sqlq_path(cfg, buf, sizeof(buf), &path, err);
 	if (rc != IP_OK)
 		return rc;
 	return sqlq_open_path(path, (int64_t)cfg->integrity_check_s * 1000, out,
 			      err);
+}
+
+int
+queue_sqlite_rebuild(const struct config *cfg, char *moved, size_t len,
+		     int64_t *copied, struct ip_error *err)
+{
+	static const char *const tables[] = {"messages", "dead", NULL};
+	char buf[CONFIG_PATH_MAX + 16];
+	const char *path;
+	int rc;
+
+	*copied = 0;
+	rc = sqlq_path(cfg, buf, sizeof(buf), &path, err);
+	if (rc != IP_OK)
+		return rc;
+	return sqlite_util_rebuild(&sqlq_schema, path, tables, moved, len,
+				   copied, err);
 }
 
 static const struct queue_ops sqlq_ops = {

@@ -128,6 +128,13 @@ int table_open(const struct config *cfg, struct table **out,
 int table_connect(const struct config *cfg, struct table **out,
 		  struct ip_error *err);
 
+/* `imgpipe doctor --repair` of a damaged embedded table: its file is
+ * renamed to FILE.damaged-<ms> (into moved), a fresh one is made, and the
+ * rows the old one still gives are copied over (*copied of them).  Only
+ * while no process uses it.  IP_ENOTSUP for a backend that keeps its own
+ * data (a service). */
+int table_rebuild(const struct config *cfg, char *moved, size_t len,
+		  int64_t *copied, struct ip_error *err);
 /* The backends this binary was built with, e.g. "sqlite dynamodb". */
 void table_backends(char *buf, size_t size);
 

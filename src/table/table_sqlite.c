@@ -539,9 +539,10 @@ sqlt_open_path(const char *path, int64_t check_ms, struct table **out,
 }
 
 /* "sqlite" = DATA/imgpipe.db; "sqlite:///abs/file.db" = that file. */
-int
-table_sqlite_open(const struct config *cfg, struct table **out,
-		  struct ip_error *err)
+/* The file cfg->table names, in buf. */
+static int
+sqlt_path(const struct config *cfg, char *buf, size_t len, const char **path,
+	  struct ip_error *err)
 {
 	static const struct backend_url_local forms = {
 	    .module = "table",
@@ -549,17 +550,42 @@ table_sqlite_open(const struct config *cfg, struct table **out,
 	    .file = "imgpipe.db",
 	    .example = "file.db",
 	};
+
+	return backend_url_local(&forms, cfg->table, cfg->data_dir, buf, len,
+				 path, err);
+}
+
+int
+table_sqlite_open(const struct config *cfg, struct table **out,
+		  struct ip_error *err)
+{
 	char buf[CONFIG_PATH_MAX + 16];
 	const char *path;
 	int rc;
 
 	*out = NULL;
-	rc = backend_url_local(&forms, cfg->table, cfg->data_dir, buf,
-			       sizeof(buf), &path, err);
+	rc = sqlt_path(cfg, buf, sizeof(buf), &path, err);
 	if (rc != IP_OK)
 		return rc;
 	return sqlt_open_path(path, (int64_t)cfg->integrity_check_s * 1000, out,
 			      err);
+}
+
+int
+table_sqlite_rebuild(const struct config *cfg, char *moved, size_t len,
+		     int64_t *copied, struct ip_error *err)
+{
+	static const char *const tables[] = {"images", "api_keys", NULL};
+	char buf[CONFIG_PATH_MAX + 16];
+	const char *path;
+	int rc;
+
+	*copied = 0;
+	rc = sqlt_path(cfg, buf, sizeof(buf), &path, err);
+	if (rc != IP_OK)
+		return rc;
+	return sqlite_util_rebuild(&sqlt_schema, path, tables, moved, len,
+				   copied, err);
 }
 
 /* ---- API keys ------------------------------------------------------- */

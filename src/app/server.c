@@ -52,9 +52,9 @@ block_signals(void)
  * shared.  The lock dies with the process, kill -9 included.  The file
  * holds the last taker's pid and role, for the message.
  */
-static int
-data_lock(const struct config *cfg, enum app_role role, int *fd_out,
-	  struct ip_error *err)
+int
+app_data_lock(const struct config *cfg, enum app_role role, int *fd_out,
+	      struct ip_error *err)
 {
 	char path[CONFIG_PATH_MAX + 16];
 	char who[64] = "";
@@ -215,7 +215,7 @@ app_serve(const struct config *cfg, enum app_role role, const char *version)
 	int rc;
 
 	set = block_signals();
-	if (data_lock(cfg, role, &lock_fd, &err) != IP_OK) {
+	if (app_data_lock(cfg, role, &lock_fd, &err) != IP_OK) {
 		log_error("cannot start: %s", err.msg);
 		return 1;
 	}

@@ -10,9 +10,13 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <sqlite3.h>
+#include <string.h>
 
 #include "core/backend_url.h"
 #include "core/config.h"
+#include "core/diskspace.h"
+#include "core/sqlite_util.h"
 #include "core/error.h"
 #include "core/event.h"
 #include "core/record.h"
@@ -526,6 +530,48 @@ test_error_table(void **state)
 	assert_int_equal(ip_errno_code(EACCES, IP_EIO), IP_EIO);
 }
 
+/* The free-space floor and the memory of a storage-full error. */
+static void
+test_diskspace(void **state)
+{
+	struct diskspace d;
+	struct ip_error e;
+
+	(void)state;
+	diskspace_init(&d, "/", 0);
+	assert_int_equal(diskspace_check(&d, &e), IP_OK);
+	diskspace_note_full(&d);
+	assert_int_equal(diskspace_check(&d, &e), IP_ENOSPACE);
+	assert_non_null(strstr(e.msg, "storage full"));
+	/* No file system has an exabyte free. */
+	diskspace_init(&d, "/", (int64_t)1 << 60);
+	assert_int_equal(diskspace_check(&d, &e), IP_ENOSPACE);
+	assert_non_null(strstr(e.msg, "limits.min_free_disk"));
+	diskspace_init(&d, "/", 1);
+	assert_int_equal(diskspace_check(&d, &e), IP_OK);
+}
+
+/* SQLite's full, read-only and damaged results in our vocabulary. */
+static void
+test_sqlite_codes(void **state)
+{
+	static const struct {
+		int sqlite, code;
+	} rows[] = {
+	    {SQLITE_FULL, IP_ENOSPACE},	   {SQLITE_READONLY, IP_ENOSPACE},
+	    {SQLITE_CORRUPT, IP_EDAMAGED}, {SQLITE_NOTADB, IP_EDAMAGED},
+	    {SQLITE_BUSY, IP_ERETRY},	   {SQLITE_IOERR, IP_EIO},
+	    {SQLITE_CANTOPEN, IP_EIO},	   {SQLITE_ERROR, IP_EBACKEND},
+	};
+	struct ip_error e;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+		assert_int_equal(
+		    sqlite_util_error("t", NULL, rows[i].sqlite, "x", &e),
+		    rows[i].code);
+}
+
 static void
 test_ids_and_keys(void **state)
 {
@@ -757,6 +803,8 @@ main(void)
 	    cmocka_unit_test(test_record_roundtrip),
 	    cmocka_unit_test(test_record_rejects),
 	    cmocka_unit_test(test_error_table),
+	    cmocka_unit_test(test_diskspace),
+	    cmocka_unit_test(test_sqlite_codes),
 	    cmocka_unit_test(test_ids_and_keys),
 	    cmocka_unit_test(test_sanitize_name),
 	    cmocka_unit_test(test_time_and_size),

@@ -183,6 +183,32 @@ class DoctorTest(unittest.TestCase):
         r = s.put(PHOTO, harness.corpus(PHOTO), wait=60)
         self.assertEqual(s.wait_done(r.json()["id"])["status"], "done")
 
+    def test_damaged_imgpipe_db_is_rebuilt_and_adopted(self):
+        s = self.serve()
+        ids = self.upload_done(s, 3)
+        self.assertEqual(s.stop(), 0)
+        path = os.path.join(s.data_dir, "imgpipe.db")
+        size = os.path.getsize(path)
+        with open(path, "r+b") as f:
+            f.seek(max(0, size // 2 - 4096))
+            f.write(os.urandom(8192))
+
+        rc, rep, _ = doctor_json(s.data_dir)
+        self.assertEqual(rc, 1, rep)
+        self.assertIn(("damaged_database", "table"),
+                      [k[:2] for k in kinds(rep)])
+        rc, out, err = doctor(s.data_dir, "--repair", "--adopt")
+        self.assertEqual(rc, 0, out + err)
+        self.assertIn("rebuilt with the", out)
+        # rows the damaged file still gave are kept, the others are made
+        # again from their originals: every image is back
+        s = self.serve(data_dir=s.data_dir)
+        for i in ids:
+            self.assertEqual(wait_record(s, i)["status"], "done")
+        self.assertEqual(s.stop(), 0)
+        rc, rep, _ = doctor_json(s.data_dir, "--orphans")
+        self.assertEqual((rc, rep["problems"]), (0, []), rep)
+
     def test_repair_refuses_beside_a_running_server(self):
         s = self.serve()
         rc, out, err = doctor(s.data_dir, "--repair")

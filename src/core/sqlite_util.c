@@ -192,12 +192,20 @@ static int
 damaged(const char *who, const char *path, const char *problem,
 	struct ip_error *err)
 {
+	char one_line[256];
+
+	/* quick_check's answer spans lines ("*** in database main ***",
+	 * then "Page 5: ..."): one line per log message. */
+	util_strlcpy(one_line, problem, sizeof(one_line));
+	for (char *p = one_line; *p != '\0'; p++)
+		if (*p == '\n')
+			*p = ' ';
 	return ip_error_set(
 	    err, IP_EDAMAGED,
 	    "%s: %s is damaged (%.200s): stop imgpipe, then run "
 	    "`imgpipe doctor --repair`, or restore the file "
 	    "from a backup",
-	    who, path, problem);
+	    who, path, one_line);
 }
 
 int

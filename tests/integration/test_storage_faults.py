@@ -88,6 +88,7 @@ class FullDiskTest(unittest.TestCase):
         r = poll("not ready", lambda: ready(s).status == 503 and ready(s))
         self.assertTrue(r, "readyz stayed 200 on a full disk")
         err = r.json()["error"]
+        self.assertEqual(err["code"], "insufficient_storage")
         self.assertIn("min_free_disk", err["message"])
         self.assertFullReply(s.put(PHOTO, harness.corpus(PHOTO)))
         self.assertFullReply(s.post_multipart(PHOTO, harness.corpus(PHOTO)))

@@ -10,6 +10,7 @@
  *   imgpipe config             print the effective configuration
  *   imgpipe keys create|list|revoke  API keys in the table
  *   imgpipe sign PATH          a signed URL for a bytes route
+ *   imgpipe doctor [--repair] [--orphans] [--adopt] [--json]
  *   imgpipe --version | --help
  */
 #include "core/config.h"
@@ -22,6 +23,7 @@
 #include "imgproc/imgproc_helper.h"
 #include "objstore/objstore.h"
 #include "app/admin.h"
+#include "app/doctor.h"
 #include "app/app.h"
 #include "app/server.h"
 #include "hosts/lambda.h"
@@ -58,6 +60,10 @@ static gboolean opt_all;
 static gchar *opt_scope;
 static gchar *opt_name;
 static gchar *opt_expires;
+static gboolean opt_repair;
+static gboolean opt_orphans;
+static gboolean opt_adopt;
+static gboolean opt_json;
 
 static const GOptionEntry common_entries[] = {
     {"config", 'c', 0, G_OPTION_ARG_FILENAME, &opt_config,
@@ -118,6 +124,17 @@ static const GOptionEntry keys_entries[] = {
      "create: a lifetime (90d, 12h, 30m, 45s) or a time (RFC 3339); "
      "default never",
      "WHEN"},
+    {NULL, 0, 0, 0, NULL, NULL, NULL}};
+
+static const GOptionEntry doctor_entries[] = {
+    {"repair", 0, 0, G_OPTION_ARG_NONE, &opt_repair,
+     "repair what can be repaired (needs the data directory to itself)", NULL},
+    {"orphans", 0, 0, G_OPTION_ARG_NONE, &opt_orphans,
+     "list both buckets against the records", NULL},
+    {"adopt", 0, 0, G_OPTION_ARG_NONE, &opt_adopt,
+     "with --repair: make the records of originals that have none", NULL},
+    {"json", 0, 0, G_OPTION_ARG_NONE, &opt_json,
+     "print the report as one JSON document", NULL},
     {NULL, 0, 0, 0, NULL, NULL, NULL}};
 
 static const GOptionEntry sign_entries[] = {
@@ -615,6 +632,38 @@ cmd_config(int argc, char **argv)
 	return 0;
 }
 
+static int
+cmd_doctor(int argc, char **argv)
+{
+	struct doctor_opts o = {0};
+	struct ip_error err;
+	struct config cfg;
+
+	if (parse_args("doctor", "",
+		       "Check the databases, the records, the queue and the "
+		       "buckets against each other.\nExit status 0: healthy; "
+		       "1: problems remain; 2: the check could not run.",
+		       doctor_entries, &argc, &argv) != 0)
+		return 2;
+	if (argc > 1 || (opt_adopt && !opt_repair)) {
+		fprintf(stderr, "imgpipe doctor: %s (try --help)\n",
+			argc > 1 ? "unexpected argument"
+				 : "--adopt needs --repair");
+		return 2;
+	}
+	if (load_config(&cfg, &err) != IP_OK) {
+		fprintf(stderr, "imgpipe: %s\n", err.msg);
+		return 2;
+	}
+	o.repair = opt_repair;
+	o.orphans = opt_orphans;
+	o.adopt = opt_adopt;
+	o.json = opt_json;
+	/* Explicit, so bounded far above the start-up check. */
+	o.check_ms = 3600 * 1000;
+	return doctor_run(&cfg, &o, stdout);
+}
+
 static const struct {
 	const char *name;
 	int (*run)(int argc, char **argv);
@@ -631,6 +680,8 @@ static const struct {
     {"config", cmd_config, "print the effective configuration"},
     {"keys", cmd_keys, "create, list or revoke API keys"},
     {"sign", cmd_sign, "print a signed URL for a bytes route"},
+    {"doctor", cmd_doctor,
+     "check (and --repair) the stores against each other"},
 };
 
 /* "imgpipe 0.1.0 (objstore: fs s3; table: sqlite dynamodb; queue: sqlite

@@ -495,10 +495,14 @@ handlers_readyz(struct api_request *rq)
 		    reply_set_error(rq, "retry_later", "shutting down"));
 	ip_error_clear(&err);
 	if (app_ready(rq->app, &err) != IP_OK) {
-		/* The reason is the point of /readyz: say which backend. */
-		return reply_queue(
-		    rq, 503,
-		    reply_set_error(rq, "backend_unavailable", err.msg));
+		/* The reason is the point of /readyz: say which backend,
+		 * or that the disk is full. */
+		return reply_queue(rq, 503,
+				   reply_set_error(rq,
+						   err.code == IP_ENOSPACE
+						       ? ip_code_name(err.code)
+						       : "backend_unavailable",
+						   err.msg));
 	}
 	return reply_json(rq, 200, json_pack("{s:s}", "status", "ready"));
 }

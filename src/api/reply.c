@@ -17,6 +17,7 @@
 
 #include "api/cors.h"
 #include "api/statuses.h"
+#include "core/diskspace.h"
 #include "core/log.h"
 
 /* Answered when even the error body cannot be allocated. */
@@ -168,10 +169,20 @@ reply_error_msg(struct api_request *rq, int code, const char *msg)
 		log_warn("api %s: %s %s: %s (%s)", rq->id, rq->method, rq->path,
 			 msg, ip_code_name(code));
 		snprintf(generic, sizeof(generic), "%s (request %s)",
-			 status == 503 ? "a backend is unavailable, retry later"
-				       : "internal error",
+			 status == 507 ? "the server's storage is full, "
+					 "retry later"
+			 : status == 503
+			     ? "a backend is unavailable, retry later"
+			     : "internal error",
 			 rq->id);
 		msg = generic;
+	}
+	if (code == IP_ENOSPACE) {
+		/* Nothing was stored; come back when there is room. */
+		struct ip_error full;
+
+		ip_error_set(&full, code, "%s", msg);
+		return reply_retry_after(rq, DISKSPACE_RETRY_AFTER_S, &full);
 	}
 	return reply_queue(rq, status,
 			   reply_set_error(rq, ip_code_name(code), msg));

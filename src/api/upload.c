@@ -175,8 +175,8 @@ open_temp(struct upload *up, struct ip_error *err)
 		int e = errno;
 
 		up->tmp_path[0] = '\0';
-		return ip_error_set(err, IP_EIO, "temp file in %s: %s", dir,
-				    strerror(e));
+		return ip_error_set(err, ip_errno_code(e, IP_EIO),
+				    "temp file in %s: %s", dir, strerror(e));
 	}
 	return IP_OK;
 }
@@ -194,9 +194,12 @@ write_file(void *arg, const char *data, size_t len, struct ip_error *err)
 				    "%" PRId64 " bytes",
 				    up->limit);
 	rc = util_write_all(up->fd, data, len);
-	if (rc != 0)
-		return ip_error_set(err, IP_EIO, "write %s: %s", up->tmp_path,
-				    strerror(-rc));
+	if (rc != 0) {
+		rc = ip_error_set(err, ip_errno_code(-rc, IP_EIO),
+				  "write %s: %s", up->tmp_path, strerror(-rc));
+		app_note_error(up->app, rc);
+		return rc;
+	}
 	g_checksum_update(up->sum, (const guchar *)data, (gssize)len);
 	up->file_bytes += (int64_t)len;
 	return IP_OK;
@@ -279,6 +282,9 @@ upload_begin(struct api_request *rq)
 	if (params_wait(api_query(rq, "wait"), app->cfg.wait_max_s, &up->wait_s,
 			&err) != IP_OK)
 		return refuse(rq, IP_EINVAL, "%s", err.msg);
+	/* No room to spool it: 507 before a byte of the body is read. */
+	if (diskspace_check(&app->space, &err) != IP_OK)
+		return refuse(rq, err.code, "%s", err.msg);
 
 	/* The transport has validated Content-Length; absent means chunked
 	 * or no body. */
@@ -302,8 +308,10 @@ upload_begin(struct api_request *rq)
 		if (answered)
 			return ret;
 	}
-	if (open_temp(up, &err) != IP_OK)
+	if (open_temp(up, &err) != IP_OK) {
+		app_note_error(app, err.code);
 		return refuse(rq, err.code, "%s", err.msg);
+	}
 	up->sum = g_checksum_new(G_CHECKSUM_SHA256);
 	if (up->sum == NULL)
 		return refuse(rq, IP_ENOMEM, "out of memory");
@@ -452,6 +460,7 @@ upload_end(struct api_request *rq)
 	 * file is no longer needed. */
 	discard(up);
 	if (rc != IP_OK) {
+		app_note_error(rq->app, rc);
 		admission_cancel(rq->app, &ticket);
 		free(rec);
 		return refuse(rq, rc, "%s", err.msg);

@@ -76,6 +76,7 @@ app_open(struct app *app, const struct config *cfg, unsigned need,
 	app->cfg = *cfg;
 	app->started_ms = util_now_ms();
 	app_metrics_init(&app->metrics);
+	diskspace_init(&app->space, cfg->data_dir, cfg->min_free_disk);
 	atomic_init(&app->stopping, false);
 	pthread_mutex_init(&app->wait_lock, NULL);
 	pthread_condattr_init(&ca);
@@ -214,7 +215,16 @@ app_ready(struct app *app, struct ip_error *err)
 		rc = table_ping(app->table, err);
 	if (rc == IP_OK && app->queue != NULL)
 		rc = queue_ping(app->queue, err);
+	if (rc == IP_OK)
+		rc = diskspace_check(&app->space, err);
 	if (rc == IP_OK && atomic_load(&app->stopping))
 		rc = ip_error_set(err, IP_ERETRY, "shutting down");
 	return rc;
+}
+
+void
+app_note_error(struct app *app, int code)
+{
+	if (code == IP_ENOSPACE)
+		diskspace_note_full(&app->space);
 }

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "core/config.h"
+#include "core/diskspace.h"
 #include "core/error.h"
 #include "core/histogram.h"
 #include "core/record.h"
@@ -56,6 +57,7 @@ struct app {
 	struct function fn;
 	struct ingest ingest; /* the gateway's commit step */
 	struct app_metrics metrics;
+	struct diskspace space; /* the data directory's room to write */
 	atomic_bool stopping;
 	int64_t started_ms;
 
@@ -93,7 +95,14 @@ int app_wait_record(struct app *app, const char *id, int64_t timeout_ms,
  * receives.  Safe from any thread (not from a signal handler). */
 void app_stop(struct app *app);
 
-/* Readiness: every opened backend answers its ping. */
+/* Readiness: every opened backend answers its ping, and the data
+ * directory has room (diskspace_check: IP_ENOSPACE while it has less than
+ * limits.min_free_disk free or just after a storage-full error). */
 int app_ready(struct app *app, struct ip_error *err);
+
+/* A request or a job failed with code: a storage-full code (IP_ENOSPACE)
+ * makes the process not ready for a while (diskspace_note_full).  Any
+ * thread. */
+void app_note_error(struct app *app, int code);
 
 #endif

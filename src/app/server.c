@@ -12,6 +12,7 @@
 #include "app/app.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "objstore/objstore.h"
 #include "table/table.h"
 #include "app/webhooks.h"
 #include "hosts/workers.h"
@@ -52,9 +53,9 @@ block_signals(void)
  * shared.  The lock dies with the process, kill -9 included.  The file
  * holds the last taker's pid and role, for the message.
  */
-static int
-data_lock(const struct config *cfg, enum app_role role, int *fd_out,
-	  struct ip_error *err)
+int
+app_data_lock(const struct config *cfg, enum app_role role, int *fd_out,
+	      struct ip_error *err)
 {
 	char path[CONFIG_PATH_MAX + 16];
 	char who[64] = "";
@@ -164,6 +165,35 @@ check_exposure(struct app *app, struct api *api)
 	return IP_OK;
 }
 
+/*
+ * An empty table beside an input bucket that holds objects: the table was
+ * lost or replaced (a fresh imgpipe.db), and every image is now an orphan
+ * that no listing shows.  Cheap: one listing of one record and one of one
+ * key.  A warning, not a refusal: a new table over an old bucket may be
+ * meant.
+ */
+static void
+warn_orphans(struct app *app)
+{
+	struct objstore_listing l;
+	struct ip_error err;
+	bool any = true;
+
+	if (table_any(app->table, &any, &err) != IP_OK || any)
+		return;
+	memset(&l, 0, sizeof(l));
+	if (objstore_list(app->store, app->cfg.input_bucket, "", NULL, 1, &l,
+			  &err) == IP_OK &&
+	    l.n > 0)
+		log_warn("the table holds no record but the input bucket %s "
+			 "holds objects (%s, ...): was the table lost or "
+			 "replaced?  `imgpipe doctor --orphans` lists them, "
+			 "`imgpipe doctor --repair --adopt` makes their "
+			 "records again",
+			 app->cfg.input_bucket, l.keys[0]);
+	objstore_listing_free(&l);
+}
+
 const char *
 app_role_name(enum app_role role)
 {
@@ -187,7 +217,7 @@ app_serve(const struct config *cfg, enum app_role role, const char *version)
 	int rc;
 
 	set = block_signals();
-	if (data_lock(cfg, role, &lock_fd, &err) != IP_OK) {
+	if (app_data_lock(cfg, role, &lock_fd, &err) != IP_OK) {
 		log_error("cannot start: %s", err.msg);
 		return 1;
 	}
@@ -198,6 +228,8 @@ app_serve(const struct config *cfg, enum app_role role, const char *version)
 		return 1;
 	}
 	api_init(&api, &app);
+	if (role != APP_WORKER)
+		warn_orphans(&app);
 	if (role == APP_SERVE) {
 		rc = workers_recover(&app, &err);
 		if (rc < 0) {

@@ -17,6 +17,13 @@ enum app_role {
 /* "serve", "gateway", "worker". */
 const char *app_role_name(enum app_role role);
 
+/* Take the data directory's lock (DATA/imgpipe.lock) as role does:
+ * exclusive for APP_SERVE (and `imgpipe doctor --repair`), shared for the
+ * others.  IP_EEXIST, naming the holder, when another process has it in
+ * a conflicting way.  *fd_out holds the lock until it is closed. */
+int app_data_lock(const struct config *cfg, enum app_role role, int *fd_out,
+		  struct ip_error *err);
+
 /* Open the backends of cfg, run role until SIGTERM or SIGINT, drain for
  * at most cfg->shutdown_grace_s and close.  Blocks the signals first, so
  * call it before any thread starts.  Returns the exit status: 0 after a

@@ -124,6 +124,7 @@ static const struct key_def key_table[] = {
      NULL},
     {"limits", "upload_rate", KEY_DOUBLE, CFG(upload_rate), 0, 1.0e6, NULL},
     {"limits", "upload_burst", KEY_INT, CFG(upload_burst), 1, 1000000, NULL},
+    {"limits", "min_free_disk", KEY_SIZE, CFG(min_free_disk), 0, 1.0e15, NULL},
 
     {"storage", "objstore", KEY_STR, CFG(objstore), 0, 0, NULL},
     {"storage", "table", KEY_STR, CFG(table), 0, 0, NULL},
@@ -131,6 +132,8 @@ static const struct key_def key_table[] = {
     {"storage", "input_bucket", KEY_STR, CFG(input_bucket), 0, 0, NULL},
     {"storage", "output_bucket", KEY_STR, CFG(output_bucket), 0, 0, NULL},
     {"storage", "events", KEY_ENUM, CFG(events), 0, 0, events_names},
+    {"storage", "integrity_check", KEY_INT, CFG(integrity_check_s), 0, 3600,
+     NULL},
 
     {"aws", "region", KEY_STR, CFG(aws_region), 0, 0, NULL},
     {"aws", "access_key_id", KEY_STR, CFG(aws_access_key_id), 0, 0, NULL},
@@ -300,6 +303,7 @@ config_defaults(struct config *cfg)
 	cfg->max_queued_pixels = 4000LL * 1000 * 1000;
 	cfg->upload_rate = 0; /* off: behind a proxy every client is one */
 	cfg->upload_burst = 20;
+	cfg->min_free_disk = 64LL << 20;
 
 	util_strlcpy(cfg->objstore, "fs", sizeof(cfg->objstore));
 	util_strlcpy(cfg->table, "sqlite", sizeof(cfg->table));
@@ -307,6 +311,7 @@ config_defaults(struct config *cfg)
 	util_strlcpy(cfg->input_bucket, "input", sizeof(cfg->input_bucket));
 	util_strlcpy(cfg->output_bucket, "output", sizeof(cfg->output_bucket));
 	cfg->events = EVENTS_GATEWAY;
+	cfg->integrity_check_s = 5;
 	cfg->bytes = BYTES_AUTO;
 	cfg->presign_expires_s = 900;
 	cfg->max_connections_per_client = 64;

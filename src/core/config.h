@@ -171,6 +171,9 @@ struct config {
 	int64_t max_queued_pixels; /* declared pixels, default 4 G */
 	double upload_rate; /* uploads/s per client, 0 = no limit */
 	int upload_burst; /* bucket size of upload_rate */
+	/* Below this many bytes free in data_dir: /readyz 503, uploads 507
+	 * (core/diskspace.h); 0 = no check.  Default 64 MiB. */
+	int64_t min_free_disk;
 
 	/* [storage] backends, each "fs"/"sqlite" (embedded) or a URL that
 	 * names a distributed backend and carries its options, e.g.
@@ -184,6 +187,9 @@ struct config {
 	char input_bucket[CONFIG_BUCKET_MAX];
 	char output_bucket[CONFIG_BUCKET_MAX];
 	enum events_source events; /* who announces ObjectCreated */
+	/* Seconds PRAGMA quick_check may take on each embedded database at
+	 * open (a longer check is cut short, with a warning); 0 = none. */
+	int integrity_check_s;
 
 	/* [aws] credentials for s3/dynamodb; empty = AWS_* environment */
 	char aws_region[32];

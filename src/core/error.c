@@ -3,6 +3,7 @@
  */
 #include "core/error.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -31,6 +32,8 @@ static const struct {
     {IP_ELENGTH, 411, 0, "length_required"},
     {IP_EAUTH, 401, 0, "unauthorized"},
     {IP_EFORBIDDEN, 403, 0, "forbidden"},
+    {IP_ENOSPACE, 507, 1, "insufficient_storage"},
+    {IP_EDAMAGED, 500, 0, "backend_error"},
 };
 
 static int
@@ -103,4 +106,11 @@ ip_code_transient(int code)
 	int i = code_index(code);
 
 	return i < 0 ? 0 : code_table[i].transient;
+}
+
+int
+ip_errno_code(int e, int otherwise)
+{
+	return e == ENOSPC || e == EDQUOT || e == EROFS ? IP_ENOSPACE
+							: otherwise;
 }

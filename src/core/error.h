@@ -32,7 +32,9 @@ enum ip_code {
 	IP_ELENGTH = -15, /* Content-Length required            411 */
 	IP_EAUTH = -16, /* credentials refused                401 */
 	IP_EFORBIDDEN = -17, /* not allowed                        403 */
-	IP_ECODE_MIN = -17
+	IP_ENOSPACE = -18, /* disk full or read-only store       507 */
+	IP_EDAMAGED = -19, /* stored data does not parse         500 */
+	IP_ECODE_MIN = -19
 };
 
 #define IP_ERROR_MSG_MAX 512
@@ -58,6 +60,11 @@ const char *ip_code_name(int code);
 
 /* HTTP status for a code (IP_OK -> 200, unknown -> 500). */
 int ip_code_http(int code);
+
+/* The code of a failed system call's errno e: IP_ENOSPACE for a full
+ * disk, a quota or a read-only file system (ENOSPC, EDQUOT, EROFS),
+ * `otherwise` for anything else. */
+int ip_errno_code(int e, int otherwise);
 
 /* True for codes worth retrying later (backend, retry, I/O, timeout of a
  * backend call); false for permanent input errors. */

@@ -13,8 +13,11 @@
  */
 #include "core/sqlite_util.h"
 
+#include <errno.h>
 #include <sqlite3.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/config.h"
@@ -37,11 +40,21 @@ sqlite_util_error(const char *who, sqlite3 *db, int rc, const char *what,
 	case SQLITE_NOMEM:
 		code = IP_ENOMEM;
 		break;
-	case SQLITE_IOERR:
 	case SQLITE_FULL:
-	case SQLITE_CANTOPEN:
 	case SQLITE_READONLY:
+		code = IP_ENOSPACE;
+		break;
+	case SQLITE_IOERR:
+		/* A write that met a full disk or a read-only file system. */
+		code = ip_errno_code(db != NULL ? sqlite3_system_errno(db) : 0,
+				     IP_EIO);
+		break;
+	case SQLITE_CANTOPEN:
 		code = IP_EIO;
+		break;
+	case SQLITE_CORRUPT:
+	case SQLITE_NOTADB:
+		code = IP_EDAMAGED;
 		break;
 	default:
 		code = IP_EBACKEND;
@@ -154,6 +167,88 @@ out:
 	return rc;
 }
 
+/* The deadline of a check: SQLite's progress handler asks every
+ * CHECK_STEPS virtual-machine steps; non-zero interrupts the statement. */
+#define CHECK_STEPS 1000
+
+struct check_clock {
+	int64_t until_ms;
+	bool cut;
+};
+
+static int
+check_progress(void *arg)
+{
+	struct check_clock *c = arg;
+
+	if (util_mono_ms() < c->until_ms)
+		return 0;
+	c->cut = true;
+	return 1;
+}
+
+/* err (IP_EDAMAGED) says what to do about a damaged file. */
+static int
+damaged(const char *who, const char *path, const char *problem,
+	struct ip_error *err)
+{
+	char one_line[256];
+
+	/* quick_check's answer spans lines ("*** in database main ***",
+	 * then "Page 5: ..."): one line per log message. */
+	util_strlcpy(one_line, problem, sizeof(one_line));
+	for (char *p = one_line; *p != '\0'; p++)
+		if (*p == '\n')
+			*p = ' ';
+	return ip_error_set(
+	    err, IP_EDAMAGED,
+	    "%s: %s is damaged (%.200s): stop imgpipe, then run "
+	    "`imgpipe doctor --repair`, or restore the file "
+	    "from a backup",
+	    who, path, one_line);
+}
+
+int
+sqlite_util_check(const char *who, const char *path, sqlite3 *db,
+		  int64_t limit_ms, bool *cut_short, struct ip_error *err)
+{
+	struct check_clock c = {util_mono_ms() + limit_ms, false};
+	sqlite3_stmt *st = NULL;
+	const unsigned char *first;
+	int rc;
+
+	*cut_short = false;
+	if (limit_ms <= 0)
+		return IP_OK;
+	sqlite3_progress_handler(db, CHECK_STEPS, check_progress, &c);
+	/* quick_check(1): stop at the first problem; O(N), no index
+	 * contents compared (integrity_check would be O(N log N)). */
+	rc = sqlite3_prepare_v2(db, "PRAGMA quick_check(1)", -1, &st, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		first = sqlite3_column_text(st, 0);
+		if (first != NULL && strcmp((const char *)first, "ok") == 0)
+			rc = IP_OK;
+		else
+			rc = damaged(who, path,
+				     first != NULL ? (const char *)first
+						   : "quick_check failed",
+				     err);
+	} else if (c.cut || (rc & 0xff) == SQLITE_INTERRUPT) {
+		*cut_short = true;
+		rc = IP_OK;
+	} else if ((rc & 0xff) == SQLITE_CORRUPT ||
+		   (rc & 0xff) == SQLITE_NOTADB) {
+		rc = damaged(who, path, sqlite3_errmsg(db), err);
+	} else {
+		rc = sqlite_util_error(who, db, rc, "quick_check", err);
+	}
+	sqlite3_finalize(st);
+	sqlite3_progress_handler(db, 0, NULL, NULL);
+	return rc;
+}
+
 /* mkdir -p of the directory that will hold path. */
 static int
 sqlite_util_mkdir_parent(const char *who, const char *path,
@@ -177,9 +272,11 @@ sqlite_util_mkdir_parent(const char *who, const char *path,
 
 int
 sqlite_util_open(const struct sqlite_util_schema *sc, const char *path,
-		 sqlite3 **out, sqlite3_stmt **st, struct ip_error *err)
+		 int64_t check_ms, sqlite3 **out, sqlite3_stmt **st,
+		 struct ip_error *err)
 {
 	sqlite3 *db = NULL;
+	bool cut = false;
 	int rc;
 
 	*out = NULL;
@@ -208,6 +305,13 @@ sqlite_util_open(const struct sqlite_util_schema *sc, const char *path,
 	rc = sqlite_util_pragma(sc->who, db, "PRAGMA journal_mode=WAL", "wal",
 				err);
 	if (rc == IP_OK)
+		rc = sqlite_util_check(sc->who, path, db, check_ms, &cut, err);
+	if (cut)
+		log_warn("%s: the integrity check of %s was cut short after "
+			 "%lld ms (storage.integrity_check); `imgpipe doctor` "
+			 "checks it whole",
+			 sc->who, path, (long long)check_ms);
+	if (rc == IP_OK)
 		rc = sqlite_util_pragma(sc->who, db, "PRAGMA synchronous=FULL",
 					NULL, err);
 	if (rc == IP_OK)
@@ -227,7 +331,133 @@ sqlite_util_open(const struct sqlite_util_schema *sc, const char *path,
 	db = NULL;
 	rc = IP_OK;
 out:
+	if (rc == IP_EDAMAGED && err != NULL &&
+	    strstr(err->msg, "imgpipe doctor") == NULL) {
+		/* Damage met before or without the check ("file is not a
+		 * database", a broken schema page): say what to do. */
+		char problem[IP_ERROR_MSG_MAX];
+
+		util_strlcpy(problem, err->msg, sizeof(problem));
+		damaged(sc->who, path, problem, err);
+	}
 	if (db != NULL)
 		sqlite_util_close(sc, path, db, st);
+	return rc;
+}
+
+/* Rename path+suffix to moved+suffix when it exists. */
+static int
+set_aside_one(const char *who, const char *path, const char *moved,
+	      const char *suffix, struct ip_error *err)
+{
+	char from[CONFIG_PATH_MAX + 64], to[CONFIG_PATH_MAX + 64];
+
+	snprintf(from, sizeof(from), "%s%s", path, suffix);
+	snprintf(to, sizeof(to), "%s%s", moved, suffix);
+	if (rename(from, to) != 0 && errno != ENOENT)
+		return ip_error_set(err, ip_errno_code(errno, IP_EIO),
+				    "%s: rename %s: %s", who, from,
+				    strerror(errno));
+	return IP_OK;
+}
+
+/* Resume points after a row that cannot be read: the next rowid, then
+ * ever further, so one damaged page costs its rows and no more. */
+static const int64_t salvage_skips[] = {1, 16, 256, 4096, 65536, 1 << 20};
+
+/* Copy what can be read of table t from src into dst (same columns),
+ * in rowid order; *copied counts rows. */
+static void
+salvage_table(sqlite3 *src, sqlite3 *dst, const char *t, int64_t *copied)
+{
+	char sql[256];
+	sqlite3_stmt *rd = NULL, *wr = NULL;
+	int64_t last = INT64_MIN;
+	size_t skip = 0;
+	int ncol;
+
+	snprintf(sql, sizeof(sql),
+		 "SELECT rowid, * FROM %s WHERE rowid > ?1"
+		 " ORDER BY rowid",
+		 t);
+	if (sqlite3_prepare_v2(src, sql, -1, &rd, NULL) != SQLITE_OK)
+		return;
+	ncol = sqlite3_column_count(rd) - 1;
+	snprintf(sql, sizeof(sql), "INSERT OR IGNORE INTO %s VALUES (?", t);
+	for (int i = 1; i < ncol; i++)
+		util_strlcpy(sql + strlen(sql), ",?",
+			     sizeof(sql) - strlen(sql));
+	util_strlcpy(sql + strlen(sql), ")", sizeof(sql) - strlen(sql));
+	if (ncol < 1 ||
+	    sqlite3_prepare_v2(dst, sql, -1, &wr, NULL) != SQLITE_OK)
+		goto out;
+	sqlite3_bind_int64(rd, 1, last);
+	for (;;) {
+		int rc = sqlite3_step(rd);
+
+		if (rc == SQLITE_DONE)
+			break;
+		if (rc != SQLITE_ROW) {
+			/* Damage: go on after it, further each time. */
+			if (skip == UTIL_ARRAY_LEN(salvage_skips) ||
+			    last == INT64_MIN)
+				break;
+			sqlite3_reset(rd);
+			sqlite3_bind_int64(rd, 1, last + salvage_skips[skip++]);
+			continue;
+		}
+		last = sqlite3_column_int64(rd, 0);
+		for (int i = 0; i < ncol; i++)
+			sqlite3_bind_value(wr, i + 1,
+					   sqlite3_column_value(rd, i + 1));
+		if (sqlite3_step(wr) == SQLITE_DONE)
+			(*copied)++;
+		sqlite_util_done(wr);
+	}
+out:
+	sqlite3_finalize(wr);
+	sqlite3_finalize(rd);
+}
+
+int
+sqlite_util_rebuild(const struct sqlite_util_schema *sc, const char *path,
+		    const char *const *tables, char *moved, size_t moved_len,
+		    int64_t *copied, struct ip_error *err)
+{
+	sqlite3_stmt **st = calloc(sc->nsql, sizeof(*st));
+	sqlite3 *src = NULL, *dst = NULL;
+	int rc;
+
+	*copied = 0;
+	if (st == NULL)
+		return ip_error_set(err, IP_ENOMEM, "%s: out of memory",
+				    sc->who);
+	snprintf(moved, moved_len, "%s.damaged-%lld", path,
+		 (long long)util_now_ms());
+	rc = set_aside_one(sc->who, path, moved, "", err);
+	if (rc == IP_OK)
+		rc = set_aside_one(sc->who, path, moved, "-wal", err);
+	if (rc == IP_OK)
+		rc = set_aside_one(sc->who, path, moved, "-shm", err);
+	if (rc == IP_OK)
+		rc = sqlite_util_open(sc, path, 0, &dst, st, err);
+	if (rc != IP_OK)
+		goto out;
+	/* Whatever the old file still gives; nothing if it cannot even be
+	 * opened.  One transaction: a fresh file, all or nothing. */
+	if (sqlite3_open_v2(moved, &src, SQLITE_OPEN_READONLY, NULL) ==
+		SQLITE_OK &&
+	    sqlite3_exec(dst, "BEGIN", NULL, NULL, NULL) == SQLITE_OK) {
+		for (size_t i = 0; tables[i] != NULL; i++)
+			salvage_table(src, dst, tables[i], copied);
+		if (sqlite3_exec(dst, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+			rc = sqlite_util_error(sc->who, dst, SQLITE_ERROR,
+					       "commit", err);
+	}
+out:
+	if (src != NULL)
+		sqlite3_close(src);
+	sqlite_util_close(sc, path, dst, st);
+	free(st);
 	return rc;
 }

@@ -682,7 +682,9 @@ fail(struct function *p, const char *id, int code,
 	struct ip_error e2;
 	int rc;
 
-	if (!permanent(code) && !inv->final)
+	/* A full disk is the host's fault, not the image's: never `failed`
+	 * for it; the host retries once there is room. */
+	if ((!permanent(code) && !inv->final) || code == IP_ENOSPACE)
 		return code;
 	rc = mark_failed(p, id, err->msg, &e2);
 	if (rc != IP_OK) {

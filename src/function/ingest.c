@@ -84,7 +84,6 @@ ingest_commit(struct ingest *in, const struct ingest_upload *up,
 	struct objstore_put_opts opts;
 	struct image_info info;
 	struct record *r = out;
-	char *event = NULL;
 	bool stored = false;
 	bool recorded = false;
 	int rc;
@@ -140,17 +139,9 @@ ingest_commit(struct ingest *in, const struct ingest_upload *up,
 	recorded = true;
 	if (cfg->events == EVENTS_STORE)
 		return IP_OK; /* the store pushes ObjectCreated itself */
-	event = event_build_request(cfg->aws_region, r->input_bucket,
-				    r->input_key, r->bytes, r->sha256,
-				    r->uploaded_at, log_context_request());
-	if (event == NULL) {
-		rc = ip_error_set(err, IP_ENOMEM, "out of memory");
-		goto fail;
-	}
-	rc = queue_send(in->queue, event, strlen(event), r->id, 0, err);
+	rc = ingest_announce(in, r, err);
 	if (rc != IP_OK)
 		goto fail;
-	free(event);
 	return IP_OK;
 fail : {
 	struct ip_error undo;
@@ -167,14 +158,32 @@ fail : {
 		log_error("undo object %s: %s", r->input_key, undo.msg);
 	log_context_set_image(prev);
 }
-	free(event);
 	return rc;
 }
 
-/* Delete every object under "{id}/" in the output bucket: the variants
- * the record names and any a worker wrote after we read the record. */
+int
+ingest_announce(struct ingest *in, const struct record *r, struct ip_error *err)
+{
+	/* The upload's request id rides in the event (the worker's lines
+	 * name it); none when doctor re-announces. */
+	char *ev = event_build_request(in->cfg->aws_region, r->input_bucket,
+				       r->input_key, r->bytes, r->sha256,
+				       r->uploaded_at, log_context_request());
+	int rc;
+
+	if (ev == NULL)
+		return ip_error_set(err, IP_ENOMEM, "out of memory");
+	rc = queue_send(in->queue, ev, strlen(ev), r->id, 0, err);
+	free(ev);
+	return rc;
+}
+
+/* Delete every object under "{id}/" in bucket: in the output bucket the
+ * variants the record names and any a worker wrote after we read the
+ * record; in the input bucket the original of a damaged record. */
 static int
-delete_outputs(struct ingest *in, const char *id, struct ip_error *err)
+delete_prefix(struct ingest *in, const char *bucket, const char *id,
+	      struct ip_error *err)
 {
 	char prefix[RECORD_ID_MAX + 2];
 	char token[RECORD_KEY_MAX + 8] = "";
@@ -185,11 +194,10 @@ delete_outputs(struct ingest *in, const char *id, struct ip_error *err)
 		struct objstore_listing l;
 
 		memset(&l, 0, sizeof(l));
-		rc = objstore_list(in->store, in->cfg->output_bucket, prefix,
-				   token, 100, &l, err);
+		rc = objstore_list(in->store, bucket, prefix, token, 100, &l,
+				   err);
 		for (size_t i = 0; rc == IP_OK && i < l.n; i++)
-			rc = objstore_delete(in->store, in->cfg->output_bucket,
-					     l.keys[i], err);
+			rc = objstore_delete(in->store, bucket, l.keys[i], err);
 		util_strlcpy(token, l.next_token, sizeof(token));
 		objstore_listing_free(&l);
 	} while (rc == IP_OK && token[0] != '\0');
@@ -211,15 +219,21 @@ ingest_delete(struct ingest *in, const char *id, struct ip_error *err)
 	if (!util_id_valid(id))
 		return ip_error_set(err, IP_ENOTFOUND, "no image %.40s", id);
 	rc = table_get(in->table, id, &r, err);
-	if (rc != IP_OK)
-		return rc;
-	rc = objstore_delete(in->store, r.input_bucket, r.input_key, err);
+	if (rc == IP_EDAMAGED) {
+		/* The record does not say where its original is: the
+		 * gateway's keys are {id}/{name}, so it is under {id}/. */
+		log_warn("delete %s: %s; deleting it by id", id, err->msg);
+		rc = delete_prefix(in, in->cfg->input_bucket, id, err);
+	} else if (rc == IP_OK) {
+		rc = objstore_delete(in->store, r.input_bucket, r.input_key,
+				     err);
+	}
 	if (rc != IP_OK)
 		return rc;
 	rc = table_delete(in->table, id, err);
 	if (rc != IP_OK && rc != IP_ENOTFOUND)
 		return rc;
-	return delete_outputs(in, id, err);
+	return delete_prefix(in, in->cfg->output_bucket, id, err);
 }
 
 /* Copy src into the data dir's tmp, hashing as we go (as the gateway
@@ -260,9 +274,11 @@ ingest_spool_file(const char *src, const char *tmpdir, char *path,
 		if (r == 0)
 			break;
 		g_checksum_update(ck, (const guchar *)buf, (gssize)r);
-		if (util_write_all(out, buf, (size_t)r) != 0) {
-			rc =
-			    ip_error_set(err, IP_EIO, "%s: write failed", path);
+		int e = util_write_all(out, buf, (size_t)r);
+
+		if (e != 0) {
+			rc = ip_error_set(err, ip_errno_code(-e, IP_EIO),
+					  "%s: %s", path, strerror(-e));
 			goto done;
 		}
 		*bytes += r;

@@ -58,8 +58,15 @@ void ingest_sanitize_name(const char *in, size_t max_bytes, char *out,
 int ingest_commit(struct ingest *in, const struct ingest_upload *up,
 		  struct record *out, struct ip_error *err);
 
+/* Queue the ObjectCreated event of r's original (r->input_bucket,
+ * input_key, bytes, sha256, uploaded_at), deduplicated by r->id: the
+ * gateway's commit, start-up recovery and `imgpipe doctor --repair`. */
+int ingest_announce(struct ingest *in, const struct record *r,
+		    struct ip_error *err);
+
 /* Remove variants, original and record of id.  IP_ENOTFOUND if no such
- * record. */
+ * record.  A damaged record (IP_EDAMAGED from table_get) is removed too,
+ * with every object under {id}/ in both buckets. */
 int ingest_delete(struct ingest *in, const char *id, struct ip_error *err);
 
 /* Copy the local file src into tmpdir (a new "spool-XXXXXX" file whose

@@ -18,6 +18,8 @@
 #include <time.h>
 
 #define RECEIVE_WAIT_MS 1000
+#define STORAGE_POLL_MS 200 /* how often a worker looks for room again */
+#define STORAGE_RETRY_MS 1000 /* delay of a message released when full */
 
 struct worker {
 	pthread_t thread;
@@ -54,6 +56,62 @@ backoff_delay(const struct config *cfg, int attempt)
 	return util_backoff_ms(cfg->backoff_ms, cfg->backoff_max_ms, attempt);
 }
 
+/* Sleep until the data directory has room again (diskspace_check), the
+ * pool stops, or until_ms (monotonic) passes.  True when there is room. */
+static bool
+wait_for_room(struct app *app, int64_t until_ms)
+{
+	struct ip_error err;
+
+	while (diskspace_check(&app->space, &err) != IP_OK) {
+		struct timespec ts = {0, STORAGE_POLL_MS * 1000000L};
+
+		if (atomic_load(&app->stopping) || util_mono_ms() >= until_ms)
+			return false;
+		nanosleep(&ts, NULL);
+	}
+	return true;
+}
+
+/*
+ * The function met a full disk (or a read-only store) writing its
+ * results.  DESIGN: that is the host's fault, not the image's, so it must
+ * cost neither the image (no `failed`, no dead-letter) nor the 120 s of a
+ * visibility timeout.  The worker keeps the message, waits until there is
+ * room (bounded by half the visibility timeout, so the message is never
+ * re-delivered under it) and runs the same delivery again; each such run
+ * counts as a retry.  Still full at the bound: the message is released
+ * with a short delay (one more delivery; if even that write fails, the
+ * visibility timeout brings it back).  Returns the last run's code.
+ */
+static int
+storage_full(struct workers *pool, struct queue_msg *m,
+	     struct function_invocation *inv, struct function_stats *stats,
+	     struct ip_error *err)
+{
+	struct app *app = pool->app;
+	int64_t until = util_mono_ms() + (int64_t)app->cfg.visibility_s * 500;
+	struct ip_error e2;
+	int rc = IP_ENOSPACE;
+
+	while (rc == IP_ENOSPACE) {
+		app_note_error(app, rc);
+		atomic_fetch_add(&app->metrics.attempts_retried, 1);
+		log_warn("event %s: storage full (%s); retried when there is "
+			 "room",
+			 m->id, err->msg);
+		if (!wait_for_room(app, until))
+			break;
+		ip_error_clear(err);
+		rc = function_handle_event(&app->fn, m->body, m->len, inv,
+					   stats, err);
+	}
+	if (rc == IP_ENOSPACE &&
+	    queue_retry(app->queue, m, STORAGE_RETRY_MS, &e2) != IP_OK)
+		log_warn("queue retry %s: %s", m->id, e2.msg);
+	return rc;
+}
+
 static void
 run_one(struct workers *pool, struct queue_msg *m)
 {
@@ -81,7 +139,11 @@ run_one(struct workers *pool, struct queue_msg *m)
 	atomic_fetch_add(&app->metrics.jobs_inflight, 1);
 	rc = function_handle_event(&app->fn, m->body, m->len, &inv, &stats,
 				   &err);
+	if (rc == IP_ENOSPACE)
+		rc = storage_full(pool, m, &inv, &stats, &err);
 	atomic_fetch_sub(&app->metrics.jobs_inflight, 1);
+	if (rc == IP_ENOSPACE)
+		return; /* released with a short delay, or left to visibility */
 	if (rc == IP_OK) {
 		if (queue_delete(app->queue, m, &e2) != IP_OK)
 			log_warn("queue delete %s: %s", m->id, e2.msg);
@@ -127,6 +189,9 @@ worker_main(void *arg)
 		int rc;
 
 		memset(&m, 0, sizeof(m));
+		/* No new work while the disk is full: it would only fail. */
+		if (!wait_for_room(app, util_mono_ms() + RECEIVE_WAIT_MS))
+			continue;
 		rc = queue_receive(app->queue, app->cfg.visibility_s,
 				   RECEIVE_WAIT_MS, &m, &err);
 		if (rc == IP_ENOTFOUND)
@@ -234,25 +299,11 @@ workers_stop(struct workers *pool, int64_t grace_ms)
 	return 0;
 }
 
-static int
-announce(struct app *app, const struct record *r, struct ip_error *err)
-{
-	char *ev =
-	    event_build(app->cfg.aws_region, r->input_bucket, r->input_key,
-			r->bytes, r->sha256, r->uploaded_at);
-	int rc;
-
-	if (ev == NULL)
-		return ip_error_set(err, IP_ENOMEM, "out of memory");
-	rc = queue_send(app->queue, ev, strlen(ev), r->id, 0, err);
-	free(ev);
-	return rc;
-}
-
 int
 workers_recover(struct app *app, struct ip_error *err)
 {
 	char cursor[TABLE_CURSOR_MAX] = "";
+	size_t damaged = 0;
 	int count = 0;
 	int rc;
 
@@ -265,9 +316,18 @@ workers_recover(struct app *app, struct ip_error *err)
 		memset(&page, 0, sizeof(page));
 		rc = table_list_unfinished(app->table, cursor, 100, &page, err);
 		for (size_t i = 0; rc == IP_OK && i < page.n; i++) {
-			rc = announce(app, &page.items[i], err);
+			rc = ingest_announce(&app->ingest, &page.items[i], err);
 			count++;
 		}
+		/* Not skipped in silence: it would never be retried. */
+		for (size_t i = 0; i < page.n_damaged && i < TABLE_DAMAGED_MAX;
+		     i++)
+			log_error("recovery: unfinished image %s has a damaged "
+				  "record and cannot be re-announced; see "
+				  "`imgpipe doctor` (DELETE /v1/images/%s "
+				  "removes it)",
+				  page.damaged[i], page.damaged[i]);
+		damaged += page.n_damaged;
 		util_strlcpy(cursor, page.next_cursor, sizeof(cursor));
 		table_page_free(&page);
 	} while (rc == IP_OK && cursor[0] != '\0');
@@ -276,5 +336,9 @@ workers_recover(struct app *app, struct ip_error *err)
 	if (count > 0)
 		log_info("recovery: %d unfinished image(s) re-announced",
 			 count);
+	if (damaged > 0)
+		log_error("recovery: %zu unfinished record(s) damaged, not "
+			  "re-announced; run `imgpipe doctor`",
+			  damaged);
 	return count;
 }

@@ -227,6 +227,10 @@ imgproc_helper_main(void)
 	struct ip_error err;
 	int rc;
 
+	/* The storage-full test hook is the host's (its files); a confined
+	 * helper writes only to its socket and must not look for it. */
+	unsetenv("IMGPIPE_TEST_STORAGE_FULL");
+
 	/* No PR_SET_PDEATHSIG: its "parent" is the host thread that
 	 * spawned us, and slots pass between worker threads.  A host that
 	 * dies closes the socket instead: an idle helper reads EOF and

@@ -126,7 +126,7 @@ fs_errno(struct ip_error *err, int e, const char *what, const char *bucket,
 		code = IP_EEXIST;
 		break;
 	default:
-		code = IP_EIO;
+		code = ip_errno_code(e, IP_EIO);
 		break;
 	}
 	return ip_error_set(err, code, "%s %s/%s: %s", what, bucket,
@@ -372,8 +372,8 @@ fs_copy_fd(int src, int dst, struct ip_error *err)
 			break;
 		e = util_write_all(dst, buf, (size_t)n);
 		if (e != 0) {
-			rc = ip_error_set(err, IP_EIO, "write temp: %s",
-					  strerror(-e));
+			rc = ip_error_set(err, ip_errno_code(-e, IP_EIO),
+					  "write temp: %s", strerror(-e));
 			break;
 		}
 	}
@@ -448,8 +448,8 @@ fs_put_copy(struct fs_store *fs, const char *bucket, const char *key,
 	} else {
 		e = util_write_all(fd, buf, len);
 		if (e != 0)
-			rc = ip_error_set(err, IP_EIO, "write temp: %s",
-					  strerror(-e));
+			rc = ip_error_set(err, ip_errno_code(-e, IP_EIO),
+					  "write temp: %s", strerror(-e));
 	}
 	if (rc != IP_OK)
 		goto out;

@@ -30,12 +30,15 @@ static const struct {
 	struct registry_entry e; /* first: registry.h walks the array */
 	int (*open)(const struct config *cfg, struct queue **out,
 		    struct ip_error *err);
+	/* Optional: set a damaged embedded file aside and start afresh. */
+	int (*rebuild)(const struct config *cfg, char *moved, size_t len,
+		       int64_t *copied, struct ip_error *err);
 } backends[] = {
-    {{"sqlite", true}, queue_sqlite_open},
+    {{"sqlite", true}, queue_sqlite_open, queue_sqlite_rebuild},
 #if IMGPIPE_WITH_REDIS
-    {{"redis", true}, queue_redis_open},
+    {{"redis", true}, queue_redis_open, NULL},
 #else
-    {{"redis", false}, NULL},
+    {{"redis", false}, NULL, NULL},
 #endif
 };
 
@@ -87,4 +90,22 @@ queue_dead_list_free(struct queue_dead_list *l)
 	free(l->items);
 	l->items = NULL;
 	l->n = 0;
+}
+
+int
+queue_rebuild(const struct config *cfg, char *moved, size_t len,
+	      int64_t *copied, struct ip_error *err)
+{
+	size_t i = 0;
+	int rc = find_backend(cfg->queue, &i, err);
+
+	*copied = 0;
+	if (rc != IP_OK)
+		return rc;
+	if (backends[i].rebuild == NULL)
+		return ip_error_set(err, IP_ENOTSUP,
+				    "queue: the %s backend keeps its own data: "
+				    "repair it with its own tools",
+				    backends[i].e.scheme);
+	return backends[i].rebuild(cfg, moved, len, copied, err);
 }

@@ -106,6 +106,18 @@ struct queue_ops {
 	/* Wake every receive blocked in this process (shutdown).  Optional:
 	 * NULL when receive never blocks longer than its wait_ms. */
 	void (*wake)(struct queue *q);
+	/* Check the stored data itself (sqlite: PRAGMA quick_check) for at
+	 * most limit_ms (then IP_OK with *cut_short set).  IP_OK when sound,
+	 * IP_EDAMAGED with the first problem when not.  Optional: NULL when
+	 * the server keeps its own (Redis): IP_OK. */
+	int (*check)(struct queue *q, int64_t limit_ms, bool *cut_short,
+		     struct ip_error *err);
+	/* Whether a live message was sent with dedup_id: IP_OK if so,
+	 * IP_ENOTFOUND if not (`imgpipe doctor`: an unfinished record with
+	 * no message waits forever).  Optional: NULL = IP_ENOTSUP, cannot
+	 * tell. */
+	int (*queued)(struct queue *q, const char *dedup_id,
+		      struct ip_error *err);
 };
 
 struct queue {
@@ -119,6 +131,13 @@ struct queue {
 int queue_open(const struct config *cfg, struct queue **out,
 	       struct ip_error *err);
 
+/* `imgpipe doctor --repair` of a damaged embedded queue: its file is
+ * renamed to FILE.damaged-<ms> (into moved), a fresh one is made, and the
+ * rows the old one still gives are copied over (*copied of them).  Only
+ * while no process uses it.  IP_ENOTSUP for a backend that keeps its own
+ * data (a service). */
+int queue_rebuild(const struct config *cfg, char *moved, size_t len,
+		  int64_t *copied, struct ip_error *err);
 /* The backends this binary was built with, e.g. "sqlite redis". */
 void queue_backends(char *buf, size_t size);
 
@@ -228,6 +247,24 @@ queue_depth(struct queue *q, int64_t *visible, int64_t *inflight,
 	return q->ops->depth(q, visible, inflight, e);
 }
 
+static inline int
+queue_check(struct queue *q, int64_t limit_ms, bool *cut_short,
+	    struct ip_error *e)
+{
+	*cut_short = false;
+	if (q->ops->check == NULL)
+		return IP_OK;
+	return q->ops->check(q, limit_ms, cut_short, e);
+}
+static inline int
+queue_queued(struct queue *q, const char *dedup_id, struct ip_error *e)
+{
+	if (q->ops->queued == NULL)
+		return ip_error_set(e, IP_ENOTSUP,
+				    "the %s queue cannot look a message up",
+				    q->ops->name);
+	return q->ops->queued(q, dedup_id, e);
+}
 static inline void
 queue_wake(struct queue *q)
 {

@@ -86,6 +86,7 @@ enum sqlq_stmt {
 	ST_DEPTH,
 	ST_PING,
 	ST_DEAD_COUNT,
+	ST_QUEUED,
 	ST_COUNT
 };
 
@@ -130,6 +131,7 @@ static const char *const sqlq_sql[ST_COUNT] = {
 		 " COALESCE(SUM(visible_at > ?1), 0) FROM messages",
     [ST_PING] = "SELECT 1",
     [ST_DEAD_COUNT] = "SELECT COUNT(*) FROM dead",
+    [ST_QUEUED] = "SELECT 1 FROM messages WHERE dedup = ?1",
 };
 
 static const char sqlq_ddl[] =
@@ -824,7 +826,46 @@ sqlq_init_sync(struct sqlq *s, struct ip_error *err)
 }
 
 static int
-sqlq_open_path(const char *path, struct queue **out, struct ip_error *err)
+sqlq_check(struct queue *q, int64_t limit_ms, bool *cut_short,
+	   struct ip_error *err)
+{
+	struct sqlq *s = sqlq(q);
+	int rc;
+
+	pthread_mutex_lock(&s->lock);
+	rc = sqlite_util_check(sqlq_schema.who, s->path, s->db, limit_ms,
+			       cut_short, err);
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+static int
+sqlq_queued(struct queue *q, const char *dedup_id, struct ip_error *err)
+{
+	struct sqlq *s = sqlq(q);
+	sqlite3_stmt *st;
+	int rc;
+
+	pthread_mutex_lock(&s->lock);
+	st = s->st[ST_QUEUED];
+	rc = sqlite3_bind_text(st, 1, dedup_id, -1, SQLITE_STATIC);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		rc = IP_OK;
+	else if (rc == SQLITE_DONE)
+		rc = ip_error_set(err, IP_ENOTFOUND, "no message for %s",
+				  dedup_id);
+	else
+		rc = sqlq_error(s, rc, "queued", err);
+	sqlite_util_done(st);
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+static int
+sqlq_open_path(const char *path, int64_t check_ms, struct queue **out,
+	       struct ip_error *err)
 {
 	struct sqlq *s;
 	int rc;
@@ -838,7 +879,7 @@ sqlq_open_path(const char *path, struct queue **out, struct ip_error *err)
 		free(s);
 		return rc;
 	}
-	rc = sqlite_util_open(&sqlq_schema, path, &s->db, s->st, err);
+	rc = sqlite_util_open(&sqlq_schema, path, check_ms, &s->db, s->st, err);
 	if (rc != IP_OK) {
 		pthread_cond_destroy(&s->cond);
 		pthread_mutex_destroy(&s->lock);
@@ -852,9 +893,10 @@ sqlq_open_path(const char *path, struct queue **out, struct ip_error *err)
 }
 
 /* "sqlite" = DATA/queue.db; "sqlite:///abs/file.db" = that file. */
-int
-queue_sqlite_open(const struct config *cfg, struct queue **out,
-		  struct ip_error *err)
+/* The file cfg->queue names, in buf. */
+static int
+sqlq_path(const struct config *cfg, char *buf, size_t len, const char **path,
+	  struct ip_error *err)
 {
 	static const struct backend_url_local forms = {
 	    .module = "queue",
@@ -862,16 +904,42 @@ queue_sqlite_open(const struct config *cfg, struct queue **out,
 	    .file = "queue.db",
 	    .example = "file.db",
 	};
+
+	return backend_url_local(&forms, cfg->queue, cfg->data_dir, buf, len,
+				 path, err);
+}
+
+int
+queue_sqlite_open(const struct config *cfg, struct queue **out,
+		  struct ip_error *err)
+{
 	char buf[CONFIG_PATH_MAX + 16];
 	const char *path;
 	int rc;
 
 	*out = NULL;
-	rc = backend_url_local(&forms, cfg->queue, cfg->data_dir, buf,
-			       sizeof(buf), &path, err);
+	rc = sqlq_path(cfg, buf, sizeof(buf), &path, err);
 	if (rc != IP_OK)
 		return rc;
-	return sqlq_open_path(path, out, err);
+	return sqlq_open_path(path, (int64_t)cfg->integrity_check_s * 1000, out,
+			      err);
+}
+
+int
+queue_sqlite_rebuild(const struct config *cfg, char *moved, size_t len,
+		     int64_t *copied, struct ip_error *err)
+{
+	static const char *const tables[] = {"messages", "dead", NULL};
+	char buf[CONFIG_PATH_MAX + 16];
+	const char *path;
+	int rc;
+
+	*copied = 0;
+	rc = sqlq_path(cfg, buf, sizeof(buf), &path, err);
+	if (rc != IP_OK)
+		return rc;
+	return sqlite_util_rebuild(&sqlq_schema, path, tables, moved, len,
+				   copied, err);
 }
 
 static const struct queue_ops sqlq_ops = {
@@ -890,4 +958,6 @@ static const struct queue_ops sqlq_ops = {
     .depth = sqlq_depth,
     .dlq_count = sqlq_dlq_count,
     .wake = sqlq_wake,
+    .check = sqlq_check,
+    .queued = sqlq_queued,
 };

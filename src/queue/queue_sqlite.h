@@ -17,4 +17,8 @@
 int queue_sqlite_open(const struct config *cfg, struct queue **out,
 		      struct ip_error *err);
 
+/* queue_rebuild (see queue.h) for the file named by cfg->queue. */
+int queue_sqlite_rebuild(const struct config *cfg, char *moved, size_t len,
+			 int64_t *copied, struct ip_error *err);
+
 #endif

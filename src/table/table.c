@@ -31,12 +31,15 @@ static const struct {
 	struct registry_entry e; /* first: registry.h walks the array */
 	int (*open)(const struct config *cfg, struct table **out,
 		    struct ip_error *err);
+	/* Optional: set a damaged embedded file aside and start afresh. */
+	int (*rebuild)(const struct config *cfg, char *moved, size_t len,
+		       int64_t *copied, struct ip_error *err);
 } backends[] = {
-    {{"sqlite", true}, table_sqlite_open},
+    {{"sqlite", true}, table_sqlite_open, table_sqlite_rebuild},
 #if IMGPIPE_WITH_DYNAMODB
-    {{"dynamodb", true}, table_dynamodb_open},
+    {{"dynamodb", true}, table_dynamodb_open, NULL},
 #else
-    {{"dynamodb", false}, NULL},
+    {{"dynamodb", false}, NULL, NULL},
 #endif
 };
 
@@ -97,6 +100,20 @@ table_page_free(struct table_page *p)
 	p->items = NULL;
 	p->n = 0;
 	p->next_cursor[0] = '\0';
+	p->n_damaged = 0;
+}
+
+int
+table_any(struct table *t, bool *any, struct ip_error *e)
+{
+	struct table_page page;
+	int rc;
+
+	memset(&page, 0, sizeof(page));
+	rc = table_list(t, NULL, 1, &page, e);
+	*any = rc == IP_OK && page.n + page.n_damaged > 0;
+	table_page_free(&page);
+	return rc;
 }
 
 int
@@ -110,4 +127,22 @@ table_key_revoke(struct table *t, const char *id, int64_t when_ms,
 		return rc;
 	k.revoked_ms = when_ms;
 	return t->ops->key_replace(t, &k, e);
+}
+
+int
+table_rebuild(const struct config *cfg, char *moved, size_t len,
+	      int64_t *copied, struct ip_error *err)
+{
+	size_t i = 0;
+	int rc = find_backend(cfg->table, &i, err);
+
+	*copied = 0;
+	if (rc != IP_OK)
+		return rc;
+	if (backends[i].rebuild == NULL)
+		return ip_error_set(err, IP_ENOTSUP,
+				    "table: the %s backend keeps its own data: "
+				    "repair it with its own tools",
+				    backends[i].e.scheme);
+	return backends[i].rebuild(cfg, moved, len, copied, err);
 }

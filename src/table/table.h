@@ -22,6 +22,7 @@
 #ifndef IMGPIPE_TABLE_H
 #define IMGPIPE_TABLE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -46,10 +47,17 @@ enum table_missing {
 	TABLE_MISSING_CREATE,
 };
 
+#define TABLE_DAMAGED_MAX 16 /* damaged ids one page reports */
 struct table_page {
 	size_t n;
 	struct record *items; /* n records, malloc'd */
 	char next_cursor[TABLE_CURSOR_MAX]; /* "" when there is no more */
+	/* Rows of this page whose stored record does not parse: skipped
+	 * (one damaged row must not hide the others), counted, and the
+	 * first TABLE_DAMAGED_MAX ids kept, so that recovery and `imgpipe
+	 * doctor` can name them.  Backends that cannot tell leave 0. */
+	size_t n_damaged;
+	char damaged[TABLE_DAMAGED_MAX][RECORD_ID_MAX];
 };
 
 struct table_ops {
@@ -65,6 +73,8 @@ struct table_ops {
 	/* Create; IP_EEXIST if the id exists.  Stores version 1 and sets
 	 * r->version = 1. */
 	int (*put)(struct table *t, struct record *r, struct ip_error *err);
+	/* IP_ENOTFOUND if there is no such id; IP_EDAMAGED if its stored
+	 * record does not parse (the row stays deletable with del). */
 	int (*get)(struct table *t, const char *id, struct record *out,
 		   struct ip_error *err);
 	/* Conditional replace, see above.  IP_ENOTFOUND if the id is gone. */
@@ -110,6 +120,12 @@ struct table_ops {
 	int (*hook_list)(struct table *t, enum hook_state state, int64_t due_ms,
 			 struct hook *out, size_t max, size_t *n,
 			 struct ip_error *err);
+	/* Check the stored data itself (sqlite: PRAGMA quick_check), for at
+	 * most limit_ms (then IP_OK, with *cut_short set).  IP_OK when
+	 * sound, IP_EDAMAGED with the first problem when not.  Optional:
+	 * NULL when the service keeps its own (DynamoDB): IP_OK. */
+	int (*check)(struct table *t, int64_t limit_ms, bool *cut_short,
+		     struct ip_error *err);
 };
 
 struct table {
@@ -129,6 +145,13 @@ int table_open(const struct config *cfg, struct table **out,
 int table_connect(const struct config *cfg, struct table **out,
 		  struct ip_error *err);
 
+/* `imgpipe doctor --repair` of a damaged embedded table: its file is
+ * renamed to FILE.damaged-<ms> (into moved), a fresh one is made, and the
+ * rows the old one still gives are copied over (*copied of them).  Only
+ * while no process uses it.  IP_ENOTSUP for a backend that keeps its own
+ * data (a service). */
+int table_rebuild(const struct config *cfg, char *moved, size_t len,
+		  int64_t *copied, struct ip_error *err);
 /* The backends this binary was built with, e.g. "sqlite dynamodb". */
 void table_backends(char *buf, size_t size);
 
@@ -162,6 +185,19 @@ table_ensure(struct table *t, enum table_missing missing, struct ip_error *e)
 	return t->ops->ensure(t, missing, e);
 }
 
+static inline int
+table_check(struct table *t, int64_t limit_ms, bool *cut_short,
+	    struct ip_error *e)
+{
+	*cut_short = false;
+	if (t->ops->check == NULL)
+		return IP_OK;
+	return t->ops->check(t, limit_ms, cut_short, e);
+}
+/* Whether the table holds any record, damaged rows included (`serve`
+ * warns of an empty table beside a full input bucket): one listing of
+ * one record.  *any set; IP_OK or the listing's error. */
+int table_any(struct table *t, bool *any, struct ip_error *e);
 static inline int
 table_put(struct table *t, struct record *r, struct ip_error *e)
 {

@@ -244,13 +244,15 @@ item_record(json_t *item, struct record *r, struct ip_error *err)
 
 	if (id == NULL || !util_id_valid(id) || doc == NULL ||
 	    !item_n(item, "version", &version) || version < 1)
-		return ip_error_set(err, IP_EBACKEND,
+		return ip_error_set(err, IP_EDAMAGED,
 				    "table dynamodb: damaged item");
 	memset(r, 0, sizeof(*r));
 	rc = record_from_string(doc, len, r, err);
 	if (rc != IP_OK) {
 		ip_error_prefix(err, "table dynamodb: stored record %s", id);
-		return IP_EBACKEND;
+		if (err != NULL)
+			err->code = IP_EDAMAGED;
+		return IP_EDAMAGED;
 	}
 	if (strcmp(r->id, id) != 0)
 		return ip_error_set(err, IP_EBACKEND,

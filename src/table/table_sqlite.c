@@ -174,18 +174,21 @@ sqlt_row_record(struct sqlt *s, sqlite3_stmt *st, int vcol, int dcol,
 	if (doc == NULL) {
 		if (sqlite3_errcode(s->db) == SQLITE_NOMEM)
 			return ip_error_set(err, IP_ENOMEM, "table sqlite");
-		return ip_error_set(err, IP_EBACKEND,
+		return ip_error_set(err, IP_EDAMAGED,
 				    "table sqlite: record without doc");
 	}
 	if (len <= 0 || len > SQLT_DOC_MAX)
-		return ip_error_set(err, IP_EBACKEND,
+		return ip_error_set(err, IP_EDAMAGED,
 				    "table sqlite: record doc of %d bytes",
 				    len);
 	memset(r, 0, sizeof(*r));
 	rc = record_from_string((const char *)doc, (size_t)len, r, err);
 	if (rc != IP_OK) {
+		/* A row that does not parse is damage, not bad input. */
 		ip_error_prefix(err, "table sqlite: stored record");
-		return IP_EBACKEND;
+		if (err != NULL)
+			err->code = IP_EDAMAGED;
+		return IP_EDAMAGED;
 	}
 	r->version = sqlite3_column_int64(st, vcol);
 	return IP_OK;
@@ -441,6 +444,10 @@ sqlt_page(struct sqlt *s, enum sqlt_stmt which, const char *after, size_t limit,
 			 * get keeps answering the error. */
 			log_error("%s (id %s), skipped in listing",
 				  err != NULL ? err->msg : "bad record", last);
+			if (out->n_damaged < TABLE_DAMAGED_MAX)
+				util_strlcpy(out->damaged[out->n_damaged], last,
+					     sizeof(out->damaged[0]));
+			out->n_damaged++;
 			continue;
 		}
 		n++;
@@ -520,7 +527,22 @@ sqlt_close(struct table *t)
 }
 
 static int
-sqlt_open_path(const char *path, struct table **out, struct ip_error *err)
+sqlt_check(struct table *t, int64_t limit_ms, bool *cut_short,
+	   struct ip_error *err)
+{
+	struct sqlt *s = sqlt(t);
+	int rc;
+
+	pthread_mutex_lock(&s->lock);
+	rc = sqlite_util_check(sqlt_schema.who, s->path, s->db, limit_ms,
+			       cut_short, err);
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+static int
+sqlt_open_path(const char *path, int64_t check_ms, struct table **out,
+	       struct ip_error *err)
 {
 	struct sqlt *s;
 	int rc;
@@ -529,7 +551,7 @@ sqlt_open_path(const char *path, struct table **out, struct ip_error *err)
 	s = calloc(1, sizeof(*s));
 	if (s == NULL)
 		return ip_error_set(err, IP_ENOMEM, "table sqlite");
-	rc = sqlite_util_open(&sqlt_schema, path, &s->db, s->st, err);
+	rc = sqlite_util_open(&sqlt_schema, path, check_ms, &s->db, s->st, err);
 	if (rc != IP_OK) {
 		free(s);
 		return rc;
@@ -542,9 +564,10 @@ sqlt_open_path(const char *path, struct table **out, struct ip_error *err)
 }
 
 /* "sqlite" = DATA/imgpipe.db; "sqlite:///abs/file.db" = that file. */
-int
-table_sqlite_open(const struct config *cfg, struct table **out,
-		  struct ip_error *err)
+/* The file cfg->table names, in buf. */
+static int
+sqlt_path(const struct config *cfg, char *buf, size_t len, const char **path,
+	  struct ip_error *err)
 {
 	static const struct backend_url_local forms = {
 	    .module = "table",
@@ -552,16 +575,42 @@ table_sqlite_open(const struct config *cfg, struct table **out,
 	    .file = "imgpipe.db",
 	    .example = "file.db",
 	};
+
+	return backend_url_local(&forms, cfg->table, cfg->data_dir, buf, len,
+				 path, err);
+}
+
+int
+table_sqlite_open(const struct config *cfg, struct table **out,
+		  struct ip_error *err)
+{
 	char buf[CONFIG_PATH_MAX + 16];
 	const char *path;
 	int rc;
 
 	*out = NULL;
-	rc = backend_url_local(&forms, cfg->table, cfg->data_dir, buf,
-			       sizeof(buf), &path, err);
+	rc = sqlt_path(cfg, buf, sizeof(buf), &path, err);
 	if (rc != IP_OK)
 		return rc;
-	return sqlt_open_path(path, out, err);
+	return sqlt_open_path(path, (int64_t)cfg->integrity_check_s * 1000, out,
+			      err);
+}
+
+int
+table_sqlite_rebuild(const struct config *cfg, char *moved, size_t len,
+		     int64_t *copied, struct ip_error *err)
+{
+	static const char *const tables[] = {"images", "api_keys", NULL};
+	char buf[CONFIG_PATH_MAX + 16];
+	const char *path;
+	int rc;
+
+	*copied = 0;
+	rc = sqlt_path(cfg, buf, sizeof(buf), &path, err);
+	if (rc != IP_OK)
+		return rc;
+	return sqlite_util_rebuild(&sqlt_schema, path, tables, moved, len,
+				   copied, err);
 }
 
 /* ---- API keys ------------------------------------------------------- */
@@ -912,4 +961,5 @@ static const struct table_ops sqlt_ops = {
     .hook_update = sqlt_hook_update,
     .hook_del = sqlt_hook_del,
     .hook_list = sqlt_hook_list,
+    .check = sqlt_check,
 };

@@ -17,4 +17,8 @@
 int table_sqlite_open(const struct config *cfg, struct table **out,
 		      struct ip_error *err);
 
+/* table_rebuild (see table.h) for the file named by cfg->table. */
+int table_sqlite_rebuild(const struct config *cfg, char *moved, size_t len,
+			 int64_t *copied, struct ip_error *err);
+
 #endif

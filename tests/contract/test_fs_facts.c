@@ -533,8 +533,9 @@ exec_sql(const char *path, const char *sql)
 	sqlite3_close(db);
 }
 
-/* A damaged row: get reports it, listing skips it, the rest still lists;
- * a database from a newer schema is refused. */
+/* A damaged row: get reports it (IP_EDAMAGED), listing skips and names
+ * it, the rest still lists, delete removes it; a database from a newer
+ * schema is refused. */
 static void
 test_table_damaged_row_and_newer_schema(void **state)
 {
@@ -562,13 +563,21 @@ test_table_damaged_row_and_newer_schema(void **state)
 	exec_sql(db_path, sql);
 
 	assert_int_equal(table_open(&f->cfg, &t, &err), IP_OK);
-	assert_int_equal(table_get(t, bad_id, &got, &err), IP_EBACKEND);
+	/* Damage, not bad input (it used to answer 400 invalid_request). */
+	assert_int_equal(table_get(t, bad_id, &got, &err), IP_EDAMAGED);
+	assert_int_equal(err.code, IP_EDAMAGED);
 	log_set_level(LOG_QUIET); /* the skip is logged as an error */
 	assert_int_equal(table_list(t, NULL, 10, &page, &err), IP_OK);
 	log_set_level(LOG_WARN);
 	assert_int_equal(page.n, 1);
 	assert_string_equal(page.items[0].id, r.id);
+	/* ...and named, for recovery and doctor. */
+	assert_int_equal(page.n_damaged, 1);
+	assert_string_equal(page.damaged[0], bad_id);
 	table_page_free(&page);
+	/* A damaged row can still be deleted. */
+	assert_int_equal(table_delete(t, bad_id, &err), IP_OK);
+	assert_int_equal(table_get(t, bad_id, &got, &err), IP_ENOTFOUND);
 	table_close(t);
 
 	exec_sql(db_path, "PRAGMA user_version = 99");

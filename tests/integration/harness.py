@@ -151,9 +151,12 @@ class Server:
         """Fail on an answer the route does not declare: reply.c logs
         "undeclared status" for any status that src/api/statuses.c (and so
         docs/openapi.yaml, tests/openapi) lacks for the route."""
-        with open(self.log_path, "rb") as f:
-            bad = [line for line in f.read().decode(errors="replace").splitlines()
-                   if "undeclared status" in line]
+        try:
+            with open(self.log_path, "rb") as f:
+                text = f.read().decode(errors="replace")
+        except FileNotFoundError:  # the test removed its data directory
+            return
+        bad = [line for line in text.splitlines() if "undeclared status" in line]
         if bad:
             raise AssertionError("answers outside the contract "
                                  "(docs/openapi.yaml):\n" + "\n".join(bad[:20]))

@@ -4,14 +4,19 @@
  * ids, keys and client file names, and the URL rules of the backend
  * registries.
  */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <sqlite3.h>
+#include <string.h>
 
 #include "core/backend_url.h"
 #include "core/config.h"
+#include "core/diskspace.h"
+#include "core/sqlite_util.h"
 #include "core/error.h"
 #include "core/event.h"
 #include "core/histogram.h"
@@ -20,6 +25,7 @@
 #include "function/ingest.h"
 #include "function/function.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <glib.h>
@@ -569,6 +575,8 @@ test_error_table(void **state)
 	    {IP_EBACKEND, 503, "backend_unavailable"},
 	    {IP_ELENGTH, 411, "length_required"},
 	    {IP_ENOTSUP, 405, "method_not_allowed"},
+	    {IP_ENOSPACE, 507, "insufficient_storage"},
+	    {IP_EDAMAGED, 500, "backend_error"},
 	    {-999, 500, "internal_error"},
 	};
 	struct ip_error e;
@@ -584,6 +592,54 @@ test_error_table(void **state)
 	assert_string_equal(e.msg, "put a: x=5");
 	assert_true(ip_code_transient(IP_EBACKEND));
 	assert_false(ip_code_transient(IP_EMEDIA));
+	assert_true(ip_code_transient(IP_ENOSPACE));
+	assert_false(ip_code_transient(IP_EDAMAGED));
+	assert_int_equal(ip_errno_code(ENOSPC, IP_EIO), IP_ENOSPACE);
+	assert_int_equal(ip_errno_code(EDQUOT, IP_EIO), IP_ENOSPACE);
+	assert_int_equal(ip_errno_code(EROFS, IP_EIO), IP_ENOSPACE);
+	assert_int_equal(ip_errno_code(EACCES, IP_EIO), IP_EIO);
+}
+
+/* The free-space floor and the memory of a storage-full error. */
+static void
+test_diskspace(void **state)
+{
+	struct diskspace d;
+	struct ip_error e;
+
+	(void)state;
+	diskspace_init(&d, "/", 0);
+	assert_int_equal(diskspace_check(&d, &e), IP_OK);
+	diskspace_note_full(&d);
+	assert_int_equal(diskspace_check(&d, &e), IP_ENOSPACE);
+	assert_non_null(strstr(e.msg, "storage full"));
+	/* No file system has an exabyte free. */
+	diskspace_init(&d, "/", (int64_t)1 << 60);
+	assert_int_equal(diskspace_check(&d, &e), IP_ENOSPACE);
+	assert_non_null(strstr(e.msg, "limits.min_free_disk"));
+	diskspace_init(&d, "/", 1);
+	assert_int_equal(diskspace_check(&d, &e), IP_OK);
+}
+
+/* SQLite's full, read-only and damaged results in our vocabulary. */
+static void
+test_sqlite_codes(void **state)
+{
+	static const struct {
+		int sqlite, code;
+	} rows[] = {
+	    {SQLITE_FULL, IP_ENOSPACE},	   {SQLITE_READONLY, IP_ENOSPACE},
+	    {SQLITE_CORRUPT, IP_EDAMAGED}, {SQLITE_NOTADB, IP_EDAMAGED},
+	    {SQLITE_BUSY, IP_ERETRY},	   {SQLITE_IOERR, IP_EIO},
+	    {SQLITE_CANTOPEN, IP_EIO},	   {SQLITE_ERROR, IP_EBACKEND},
+	};
+	struct ip_error e;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+		assert_int_equal(
+		    sqlite_util_error("t", NULL, rows[i].sqlite, "x", &e),
+		    rows[i].code);
 }
 
 static void
@@ -832,6 +888,8 @@ main(void)
 	    cmocka_unit_test(test_record_roundtrip),
 	    cmocka_unit_test(test_record_rejects),
 	    cmocka_unit_test(test_error_table),
+	    cmocka_unit_test(test_diskspace),
+	    cmocka_unit_test(test_sqlite_codes),
 	    cmocka_unit_test(test_ids_and_keys),
 	    cmocka_unit_test(test_sanitize_name),
 	    cmocka_unit_test(test_time_and_size),

@@ -10,7 +10,7 @@ cd "$(dirname "$0")"
 export NO_UPDATE_NOTIFIER=1 npm_config_update_notifier=false npm_config_fund=false npm_config_audit=false
 
 command -v node >/dev/null || { echo "run.sh: node is not installed (scripts/deps.sh test)"; exit 1; }
-chromium=${IMGPIPE_CHROMIUM:-/usr/bin/chromium}
+chromium=${IMGPIPE_TEST_CHROMIUM:-/usr/bin/chromium}
 [ -x "$chromium" ] || { echo "run.sh: $chromium is missing (package chromium, scripts/deps.sh test)"; exit 1; }
 if [ -f node_modules/.package-lock.json ] && [ node_modules/.package-lock.json -nt package-lock.json ]; then
 	echo "== npm ci: node_modules is up to date with package-lock.json"

@@ -5,8 +5,8 @@
 // bounded deadline; nothing sleeps.
 //
 // Environment: IMGPIPE_BIN (the binary), IMGPIPE_CORPUS (../shared/corpus),
-// IMGPIPE_SCREENSHOTS (where the screenshots go; printed),
-// IMGPIPE_CHROMIUM (default /usr/bin/chromium).
+// IMGPIPE_TEST_SCREENSHOTS (where the screenshots go; printed),
+// IMGPIPE_TEST_CHROMIUM (default /usr/bin/chromium).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
@@ -18,9 +18,9 @@ import { chromium } from 'playwright-core';
 
 const BIN = process.env.IMGPIPE_BIN;
 const CORPUS = process.env.IMGPIPE_CORPUS;
-const SHOTS = process.env.IMGPIPE_SCREENSHOTS ||
+const SHOTS = process.env.IMGPIPE_TEST_SCREENSHOTS ||
   fs.mkdtempSync(path.join(os.tmpdir(), 'imgpipe-browser-shots-'));
-const CHROMIUM = process.env.IMGPIPE_CHROMIUM || '/usr/bin/chromium';
+const CHROMIUM = process.env.IMGPIPE_TEST_CHROMIUM || '/usr/bin/chromium';
 // A handful of the corpus's photos (JPEG with EXIF orientation, WebP), the
 // quicker ones to process.
 const PHOTOS = ['dragonfly.jpg', 'wine.jpg', 'sunset-exif6.jpg', 'life.webp'];

@@ -308,7 +308,8 @@ helper_job(struct imgproc_helper *p, struct helper *hp, uint32_t type, int busy,
 		goto out;
 	}
 	job->n_specs = (uint32_t)n;
-	memcpy(job->specs, specs, n * sizeof(specs[0]));
+	if (n > 0) /* a probe has none (specs NULL) */
+		memcpy(job->specs, specs, n * sizeof(specs[0]));
 	job->fault = helper_fault_for(fd, type == HELPER_PROBE);
 	job->threads = (uint32_t)imgproc_threads(p->cfg->vips_threads, busy);
 	util_strlcpy(job->request_id, log_context_request(),

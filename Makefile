@@ -7,7 +7,7 @@ MESON_OPTS ?=
 PORT ?= 8080
 DATA ?= ./data
 
-.PHONY: all deps build run test asan test-asan test-tsan bench fuzz format format-check clean lambda
+.PHONY: all deps build run test asan test-asan tsan test-tsan bench fuzz format format-check clean lambda
 
 all: build
 
@@ -49,9 +49,12 @@ asan: $(ASAN_BUILD)/build.ninja
 # Under the sanitizers, the suites that run no C code of ours (the CDK
 # stack, the style checks, the OpenAPI lint, the browser) and the repeats
 # of a suite in another mode (suite 'repeat': the pipeline with keys on,
-# the image tests through the helpers) are left to `make test`: the C
-# paths they reach are run here by their first form.
-ASAN_SKIP_SUITES ?= deploy style repeat browser openapi
+# the image tests through the helpers, the Lambda zip's contents) are left
+# to `make test`: the C paths they reach are run here by their first
+# form.  So is the multi-process 'distributed' suite: the S3, DynamoDB and
+# Redis backends' C code runs here in the contract and aws suites, against
+# the same servers.
+ASAN_SKIP_SUITES ?= deploy style repeat browser openapi distributed
 test-asan: asan
 	@scripts/servers.sh up || echo "servers.sh up failed: the tests that need them will fail"
 	@meson test -C $(ASAN_BUILD) --print-errorlogs --num-processes 2 \
@@ -68,8 +71,10 @@ $(TSAN_BUILD)/build.ninja:
 	meson setup $(TSAN_BUILD) -Db_sanitize=thread -Db_lundef=false \
 		-Dbuildtype=debug $(MESON_OPTS)
 
-test-tsan: $(TSAN_BUILD)/build.ninja
+tsan: $(TSAN_BUILD)/build.ninja
 	meson compile -C $(TSAN_BUILD) tests/tsan/test_workers_tsan
+
+test-tsan: tsan
 	@meson test -C $(TSAN_BUILD) --no-rebuild --suite tsan \
 		--print-errorlogs --num-processes 1 || true
 	@python3 scripts/summary.py $(TSAN_BUILD)/meson-logs/testlog.json

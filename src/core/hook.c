@@ -78,34 +78,48 @@ url_check(const char *s, size_t n, size_t index, struct ip_error *err)
 	return IP_OK;
 }
 
+/* The next item of a comma-separated setting at *p: its start, its
+ * length in *n, and *p past its comma; NULL at the end.  After the last
+ * item *p is NULL, unless the setting ended in a comma: then *p is the
+ * empty item after it (which the caller may refuse). */
+static const char *
+list_next(const char **p, size_t *n)
+{
+	const char *item = *p;
+	const char *comma;
+
+	if (item == NULL || *item == '\0')
+		return NULL;
+	comma = strchr(item, ',');
+	*n = comma != NULL ? (size_t)(comma - item) : strlen(item);
+	*p = comma != NULL ? comma + 1 : NULL;
+	return item;
+}
+
 int
 hook_urls_parse(const char *setting, struct hook_urls *out,
 		struct ip_error *err)
 {
 	const char *p = setting;
+	const char *item;
+	size_t n;
 
 	memset(out, 0, sizeof(*out));
-	while (*p != '\0') {
-		const char *comma = strchr(p, ',');
-		size_t n = comma != NULL ? (size_t)(comma - p) : strlen(p);
+	while ((item = list_next(&p, &n)) != NULL) {
 		int rc;
 
 		if (out->n == HOOK_URLS_MAX)
 			return ip_error_set(err, IP_EINVAL,
 					    "notify.url: more than %d URLs",
 					    HOOK_URLS_MAX);
-		rc = url_check(p, n, out->n, err);
+		rc = url_check(item, n, out->n, err);
 		if (rc != IP_OK)
 			return rc;
-		memcpy(out->url[out->n], p, n);
+		memcpy(out->url[out->n], item, n);
 		out->url[out->n++][n] = '\0';
-		if (comma == NULL)
-			break;
-		p = comma + 1;
-		if (*p == '\0')
-			return url_check(p, 0, out->n, err);
 	}
-	return IP_OK;
+	/* "a,": an empty last URL */
+	return p != NULL && out->n > 0 ? url_check(p, 0, out->n, err) : IP_OK;
 }
 
 int
@@ -113,12 +127,11 @@ hook_secrets_parse(const char *setting, struct hook_secrets *out,
 		   struct ip_error *err)
 {
 	const char *p = setting;
+	const char *item;
+	size_t n;
 
 	memset(out, 0, sizeof(*out));
-	while (*p != '\0') {
-		const char *comma = strchr(p, ',');
-		size_t n = comma != NULL ? (size_t)(comma - p) : strlen(p);
-
+	while ((item = list_next(&p, &n)) != NULL) {
 		if (out->n == HOOK_SECRETS_MAX)
 			return ip_error_set(err, IP_EINVAL,
 					    "notify.secret: more than %d "
@@ -131,18 +144,15 @@ hook_secrets_parse(const char *setting, struct hook_secrets *out,
 					    out->n + 1, HOOK_SECRET_MIN,
 					    HOOK_SECRET_MAX);
 		for (size_t i = 0; i < n; i++)
-			if ((unsigned char)p[i] <= ' ' ||
-			    (unsigned char)p[i] >= 0x7f)
+			if ((unsigned char)item[i] <= ' ' ||
+			    (unsigned char)item[i] >= 0x7f)
 				return ip_error_set(
 				    err, IP_EINVAL,
 				    "notify.secret: secret %zu has a blank or "
 				    "non-ASCII character",
 				    out->n + 1);
-		memcpy(out->secret[out->n], p, n);
+		memcpy(out->secret[out->n], item, n);
 		out->secret[out->n++][n] = '\0';
-		if (comma == NULL)
-			break;
-		p = comma + 1;
 	}
 	return IP_OK;
 }

@@ -26,6 +26,9 @@
 #define CONFIG_VARIANTS_MAX 16
 #define CONFIG_VARIANT_DIM_MAX 16384 /* a variant's largest box side */
 #define CONFIG_NAME_MAX 32
+/* A variant_spec's name: a preset's (< CONFIG_NAME_MAX) or an on-demand
+ * spec's canonical form (RECORD_VARIANT_NAME_MAX). */
+#define CONFIG_VARIANT_NAME_MAX 64
 #define CONFIG_PATH_MAX 1024
 #define CONFIG_BUCKET_MAX 64
 #define CONFIG_URL_MAX 512
@@ -74,7 +77,9 @@ enum gravity {
 };
 
 struct variant_spec {
-	char name[CONFIG_NAME_MAX]; /* [a-z0-9_-]{1,31}, used in keys */
+	/* a preset's [a-z0-9_-]{1,31}, or an on-demand spec's canonical
+	 * form; used in keys */
+	char name[CONFIG_VARIANT_NAME_MAX];
 	int width; /* 1..16384 */
 	int height; /* 1..16384 */
 	enum fit fit;

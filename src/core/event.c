@@ -77,10 +77,42 @@ event_build(const char *region, const char *bucket, const char *key,
 				   NULL);
 }
 
+static char *build(const char *region, const char *bucket, const char *key,
+		   int64_t size, const char *etag, int64_t time_ms,
+		   const char *request_id, const char *variants);
+
 char *
 event_build_request(const char *region, const char *bucket, const char *key,
 		    int64_t size, const char *etag, int64_t time_ms,
 		    const char *request_id)
+{
+	return build(region, bucket, key, size, etag, time_ms, request_id,
+		     NULL);
+}
+
+char *
+event_build_reprocess(const char *region, const char *bucket, const char *key,
+		      int64_t size, const char *etag, int64_t time_ms,
+		      const char *variants)
+{
+	if (variants == NULL || !event_variants_valid(variants))
+		return NULL;
+	return build(region, bucket, key, size, etag, time_ms, NULL, variants);
+}
+
+bool
+event_variants_valid(const char *s)
+{
+	size_t n = strlen(s);
+
+	return n < EVENT_VARIANTS_MAX &&
+	       strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_-,") == n;
+}
+
+static char *
+build(const char *region, const char *bucket, const char *key, int64_t size,
+      const char *etag, int64_t time_ms, const char *request_id,
+      const char *variants)
 {
 	char enc[3 * RECORD_KEY_MAX + 1];
 	char arn[RECORD_BUCKET_MAX + 16];
@@ -109,6 +141,10 @@ event_build_request(const char *region, const char *bucket, const char *key,
 		    json_array_get(json_object_get(doc, "Records"), 0),
 		    "responseElements",
 		    json_pack("{s:s}", "x-amz-request-id", request_id));
+	if (variants != NULL)
+		json_object_set_new(
+		    json_array_get(json_object_get(doc, "Records"), 0),
+		    "imgpipe", json_pack("{s:s}", "variants", variants));
 	text = json_dumps(doc, JSON_COMPACT);
 	json_decref(doc);
 	return text;
@@ -190,7 +226,20 @@ parse_s3_record(const json_t *rec, struct event_record *er,
 {
 	const json_t *s3 = json_object_get(rec, "s3");
 	const json_t *object = json_object_get(s3, "object");
+	const json_t *ours = json_object_get(rec, "imgpipe");
 
+	if (ours != NULL) {
+		const json_t *v = json_object_get(ours, "variants");
+
+		if (!json_is_string(v) ||
+		    !event_variants_valid(json_string_value(v)))
+			return ip_error_set(err, IP_EINVAL,
+					    "event: imgpipe.variants is not a "
+					    "list of variant names");
+		er->reprocess = true;
+		util_strlcpy(er->variants, json_string_value(v),
+			     sizeof(er->variants));
+	}
 	copy_request_id(
 	    json_object_get(json_object_get(rec, "responseElements"),
 			    "x-amz-request-id"),

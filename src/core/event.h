@@ -29,6 +29,7 @@
 #ifndef IMGPIPE_EVENT_H
 #define IMGPIPE_EVENT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -42,6 +43,8 @@
 #define EVENT_TEXT_MAX (256 * 1024)
 #define EVENT_DEPTH_MAX 4 /* envelopes inside envelopes */
 #define EVENT_MESSAGE_ID_MAX 128
+/* imgpipe.variants of a reprocess event: names joined by ',' */
+#define EVENT_VARIANTS_MAX 544
 
 struct event_record {
 	char event_name[64]; /* "ObjectCreated:Put" */
@@ -62,6 +65,12 @@ struct event_record {
 	/* Non-empty: the SQS message's body could not be read (why); the
 	 * other fields but message_id are empty. */
 	char problem[160];
+	/* A reprocess request (imgpipe reprocess, POST .../reprocess): the
+	 * record's field "imgpipe": {"variants": "a,b"}, which S3 never
+	 * sends.  The function then remakes, of the presets named (all when
+	 * ""), those missing or changed (function_stale_presets). */
+	bool reprocess;
+	char variants[EVENT_VARIANTS_MAX];
 };
 
 /* Records in delivery order; `records` is owned (event_clear frees it). */
@@ -90,6 +99,15 @@ char *event_build(const char *region, const char *bucket, const char *key,
 char *event_build_request(const char *region, const char *bucket,
 			  const char *key, int64_t size, const char *etag,
 			  int64_t time_ms, const char *request_id);
+
+/* The same event carrying a reprocess request for the variants named
+ * in `variants` ("a,b"; "" = every preset).  NULL when variants is not
+ * a list of names (event_variants_valid) or on OOM. */
+char *event_build_reprocess(const char *region, const char *bucket,
+			    const char *key, int64_t size, const char *etag,
+			    int64_t time_ms, const char *variants);
+/* Names [a-z0-9_-] joined by ',', shorter than EVENT_VARIANTS_MAX. */
+bool event_variants_valid(const char *s);
 
 /* Encode a key as S3 event keys are encoded (RFC 3986 unreserved and '/'
  * kept, space -> '+', the rest %XX).  out_len >= 3*strlen(key)+1. */

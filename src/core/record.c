@@ -51,11 +51,14 @@ opt_string(const char *s)
 static json_t *
 variant_json(const struct record_variant *v)
 {
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:i, s:I, s:s}",
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:i, s:I, s:s, s:o, "
+			 "s:b}",
 			 "name", v->name, "bucket", v->bucket, "key", v->key,
 			 "format", v->format, "content_type", v->content_type,
 			 "width", v->width, "height", v->height, "bytes",
-			 (json_int_t)v->bytes, "sha256", v->sha256);
+			 (json_int_t)v->bytes, "sha256", v->sha256,
+			 "fingerprint", opt_string(v->fingerprint), "on_demand",
+			 v->on_demand);
 }
 
 static json_t *
@@ -230,6 +233,37 @@ get_time(int *rc, const json_t *o, const char *name, int64_t *dst,
 #define DIM_MAX 1000000000LL
 #define BIG_MAX 4611686018427387904LL
 
+/* "fingerprint" and "on_demand" are newer than the records some tables
+ * hold: absent (or null) reads as "" and false. */
+static int
+variant_fingerprint_from_json(const json_t *o, struct record_variant *v,
+			      struct ip_error *err)
+{
+	const json_t *fp = json_object_get(o, "fingerprint");
+	const json_t *od = json_object_get(o, "on_demand");
+
+	if (fp != NULL && !json_is_null(fp)) {
+		const char *s = json_is_string(fp) ? json_string_value(fp) : "";
+		size_t n = strlen(s);
+
+		if (n != RECORD_FINGERPRINT_SIZE - 1 ||
+		    strspn(s, "0123456789abcdef") != n)
+			return ip_error_set(err, IP_EINVAL,
+					    "record.variants.fingerprint: "
+					    "not %d hex digits",
+					    RECORD_FINGERPRINT_SIZE - 1);
+		memcpy(v->fingerprint, s, n + 1);
+	}
+	if (od != NULL && !json_is_null(od)) {
+		if (!json_is_boolean(od))
+			return ip_error_set(err, IP_EINVAL,
+					    "record.variants.on_demand: not a "
+					    "boolean");
+		v->on_demand = json_is_true(od);
+	}
+	return IP_OK;
+}
+
 static int
 variant_from_json(const json_t *o, struct record_variant *v,
 		  struct ip_error *err)
@@ -251,6 +285,8 @@ variant_from_json(const json_t *o, struct record_variant *v,
 	get_int(&rc, o, "width", 0, DIM_MAX, &w, err);
 	get_int(&rc, o, "height", 0, DIM_MAX, &h, err);
 	get_int(&rc, o, "bytes", 0, BIG_MAX, &bytes, err);
+	if (rc == IP_OK)
+		rc = variant_fingerprint_from_json(o, v, err);
 	if (rc != IP_OK)
 		return rc;
 	v->width = (int)w;
@@ -394,6 +430,17 @@ record_variant_get(const struct record *r, const char *name)
 {
 	for (size_t i = 0; i < r->n_variants; i++)
 		if (strcmp(r->variants[i].name, name) == 0)
+			return &r->variants[i];
+	return NULL;
+}
+
+const struct record_variant *
+record_variant_get_format(const struct record *r, const char *name,
+			  const char *format)
+{
+	for (size_t i = 0; i < r->n_variants; i++)
+		if (strcmp(r->variants[i].name, name) == 0 &&
+		    strcmp(r->variants[i].format, format) == 0)
 			return &r->variants[i];
 	return NULL;
 }

@@ -24,7 +24,15 @@
 #define RECORD_KEY_MAX 1025 /* object key: S3 allows 1024 bytes, + NUL */
 #define RECORD_BUCKET_MAX 64
 #define RECORD_ERR_MAX 512
-#define RECORD_VARIANTS_MAX 16
+/* Variants of one record: the presets, the other formats of a
+ * `format = auto` one made on request, and sizes made on demand. */
+#define RECORD_VARIANTS_MAX 48
+/* A variant's name: a preset's [a-z0-9_-]{1,31}, or an on-demand spec
+ * in its canonical form (docs/API.md), up to 63 bytes. */
+#define RECORD_VARIANT_NAME_MAX 64
+/* The fingerprint of a variant's definition: 16 lower-case hex digits
+ * (function_variant_fingerprint) and the NUL. */
+#define RECORD_FINGERPRINT_SIZE 17
 /* The image facts a record and the image processor share. */
 #define RECORD_CONTENT_TYPE_MAX 64 /* "image/jpeg" ... */
 #define RECORD_FORMAT_MAX 16 /* "jpeg", "png", "webp", ... */
@@ -46,7 +54,7 @@ enum record_status {
 };
 
 struct record_variant {
-	char name[32];
+	char name[RECORD_VARIANT_NAME_MAX];
 	char bucket[RECORD_BUCKET_MAX];
 	char key[RECORD_KEY_MAX];
 	char format[8]; /* "jpeg", "webp", "avif", "png", "gif" */
@@ -55,6 +63,15 @@ struct record_variant {
 	int height;
 	int64_t bytes;
 	char sha256[SHA256_HEX_SIZE];
+	/* What the variant was made from (its definition, the watermark,
+	 * the output settings): a reprocess remakes the variants whose
+	 * fingerprint differs from today's.  "" in records made before
+	 * fingerprints existed (JSON null): such a variant counts as
+	 * changed. */
+	char fingerprint[RECORD_FINGERPRINT_SIZE];
+	/* made on request (an on-demand size, or another format of a
+	 * `format = auto` variant) rather than at upload */
+	bool on_demand;
 };
 
 struct record {
@@ -120,5 +137,10 @@ int record_from_string(const char *text, size_t len, struct record *r,
 /* Find a variant by name; NULL if absent. Borrowed pointer into r. */
 const struct record_variant *record_variant_get(const struct record *r,
 						const char *name);
+/* The variant of that name in that format ("jpeg", "webp", ...); NULL
+ * if absent. */
+const struct record_variant *record_variant_get_format(const struct record *r,
+						       const char *name,
+						       const char *format);
 
 #endif

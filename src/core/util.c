@@ -5,6 +5,7 @@
 #include "core/diskspace.h"
 
 #include <ctype.h>
+#include <glib.h>
 #include <errno.h>
 #include <sched.h>
 #include <fcntl.h>
@@ -444,4 +445,14 @@ util_proc_start(long pid)
 	if (p == NULL || sscanf(p + 1, "%lld", &start) != 1)
 		return -1;
 	return start;
+}
+
+void
+util_sha256_hex(const void *data, size_t n, char out[SHA256_HEX_SIZE])
+{
+	gchar *hex =
+	    g_compute_checksum_for_data(G_CHECKSUM_SHA256, data, (gsize)n);
+
+	util_strlcpy(out, hex != NULL ? hex : "", SHA256_HEX_SIZE);
+	g_free(hex);
 }

@@ -58,6 +58,8 @@ long long util_proc_start(long pid);
 void util_hex(const unsigned char *in, size_t n, char *out);
 /* A SHA-256 in lower-case hex: 64 digits and the NUL. */
 #define SHA256_HEX_SIZE 65
+/* The SHA-256 of n bytes, in lower-case hex, into out. */
+void util_sha256_hex(const void *data, size_t n, char out[SHA256_HEX_SIZE]);
 
 /* Value of the hex digit c (either case), or -1. */
 int util_hex_value(int c);

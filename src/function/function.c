@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
@@ -278,9 +279,99 @@ claim(struct function *p, const struct event_record *er,
 			    "record %s: too many concurrent updates", id);
 }
 
+/* The watermark image's SHA-256, read once per (path, size, mtime). */
+static void
+watermark_image_sha(const char *path, char out[SHA256_HEX_SIZE])
+{
+	static GMutex lock;
+	static char c_path[CONFIG_PATH_MAX];
+	static int64_t c_size = -1, c_mtime;
+	static char c_sha[SHA256_HEX_SIZE];
+	struct stat st;
+	gchar *data = NULL;
+	gsize len = 0;
+
+	out[0] = '\0';
+	if (stat(path, &st) != 0)
+		return;
+	g_mutex_lock(&lock);
+	if (c_size != (int64_t)st.st_size || c_mtime != (int64_t)st.st_mtime ||
+	    strcmp(c_path, path) != 0) {
+		c_size = -1;
+		if (g_file_get_contents(path, &data, &len, NULL)) {
+			util_sha256_hex(data, len, c_sha);
+			util_strlcpy(c_path, path, sizeof(c_path));
+			c_size = (int64_t)st.st_size;
+			c_mtime = (int64_t)st.st_mtime;
+		}
+		g_free(data);
+	}
+	if (c_size >= 0)
+		memcpy(out, c_sha, SHA256_HEX_SIZE);
+	g_mutex_unlock(&lock);
+}
+
+void
+function_variant_fingerprint(const struct config *cfg,
+			     const struct variant_spec *v,
+			     char out[RECORD_FINGERPRINT_SIZE])
+{
+	const struct watermark_spec *w = &cfg->watermark;
+	GString *s = g_string_sized_new(256);
+	char sha[SHA256_HEX_SIZE];
+
+	/* Version the text: a new field is appended, never reordered. */
+	g_string_append_printf(
+	    s,
+	    "v1 %dx%d fit=%s g=%s f=%s q=%d enlarge=%d anim=%d/%d "
+	    "bg=%s prog=%d copy=%d",
+	    v->width, v->height, config_fit_name(v->fit),
+	    config_gravity_name(v->gravity), config_format_name(v->format),
+	    v->quality, v->enlarge, v->animated,
+	    v->animated ? v->max_frames : 0, cfg->background, cfg->progressive,
+	    cfg->keep_copyright);
+	if (v->watermark && w->enabled) {
+		if (w->image[0] != '\0')
+			watermark_image_sha(w->image, sha);
+		g_string_append_printf(
+		    s,
+		    " wm image=%s text=%s font=%s colour=%s pos=%s "
+		    "op=%.4f sc=%.4f m=%.4f tile=%d sp=%.4f a=%.4f ad=%d",
+		    w->image[0] != '\0' ? sha : "", w->text, w->font, w->colour,
+		    config_gravity_name(w->position), w->opacity, w->scale,
+		    w->margin, w->tile, w->spacing, w->angle, w->adaptive);
+	}
+	util_sha256_hex(s->str, s->len, sha);
+	memcpy(out, sha, RECORD_FINGERPRINT_SIZE - 1);
+	out[RECORD_FINGERPRINT_SIZE - 1] = '\0';
+	g_string_free(s, TRUE);
+}
+
+/* One variant's facts (not its fingerprint) from what the processor
+ * made. */
+static void
+variant_set(const struct config *cfg, const char *id,
+	    const struct imgproc_variant *v, struct record_variant *rv)
+{
+	memset(rv, 0, sizeof(*rv));
+	util_strlcpy(rv->name, v->name, sizeof(rv->name));
+	util_strlcpy(rv->bucket, cfg->output_bucket, sizeof(rv->bucket));
+	function_variant_key(id, v->name, config_format_ext(v->format), rv->key,
+			     sizeof(rv->key));
+	util_strlcpy(rv->format, config_format_name(v->format),
+		     sizeof(rv->format));
+	util_strlcpy(rv->content_type, format_output(v->format)->content_type,
+		     sizeof(rv->content_type));
+	rv->width = v->width;
+	rv->height = v->height;
+	rv->bytes = (int64_t)v->len;
+	util_strlcpy(rv->sha256, v->sha256, sizeof(rv->sha256));
+}
+
 void
 function_record_set_result(const struct config *cfg, struct record *r,
-			   const struct imgproc_result *res)
+			   const struct imgproc_result *res,
+			   const struct variant_spec *specs)
 {
 	function_record_set_image(r, &res->info);
 	util_strlcpy(r->placeholder, res->placeholder, sizeof(r->placeholder));
@@ -293,25 +384,10 @@ function_record_set_result(const struct config *cfg, struct record *r,
 	memcpy(r->warnings, res->warnings, sizeof(r->warnings));
 	r->n_variants = 0;
 	for (size_t i = 0; i < res->n && i < RECORD_VARIANTS_MAX; i++) {
-		const struct imgproc_variant *v = &res->variants[i];
 		struct record_variant *rv = &r->variants[r->n_variants++];
 
-		memset(rv, 0, sizeof(*rv));
-		util_strlcpy(rv->name, v->name, sizeof(rv->name));
-		util_strlcpy(rv->bucket, cfg->output_bucket,
-			     sizeof(rv->bucket));
-		function_variant_key(r->id, v->name,
-				     config_format_ext(v->format), rv->key,
-				     sizeof(rv->key));
-		util_strlcpy(rv->format, config_format_name(v->format),
-			     sizeof(rv->format));
-		util_strlcpy(rv->content_type,
-			     format_output(v->format)->content_type,
-			     sizeof(rv->content_type));
-		rv->width = v->width;
-		rv->height = v->height;
-		rv->bytes = (int64_t)v->len;
-		util_strlcpy(rv->sha256, v->sha256, sizeof(rv->sha256));
+		variant_set(cfg, r->id, &res->variants[i], rv);
+		function_variant_fingerprint(cfg, &specs[i], rv->fingerprint);
 	}
 }
 
@@ -369,15 +445,15 @@ strip_facts(struct record *r, const struct imgproc_variant *v)
  * stripped original, if there is one). */
 static int
 finish(struct function *p, struct record *r, const struct imgproc_result *res,
-       const struct imgproc_variant *stripped, int64_t started_ms,
-       struct ip_error *err)
+       const struct variant_spec *specs, const struct imgproc_variant *stripped,
+       int64_t started_ms, struct ip_error *err)
 {
 	struct record fresh;
 
 	for (int i = 0; i < CONFLICT_RETRIES; i++) {
 		int rc;
 
-		function_record_set_result(p->cfg, r, res);
+		function_record_set_result(p->cfg, r, res, specs);
 		if (stripped != NULL)
 			strip_facts(r, stripped);
 		r->status = RECORD_DONE;
@@ -412,6 +488,317 @@ permanent(int code)
 {
 	return code == IP_EMEDIA || code == IP_EUNPROCESSABLE ||
 	       code == IP_EINVAL || code == IP_ETIMEOUT || code == IP_ETOOBIG;
+}
+
+/* Would r hold more than RECORD_VARIANTS_MAX entries with jobs added?
+ * Entries of a name no job makes stay, and each job adds at most one:
+ * a lower bound on the result, so a refusal here is never wrong. */
+static bool
+too_many_variants(const struct record *r,
+		  const struct function_variant_job *jobs, size_t n)
+{
+	size_t kept = 0;
+
+	for (size_t i = 0; i < r->n_variants; i++) {
+		bool named = false;
+
+		for (size_t j = 0; j < n && !named; j++)
+			named =
+			    strcmp(r->variants[i].name, jobs[j].spec.name) == 0;
+		kept += !named;
+	}
+	return kept + n > RECORD_VARIANTS_MAX;
+}
+
+/* r's variants with what res made for jobs merged in (see
+ * function_make_variants).  IP_ETOOBIG if they do not fit. */
+static int
+merge_variants(const struct config *cfg, struct record *r,
+	       const struct function_variant_job *jobs,
+	       const struct imgproc_result *res, struct ip_error *err)
+{
+	struct record_variant *vs = r->variants;
+	size_t n = 0;
+
+	for (size_t i = 0; i < r->n_variants; i++) {
+		bool keep = true;
+
+		for (size_t j = 0; j < res->n && keep; j++) {
+			const char *fmt =
+			    config_format_name(res->variants[j].format);
+
+			if (strcmp(vs[i].name, jobs[j].spec.name) != 0)
+				continue;
+			/* Same name: replaced (same format) or stale
+			 * (another definition); another format of the
+			 * same definition stays. */
+			keep =
+			    strcmp(vs[i].format, fmt) != 0 &&
+			    strcmp(vs[i].fingerprint, jobs[j].fingerprint) == 0;
+		}
+		if (keep)
+			memmove(&vs[n++], &vs[i], sizeof(vs[0]));
+	}
+	if (n + res->n > RECORD_VARIANTS_MAX)
+		return ip_error_set(err, IP_ETOOBIG,
+				    "image %s would have more than %d variants",
+				    r->id, RECORD_VARIANTS_MAX);
+	for (size_t j = 0; j < res->n; j++) {
+		variant_set(cfg, r->id, &res->variants[j], &vs[n]);
+		util_strlcpy(vs[n].fingerprint, jobs[j].fingerprint,
+			     sizeof(vs[n].fingerprint));
+		vs[n].on_demand = jobs[j].on_demand;
+		n++;
+	}
+	r->n_variants = n;
+	return IP_OK;
+}
+
+/* The objects of `before` that `after` no longer names (stale formats of
+ * a changed variant) are deleted; a failure leaves an orphan that
+ * `imgpipe doctor --orphans` finds. */
+static void
+delete_dropped(struct function *p, const struct record *before,
+	       const struct record *after)
+{
+	for (size_t i = 0; i < before->n_variants; i++) {
+		const struct record_variant *o = &before->variants[i];
+		bool named = false;
+		struct ip_error e;
+
+		for (size_t j = 0; j < after->n_variants && !named; j++)
+			named =
+			    strcmp(o->key, after->variants[j].key) == 0 &&
+			    strcmp(o->bucket, after->variants[j].bucket) == 0;
+		if (!named &&
+		    objstore_delete(p->store, o->bucket, o->key, &e) != IP_OK)
+			log_warn("image %s: stale variant s3://%s/%s not "
+				 "deleted: %s",
+				 after->id, o->bucket, o->key, e.msg);
+	}
+}
+
+static int
+not_done(const struct record *r, struct ip_error *err)
+{
+	if (r->status == RECORD_FAILED)
+		return ip_error_set(err, IP_ECONFLICT,
+				    "image processing failed: %s", r->error);
+	return ip_error_set(err, IP_ECONFLICT,
+			    "image is still processing (status %s)",
+			    record_status_name(r->status));
+}
+
+/* Store what res made and write it into the record (re-read and merged
+ * again on a conflicting write).  *before keeps the record as first
+ * read, for delete_dropped. */
+static int
+store_and_merge(struct function *p, const struct function_variant_job *jobs,
+		const struct imgproc_result *res, struct record *r,
+		struct record *before, struct ip_error *err)
+{
+	struct record_variant *rv = calloc(1, sizeof(*rv));
+	int rc = IP_OK;
+
+	if (rv == NULL)
+		return ip_error_set(err, IP_ENOMEM, "out of memory");
+	for (size_t j = 0; rc == IP_OK && j < res->n; j++) {
+		const struct imgproc_variant *v = &res->variants[j];
+		struct objstore_put_opts opts = {.sha256_hex = v->sha256};
+
+		variant_set(p->cfg, r->id, v, rv);
+		opts.content_type = rv->content_type;
+		rc = objstore_put_buffer(p->store, rv->bucket, rv->key, v->data,
+					 v->len, &opts, err);
+		if (rc != IP_OK)
+			ip_error_prefix(err, "store %s/%s", rv->bucket,
+					rv->key);
+	}
+	free(rv);
+	for (int i = 0; rc == IP_OK && i < CONFLICT_RETRIES; i++) {
+		if (i > 0) {
+			rc = table_get(p->table, r->id, r, err);
+			if (rc != IP_OK)
+				break;
+			if (r->status != RECORD_DONE) {
+				rc = not_done(r, err);
+				break;
+			}
+			*before = *r;
+		}
+		rc = merge_variants(p->cfg, r, jobs, res, err);
+		if (rc == IP_OK)
+			rc = table_update(p->table, r, r->version, err);
+		if (rc != IP_ECONFLICT)
+			return rc;
+		rc = IP_OK;
+		if (i == CONFLICT_RETRIES - 1)
+			rc = ip_error_set(err, IP_ECONFLICT,
+					  "record %s: too many concurrent "
+					  "updates",
+					  r->id);
+	}
+	return rc;
+}
+
+int
+function_make_variants(struct function *p, const char *id,
+		       const struct function_variant_job *in, size_t n,
+		       struct record *out, struct ip_error *err)
+{
+	struct function_variant_job *jobs = NULL;
+	struct variant_spec *specs = NULL;
+	struct imgproc_result *res = NULL;
+	struct record *before = NULL;
+	int fd = -1;
+	int rc;
+
+	if (n == 0 || n > RECORD_VARIANTS_MAX)
+		return ip_error_set(err, IP_EINVAL,
+				    "between 1 and %d variants at once",
+				    RECORD_VARIANTS_MAX);
+	jobs = calloc(n, sizeof(*jobs));
+	specs = calloc(n, sizeof(*specs));
+	res = calloc(1, sizeof(*res));
+	before = malloc(sizeof(*before));
+	if (jobs == NULL || specs == NULL || res == NULL || before == NULL) {
+		rc = ip_error_set(err, IP_ENOMEM, "out of memory");
+		goto out;
+	}
+	for (size_t j = 0; j < n; j++) {
+		jobs[j] = in[j];
+		if (jobs[j].fingerprint[0] == '\0')
+			function_variant_fingerprint(p->cfg, &jobs[j].spec,
+						     jobs[j].fingerprint);
+		specs[j] = jobs[j].spec;
+	}
+	rc = table_get(p->table, id, out, err);
+	if (rc == IP_OK && out->status != RECORD_DONE)
+		rc = not_done(out, err);
+	if (rc == IP_OK && too_many_variants(out, jobs, n))
+		rc = ip_error_set(err, IP_ETOOBIG,
+				  "image %s would have more than %d variants",
+				  id, RECORD_VARIANTS_MAX);
+	if (rc != IP_OK)
+		goto out;
+	*before = *out;
+	rc = objstore_open_read(p->store, out->input_bucket, out->input_key,
+				&fd, NULL, err);
+	if (rc == IP_ENOTFOUND)
+		rc = ip_error_set(err, IP_EINVAL,
+				  "the original s3://%s/%s is missing",
+				  out->input_bucket, out->input_key);
+	if (rc == IP_OK)
+		rc = imgproc_process(p->img, fd, specs, n, res, err);
+	if (rc == IP_OK && res->n != n)
+		rc = ip_error_set(
+		    err, IP_EIO, "the image processor made %zu of %zu variants",
+		    res->n, n);
+	if (rc == IP_OK)
+		rc = store_and_merge(p, jobs, res, out, before, err);
+	if (rc == IP_ENOTFOUND) {
+		/* Deleted while we worked: take our variants back. */
+		for (size_t j = 0; j < res->n; j++) {
+			struct record_variant rv;
+			struct ip_error e;
+
+			variant_set(p->cfg, id, &res->variants[j], &rv);
+			objstore_delete(p->store, rv.bucket, rv.key, &e);
+		}
+	} else if (rc == IP_OK) {
+		delete_dropped(p, before, out);
+	}
+out:
+	if (fd >= 0)
+		close(fd);
+	if (res != NULL)
+		imgproc_result_clear(res);
+	free(res);
+	free(before);
+	free(specs);
+	free(jobs);
+	return rc;
+}
+
+/* Is name one of the comma-separated names of list? */
+static bool
+named_in(const char *list, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (const char *p = list; *p != '\0';) {
+		size_t len = strcspn(p, ",");
+
+		if (len == n && memcmp(p, name, n) == 0)
+			return true;
+		p += len + (p[len] == ',');
+	}
+	return false;
+}
+
+size_t
+function_stale_presets(const struct function *p, const struct record *r,
+		       const char *only, struct function_variant_job *jobs)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < p->cfg->n_variants; i++) {
+		const struct variant_spec *v = &p->cfg->variants[i];
+		char fp[RECORD_FINGERPRINT_SIZE];
+		bool current = false;
+
+		if (only != NULL && only[0] != '\0' && !named_in(only, v->name))
+			continue;
+		function_variant_fingerprint(p->cfg, v, fp);
+		for (size_t j = 0; j < r->n_variants && !current; j++)
+			current = strcmp(r->variants[j].name, v->name) == 0 &&
+				  strcmp(r->variants[j].fingerprint, fp) == 0;
+		if (current)
+			continue;
+		memset(&jobs[n], 0, sizeof(jobs[n]));
+		jobs[n].spec = *v;
+		memcpy(jobs[n].fingerprint, fp, sizeof(fp));
+		n++;
+	}
+	return n;
+}
+
+/* An event for a record already done: remake the presets it lacks or
+ * holds with another definition (none: a duplicate event).  A failure
+ * leaves the record done with what it had; a permanent one is logged and
+ * not retried. */
+static int
+refresh_done(struct function *p, const struct event_record *er,
+	     struct record *r, struct function_stats *stats,
+	     struct ip_error *err)
+{
+	struct function_variant_job jobs[CONFIG_VARIANTS_MAX];
+	size_t n = function_stale_presets(p, r, er->variants, jobs);
+	int64_t t = util_mono_ms();
+	int rc;
+
+	if (n == 0) {
+		log_debug("image %s already done%s", r->id,
+			  er->reprocess ? ", every variant current"
+					: ": duplicate event");
+		stats->skipped++;
+		return IP_OK;
+	}
+	rc = function_make_variants(p, r->id, jobs, n, r, err);
+	if (rc == IP_OK) {
+		stats->done++;
+		log_info("image %s: %zu variant(s) made again in %lld ms "
+			 "(missing or changed)",
+			 r->id, n, (long long)(util_mono_ms() - t));
+		return IP_OK;
+	}
+	if (rc == IP_ENOTFOUND || permanent(rc) || rc == IP_ECONFLICT) {
+		log_warn("image %s: variants not made again: %s", r->id,
+			 err->msg);
+		stats->skipped++;
+		return IP_OK;
+	}
+	return rc;
 }
 
 /* The object fits: limits.max_body and the free space where a download
@@ -637,14 +1024,14 @@ run(struct function *p, struct record *r, const struct function_invocation *inv,
 		memset(&res.variants[res.n], 0, sizeof(res.variants[0]));
 	}
 	if (rc == IP_OK) {
-		function_record_set_result(p->cfg, r, &res);
+		function_record_set_result(p->cfg, r, &res, specs);
 		rc = store_variants(p, r, &res, err);
 	}
 	if (rc == IP_OK && stripped.data != NULL)
 		rc = strip_store(p, r, &stripped, err);
 	if (rc != IP_OK)
 		goto out;
-	rc = finish(p, r, &res, stripped.data != NULL ? &stripped : NULL,
+	rc = finish(p, r, &res, specs, stripped.data != NULL ? &stripped : NULL,
 		    started, err);
 	if (rc == IP_OK)
 		attempt_stage(at, FUNCTION_STAGE_STORE, &t);
@@ -742,10 +1129,8 @@ attempt_record(struct function *p, const struct event_record *er,
 		return attempt_end(at, FUNCTION_STAGE_FETCH, rc);
 	log_context_set_image(id);
 	if (skip) {
-		log_debug("image %s already done: duplicate event", id);
-		stats->skipped++;
 		*reached = false;
-		return IP_OK;
+		return refresh_done(p, er, &r, stats, err);
 	}
 	if (killed) {
 		ip_error_set(err, IP_ETIMEOUT,

@@ -162,10 +162,61 @@ void function_record_set_image(struct record *r, const struct image_info *in);
 
 /* The one copy of a result's facts into a record: the image's (above),
  * placeholder, dominant colour, and each variant's name, key in
- * cfg->output_bucket ({id}/{variant}.{ext}), format, size and SHA-256.
+ * cfg->output_bucket ({id}/{variant}.{ext}), format, size, SHA-256 and
+ * the fingerprint of specs[i] (the spec res->variants[i] was made from).
  * r->id must be set. */
 void function_record_set_result(const struct config *cfg, struct record *r,
-				const struct imgproc_result *res);
+				const struct imgproc_result *res,
+				const struct variant_spec *specs);
+
+/* The fingerprint of what a variant made by spec v under cfg looks like:
+ * a SHA-256, cut to 16 hex digits, of its definition (box, fit, gravity,
+ * format, quality, enlarge, frames), the output settings that change its
+ * bytes (background, progressive, keep_copyright) and, when the mark
+ * applies to it, every watermark setting and the watermark image's
+ * content.  Two specs that would make the same bytes from one original
+ * have one fingerprint; change any of these and it changes.  The name is
+ * not part of it.  Reads the watermark image (cached by path, size and
+ * mtime); an unreadable one counts as absent.  Any thread. */
+void function_variant_fingerprint(const struct config *cfg,
+				  const struct variant_spec *v,
+				  char out[RECORD_FINGERPRINT_SIZE]);
+
+/* One variant to add to an existing record (function_make_variants). */
+struct function_variant_job {
+	struct variant_spec spec; /* what to make (format may be AUTO) */
+	/* the fingerprint to record: of the definition asked for, which
+	 * may differ from spec (the webp of a `format = auto` variant
+	 * records the auto definition's); "" = spec's own */
+	char fingerprint[RECORD_FINGERPRINT_SIZE];
+	bool on_demand; /* made on request, not at upload */
+};
+
+/* Make variants for the `done` record id from its stored original, in
+ * one decode, and add them to the record: an entry of the same name and
+ * format is replaced, entries of the same name with another fingerprint
+ * (stale formats of a changed definition) are dropped and their objects
+ * deleted, any other is appended.  The record stays `done` throughout,
+ * so its other variants are served while this runs.  On IP_OK *out is
+ * the record as written.  IP_ENOTFOUND: no such record (or deleted
+ * meanwhile: the objects made are deleted again); IP_ECONFLICT: the
+ * record is not done (its message says which state); IP_ETOOBIG: the
+ * record would hold more than RECORD_VARIANTS_MAX variants (nothing is
+ * made); the image processor's and the stores' codes otherwise.  Used by
+ * reprocessing (below) and by the gateway's on-demand variants. */
+int function_make_variants(struct function *p, const char *id,
+			   const struct function_variant_job *jobs, size_t n,
+			   struct record *out, struct ip_error *err);
+
+/* The presets of p->cfg that the done record r lacks or holds with
+ * another fingerprint, limited to the comma-separated names in only
+ * ("" or NULL = every preset), into jobs (room for CONFIG_VARIANTS_MAX);
+ * returns how many.  An event for a record already `done` runs exactly
+ * these (none: the event is a duplicate and is skipped): reprocessing
+ * is delivering the object's event again. */
+size_t function_stale_presets(const struct function *p, const struct record *r,
+			      const char *only,
+			      struct function_variant_job *jobs);
 
 /* The original's size and SHA-256 into r (r->bytes, r->sha256) read
  * from fd, unless r->sha256 is already set.  IP_EIO on a read error. */

@@ -182,7 +182,8 @@ process_one(struct app *app, const struct process_input *in, struct outcome *o)
 	}
 	o->rc = process_image(app, in->path, &o->r, &res, &o->err);
 	if (o->rc == IP_OK) {
-		function_record_set_result(&app->cfg, &o->r, &res);
+		function_record_set_result(&app->cfg, &o->r, &res,
+					   app->cfg.variants);
 		o->rc = make_out_dir(in->prefix, &o->err);
 	}
 	for (size_t i = 0; o->rc == IP_OK && i < res.n; i++) {

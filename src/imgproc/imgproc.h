@@ -50,7 +50,7 @@ struct image_info {
 };
 
 struct imgproc_variant {
-	char name[32];
+	char name[CONFIG_VARIANT_NAME_MAX];
 	enum out_format format; /* resolved: never FORMAT_AUTO */
 	int width;
 	int height;

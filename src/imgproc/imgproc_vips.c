@@ -900,13 +900,7 @@ make_variant(struct imgproc_vips *p, struct job *job, VipsImage *base,
 	util_strlcpy(v->name, s->name, sizeof(v->name));
 	v->width = pl->out_w;
 	v->height = pl->out_h;
-	{
-		gchar *hex = g_compute_checksum_for_data(G_CHECKSUM_SHA256,
-							 v->data, v->len);
-
-		util_strlcpy(v->sha256, hex, sizeof(v->sha256));
-		g_free(hex);
-	}
+	util_sha256_hex(v->data, v->len, v->sha256);
 	if (frames > 1) {
 		if (vips_extract_area(pixels, &single, 0, 0, pl->out_w,
 				      pl->out_h, NULL)) {

@@ -146,6 +146,243 @@ test_done_then_duplicate_is_idempotent(void **state)
 	free(ev);
 }
 
+/* A variant's fingerprint names what makes its bytes, and only that. */
+static void
+test_fingerprint_rules(void **state)
+{
+	struct fixture *fx = *state;
+	struct config *cfg = &fx->app.cfg;
+	struct variant_spec v = cfg->variants[0];
+	char a[RECORD_FINGERPRINT_SIZE], b[RECORD_FINGERPRINT_SIZE];
+
+	assert_true(v.watermark && cfg->watermark.enabled);
+	function_variant_fingerprint(cfg, &v, a);
+	assert_int_equal(strlen(a), 16);
+	assert_int_equal(strspn(a, "0123456789abcdef"), 16);
+	util_strlcpy(v.name, "renamed", sizeof(v.name));
+	function_variant_fingerprint(cfg, &v, b);
+	assert_string_equal(a, b);
+	v.width++;
+	function_variant_fingerprint(cfg, &v, b);
+	assert_string_not_equal(a, b);
+	v.width--;
+	v.quality--;
+	function_variant_fingerprint(cfg, &v, b);
+	assert_string_not_equal(a, b);
+	v.quality++;
+	/* the watermark counts where it applies */
+	util_strlcpy(cfg->watermark.text, "other", sizeof(cfg->watermark.text));
+	function_variant_fingerprint(cfg, &v, b);
+	assert_string_not_equal(a, b);
+	v.watermark = false;
+	function_variant_fingerprint(cfg, &v, a);
+	util_strlcpy(cfg->watermark.text, "third", sizeof(cfg->watermark.text));
+	function_variant_fingerprint(cfg, &v, b);
+	assert_string_equal(a, b);
+	cfg->progressive = !cfg->progressive;
+	function_variant_fingerprint(cfg, &v, b);
+	assert_string_not_equal(a, b);
+}
+
+static const struct record_variant *
+variant_named(const struct record *r, const char *name)
+{
+	const struct record_variant *v = record_variant_get(r, name);
+
+	assert_non_null(v);
+	return v;
+}
+
+/* The event of a done record again, after a preset was added and another
+ * changed: only those two are made, the third variant's object is not
+ * rewritten, and once more nothing happens. */
+static void
+test_reprocess_makes_only_missing_or_changed(void **state)
+{
+	struct fixture *fx = *state;
+	struct config *cfg = &fx->app.cfg;
+	struct function_stats st;
+	struct record r, a, b, c;
+	struct ip_error e;
+	char *ev = stage(fx, "kleiber.jpg", &r, true);
+	static const char sentinel[] = "not rewritten";
+	const struct record_variant *thumb;
+	void *data;
+	size_t len;
+	int fd;
+
+	assert_int_equal(
+	    function_handle_event(&fx->app.fn, ev, strlen(ev), &first, &st, &e),
+	    IP_OK);
+	assert_int_equal(table_get(fx->app.table, r.id, &a, &e), IP_OK);
+	assert_int_equal(a.n_variants, 3);
+	for (size_t i = 0; i < a.n_variants; i++) {
+		assert_int_equal(strlen(a.variants[i].fingerprint), 16);
+		assert_false(a.variants[i].on_demand);
+	}
+	/* Mark the thumbnail's object: a rewrite would replace it. */
+	thumb = variant_named(&a, "thumb");
+	assert_int_equal(objstore_put_buffer(fx->app.store, thumb->bucket,
+					     thumb->key, sentinel,
+					     sizeof(sentinel), NULL, &e),
+			 IP_OK);
+	/* Config change: a new preset, and "medium" a little larger. */
+	assert_true(cfg->n_variants < CONFIG_VARIANTS_MAX);
+	config_variant_init(&cfg->variants[cfg->n_variants++], "hero", 640, 320,
+			    FIT_COVER, true);
+	for (size_t i = 0; i < cfg->n_variants; i++)
+		if (strcmp(cfg->variants[i].name, "medium") == 0)
+			cfg->variants[i].width += 16;
+
+	assert_int_equal(
+	    function_handle_event(&fx->app.fn, ev, strlen(ev), &first, &st, &e),
+	    IP_OK);
+	assert_int_equal(st.done, 1);
+	assert_int_equal(table_get(fx->app.table, r.id, &b, &e), IP_OK);
+	assert_int_equal(b.status, RECORD_DONE);
+	assert_int_equal(b.n_variants, 4);
+	assert_int_equal(variant_named(&b, "hero")->width, 640);
+	assert_int_equal(variant_named(&b, "hero")->height, 320);
+	assert_string_not_equal(variant_named(&b, "medium")->fingerprint,
+				variant_named(&a, "medium")->fingerprint);
+	assert_memory_equal(variant_named(&b, "thumb"), thumb, sizeof(*thumb));
+	assert_int_equal(objstore_open_read(fx->app.store, thumb->bucket,
+					    thumb->key, &fd, NULL, &e),
+			 IP_OK);
+	data = calloc(1, sizeof(sentinel) + 1);
+	len = (size_t)pread(fd, data, sizeof(sentinel) + 1, 0);
+	close(fd);
+	assert_int_equal(len, sizeof(sentinel));
+	assert_memory_equal(data, sentinel, sizeof(sentinel));
+	free(data);
+
+	/* Everything current: the same event changes nothing. */
+	assert_int_equal(
+	    function_handle_event(&fx->app.fn, ev, strlen(ev), &first, &st, &e),
+	    IP_OK);
+	assert_int_equal(st.done, 0);
+	assert_int_equal(st.skipped, 1);
+	assert_int_equal(table_get(fx->app.table, r.id, &c, &e), IP_OK);
+	assert_int_equal(c.version, b.version);
+	free(ev);
+}
+
+/* A reprocess event naming variants remakes those only. */
+static void
+test_reprocess_event_names_variants(void **state)
+{
+	struct fixture *fx = *state;
+	struct config *cfg = &fx->app.cfg;
+	struct function_stats st;
+	struct record r, a, b;
+	struct ip_error e;
+	struct event pev = {0};
+	char *ev = stage(fx, "kleiber.jpg", &r, true);
+	char *rev;
+
+	assert_int_equal(
+	    function_handle_event(&fx->app.fn, ev, strlen(ev), &first, &st, &e),
+	    IP_OK);
+	assert_int_equal(table_get(fx->app.table, r.id, &a, &e), IP_OK);
+	for (size_t i = 0; i < cfg->n_variants; i++)
+		cfg->variants[i].quality -= 5; /* every preset changed */
+	rev = event_build_reprocess("us-east-1", "input", r.input_key, r.bytes,
+				    "x", util_now_ms(), "thumb");
+	assert_non_null(rev);
+	assert_int_equal(event_parse(rev, strlen(rev), &pev, &e), IP_OK);
+	assert_true(pev.records[0].reprocess);
+	assert_string_equal(pev.records[0].variants, "thumb");
+	event_clear(&pev);
+	assert_int_equal(function_handle_event(&fx->app.fn, rev, strlen(rev),
+					       &first, &st, &e),
+			 IP_OK);
+	assert_int_equal(table_get(fx->app.table, r.id, &b, &e), IP_OK);
+	assert_string_not_equal(variant_named(&b, "thumb")->sha256,
+				variant_named(&a, "thumb")->sha256);
+	assert_memory_equal(variant_named(&b, "large"),
+			    variant_named(&a, "large"),
+			    sizeof(struct record_variant));
+	/* Names are checked: a bad list builds no event and parses to an
+	 * error. */
+	assert_null(event_build_reprocess("us-east-1", "input", r.input_key,
+					  r.bytes, "x", 0, "Thumb;rm"));
+	free(rev);
+	rev = strdup("{\"Records\":[{\"eventSource\":\"aws:s3\","
+		     "\"eventName\":\"ObjectCreated:Put\",\"imgpipe\":"
+		     "{\"variants\":7},\"s3\":{\"bucket\":{\"name\":"
+		     "\"input\"},\"object\":{\"key\":\"a/b.jpg\"}}}]}");
+	assert_int_equal(event_parse(rev, strlen(rev), &pev, &e), IP_EINVAL);
+	event_clear(&pev);
+	free(rev);
+	free(ev);
+}
+
+/* function_make_variants: another format of one definition stays beside
+ * the first; a record not done, or one that would overflow, is refused
+ * and nothing is made. */
+static void
+test_make_variants(void **state)
+{
+	struct fixture *fx = *state;
+	struct function_stats st;
+	struct function_variant_job job = {0};
+	struct record r, out;
+	struct ip_error e;
+	char *ev = stage(fx, "kleiber.jpg", &r, true);
+	char *ev2;
+	struct record r2;
+
+	assert_int_equal(
+	    function_handle_event(&fx->app.fn, ev, strlen(ev), &first, &st, &e),
+	    IP_OK);
+	job.spec = fx->app.cfg.variants[0];
+	job.spec.format = FORMAT_WEBP;
+	function_variant_fingerprint(&fx->app.cfg, &fx->app.cfg.variants[0],
+				     job.fingerprint);
+	job.on_demand = true;
+	assert_int_equal(
+	    function_make_variants(&fx->app.fn, r.id, &job, 1, &out, &e),
+	    IP_OK);
+	assert_int_equal(out.n_variants, 4);
+	assert_non_null(record_variant_get_format(&out, job.spec.name, "jpeg"));
+	assert_non_null(record_variant_get_format(&out, job.spec.name, "webp"));
+	assert_true(
+	    record_variant_get_format(&out, job.spec.name, "webp")->on_demand);
+	assert_string_equal(
+	    record_variant_get_format(&out, job.spec.name, "webp")
+		->content_type,
+	    "image/webp");
+
+	/* not done yet */
+	ev2 = stage(fx, "kleiber.jpg", &r2, true);
+	assert_int_equal(
+	    function_make_variants(&fx->app.fn, r2.id, &job, 1, &out, &e),
+	    IP_ECONFLICT);
+	assert_non_null(strstr(e.msg, "pending"));
+	assert_int_equal(function_make_variants(&fx->app.fn,
+						"01M8V849PYHJK6FJPH63WR0XQZ",
+						&job, 1, &out, &e),
+			 IP_ENOTFOUND);
+	/* full: 4 held + 45 new names > RECORD_VARIANTS_MAX */
+	{
+		static struct function_variant_job many[RECORD_VARIANTS_MAX];
+
+		for (size_t i = 0; i < 45; i++) {
+			many[i].spec = fx->app.cfg.variants[0];
+			snprintf(many[i].spec.name, sizeof(many[i].spec.name),
+				 "n%zu", i);
+		}
+		assert_int_equal(function_make_variants(&fx->app.fn, r.id, many,
+							45, &out, &e),
+				 IP_ETOOBIG);
+		assert_int_equal(table_get(fx->app.table, r.id, &out, &e),
+				 IP_OK);
+		assert_int_equal(out.n_variants, 4);
+	}
+	free(ev2);
+	free(ev);
+}
+
 struct race {
 	struct fixture *fx;
 	const char *ev;
@@ -361,6 +598,14 @@ main(void)
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_corrupt_original_fails_record,
 					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_fingerprint_rules, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_reprocess_makes_only_missing_or_changed, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_reprocess_event_names_variants,
+					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_make_variants, setup,
+					    teardown),
 	    cmocka_unit_test_setup_teardown(test_attempts_observed, setup,
 					    teardown),
 	};

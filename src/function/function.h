@@ -20,8 +20,9 @@
  * limits.max_body and the free space of the data directory: a refusal
  * is permanent (`failed` with the reason, no retry).
  *
- * Idempotence: a record already `done` with the same input sha256 is left
- * alone; otherwise the same objects are rewritten and one record results.
+ * Idempotence: an event for a record already `done` makes only the
+ * presets it lacks or holds with another fingerprint (none: a duplicate,
+ * left alone); this is how `imgpipe reprocess` works.
  * Conditional table updates stop a stale worker from overwriting a newer
  * state.
  *

@@ -22,6 +22,7 @@
 #include "core/util.h"
 #include "api/admission.h"
 #include "api/metrics.h"
+#include "api/ondemand.h"
 #include "api/params.h"
 #include "api/reply.h"
 #include "objstore/objstore.h"
@@ -409,6 +410,24 @@ serve_object(struct api_request *rq, const char *bucket, const char *key,
 	return serve_fd(rq, fd, sv);
 }
 
+/* The bytes routes take only a signed URL's parameters: a size asked
+ * for as ?w=300 would otherwise be silently ignored. */
+static bool
+bytes_query_ok(struct api_request *rq, enum api_next *ret)
+{
+	static const char *const known[] = {"expires", "kid", "sig", NULL};
+	struct ip_error err;
+
+	if (query_check_known(&rq->query, known, &err) == IP_OK)
+		return true;
+	*ret = reply_error(rq, IP_EINVAL,
+			   "%s: a variant's size and format go in the path, "
+			   "as /v1/images/{id}/variants/w_300,h_200,f_webp "
+			   "(docs/API.md \"Variants on demand\")",
+			   err.msg);
+	return false;
+}
+
 enum api_next
 handlers_image_original(struct api_request *rq)
 {
@@ -418,7 +437,7 @@ handlers_image_original(struct api_request *rq)
 
 	if (rec == NULL)
 		return reply_error(rq, IP_ENOMEM, "out of memory");
-	if (!load_record(rq, rec, &ret))
+	if (!bytes_query_ok(rq, &ret) || !load_record(rq, rec, &ret))
 		goto out;
 	sv.content_type = rec->content_type;
 	sv.sha256 = rec->sha256;
@@ -437,11 +456,14 @@ handlers_image_variant(struct api_request *rq)
 	const struct record_variant *v;
 	struct record *rec = malloc(sizeof(*rec));
 	struct served sv;
+	struct ip_error err;
 	enum api_next ret;
+	bool vary = false;
+	int rc;
 
 	if (rec == NULL)
 		return reply_error(rq, IP_ENOMEM, "out of memory");
-	if (!load_record(rq, rec, &ret))
+	if (!bytes_query_ok(rq, &ret) || !load_record(rq, rec, &ret))
 		goto out;
 	/* Documented choice: 409, not 404, while the variant is not made
 	 * yet - it will exist, the client should come back. */
@@ -458,12 +480,22 @@ handlers_image_variant(struct api_request *rq)
 				record_status_name(rec->status), rec->id);
 		goto out;
 	}
-	v = record_variant_get(rec, name);
-	if (v == NULL) {
-		ret = reply_error(rq, IP_ENOTFOUND,
-				  "this image has no variant of that name");
+	/* A preset, a spec, or another format of an auto variant: found,
+	 * or made now (ondemand.h). */
+	ip_error_clear(&err);
+	rc = ondemand_variant(rq, rec, name, &v, &vary, &err);
+	if (rc == IP_EFULL) {
+		ret = reply_retry_after(rq, rq->retry_after_s, &err);
 		goto out;
 	}
+	if (rc != IP_OK) {
+		ret = reply_ip_error(rq, &err);
+		goto out;
+	}
+	/* Every answer of an auto variant depends on Accept: a cache
+	 * must key it so (200, 206, 304 and 302 alike). */
+	if (vary)
+		reply_add_header(rq, "Vary", "Accept");
 	sv.content_type = v->content_type;
 	sv.sha256 = v->sha256;
 	sv.last_modified_ms =

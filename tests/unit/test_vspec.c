@@ -3,7 +3,8 @@
  * what parses and to which definition, the canonical form (two spellings
  * are one name), what is refused and with which message, and the
  * [on_demand] settings it goes with (a preset may not be named like a
- * spec; on_demand.formats is a set).  Single-threaded.
+ * spec; on_demand.formats is a set), and the Accept parser that picks
+ * the format of an auto variant (api/params.h).  Single-threaded.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,6 +18,7 @@
 
 #include "core/config.h"
 #include "core/vspec.h"
+#include "api/params.h"
 
 static void
 test_valid(void **state)
@@ -221,6 +223,53 @@ test_config_rules(void **state)
 	assert_int_equal(config_validate(&c, &err), IP_OK);
 }
 
+static void
+test_accept(void **state)
+{
+	static const struct {
+		const char *accept;
+		int avif, webp;
+	} cases[] = {
+	    /* Chrome, Firefox, Safari 16 */
+	    {"image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8",
+	     1000, 1000},
+	    {"image/avif,image/webp,*/*", 1000, 1000},
+	    {"image/webp,image/png,image/svg+xml,image/*;q=0.8,video/*;q=0.8,"
+	     "*/*;q=0.5",
+	     -1, 1000},
+	    {"*/*", -1, -1},
+	    {"image/*", -1, -1},
+	    {"", -1, -1},
+	    {"IMAGE/AVIF ; Q=0.5 , image/webp;level=1;q=0.25", 500, 250},
+	    {"image/avif;q=0, image/webp;q=0.000", 0, 0},
+	    {"image/avif;q=1.000,image/webp;q=1.001", 1000, -1},
+	    {"image/avif;q=2,image/webp;q=-1", -1, -1},
+	    {"image/avif;q=0.1234", -1, -1},
+	    {"image/avifx,image/webpx", -1, -1},
+	    {"  image/webp  ", -1, 1000},
+	    {"text/html,,image/webp;q=0.9", -1, 900},
+	};
+	char *huge = malloc(PARAMS_ACCEPT_MAX + 32);
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int a = params_accept_q(cases[i].accept, "image/avif");
+		int w = params_accept_q(cases[i].accept, "image/webp");
+
+		if (a != cases[i].avif || w != cases[i].webp)
+			fail_msg("'%s': avif %d webp %d", cases[i].accept, a,
+				 w);
+	}
+	assert_int_equal(params_accept_q(NULL, "image/avif"), -1);
+	/* Longer than the bound: as if absent. */
+	assert_non_null(huge);
+	memset(huge, ' ', PARAMS_ACCEPT_MAX + 20);
+	memcpy(huge, "image/avif,", 11);
+	huge[PARAMS_ACCEPT_MAX + 20] = '\0';
+	assert_int_equal(params_accept_q(huge, "image/avif"), -1);
+	free(huge);
+}
+
 int
 main(void)
 {
@@ -232,6 +281,7 @@ main(void)
 	    cmocka_unit_test(test_longest),
 	    cmocka_unit_test(test_same_definition),
 	    cmocka_unit_test(test_config_rules),
+	    cmocka_unit_test(test_accept),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

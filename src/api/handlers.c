@@ -239,15 +239,20 @@ struct served {
 	const char *sha256; /* hex, the ETag */
 	int64_t last_modified_ms;
 	const char *cache_control;
+	/* "Accept" for a `format = auto` variant (every answer: 200, 206,
+	 * 304, 302), else NULL */
+	const char *vary;
 };
 
 static void
 add_validators(struct api_request *rq, const char *etag, const char *lm,
-	       const char *cache)
+	       const struct served *sv)
 {
 	reply_add_header(rq, "ETag", etag);
 	reply_add_header(rq, "Last-Modified", lm);
-	reply_add_header(rq, "Cache-Control", cache);
+	reply_add_header(rq, "Cache-Control", sv->cache_control);
+	if (sv->vary != NULL)
+		reply_add_header(rq, "Vary", sv->vary);
 }
 
 /* If-None-Match wins over If-Modified-Since (RFC 9110 §13.2.2). */
@@ -303,7 +308,7 @@ serve_fd(struct api_request *rq, int fd, const struct served *sv)
 	util_http_date(sv->last_modified_ms, lm, sizeof(lm));
 	if (not_modified(rq, etag, sv->last_modified_ms)) {
 		close(fd);
-		add_validators(rq, etag, lm, sv->cache_control);
+		add_validators(rq, etag, lm, sv);
 		return reply_empty(rq, 304);
 	}
 	if (range_applies(rq, etag, lm))
@@ -330,7 +335,7 @@ serve_fd(struct api_request *rq, int fd, const struct served *sv)
 		last = (int64_t)st.st_size - 1;
 	}
 	reply_set_file(rq, fd, (uint64_t)first, (uint64_t)(last - first + 1));
-	add_validators(rq, etag, lm, sv->cache_control);
+	add_validators(rq, etag, lm, sv);
 	reply_add_header(rq, "Content-Type",
 			 sv->content_type[0] != '\0'
 			     ? sv->content_type
@@ -352,7 +357,7 @@ serve_fd(struct api_request *rq, int fd, const struct served *sv)
  */
 static int
 redirect_object(struct api_request *rq, const char *bucket, const char *key,
-		enum api_next *ret)
+		const struct served *sv, enum api_next *ret)
 {
 	struct objstore *store = rq->app->store;
 	struct objstore_stat st;
@@ -372,6 +377,8 @@ redirect_object(struct api_request *rq, const char *bucket, const char *key,
 	if (rc == IP_OK) {
 		reply_add_header(rq, "Location", url);
 		reply_add_header(rq, "Cache-Control", "no-store");
+		if (sv->vary != NULL)
+			reply_add_header(rq, "Vary", sv->vary);
 		*ret = reply_empty(rq, 302);
 	} else if (rc == IP_ENOTFOUND) {
 		*ret = reply_error(rq, IP_ENOTFOUND,
@@ -398,7 +405,7 @@ serve_object(struct api_request *rq, const char *bucket, const char *key,
 	int rc;
 
 	if (rq->api->bytes_redirect &&
-	    redirect_object(rq, bucket, key, &ret) == IP_OK)
+	    redirect_object(rq, bucket, key, sv, &ret) == IP_OK)
 		return ret;
 	ip_error_clear(&err);
 	rc = objstore_open_read(rq->app->store, bucket, key, &fd, &st, &err);
@@ -443,6 +450,7 @@ handlers_image_original(struct api_request *rq)
 	sv.sha256 = rec->sha256;
 	sv.last_modified_ms = rec->uploaded_at;
 	sv.cache_control = CACHE_ORIGINAL;
+	sv.vary = NULL;
 	ret = serve_object(rq, rec->input_bucket, rec->input_key, &sv);
 out:
 	free(rec);
@@ -493,9 +501,8 @@ handlers_image_variant(struct api_request *rq)
 		goto out;
 	}
 	/* Every answer of an auto variant depends on Accept: a cache
-	 * must key it so (200, 206, 304 and 302 alike). */
-	if (vary)
-		reply_add_header(rq, "Vary", "Accept");
+	 * must key it so. */
+	sv.vary = vary ? "Accept" : NULL;
 	sv.content_type = v->content_type;
 	sv.sha256 = v->sha256;
 	sv.last_modified_ms =

@@ -492,7 +492,7 @@ handlers_image_variant(struct api_request *rq)
 	 * or made now (ondemand.h). */
 	ip_error_clear(&err);
 	rc = ondemand_variant(rq, rec, name, &v, &vary, &err);
-	if (rc == IP_EFULL) {
+	if (rc == IP_ERETRY && rq->retry_after_s > 0) {
 		ret = reply_retry_after(rq, rq->retry_after_s, &err);
 		goto out;
 	}

@@ -115,7 +115,8 @@ flight_take(struct ondemand *od, const char *id, const char *name, int format)
  * Lead the render of (id, name, format), or wait for the one in flight.
  * IP_OK with *flight set: render, then flight_end.  IP_OK with *flight
  * NULL: another request rendered it meanwhile (read the record again).
- * IP_EFULL: no slot, or the leader still busy, after ONDEMAND_WAIT_MS.
+ * IP_ERETRY (503): no slot, or the leader still busy, after
+ * ONDEMAND_WAIT_MS.
  */
 static int
 flight_begin(struct ondemand *od, const char *id, const char *name, int format,
@@ -146,7 +147,7 @@ flight_begin(struct ondemand *od, const char *id, const char *name, int format,
 		if (util_mono_ms() >= deadline_ms ||
 		    pthread_cond_timedwait(&od->cond, &od->lock, &ts) ==
 			ETIMEDOUT) {
-			rc = ip_error_set(err, IP_EFULL,
+			rc = ip_error_set(err, IP_ERETRY,
 					  "%d on-demand renders are running "
 					  "(on_demand.concurrency); retry",
 					  od->limit);
@@ -380,10 +381,11 @@ find_or_make(struct api_request *rq, struct record *rec, struct wanted *w,
 				  err);
 	if (rc != IP_OK) {
 		atomic_fetch_add(
-		    &od->results[rc == IP_EFULL ? ONDEMAND_BUSY
-						: ONDEMAND_REFUSED],
+		    &od->results[rc == IP_ERETRY ? ONDEMAND_BUSY
+						 : ONDEMAND_REFUSED],
 		    1);
-		rq->retry_after_s = ONDEMAND_RETRY_AFTER_S;
+		if (rc == IP_ERETRY)
+			rq->retry_after_s = ONDEMAND_RETRY_AFTER_S;
 		return rc;
 	}
 	*again = true;

@@ -19,7 +19,7 @@
  * Single flight: the first request for (id, name, format) renders, the
  * ones that come meanwhile wait for it and read the record again; at
  * most on_demand.concurrency renders run in a process, a request waits
- * up to ONDEMAND_WAIT_MS for a slot, then IP_EFULL (503 + Retry-After).
+ * up to ONDEMAND_WAIT_MS for a slot, then IP_ERETRY (503 + Retry-After).
  * Two processes may both render one variant: the same bytes go to the
  * same key and the record's merge keeps one entry, so it costs only the
  * work.
@@ -86,8 +86,8 @@ const char *ondemand_result_name(enum ondemand_result r);
  * now.  *vary: the answer depends on Accept (a `format = auto` variant).
  * Returns IP_OK with *out pointing into rec; IP_ENOTFOUND (no variant of
  * that name and not a spec), IP_EINVAL (a malformed spec), IP_EFORBIDDEN
- * (a rule or the record's capacity), IP_EFULL (no render slot; retry
- * after ONDEMAND_RETRY_AFTER_S), IP_ECONFLICT (the record left `done`),
+ * (a rule or the record's capacity), IP_ERETRY (no render slot: 503,
+ * rq->retry_after_s set to ONDEMAND_RETRY_AFTER_S), IP_ECONFLICT (the record left `done`),
  * or the render's and the stores' codes; err says why. */
 int ondemand_variant(struct api_request *rq, struct record *rec,
 		     const char *name, const struct record_variant **out,

@@ -11,6 +11,8 @@
 #           with 2 and 1 workers, an offered-load sweep, an RSS soak
 #   ingest  durable 202s per second and MB/s for 1.5 MB bodies, imgpipe's
 #           gateway against nginx (WebDAV PUT) on the same disk
+#   ondemand  an on-demand size's first request against the eager path,
+#           a cached hit against a stored preset (bench/ondemand.sh)
 # Then bench/summarize.py writes RESULTS.md and gnuplot latency.png.
 #
 # BENCH_SMOKE=1: one tiny iteration of each part (2 photos, 1 round, only
@@ -42,7 +44,7 @@ if [ "$SMOKE" = 1 ]; then
 else
 	def() { printf -v "$1" '%s' "${!1:-$2}"; }
 fi
-def BENCH_PARTS "fn serve ingest" "fn serve ingest"
+def BENCH_PARTS "fn serve ingest ondemand" "fn serve ingest ondemand"
 def BENCH_IMAGES "kleiber.jpg seeding.jpg dragonfly.jpg sunset-exif6.jpg bridge.jpg wine.jpg picos-alpha.png life.webp" "wine.jpg life.webp"
 def BENCH_TOOLS "decode shrink8 ref refchain ref818 pil sharp" "decode ref"
 def BENCH_LAT_ROUNDS 5 1        # latency rounds of the function part
@@ -547,6 +549,7 @@ for part in $BENCH_PARTS; do
 	fn) peers_setup; part_fn ;;
 	serve) part_serve ;;
 	ingest) part_ingest ;;
+	ondemand) . "$ROOT/bench/ondemand.sh"; part_ondemand ;;
 	*) fail "unknown part $part" ;;
 	esac
 done

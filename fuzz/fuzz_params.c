@@ -1,7 +1,7 @@
 /*
  * fuzz_params.c - libFuzzer target for the API's query values and headers
  * (src/api/params.c): percent-decoding, ?limit=, ?wait=, ?cursor=,
- * ?name=, Range, If-None-Match and HTTP dates.  The first byte picks the
+ * ?name=, Range, If-None-Match, Accept and HTTP dates.  The first byte picks the
  * parser, the next four the object size for Range; the rest is the raw
  * value as a client sends it.  Each parser's promise in params.h is
  * checked on what it accepts.
@@ -71,6 +71,8 @@ check_headers(const char *s, int64_t size)
 	    (first < 0 || first > last || last >= size))
 		abort();
 	params_etag_match(s, "\"0123456789abcdef\"");
+	if (params_accept_q(s, "image/avif") > 1000)
+		abort();
 	if (params_http_date(s) < -1)
 		abort();
 }

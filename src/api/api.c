@@ -62,6 +62,7 @@ api_init(struct api *api, struct app *app)
 	api->app = app;
 	metrics_init(api);
 	api->bytes_redirect = app->cfg.bytes == BYTES_REDIRECT;
+	ondemand_init(&api->ondemand, &app->cfg);
 	auth_init(&api->auth, &app->cfg,
 		  app->cfg.auth == AUTH_ON ||
 		      (app->cfg.auth == AUTH_AUTO &&
@@ -73,6 +74,7 @@ void
 api_fini(struct api *api)
 {
 	auth_fini(&api->auth);
+	ondemand_fini(&api->ondemand);
 }
 
 /* OPTIONS: the preflight / Allow answer of cors.c, on any known path. */

@@ -35,6 +35,7 @@
 #include "core/query.h"
 #include "core/util.h"
 #include "api/auth.h"
+#include "api/ondemand.h"
 #include "api/routes.h"
 
 struct app;
@@ -72,6 +73,7 @@ struct api {
 	bool events_only;
 	struct api_metrics metrics;
 	struct auth auth; /* keys, signed URLs (auth.h) */
+	struct ondemand ondemand; /* variants made on request */
 };
 
 /* Set up api over app (counters at zero, every route served, the bytes
@@ -136,6 +138,10 @@ struct api_request {
 	/* Who is asking, for the access log and per-client limits: the API
 	 * key's name once authenticated (api/auth.c), else "". */
 	char key_name[64];
+	/* A bytes route whose URL carries a valid signature (expires, kid,
+	 * sig), whether or not keys are needed: an on-demand spec signed
+	 * by the operator passes the [on_demand] rules (api/ondemand.h). */
+	bool url_signed;
 	/* The image this request concerns, for the access log, or "". */
 	char image_id[32];
 	struct query query; /* decoded by query_parse */

@@ -182,12 +182,20 @@ auth_request(struct api_request *rq, const char *raw_path, struct ip_error *err)
 	if (rc != IP_OK)
 		return rc;
 	need = needed_scope(rq);
-	if (!a->on || need == APIKEY_NONE)
-		return IP_OK;
 	if ((rq->match.route->id == ROUTE_IMAGE_ORIGINAL ||
 	     rq->match.route->id == ROUTE_IMAGE_VARIANT) &&
-	    api_query(rq, "sig") != NULL)
-		return auth_signed(rq, raw_path, err);
+	    api_query(rq, "sig") != NULL) {
+		/* Checked even when no key is needed: a signed spec passes
+		 * the on-demand rules (api/ondemand.h). */
+		rc = auth_signed(rq, raw_path, err);
+		rq->url_signed = rc == IP_OK;
+		if (a->on && need != APIKEY_NONE)
+			return rc;
+		ip_error_clear(err);
+		return IP_OK;
+	}
+	if (!a->on || need == APIKEY_NONE)
+		return IP_OK;
 	if (!presented_token(rq, token, sizeof(token)))
 		return ip_error_set(err, IP_EAUTH,
 				    "this route needs an API key: "

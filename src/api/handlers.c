@@ -22,6 +22,7 @@
 #include "core/util.h"
 #include "api/admission.h"
 #include "api/metrics.h"
+#include "api/ondemand.h"
 #include "api/params.h"
 #include "api/reply.h"
 #include "objstore/objstore.h"
@@ -238,15 +239,20 @@ struct served {
 	const char *sha256; /* hex, the ETag */
 	int64_t last_modified_ms;
 	const char *cache_control;
+	/* "Accept" for a `format = auto` variant (every answer: 200, 206,
+	 * 304, 302), else NULL */
+	const char *vary;
 };
 
 static void
 add_validators(struct api_request *rq, const char *etag, const char *lm,
-	       const char *cache)
+	       const struct served *sv)
 {
 	reply_add_header(rq, "ETag", etag);
 	reply_add_header(rq, "Last-Modified", lm);
-	reply_add_header(rq, "Cache-Control", cache);
+	reply_add_header(rq, "Cache-Control", sv->cache_control);
+	if (sv->vary != NULL)
+		reply_add_header(rq, "Vary", sv->vary);
 }
 
 /* If-None-Match wins over If-Modified-Since (RFC 9110 §13.2.2). */
@@ -302,7 +308,7 @@ serve_fd(struct api_request *rq, int fd, const struct served *sv)
 	util_http_date(sv->last_modified_ms, lm, sizeof(lm));
 	if (not_modified(rq, etag, sv->last_modified_ms)) {
 		close(fd);
-		add_validators(rq, etag, lm, sv->cache_control);
+		add_validators(rq, etag, lm, sv);
 		return reply_empty(rq, 304);
 	}
 	if (range_applies(rq, etag, lm))
@@ -329,7 +335,7 @@ serve_fd(struct api_request *rq, int fd, const struct served *sv)
 		last = (int64_t)st.st_size - 1;
 	}
 	reply_set_file(rq, fd, (uint64_t)first, (uint64_t)(last - first + 1));
-	add_validators(rq, etag, lm, sv->cache_control);
+	add_validators(rq, etag, lm, sv);
 	reply_add_header(rq, "Content-Type",
 			 sv->content_type[0] != '\0'
 			     ? sv->content_type
@@ -351,7 +357,7 @@ serve_fd(struct api_request *rq, int fd, const struct served *sv)
  */
 static int
 redirect_object(struct api_request *rq, const char *bucket, const char *key,
-		enum api_next *ret)
+		const struct served *sv, enum api_next *ret)
 {
 	struct objstore *store = rq->app->store;
 	struct objstore_stat st;
@@ -371,6 +377,8 @@ redirect_object(struct api_request *rq, const char *bucket, const char *key,
 	if (rc == IP_OK) {
 		reply_add_header(rq, "Location", url);
 		reply_add_header(rq, "Cache-Control", "no-store");
+		if (sv->vary != NULL)
+			reply_add_header(rq, "Vary", sv->vary);
 		*ret = reply_empty(rq, 302);
 	} else if (rc == IP_ENOTFOUND) {
 		*ret = reply_error(rq, IP_ENOTFOUND,
@@ -397,7 +405,7 @@ serve_object(struct api_request *rq, const char *bucket, const char *key,
 	int rc;
 
 	if (rq->api->bytes_redirect &&
-	    redirect_object(rq, bucket, key, &ret) == IP_OK)
+	    redirect_object(rq, bucket, key, sv, &ret) == IP_OK)
 		return ret;
 	ip_error_clear(&err);
 	rc = objstore_open_read(rq->app->store, bucket, key, &fd, &st, &err);
@@ -409,6 +417,24 @@ serve_object(struct api_request *rq, const char *bucket, const char *key,
 	return serve_fd(rq, fd, sv);
 }
 
+/* The bytes routes take only a signed URL's parameters: a size asked
+ * for as ?w=300 would otherwise be silently ignored. */
+static bool
+bytes_query_ok(struct api_request *rq, enum api_next *ret)
+{
+	static const char *const known[] = {"expires", "kid", "sig", NULL};
+	struct ip_error err;
+
+	if (query_check_known(&rq->query, known, &err) == IP_OK)
+		return true;
+	*ret = reply_error(rq, IP_EINVAL,
+			   "%s: a variant's size and format go in the path, "
+			   "as /v1/images/{id}/variants/w_300,h_200,f_webp "
+			   "(docs/API.md \"Variants on demand\")",
+			   err.msg);
+	return false;
+}
+
 enum api_next
 handlers_image_original(struct api_request *rq)
 {
@@ -418,12 +444,13 @@ handlers_image_original(struct api_request *rq)
 
 	if (rec == NULL)
 		return reply_error(rq, IP_ENOMEM, "out of memory");
-	if (!load_record(rq, rec, &ret))
+	if (!bytes_query_ok(rq, &ret) || !load_record(rq, rec, &ret))
 		goto out;
 	sv.content_type = rec->content_type;
 	sv.sha256 = rec->sha256;
 	sv.last_modified_ms = rec->uploaded_at;
 	sv.cache_control = CACHE_ORIGINAL;
+	sv.vary = NULL;
 	ret = serve_object(rq, rec->input_bucket, rec->input_key, &sv);
 out:
 	free(rec);
@@ -437,11 +464,14 @@ handlers_image_variant(struct api_request *rq)
 	const struct record_variant *v;
 	struct record *rec = malloc(sizeof(*rec));
 	struct served sv;
+	struct ip_error err;
 	enum api_next ret;
+	bool vary = false;
+	int rc;
 
 	if (rec == NULL)
 		return reply_error(rq, IP_ENOMEM, "out of memory");
-	if (!load_record(rq, rec, &ret))
+	if (!bytes_query_ok(rq, &ret) || !load_record(rq, rec, &ret))
 		goto out;
 	/* Documented choice: 409, not 404, while the variant is not made
 	 * yet - it will exist, the client should come back. */
@@ -458,12 +488,21 @@ handlers_image_variant(struct api_request *rq)
 				record_status_name(rec->status), rec->id);
 		goto out;
 	}
-	v = record_variant_get(rec, name);
-	if (v == NULL) {
-		ret = reply_error(rq, IP_ENOTFOUND,
-				  "this image has no variant of that name");
+	/* A preset, a spec, or another format of an auto variant: found,
+	 * or made now (ondemand.h). */
+	ip_error_clear(&err);
+	rc = ondemand_variant(rq, rec, name, &v, &vary, &err);
+	if (rc == IP_ERETRY && rq->retry_after_s > 0) {
+		ret = reply_retry_after(rq, rq->retry_after_s, &err);
 		goto out;
 	}
+	if (rc != IP_OK) {
+		ret = reply_ip_error(rq, &err);
+		goto out;
+	}
+	/* Every answer of an auto variant depends on Accept: a cache
+	 * must key it so. */
+	sv.vary = vary ? "Accept" : NULL;
 	sv.content_type = v->content_type;
 	sv.sha256 = v->sha256;
 	sv.last_modified_ms =

@@ -144,6 +144,32 @@ write_function(FILE *f, struct app_metrics *m)
 	      atomic_load(&m->jobs_inflight));
 }
 
+static void
+write_ondemand(FILE *f, struct ondemand *od)
+{
+	static const char renders[] = "imgpipe_on_demand_renders_total";
+	int running;
+
+	family(f, renders, "counter",
+	       "Variants asked for and not yet stored, by outcome: made, "
+	       "refused (403: a rule or the record's capacity), failed, "
+	       "busy (503: no render slot).");
+	for (int i = 0; i < ONDEMAND_RESULT_COUNT; i++)
+		fprintf(f, "%s{result=\"%s\"} %" PRId64 "\n", renders,
+			ondemand_result_name((enum ondemand_result)i),
+			atomic_load(&od->results[i]));
+	family(f, "imgpipe_on_demand_waits_total", "counter",
+	       "Requests that waited for another request's render of the "
+	       "same variant (single flight) instead of rendering it.");
+	fprintf(f, "imgpipe_on_demand_waits_total %" PRId64 "\n",
+		atomic_load(&od->waited));
+	pthread_mutex_lock(&od->lock);
+	running = od->running;
+	pthread_mutex_unlock(&od->lock);
+	gauge(f, "imgpipe_on_demand_renders_inflight",
+	      "On-demand renders running in this process now.", running);
+}
+
 void
 metrics_write(FILE *f, struct api *api)
 {
@@ -154,6 +180,7 @@ metrics_write(FILE *f, struct api *api)
 
 	write_latency(f, api);
 	write_function(f, &app->metrics);
+	write_ondemand(f, &api->ondemand);
 	if (app->queue != NULL &&
 	    queue_dlq_count(app->queue, &dead, &err) == IP_OK)
 		gauge(f, "imgpipe_dead_letters",

@@ -9,6 +9,7 @@
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "core/util.h"
@@ -349,4 +350,85 @@ check:
 		return -1;
 	tm.tm_year = year - 1900;
 	return (int64_t)timegm(&tm) * 1000;
+}
+
+/* A qvalue (RFC 9110 §12.4.2: "0" ["." 0*3DIGIT] / "1" ["." 0*3"0"])
+ * of n bytes at s in thousandths, or -1. */
+static int
+accept_qvalue(const char *s, size_t n)
+{
+	int q = 0;
+	size_t i;
+
+	if (n == 0 || (s[0] != '0' && s[0] != '1') || n > 5 ||
+	    (n > 1 && s[1] != '.'))
+		return -1;
+	for (i = 2; i < n; i++)
+		if (!isdigit((unsigned char)s[i]) ||
+		    (s[0] == '1' && s[i] != '0'))
+			return -1;
+	for (i = 0; i < 3; i++)
+		q = q * 10 + (i + 2 < n ? s[i + 2] - '0' : 0);
+	return s[0] == '1' ? 1000 : q;
+}
+
+/* The q of one element s[0, n) ("image/avif;q=0.8") if its range is
+ * type; -1 otherwise. */
+static int
+accept_element(const char *s, size_t n, const char *type)
+{
+	size_t tl = strlen(type);
+	size_t r = 0;
+	int q = 1000;
+
+	while (r < n && s[r] != ';' && s[r] != ' ' && s[r] != '\t')
+		r++;
+	if (r != tl || strncasecmp(s, type, tl) != 0)
+		return -1;
+	/* Parameters: ";q=0.5", maybe among others, spaces around ';'. */
+	for (size_t i = r; i < n;) {
+		size_t j;
+
+		while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == ';'))
+			i++;
+		j = i;
+		while (j < n && s[j] != ';')
+			j++;
+		if (j - i >= 2 && (s[i] == 'q' || s[i] == 'Q') &&
+		    s[i + 1] == '=') {
+			size_t e = j;
+
+			while (e > i + 2 &&
+			       (s[e - 1] == ' ' || s[e - 1] == '\t'))
+				e--;
+			q = accept_qvalue(s + i + 2, e - (i + 2));
+			if (q < 0)
+				return -1;
+		}
+		i = j;
+	}
+	return q;
+}
+
+int
+params_accept_q(const char *accept, const char *type)
+{
+	const char *p = accept;
+
+	if (p == NULL || strnlen(p, PARAMS_ACCEPT_MAX + 1) > PARAMS_ACCEPT_MAX)
+		return -1;
+	while (*p != '\0') {
+		size_t n;
+		int q;
+
+		p = skip_ows(p);
+		n = strcspn(p, ",");
+		q = accept_element(p, n, type);
+		if (q >= 0)
+			return q;
+		p += n;
+		if (*p == ',')
+			p++;
+	}
+	return -1;
 }

@@ -67,6 +67,19 @@ enum params_range params_range(const char *hdr, int64_t size, int64_t *first,
  * W/ prefixes ignored) or is "*".  etag_quoted includes its quotes. */
 bool params_etag_match(const char *if_none_match, const char *etag_quoted);
 
+/* Longest Accept header read; a longer one counts as absent (the
+ * variant's fallback format is answered). */
+#define PARAMS_ACCEPT_MAX 2048
+
+/* The q-value, in thousandths (0..1000), that the Accept header gives
+ * the media type `type` ("image/avif") by naming it: case-insensitive,
+ * spaces and other parameters allowed, the first mention counts.  -1
+ * when the header (NULL, or longer than PARAMS_ACCEPT_MAX) does not name
+ * it or names it with a malformed q.  Wildcards (image/ *, * / *) are
+ * not a mention: every browser sends them, so they say nothing about
+ * what it decodes. */
+int params_accept_q(const char *accept, const char *type);
+
 /* Parse an HTTP date (IMF-fixdate; RFC 850 and asctime forms too) into
  * epoch milliseconds; -1 if it is not one. */
 int64_t params_http_date(const char *s);

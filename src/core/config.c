@@ -7,6 +7,7 @@
 #include "core/log.h"
 #include "core/urlsign.h"
 #include "core/util.h"
+#include "core/vspec.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -38,6 +39,7 @@ enum key_type {
 	KEY_GRAVITY,
 	KEY_FORMAT,
 	KEY_LEVEL,
+	KEY_FORMATS, /* "jpeg,webp": a set of 1u << enum out_format */
 	KEY_ENUM /* one of names[], stored as its index in an enum */
 };
 
@@ -99,6 +101,17 @@ static const struct key_def key_table[] = {
      NULL},
     {"notify", "timeout", KEY_INT, CFG(notify_timeout_ms), 100, 300000, NULL},
     {"notify", "concurrency", KEY_INT, CFG(notify_concurrency), 1, 64, NULL},
+    {"on_demand", "enabled", KEY_BOOL, CFG(on_demand_enabled), 0, 0, NULL},
+    {"on_demand", "max_width", KEY_INT, CFG(on_demand_max_width), 1,
+     CONFIG_VARIANT_DIM_MAX, NULL},
+    {"on_demand", "max_height", KEY_INT, CFG(on_demand_max_height), 1,
+     CONFIG_VARIANT_DIM_MAX, NULL},
+    {"on_demand", "max_per_image", KEY_INT, CFG(on_demand_max_per_image), 0, 48,
+     NULL},
+    {"on_demand", "formats", KEY_FORMATS, CFG(on_demand_formats), 0, 0, NULL},
+    {"on_demand", "watermark", KEY_BOOL, CFG(on_demand_watermark), 0, 0, NULL},
+    {"on_demand", "concurrency", KEY_INT, CFG(on_demand_concurrency), 0, 256,
+     NULL},
     {"metrics", "public", KEY_BOOL, CFG(metrics_public), 0, 0, NULL},
     {"input", "strip_original", KEY_BOOL, CFG(strip_original), 0, 0, NULL},
     {"lambda", "deadline_margin_ms", KEY_INT, CFG(lambda_margin_ms), 0, 60000,
@@ -325,6 +338,12 @@ config_defaults(struct config *cfg)
 	cfg->notify_timeout_ms = 10000;
 	cfg->notify_concurrency = 4;
 	util_strlcpy(cfg->aws_region, "us-east-1", sizeof(cfg->aws_region));
+	cfg->on_demand_max_width = 2048;
+	cfg->on_demand_max_height = 2048;
+	cfg->on_demand_max_per_image = 8;
+	cfg->on_demand_formats = 1u << FORMAT_JPEG | 1u << FORMAT_WEBP |
+				 1u << FORMAT_AVIF | 1u << FORMAT_PNG;
+	cfg->on_demand_watermark = true;
 
 	cfg->workers = 0;
 	cfg->max_attempts = 3;
@@ -479,6 +498,11 @@ valid_values(const struct key_def *d, char *buf, size_t len)
 	case KEY_FORMAT:
 		snprintf(buf, len, "jpeg (or jpg), webp, avif, png, gif, auto");
 		return;
+	case KEY_FORMATS:
+		snprintf(
+		    buf, len,
+		    "a list of jpeg, webp, avif, png, gif (\"jpeg,webp\")");
+		return;
 	case KEY_SIZE:
 		snprintf(buf, len, "a size in bytes, with K, M or G");
 		return;
@@ -490,6 +514,39 @@ valid_values(const struct key_def *d, char *buf, size_t len)
 	for (size_t i = 0; i < n && used < len; i++)
 		used += (size_t)snprintf(buf + used, len - used, "%s%s",
 					 i > 0 ? ", " : "", names[i]);
+}
+
+/* "jpeg,webp" into a set of 1u << enum out_format ("" = none); -1 for
+ * a name that is no format imgpipe writes, or "auto". */
+static int
+parse_formats(const char *value, unsigned *out)
+{
+	gchar **names = g_strsplit(value, ",", -1);
+	unsigned set = 0;
+	int rc = 0;
+
+	for (size_t i = 0; names[i] != NULL && rc == 0; i++) {
+		int f;
+
+		g_strstrip(names[i]);
+		if (names[i][0] == '\0')
+			continue;
+		f = config_parse_format(names[i]);
+		if (f < 0 || f == FORMAT_AUTO)
+			rc = -1;
+		else
+			set |= 1u << f;
+	}
+	g_strfreev(names);
+	if (rc == 0)
+		*out = set;
+	return rc;
+}
+
+bool
+config_on_demand_format(const struct config *cfg, enum out_format f)
+{
+	return f < FORMAT_AUTO && (cfg->on_demand_formats & (1u << f)) != 0;
 }
 
 static int
@@ -572,6 +629,10 @@ set_value(const struct key_def *d, void *base, const char *section,
 		if (e < 0)
 			goto bad;
 		*(enum out_format *)dst = (enum out_format)e;
+		return IP_OK;
+	case KEY_FORMATS:
+		if (parse_formats(value, (unsigned *)dst) != 0)
+			goto bad;
 		return IP_OK;
 	}
 bad:
@@ -793,7 +854,7 @@ config_load_data(struct config *cfg, const char *data, size_t len,
  */
 static const char *const env_sections[] = {
     "server", "limits", "storage", "aws",   "worker",	"output", "watermark",
-    "lambda", "auth",	"metrics", "input", "variants", "notify"};
+    "lambda", "auth",	"metrics", "input", "variants", "notify", "on_demand"};
 
 /* IMGPIPE_<name> is no setting: refused, naming the setting it may have
  * meant (IMGPIPE_PORT: IMGPIPE_SERVER_PORT).  lower is name in lower
@@ -949,6 +1010,18 @@ config_validate(const struct config *cfg, struct ip_error *err)
 				return ip_error_set(err, IP_EINVAL,
 						    "variant %s defined twice",
 						    cfg->variants[i].name);
+	for (size_t i = 0; i < cfg->n_variants; i++) {
+		struct variant_spec spec;
+		struct ip_error e;
+
+		/* GET .../variants/w_300 must mean one thing. */
+		if (vspec_parse(cfg->variants[i].name, &spec, &e) == IP_OK)
+			return ip_error_set(err, IP_EINVAL,
+					    "variant.%s: the name is an "
+					    "on-demand spec (docs/API.md); "
+					    "choose another",
+					    cfg->variants[i].name);
+	}
 	if (strcmp(cfg->input_bucket, cfg->output_bucket) == 0)
 		return ip_error_set(err, IP_EINVAL,
 				    "input and output bucket must differ "
@@ -1026,6 +1099,13 @@ dump_value(const struct key_def *d, const void *base, FILE *f)
 	case KEY_FORMAT:
 		fprintf(f, "%s\n",
 			config_format_name(*(const enum out_format *)p));
+		break;
+	case KEY_FORMATS:
+		for (int i = 0, n = 0; i < FORMAT_AUTO; i++)
+			if (*(const unsigned *)p & (1u << i))
+				fprintf(f, "%s%s", n++ > 0 ? "," : "",
+					config_format_name((enum out_format)i));
+		fprintf(f, "\n");
 		break;
 	}
 }

@@ -152,6 +152,15 @@ struct config {
 	int notify_timeout_ms; /* one delivery's bound */
 	int notify_concurrency; /* deliveries in flight per process */
 
+	/* [on_demand] variants made on request (api/ondemand.h) */
+	bool on_demand_enabled; /* unsigned specs within the rules */
+	int on_demand_max_width; /* an unsigned spec's largest box */
+	int on_demand_max_height;
+	int on_demand_max_per_image; /* distinct on-demand specs per image */
+	unsigned on_demand_formats; /* 1u << enum out_format, may be made */
+	bool on_demand_watermark; /* on-demand sizes carry the mark */
+	int on_demand_concurrency; /* renders at once, 0 = online cores */
+
 	/* [metrics] */
 	bool metrics_public; /* /metrics without an admin key */
 
@@ -299,6 +308,9 @@ const char *config_gravity_name(enum gravity g);
 /* variant.format names and extensions, from the format table (format.h). */
 const char *config_format_name(enum out_format f); /* "jpeg", "webp"... */
 const char *config_format_ext(enum out_format f); /* "jpg", "webp"... */
+
+/* Is format f among the formats on_demand.formats allows? */
+bool config_on_demand_format(const struct config *cfg, enum out_format f);
 
 /* Print every key with its current value as INI (for `imgpipe config`). */
 void config_dump(const struct config *cfg, void *file /* FILE* */);

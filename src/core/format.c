@@ -84,3 +84,9 @@ format_output_name(enum out_format f)
 {
 	return f == FORMAT_AUTO ? "auto" : format_output(f)->format;
 }
+
+enum out_format
+format_auto_resolve(bool has_alpha, bool animated)
+{
+	return has_alpha || animated ? FORMAT_WEBP : FORMAT_JPEG;
+}

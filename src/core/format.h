@@ -65,6 +65,11 @@ int format_of_file_ext(const char *ext);
  * case-insensitive; -1 if imgpipe cannot write it. */
 int format_parse_output(const char *s);
 
+/* What FORMAT_AUTO becomes for an image: WebP when it has alpha or
+ * keeps several frames, else JPEG.  The one rule, for the image
+ * processor (making) and the gateway (finding the stored one). */
+enum out_format format_auto_resolve(bool has_alpha, bool animated);
+
 /* The name of an output format as config prints it ("auto" for AUTO). */
 const char *format_output_name(enum out_format f);
 

@@ -448,9 +448,7 @@ resolve_format(const struct variant_spec *s, bool has_alpha, bool animated)
 {
 	if (s->format != FORMAT_AUTO)
 		return s->format;
-	if (animated || has_alpha)
-		return FORMAT_WEBP;
-	return FORMAT_JPEG;
+	return format_auto_resolve(has_alpha, animated);
 }
 
 /* ---- decode once -------------------------------------------------- */

@@ -8,17 +8,43 @@
  *   fn_bench tp [OPTIONS] FILE...    THREADS threads share FILE x THREADS
  *                                    jobs (as N workers would): one line
  *                                    "tp THREADS JOBS WALL_MS"
- * Both then print "fail N", "rss KIB" (getrusage peak of the process) and
- * "vips VERSION".  Lines are tab-separated.
+ *   fn_bench ovh -x IMGPIPE [OPTIONS] FILE...
+ *                                    the helpers' overhead: each file
+ *                                    through three processors in turn,
+ *                                    ROUNDS times: "ovh R FILE IN_MS
+ *                                    HELPER_MS FRESH_MS" (below)
+ * All then print "fail N", "rss KIB" (getrusage peak of this process: a
+ * helper's memory is not in it) and "vips VERSION".  Lines are
+ * tab-separated.
  *
  * Subject (-m):
  *   imgproc   imgproc_process() on each file: one decode, every variant of
- *             the configuration, encoded to memory (default);
+ *             the configuration, encoded to memory, in this process
+ *             (default);
+ *   helper    the same call through the helper processor of `imgpipe
+ *             serve` (imgproc_helper_open): each job handed to a sandboxed
+ *             `EXE __helper` (-x: the imgpipe binary of the same build),
+ *             one helper per thread, started on first use and replaced
+ *             after worker.helper_jobs jobs; so the time of a call is the
+ *             image work plus the helper's overhead (the original's
+ *             descriptor in, the result and the encoded variants out),
+ *             and with -s worker.helper_jobs=1 a helper's start and
+ *             warm-up too;
+ *   (ovh)     no -m: the same file, one after the other, in this process,
+ *             through a helper (worker.helper_jobs as configured) and
+ *             through a helper that is replaced after every job (its
+ *             start and warm-up in each call), the order rotated from one
+ *             file and round to the next: paired figures, so that a
+ *             difference of a few ms is not lost in the noise of a
+ *             shared machine;
  *   pipeline  the whole function, function_handle_event(), on an embedded
  *             fs + sqlite app in a temporary data directory: read the
  *             original, process, store the variants durably, mark the
  *             record done.  Each file is first committed with ingest_commit
  *             (as an upload is), untimed; the event is taken from the queue.
+ *
+ * -A: glibc's allocator as imgpipe's processes (helpers included) run it,
+ * util_tune_malloc(); without it glibc's defaults.
  *
  * The configuration is config_defaults() (three variants, watermark on
  * two, strip, JPEG q82), then IMGPIPE_* variables, then -s options.
@@ -31,6 +57,7 @@
 #include "core/record.h"
 #include "core/util.h"
 #include "imgproc/imgproc.h"
+#include "imgproc/imgproc_helper.h"
 #include "app/app.h"
 #include "function/ingest.h"
 #include "function/function.h"
@@ -56,12 +83,19 @@ extern char **environ;
 #define BENCH_ROUNDS_MAX 1000
 #define BENCH_FILES_MAX 1024
 
-enum subject { SUBJECT_IMGPROC, SUBJECT_PIPELINE };
+enum subject { SUBJECT_IMGPROC, SUBJECT_HELPER, SUBJECT_PIPELINE };
+
+/* ovh: its three processors, in this order in its lines */
+enum { OVH_IN, OVH_HELPER, OVH_FRESH, OVH_N };
 
 struct bench {
 	enum subject subject;
 	struct config cfg;
-	struct imgproc *img; /* SUBJECT_IMGPROC */
+	struct imgproc *img; /* SUBJECT_IMGPROC, SUBJECT_HELPER */
+	const char *helper_exe; /* -x: SUBJECT_HELPER, ovh */
+	bool ovh; /* the ovh command: ovh_img instead of img */
+	struct imgproc *ovh_img[OVH_N];
+	struct config cfg_fresh; /* ovh: cfg with worker.helper_jobs = 1 */
 	struct app app; /* SUBJECT_PIPELINE */
 	bool app_open;
 	char data_dir[64]; /* SUBJECT_PIPELINE: mkdtemp'd, removed at end */
@@ -72,6 +106,7 @@ struct bench {
 	int rounds;
 	bool warmup;
 	bool keep;
+	bool tune_malloc; /* -A */
 
 	/* tp: the shared job counter and the failure count */
 	atomic_int next_job;
@@ -92,24 +127,34 @@ static void
 usage(FILE *f)
 {
 	fprintf(
-	    f, "usage: fn_bench lat|tp [-m imgproc|pipeline] [-t THREADS] "
-	       "[-r ROUNDS] [-W]\n"
-	       "                [-w WATERMARK.png] [-s SECTION.KEY=VALUE]... "
-	       "[-o OUTDIR] [-k] FILE...\n"
-	       "  lat   one thread, files in order, ROUNDS times (default 1):\n"
-	       "        prints \"lat ROUND FILE MS\" per image\n"
-	       "  tp    THREADS threads (default 1) share FILE x THREADS "
-	       "jobs:\n"
-	       "        prints \"tp THREADS JOBS WALL_MS\"\n"
-	       "  -m    imgproc: imgproc_process (default); pipeline: "
-	       "function_handle_event\n"
-	       "        on an fs+sqlite app in a temp dir\n"
-	       "  -W    process the first file once first, unreported\n"
-	       "  -w    watermark image (else the configured text mark)\n"
-	       "  -s    any configuration key, e.g. -s worker.vips_threads=2\n"
-	       "  -o    write the variants to OUTDIR (checking by eye)\n"
-	       "  -k    keep the pipeline's temp data dir\n"
-	       "then \"fail N\", \"rss KIB\" (peak RSS), \"vips VERSION\".\n");
+	    f,
+	    "usage: fn_bench lat|tp|ovh [-m imgproc|helper|pipeline] "
+	    "[-x IMGPIPE] [-t THREADS]\n"
+	    "                [-r ROUNDS] [-W] [-w WATERMARK.png] "
+	    "[-s SECTION.KEY=VALUE]...\n"
+	    "                [-o OUTDIR] [-k] [-A] FILE...\n"
+	    "  lat   one thread, files in order, ROUNDS times (default 1):\n"
+	    "        prints \"lat ROUND FILE MS\" per image\n"
+	    "  tp    THREADS threads (default 1) share FILE x THREADS "
+	    "jobs:\n"
+	    "        prints \"tp THREADS JOBS WALL_MS\"\n"
+	    "  ovh   each file in this process, through a helper, through a "
+	    "new helper\n"
+	    "        (-x needed), ROUNDS times: prints \"ovh ROUND FILE IN_MS "
+	    "HELPER_MS FRESH_MS\"\n"
+	    "  -m    imgproc: imgproc_process in this process (default);\n"
+	    "        helper: the same through helper processes (-x the "
+	    "imgpipe binary);\n"
+	    "        pipeline: function_handle_event on an fs+sqlite app in "
+	    "a temp dir\n"
+	    "  -W    process the first file once first, unreported\n"
+	    "  -w    watermark image (else the configured text mark)\n"
+	    "  -s    any configuration key, e.g. -s worker.vips_threads=2\n"
+	    "  -o    write the variants to OUTDIR (checking by eye)\n"
+	    "  -k    keep the pipeline's temp data dir\n"
+	    "  -A    imgpipe's allocator settings (util_tune_malloc), as "
+	    "its processes\n"
+	    "then \"fail N\", \"rss KIB\" (peak RSS), \"vips VERSION\".\n");
 }
 
 /* Write one variant to OUTDIR/<file stem>_<variant>.<ext>. */
@@ -133,9 +178,10 @@ write_variant(const char *outdir, const char *file,
 	return rc;
 }
 
-/* One image through imgproc_process; *ms is the time of the call. */
+/* One image through img's imgproc_process; *ms is the time of the call. */
 static int
-job_imgproc(struct bench *b, const char *file, double *ms, struct ip_error *err)
+job_imgproc(struct bench *b, struct imgproc *img, const char *file, double *ms,
+	    struct ip_error *err)
 {
 	struct imgproc_result res;
 	double t0;
@@ -148,8 +194,8 @@ job_imgproc(struct bench *b, const char *file, double *ms, struct ip_error *err)
 		return ip_error_set(err, IP_EIO, "%s: %s", file,
 				    strerror(errno));
 	t0 = now_ms();
-	rc = imgproc_process(b->img, fd, b->cfg.variants, b->cfg.n_variants,
-			     &res, err);
+	rc = imgproc_process(img, fd, b->cfg.variants, b->cfg.n_variants, &res,
+			     err);
 	*ms = now_ms() - t0;
 	if (rc == IP_OK && res.n != b->cfg.n_variants)
 		rc = ip_error_set(err, IP_EIO, "%s: %zu variants, expected %zu",
@@ -219,8 +265,8 @@ job_pipeline(struct bench *b, const char *file, double *ms,
 static int
 job(struct bench *b, const char *file, double *ms, struct ip_error *err)
 {
-	if (b->subject == SUBJECT_IMGPROC)
-		return job_imgproc(b, file, ms, err);
+	if (b->subject != SUBJECT_PIPELINE)
+		return job_imgproc(b, b->img, file, ms, err);
 	return job_pipeline(b, file, ms, err);
 }
 
@@ -238,9 +284,9 @@ tp_thread(void *arg)
 		if (i >= b->n_jobs)
 			break;
 		ip_error_clear(&err);
-		if (b->subject == SUBJECT_IMGPROC)
-			rc =
-			    job_imgproc(b, b->files[i % b->n_files], &ms, &err);
+		if (b->subject != SUBJECT_PIPELINE)
+			rc = job_imgproc(b, b->img, b->files[i % b->n_files],
+					 &ms, &err);
 		else
 			rc = handle_next(b, &ms, &err);
 		if (rc != IP_OK) {
@@ -312,6 +358,51 @@ run_tp(struct bench *b)
 	return atomic_load(&b->failures);
 }
 
+/* ovh: each file through the three processors, the order rotated. */
+static int
+run_ovh(struct bench *b)
+{
+	struct ip_error err;
+	double ms[OVH_N];
+	int fails = 0;
+
+	for (int k = 0; b->warmup && k < OVH_N; k++) {
+		ip_error_clear(&err);
+		if (job_imgproc(b, b->ovh_img[k], b->files[0], &ms[k], &err) !=
+		    IP_OK) {
+			fprintf(stderr, "fn_bench: warm-up %s: %s\n",
+				b->files[0], err.msg);
+			fails++;
+		}
+	}
+	for (int r = 1; r <= b->rounds; r++) {
+		for (int i = 0; i < b->n_files; i++) {
+			bool ok = true;
+
+			for (int k = 0; k < OVH_N && ok; k++) {
+				int s = (r + i + k) % OVH_N;
+
+				ip_error_clear(&err);
+				if (job_imgproc(b, b->ovh_img[s], b->files[i],
+						&ms[s], &err) != IP_OK) {
+					fprintf(stderr, "fn_bench: %s: %s\n",
+						b->files[i], err.msg);
+					ok = false;
+				}
+			}
+			if (!ok) {
+				fails++;
+				continue;
+			}
+			printf("ovh\t%d\t%s\t%.1f\t%.1f\t%.1f\n", r,
+			       b->files[i], ms[OVH_IN], ms[OVH_HELPER],
+			       ms[OVH_FRESH]);
+			fflush(stdout);
+		}
+	}
+	return fails;
+}
+
 /* Apply "SECTION.KEY=VALUE" (the section may contain dots). */
 static int
 set_option(struct config *cfg, const char *opt, struct ip_error *err)
@@ -353,6 +444,10 @@ parse_args(struct bench *b, int argc, char **argv, struct ip_error *err)
 			b->keep = true;
 			continue;
 		}
+		if (strcmp(o, "-A") == 0) {
+			b->tune_malloc = true;
+			continue;
+		}
 		if (v == NULL) {
 			fprintf(stderr, "fn_bench: %s needs a value\n", o);
 			return 2;
@@ -360,8 +455,12 @@ parse_args(struct bench *b, int argc, char **argv, struct ip_error *err)
 		i++;
 		if (strcmp(o, "-m") == 0 && strcmp(v, "imgproc") == 0) {
 			b->subject = SUBJECT_IMGPROC;
+		} else if (strcmp(o, "-m") == 0 && strcmp(v, "helper") == 0) {
+			b->subject = SUBJECT_HELPER;
 		} else if (strcmp(o, "-m") == 0 && strcmp(v, "pipeline") == 0) {
 			b->subject = SUBJECT_PIPELINE;
+		} else if (strcmp(o, "-x") == 0) {
+			b->helper_exe = v;
 		} else if (strcmp(o, "-t") == 0) {
 			b->threads = atoi(v);
 		} else if (strcmp(o, "-r") == 0) {
@@ -385,6 +484,11 @@ parse_args(struct bench *b, int argc, char **argv, struct ip_error *err)
 	    b->rounds > BENCH_ROUNDS_MAX) {
 		fprintf(stderr, "fn_bench: -t 1..%d, -r 1..%d\n",
 			BENCH_THREADS_MAX, BENCH_ROUNDS_MAX);
+		return 2;
+	}
+	if ((b->ovh || b->subject == SUBJECT_HELPER) && b->helper_exe == NULL) {
+		fprintf(stderr,
+			"fn_bench: ovh and -m helper need -x IMGPIPE\n");
 		return 2;
 	}
 	b->files = argv + i;
@@ -425,8 +529,25 @@ bench_open(struct bench *b, struct ip_error *err)
 	rc = config_validate(&b->cfg, err);
 	if (rc != IP_OK)
 		return rc;
+	if (b->ovh) {
+		b->cfg_fresh = b->cfg;
+		b->cfg_fresh.helper_jobs = 1;
+		imgproc_helper_set_exe(b->helper_exe);
+		rc = imgproc_vips_open(&b->cfg, &b->ovh_img[OVH_IN], err);
+		if (rc == IP_OK)
+			rc = imgproc_helper_open(&b->cfg,
+						 &b->ovh_img[OVH_HELPER], err);
+		if (rc == IP_OK)
+			rc = imgproc_helper_open(&b->cfg_fresh,
+						 &b->ovh_img[OVH_FRESH], err);
+		return rc;
+	}
 	if (b->subject == SUBJECT_IMGPROC)
 		return imgproc_vips_open(&b->cfg, &b->img, err);
+	if (b->subject == SUBJECT_HELPER) {
+		imgproc_helper_set_exe(b->helper_exe);
+		return imgproc_helper_open(&b->cfg, &b->img, err);
+	}
 	rc = app_open(&b->app, &b->cfg, APP_NEED_ALL, err);
 	if (rc != IP_OK)
 		return rc;
@@ -449,6 +570,10 @@ bench_close(struct bench *b)
 		imgproc_close(b->img);
 	}
 	b->img = NULL;
+	for (int k = 0; k < OVH_N; k++) {
+		imgproc_close(b->ovh_img[k]);
+		b->ovh_img[k] = NULL;
+	}
 	if (b->data_dir[0] != '\0' && !b->keep)
 		util_rm_tree(b->data_dir);
 }
@@ -465,7 +590,8 @@ main(int argc, char **argv)
 	int rc;
 
 	if (argc < 2 ||
-	    (strcmp(argv[1], "lat") != 0 && strcmp(argv[1], "tp") != 0)) {
+	    (strcmp(argv[1], "lat") != 0 && strcmp(argv[1], "tp") != 0 &&
+	     strcmp(argv[1], "ovh") != 0)) {
 		usage(argc >= 2 && strcmp(argv[1], "--help") == 0 ? stdout
 								  : stderr);
 		return argc >= 2 && strcmp(argv[1], "--help") == 0 ? 0 : 2;
@@ -478,25 +604,30 @@ main(int argc, char **argv)
 		return 2;
 	}
 	b.subject = SUBJECT_IMGPROC;
+	b.ovh = strcmp(argv[1], "ovh") == 0;
 	b.threads = 1;
 	b.rounds = 1;
 	rc = parse_args(&b, argc, argv, &err);
 	if (rc != 0)
 		return rc;
-	if (strcmp(argv[1], "lat") == 0)
+	if (strcmp(argv[1], "tp") != 0)
 		b.threads = 1;
+	if (b.tune_malloc)
+		util_tune_malloc(); /* before libvips and any thread */
 	rc = bench_open(&b, &err);
 	if (rc != IP_OK) {
 		fprintf(stderr, "fn_bench: %s\n", err.msg);
 		bench_close(&b);
 		return 1;
 	}
-	if (b.warmup && job(&b, b.files[0], &ms, &err) != IP_OK) {
+	if (b.warmup && !b.ovh && job(&b, b.files[0], &ms, &err) != IP_OK) {
 		fprintf(stderr, "fn_bench: warm-up %s: %s\n", b.files[0],
 			err.msg);
 		fails++;
 	}
-	if (strcmp(argv[1], "lat") == 0)
+	if (b.ovh)
+		fails += run_ovh(&b);
+	else if (strcmp(argv[1], "lat") == 0)
 		fails += run_lat(&b);
 	else
 		fails += run_tp(&b);

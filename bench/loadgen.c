@@ -5,7 +5,7 @@
  *
  *   loadgen -u http://127.0.0.1:PORT [-m closed|open|ingest] [-c CLIENTS]
  *           [-n COUNT] [-d SECONDS] [-R RATE] [-p PID] [-x STATUS]
- *           [-o RAW.tsv] [-s RSS.tsv] [-P PREFIX] FILE...
+ *           [-o RAW.tsv] [-s RSS.tsv] [-T PROCS.tsv] [-P PREFIX] FILE...
  *
  * Modes:
  *   closed  CLIENTS clients, each in a loop: PUT /v1/images/{name}, then
@@ -28,12 +28,25 @@
  * (at most 64 MiB each).  Only loopback URLs are accepted.
  *
  * Output: one summary line of key=value pairs on stdout; -o writes one
- * line per upload; -s samples the server's VmRSS (from /proc/PID/status,
- * with -p) once a second.
+ * line per upload (with the record's id, attempts and error, or the
+ * refusal's message).
+ *
+ * Memory (-p PID): the server's process tree, PID and every descendant
+ * (its image helpers), found by the parent pid in /proc/N/stat (the
+ * kernel here has no /proc/N/task/T/children) every LG_SCAN_MS and as
+ * soon as a member has gone, is sampled every LG_SAMPLE_MS: the sum of their VmRSS (its maximum over the samples is
+ * tree_rss_max_kib), and each process's VmHWM as last read (the sum over
+ * the processes alive at a sample, maximised, is tree_hwm_bound_kib: an
+ * upper bound of the true peak of the sum, which sampling may miss).
+ * -s writes each sample; -T one line per process seen (role, first and
+ * last seen, VmHWM; past LG_PROCS_MAX, processes that have gone make
+ * room, procs_forgotten counts them).  One more sample is taken after the last answer.
  *
  * Threads: one; libcurl's multi interface runs every transfer.
  */
 #include <curl/curl.h>
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
@@ -42,8 +55,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "core/util.h"
 
 #define LG_CLIENTS_MAX 256
 #define LG_FILES_MAX 64
@@ -53,6 +69,11 @@
 #define LG_GRACE_MS 90000.0
 #define LG_WAIT_S 60
 #define LG_CONN_ERRORS_MAX 10
+#define LG_MSG_MAX 200
+#define LG_SAMPLE_MS 100.0
+#define LG_PROCS_MAX 256 /* processes of the server's tree remembered */
+#define LG_SCAN_MAX 8192 /* processes of the machine read per scan */
+#define LG_SCAN_MS 1000.0 /* a scan of /proc for new members */
 
 enum lg_mode { MODE_CLOSED, MODE_OPEN, MODE_INGEST };
 enum slot_state { SLOT_IDLE, SLOT_PUT, SLOT_WAIT };
@@ -75,6 +96,9 @@ struct lg_result {
 	double t_done; /* record done/failed (0 = never) */
 	char status[16]; /* record status, "" when unknown */
 	long processing_ms; /* from the record, -1 when unknown */
+	long attempts; /* from the record, -1 when unknown */
+	char id[64]; /* the record's id from the 202, "" when none */
+	char message[LG_MSG_MAX]; /* a refusal's message, a record's error */
 };
 
 /* The body of the current PUT, read by curl through body_read(). */
@@ -96,6 +120,34 @@ struct lg_slot {
 	bool reply_cut;
 };
 
+/* One process of the server's tree, as last sampled. */
+struct lg_proc {
+	long pid;
+	long long start; /* /proc/N/stat starttime: tells reuse */
+	const char *role; /* "server", "helper", "probe" (helper), "other" */
+	double first_s;
+	double last_s;
+	long hwm_kib;
+	long rss_kib;
+	bool alive; /* a member at the last scan, and since */
+};
+
+struct lg_tree {
+	long root;
+	double next_scan_s;
+	bool lost; /* a member has gone since the last scan */
+	struct lg_proc procs[LG_PROCS_MAX];
+	int n;
+	int samples;
+	int procs_max; /* processes alive at once */
+	int helpers; /* job helpers seen */
+	int forgotten; /* entries reused when procs was full */
+	long helper_hwm_kib; /* the largest VmHWM of a job helper */
+	long probe_hwm_kib; /* of the probe helper */
+	long rss_max_kib; /* max over samples of the sum of VmRSS */
+	long hwm_bound_kib; /* max over samples of the sum of VmHWM */
+};
+
 struct lg {
 	enum lg_mode mode;
 	const char *url;
@@ -108,6 +160,8 @@ struct lg {
 	long pid;
 	FILE *raw;
 	FILE *rss;
+	FILE *procs;
+	struct lg_tree tree;
 	struct lg_file files[LG_FILES_MAX];
 	int n_files;
 
@@ -118,7 +172,7 @@ struct lg {
 	int finished; /* uploads whose outcome is known */
 	int in_flight;
 	double t0;
-	long rss_max_kib;
+	long rss_max_kib; /* the server process alone */
 	int conn_errors; /* transport errors in a row */
 	bool gone; /* the server stopped answering: start nothing more */
 };
@@ -145,8 +199,8 @@ usage(FILE *f)
 		   "[-m closed|open|ingest] [-c CLIENTS]\n"
 		   "               [-n COUNT] [-d SECONDS] [-R RATE] [-p PID] "
 		   "[-x STATUS]\n"
-		   "               [-o RAW.tsv] [-s RSS.tsv] [-P PREFIX] "
-		   "FILE...\n"
+		   "               [-o RAW.tsv] [-s RSS.tsv] [-T PROCS.tsv] "
+		   "[-P PREFIX] FILE...\n"
 		   "(see the comment at the top of bench/loadgen.c)\n");
 }
 
@@ -233,7 +287,21 @@ on_write(char *buf, size_t size, size_t n, void *arg)
 	return size * n;
 }
 
-/* Pull id, status and processing_ms out of a record reply. */
+/* Copy a JSON string into dst (len bytes), tabs and line ends as spaces:
+ * it goes into a tab-separated file. */
+static void
+copy_message(char *dst, size_t len, const json_t *v)
+{
+	if (!json_is_string(v))
+		return;
+	snprintf(dst, len, "%s", json_string_value(v));
+	for (char *c = dst; *c != '\0'; c++)
+		if (iscntrl((unsigned char)*c))
+			*c = ' ';
+}
+
+/* Pull id, status, attempts, processing_ms and error out of a record
+ * reply; from an error reply ({"error":{"message":...}}) its message. */
 static void
 parse_record(struct lg_slot *s, struct lg_result *r)
 {
@@ -256,6 +324,13 @@ parse_record(struct lg_slot *s, struct lg_result *r)
 	v = json_object_get(root, "processing_ms");
 	if (json_is_integer(v))
 		r->processing_ms = (long)json_integer_value(v);
+	v = json_object_get(root, "attempts");
+	if (json_is_integer(v))
+		r->attempts = (long)json_integer_value(v);
+	v = json_object_get(root, "error");
+	if (json_is_object(v))
+		v = json_object_get(v, "message");
+	copy_message(r->message, sizeof(r->message), v);
 	json_decref(root);
 }
 
@@ -290,6 +365,7 @@ start_put(struct lg *g, struct lg_slot *s, double t_plan)
 	memset(r, 0, sizeof(*r));
 	r->file = seq % g->n_files;
 	r->processing_ms = -1;
+	r->attempts = -1;
 	r->t_plan = t_plan;
 	r->t_start = elapsed(g);
 	s->seq = seq;
@@ -370,6 +446,8 @@ on_done(struct lg *g, struct lg_slot *s, CURLcode cc)
 					"loadgen: PUT answered %ld: "
 					"%.200s\n",
 					code, s->reply);
+			if (cc == CURLE_OK)
+				parse_record(s, r);
 			finish(g, s);
 			return;
 		}
@@ -384,6 +462,7 @@ on_done(struct lg *g, struct lg_slot *s, CURLcode cc)
 			finish(g, s);
 			return;
 		}
+		snprintf(r->id, sizeof(r->id), "%s", s->id);
 		start_wait(g, s);
 		return;
 	}
@@ -414,27 +493,214 @@ idle_slot(struct lg *g)
 	return NULL;
 }
 
-static long
-read_status_kib(long pid, const char *field)
+/* VmRSS and VmHWM of pid, in KiB (-1 when unknown); -1 when pid is gone. */
+static int
+read_mem(long pid, long *rss_kib, long *hwm_kib)
 {
 	char path[64];
 	char line[256];
-	size_t flen = strlen(field);
-	long v = -1;
 	FILE *f;
 
+	*rss_kib = *hwm_kib = -1;
 	snprintf(path, sizeof(path), "/proc/%ld/status", pid);
 	f = fopen(path, "r");
 	if (f == NULL)
 		return -1;
 	while (fgets(line, sizeof(line), f) != NULL) {
-		if (strncmp(line, field, flen) == 0 && line[flen] == ':') {
-			v = strtol(line + flen + 1, NULL, 10);
-			break;
-		}
+		if (strncmp(line, "VmRSS:", 6) == 0)
+			*rss_kib = strtol(line + 6, NULL, 10);
+		else if (strncmp(line, "VmHWM:", 6) == 0)
+			*hwm_kib = strtol(line + 6, NULL, 10);
 	}
 	fclose(f);
-	return v;
+	return 0;
+}
+
+/* "helper" or "probe" for `imgpipe __helper [probe]`, else "other". */
+static const char *
+proc_role(long pid)
+{
+	char path[64];
+	char argv[256];
+	size_t n;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%ld/cmdline", pid);
+	f = fopen(path, "r");
+	if (f == NULL)
+		return "other";
+	n = fread(argv, 1, sizeof(argv) - 1, f);
+	fclose(f);
+	argv[n] = '\0';
+	/* NUL-separated: argv[0], then argv[1] */
+	if (strlen(argv) + 1 >= n ||
+	    strcmp(argv + strlen(argv) + 1, "__helper") != 0)
+		return "other";
+	n = strlen(argv) + 1 + sizeof("__helper");
+	return n < sizeof(argv) && strcmp(argv + n, "probe") == 0 ? "probe"
+								  : "helper";
+}
+
+/* The remembered entry of (pid, start), or NULL. */
+static struct lg_proc *
+tree_find(struct lg_tree *t, long pid, long long start)
+{
+	for (int i = 0; i < t->n; i++)
+		if (t->procs[i].pid == pid && t->procs[i].start == start)
+			return &t->procs[i];
+	return NULL;
+}
+
+/* Remember a new member (alive); NULL when every entry is alive. */
+static struct lg_proc *
+tree_add(struct lg_tree *t, long pid, long long start, double now_s)
+{
+	struct lg_proc *p = NULL;
+
+	if (t->n < LG_PROCS_MAX) {
+		p = &t->procs[t->n++];
+	} else { /* full: forget a process that has gone (-T loses it) */
+		for (int i = 0; i < t->n && p == NULL; i++)
+			if (!t->procs[i].alive)
+				p = &t->procs[i];
+		if (p == NULL)
+			return NULL;
+		t->forgotten++;
+	}
+	memset(p, 0, sizeof(*p));
+	p->pid = pid;
+	p->start = start;
+	p->role = pid == t->root ? "server" : proc_role(pid);
+	p->first_s = now_s;
+	p->alive = true;
+	t->helpers += strcmp(p->role, "helper") == 0;
+	return p;
+}
+
+/* Find the members of the tree of t->root: every process of the machine
+ * by its parent, generation by generation.  Sets each entry's alive. */
+static void
+tree_scan(struct lg_tree *t, double now_s)
+{
+	static long pids[LG_SCAN_MAX], ppids[LG_SCAN_MAX];
+	static long long starts[LG_SCAN_MAX];
+	static bool in[LG_SCAN_MAX];
+	bool grew = true;
+	struct dirent *e;
+	DIR *d = opendir("/proc");
+	int n = 0;
+
+	for (int i = 0; i < t->n; i++)
+		t->procs[i].alive = false;
+	if (d == NULL)
+		return;
+	while ((e = readdir(d)) != NULL && n < LG_SCAN_MAX) {
+		char *end;
+		long pid = strtol(e->d_name, &end, 10);
+
+		if (pid <= 0 || *end != '\0' ||
+		    util_proc_stat(pid, &ppids[n], &starts[n]) != 0)
+			continue;
+		pids[n] = pid;
+		in[n] = pid == t->root;
+		n++;
+	}
+	closedir(d);
+	while (grew) {
+		grew = false;
+		for (int i = 0; i < n; i++)
+			for (int j = 0; j < n && !in[i]; j++)
+				if (in[j] && pids[j] == ppids[i])
+					in[i] = grew = true;
+	}
+	/* the members known, then the new ones: an entry is reused only
+	 * for a process that has gone */
+	for (int i = 0; i < n; i++) {
+		struct lg_proc *p =
+		    in[i] ? tree_find(t, pids[i], starts[i]) : NULL;
+
+		if (p != NULL) {
+			p->alive = true;
+			in[i] = false; /* known: not to be added */
+		}
+	}
+	for (int i = 0; i < n; i++)
+		if (in[i])
+			tree_add(t, pids[i], starts[i], now_s);
+}
+
+/* One sample of the tree of t->root: returns the sum of VmRSS (KiB), the
+ * server's own VmRSS in *root_rss, the processes in *alive; -1 when the
+ * server is gone.  The whole of /proc is scanned every LG_SCAN_MS and
+ * when a member has gone (a helper is replaced after it ends); between
+ * scans only the members' status files are read. */
+static long
+tree_sample(struct lg_tree *t, double now_s, long *root_rss, int *alive)
+{
+	long rss_sum = 0, hwm_sum = 0;
+	int count = 0;
+
+	*root_rss = -1;
+	*alive = 0;
+	if (t->lost || now_s >= t->next_scan_s) {
+		tree_scan(t, now_s);
+		t->next_scan_s = now_s + LG_SCAN_MS / 1e3;
+		t->lost = false;
+	}
+	for (int i = 0; i < t->n; i++) {
+		struct lg_proc *p = &t->procs[i];
+		long rss, hwm;
+
+		if (!p->alive)
+			continue;
+		if (read_mem(p->pid, &rss, &hwm) != 0 || rss < 0) {
+			p->alive = false; /* gone, or a zombie */
+			t->lost = true;
+			continue;
+		}
+		p->last_s = now_s;
+		p->rss_kib = rss;
+		if (hwm > p->hwm_kib)
+			p->hwm_kib = hwm;
+		if (strcmp(p->role, "helper") == 0 && hwm > t->helper_hwm_kib)
+			t->helper_hwm_kib = hwm;
+		if (strcmp(p->role, "probe") == 0 && hwm > t->probe_hwm_kib)
+			t->probe_hwm_kib = hwm;
+		if (p->pid == t->root)
+			*root_rss = rss;
+		rss_sum += rss;
+		hwm_sum += hwm > rss ? hwm : rss;
+		count++;
+	}
+	if (*root_rss < 0)
+		return -1;
+	t->samples++;
+	if (rss_sum > t->rss_max_kib)
+		t->rss_max_kib = rss_sum;
+	if (hwm_sum > t->hwm_bound_kib)
+		t->hwm_bound_kib = hwm_sum;
+	if (count > t->procs_max)
+		t->procs_max = count;
+	*alive = count;
+	return rss_sum;
+}
+
+/* Sample the tree now (with -p); the line of -s. */
+static void
+sample(struct lg *g)
+{
+	double now_s = elapsed(g) / 1e3;
+	long root_rss;
+	int alive;
+	long kib = tree_sample(&g->tree, now_s, &root_rss, &alive);
+
+	if (kib < 0)
+		return;
+	if (root_rss > g->rss_max_kib)
+		g->rss_max_kib = root_rss;
+	if (g->rss != NULL)
+		fprintf(g->rss, "%.1f\t%ld\t%ld\t%d\n", now_s, kib, root_rss,
+			alive);
 }
 
 /* Start what the mode allows now; returns ms until the next planned
@@ -509,16 +775,15 @@ run(struct lg *g)
 			break;
 		}
 		if (g->pid > 0 && now >= next_sample) {
-			long kib = read_status_kib(g->pid, "VmRSS");
-
-			if (kib > g->rss_max_kib)
-				g->rss_max_kib = kib;
-			if (g->rss != NULL && kib >= 0)
-				fprintf(g->rss, "%.1f\t%ld\n", now / 1e3, kib);
-			next_sample = now + 1000;
+			sample(g);
+			next_sample = now + LG_SAMPLE_MS;
 		}
 		if (g->started != before)
 			continue; /* new transfers: drive them now */
+		if (g->pid > 0 && wait_ms > next_sample - now)
+			wait_ms = next_sample - now > 1
+				      ? (int)(next_sample - now)
+				      : 1;
 		curl_multi_poll(g->multi, NULL, 0, wait_ms, NULL);
 	}
 }
@@ -578,6 +843,30 @@ dropped(const struct lg *g)
 	return planned > g->started ? (int)planned - g->started : 0;
 }
 
+/* The memory figures of the summary line (-p), and the -T file. */
+static void
+report_tree(struct lg *g)
+{
+	const struct lg_tree *t = &g->tree;
+	long rss, hwm = -1;
+
+	for (int i = 0; g->procs != NULL && i < t->n; i++) {
+		const struct lg_proc *p = &t->procs[i];
+
+		fprintf(g->procs, "%ld\t%s\t%.1f\t%.1f\t%ld\t%ld\n", p->pid,
+			p->role, p->first_s, p->last_s, p->hwm_kib, p->rss_kib);
+	}
+	read_mem(g->pid, &rss, &hwm);
+	printf(" rss_max_kib=%ld hwm_kib=%ld tree_rss_max_kib=%ld "
+	       "tree_hwm_bound_kib=%ld helper_hwm_max_kib=%ld "
+	       "probe_hwm_kib=%ld helpers=%d procs_max=%d samples=%d "
+	       "procs_forgotten=%d",
+	       g->rss_max_kib, hwm, t->rss_max_kib, t->hwm_bound_kib,
+	       t->helper_hwm_kib > 0 ? t->helper_hwm_kib : -1,
+	       t->probe_hwm_kib > 0 ? t->probe_hwm_kib : -1, t->helpers,
+	       t->procs_max, t->samples, t->forgotten);
+}
+
 /* Print the summary line; returns the number of uploads that failed. */
 static int
 report(struct lg *g, double wall_ms)
@@ -589,6 +878,7 @@ report(struct lg *g, double wall_ms)
 	double first = -1;
 	double last = 0;
 	double bytes = 0;
+	struct rusage ru;
 	int ok = 0;
 	int failed = 0;
 	int n_ovh = 0;
@@ -605,12 +895,13 @@ report(struct lg *g, double wall_ms)
 		if (g->raw != NULL)
 			fprintf(g->raw,
 				"%d\t%s\t%zu\t%ld\t%.1f\t%.1f\t%.1f\t%.1f\t%s"
-				"\t%ld\n",
+				"\t%ld\t%s\t%ld\t%s\n",
 				i, g->files[r->file].base,
 				g->files[r->file].len, r->put_code, r->t_plan,
 				r->t_start, r->t_accept, r->t_done,
 				r->status[0] ? r->status : "-",
-				r->processing_ms);
+				r->processing_ms, r->id[0] ? r->id : "-",
+				r->attempts, r->message[0] ? r->message : "-");
 		if (!good) {
 			failed++;
 			continue;
@@ -636,10 +927,13 @@ report(struct lg *g, double wall_ms)
 	print_dist("accept", acc, ok);
 	print_dist("overhead", ovh, n_ovh);
 	if (g->pid > 0)
-		printf(" rss_max_kib=%ld hwm_kib=%ld", g->rss_max_kib,
-		       read_status_kib(g->pid, "VmHWM"));
+		report_tree(g);
 	printf(" server_gone=%d", g->gone ? 1 : 0);
-	printf("\n");
+	/* this client's own CPU (the sampler's cost included) */
+	getrusage(RUSAGE_SELF, &ru);
+	printf(" lg_cpu_s=%.2f\n",
+	       (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+		   (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6);
 	free(lat);
 	free(acc);
 	free(ovh);
@@ -665,6 +959,7 @@ parse(struct lg *g, int argc, char **argv)
 	g->seconds = 60;
 	g->rate = 1;
 	g->prefix = "lg";
+	g->tree.root = -1;
 	for (i = 1; i < argc && argv[i][0] == '-'; i += 2) {
 		const char *o = argv[i];
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -699,6 +994,7 @@ parse(struct lg *g, int argc, char **argv)
 			break;
 		case 'p':
 			g->pid = atol(v);
+			g->tree.root = g->pid;
 			break;
 		case 'x':
 			g->expect = atol(v);
@@ -714,6 +1010,11 @@ parse(struct lg *g, int argc, char **argv)
 		case 's':
 			g->rss = fopen(v, "w");
 			if (g->rss == NULL)
+				return -1;
+			break;
+		case 'T':
+			g->procs = fopen(v, "w");
+			if (g->procs == NULL)
 				return -1;
 			break;
 		default:
@@ -768,6 +1069,8 @@ main(int argc, char **argv)
 	}
 	run(&g);
 	wall = elapsed(&g);
+	if (g.pid > 0)
+		sample(&g); /* the helpers' VmHWM after the last job */
 	rc = report(&g, wall) == 0 && g.started > 0 ? 0 : 1;
 out:
 	for (int i = 0; g.slots != NULL && i < g.clients; i++) {
@@ -789,6 +1092,8 @@ out:
 		fclose(g.raw);
 	if (g.rss != NULL)
 		fclose(g.rss);
+	if (g.procs != NULL)
+		fclose(g.procs);
 	curl_global_cleanup();
 	return rc;
 }

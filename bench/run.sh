@@ -1,14 +1,23 @@
 #!/usr/bin/env bash
 # bench/run.sh - `make bench`: imgpipe measured against its peers and the
-# decode floor, in one run on this machine (issue 4; docs/BENCHMARKS.md).
+# decode floor, in one run on this machine (issues 4 and 12;
+# docs/BENCHMARKS.md).
 #
-# Parts (BENCH_PARTS, default "fn serve ingest"):
+# Parts (BENCH_PARTS, default "fn serve memory ingest"):
 #   fn      the function (build/bench/fn_bench) and the peer tools of
 #           ../shared/peers/bench (worker.sh), interleaved round by round:
-#           ms/image, images/s with 1 and 2 workers, peak RSS
+#           ms/image, images/s with 1 and 2 workers, peak RSS; with
+#           imgpipe's allocator settings (imgpipe-a) and glibc's; the
+#           helpers' overhead (fn_bench ovh: in-process, through a helper,
+#           through a new helper, paired)
 #   serve   `imgpipe serve` driven by build/bench/loadgen on 127.0.0.1:
 #           upload -> done latency at low load and at saturation, images/s
-#           with 2 and 1 workers, an offered-load sweep, an RSS soak
+#           with 2 and 1 workers, RSS of the server and its helpers
+#           together, an offered-load sweep, a soak at saturation (RSS,
+#           helper deaths, every acknowledged upload checked to be done)
+#   memory  four 100 MP images (bench/memimages.py), each uploaded to a
+#           fresh `imgpipe serve`: the outcome, the helper's peak RSS,
+#           limits.max_image_memory
 #   ingest  durable 202s per second and MB/s for 1.5 MB bodies, imgpipe's
 #           gateway against nginx (WebDAV PUT) on the same disk
 #   ondemand  an on-demand size's first request against the eager path,
@@ -16,9 +25,10 @@
 # Then bench/summarize.py writes RESULTS.md and gnuplot latency.png.
 #
 # BENCH_SMOKE=1: one tiny iteration of each part (2 photos, 1 round, only
-# the cheap peers, no soak); everything goes to bench/out/ and RESULTS.md
-# is left alone.  It asserts nothing about speed: it exits 0 when every
-# part ran.  The other knobs are listed under "Knobs" below.
+# the cheap peers, a 5 s soak, 2000x2000 memory images against an 8 MiB
+# limit); everything goes to bench/out/ and RESULTS.md is left alone.  It
+# asserts nothing about speed: it exits 0 when every part ran.  The other
+# knobs are listed under "Knobs" below.
 #
 # Every process this script starts (servers, nginx) is stopped by PID on
 # exit; scratch data lives in one mktemp directory that is removed.
@@ -44,7 +54,7 @@ if [ "$SMOKE" = 1 ]; then
 else
 	def() { printf -v "$1" '%s' "${!1:-$2}"; }
 fi
-def BENCH_PARTS "fn serve ingest ondemand" "fn serve ingest ondemand"
+def BENCH_PARTS "fn serve memory ingest ondemand" "fn serve memory ingest ondemand"
 def BENCH_IMAGES "kleiber.jpg seeding.jpg dragonfly.jpg sunset-exif6.jpg bridge.jpg wine.jpg picos-alpha.png life.webp" "wine.jpg life.webp"
 def BENCH_TOOLS "decode shrink8 ref refchain ref818 pil sharp" "decode ref"
 def BENCH_LAT_ROUNDS 5 1        # latency rounds of the function part
@@ -54,11 +64,13 @@ def BENCH_SAT_CLIENTS 4 2       # concurrent clients at saturation
 def BENCH_SAT_ROUNDS 8 1        # saturation: corpus x this many uploads
 def BENCH_SWEEP "0.25 0.5 0.75 0.9 1.0 1.2" "0.5" # x measured capacity
 def BENCH_SWEEP_S 30 5          # seconds per sweep step (upper bound)
-def BENCH_SOAK_S 600 0          # RSS soak at saturation, seconds (0 = off)
+def BENCH_SOAK_S 600 5          # soak at saturation, seconds (0 = off; issue 12: 1800)
 def BENCH_INGEST_N 100 4        # uploads per ingest run
 def BENCH_INGEST_CLIENTS "1 4" "2"
 def BENCH_INGEST_ROUNDS 3 1
 def BENCH_INGEST_FILE seeding.jpg seeding.jpg
+def BENCH_MEM_SIDE 10000 2000   # memory part: width = height of its images
+def BENCH_MEM_LIMIT default 8M  # its limits.max_image_memory (default: the server's)
 
 if [ "$SMOKE" = 1 ]; then
 	DEST=$ROOT/bench/out
@@ -185,21 +197,41 @@ imgs_for() { # djpeg decodes JPEGs only
 		echo "$f"
 	done
 }
-# imgpipe's rows: fn_bench options for each
+# imgpipe's rows: fn_bench options for each.  imgpipe-a is the function
+# with the allocator settings of imgpipe's own processes (-A: main.c's
+# util_tune_malloc, which every helper runs with), the others glibc's
+# defaults.
 fn_opts() {
 	case $1 in
 	imgpipe) echo "-m imgproc" ;;
+	imgpipe-a) echo "-m imgproc -A" ;;
 	imgpipe-fn) echo "-m pipeline" ;;
 	imgpipe-vt*) echo "-m imgproc -s worker.vips_threads=${1#imgpipe-vt}" ;;
 	esac
 }
 is_ours() { [[ "$1" == imgpipe* ]]; }
 
+# The helpers' overhead, one of the latency rounds' tools: each photo in
+# fn_bench's process, through a helper process, and through a new helper
+# (its start and warm-up), one after the other (fn_bench ovh).  Every
+# process of imgpipe tunes glibc's allocator (main.c: 2 arenas, a 256 KiB
+# mmap threshold), a helper too: fn_bench -A does the same, so that the
+# difference is the helper's alone.
+fn_helpers() { # round, images...
+	local r=$1
+	shift
+	logcmd "fn ovh" "$FN" ovh -A -x "$BIN" -W -w "$WM" "$@" > "$RAW/ovh.out" ||
+		fail "fn_bench ovh (round $r)"
+	awk -F'\t' -v r="$r" '$1=="ovh"{n=split($3,p,"/"); print r "\t" p[n] "\t" $4 "\t" $5 "\t" $6}' \
+		"$RAW/ovh.out" >> "$RAW/ovh.tsv"
+	rm -f "$RAW/ovh.out"
+}
+
 part_fn() {
 	# latency rounds also run the libvips-threads lever (imgpipe-vtN: N
 	# libvips threads in the one worker), interleaved like the rest
-	local lat_all=(imgpipe imgpipe-fn "imgpipe-vt$NCPU" "${PEER_OK[@]}")
-	local all=(imgpipe imgpipe-fn "${PEER_OK[@]}") n r i t o t0 t1 L ok
+	local lat_all=(imgpipe imgpipe-a helpers imgpipe-fn "imgpipe-vt$NCPU" "${PEER_OK[@]}")
+	local all=(imgpipe imgpipe-a imgpipe-fn "${PEER_OK[@]}") n r i t o t0 t1 L ok
 	local shm=/dev/shm/imgpipe-bench.$$
 	mkdir -p "$shm"
 	n=${#lat_all[@]}
@@ -210,7 +242,9 @@ part_fn() {
 			mkdir -p "$o"
 			say "fn lat round $r/$BENCH_LAT_ROUNDS: $t"
 			mapfile -t L < <(imgs_for "$t")
-			if is_ours "$t"; then
+			if [ "$t" = helpers ]; then
+				fn_helpers "$r" "${L[@]}"
+			elif is_ours "$t"; then
 				logcmd "fn lat $t" "$FN" lat $(fn_opts "$t") -W -w "$WM" "${L[@]}" > "$o.out" ||
 					fail "fn_bench lat $t (round $r)"
 				awk -F'\t' -v r="$r" -v t="$t" '$1=="lat"{n=split($3,p,"/"); print "lat\t" r "\t" t "\t" p[n] "\t" $4}' "$o.out" >> "$RAW/fn.tsv"
@@ -377,15 +411,47 @@ kv() { # key, summary line -> value
 	sed -n "s/.*\b$1=\([^ ]*\).*/\1/p" <<< "$2"
 }
 
+# soak: BENCH_SOAK_S at saturation on the running 2-worker server.  Zero
+# lost uploads is checked, not assumed: every upload the server acknowledged
+# (202 + id) is asked for again afterwards (bench/soakcheck.py).  Helper
+# deaths: /metrics before and after (imgpipe_attempt_failures_total by
+# reason, imgpipe_dead_letters) and the server's "image helper PID: why"
+# log lines of the soak.  RSS: the whole tree sampled (loadgen -s).
+soak() {
+	local url=http://127.0.0.1:$SPORT err=$WORK/serve-w2.err base
+	say "serve: soak, $BENCH_SOAK_S s at saturation ($BENCH_SAT_CLIENTS clients)"
+	curl -sf "$url/metrics" > "$RAW/soak-metrics-before.txt" ||
+		fail "soak: GET /metrics before"
+	base=$(wc -l < "$err")
+	lg soak -m closed -c "$BENCH_SAT_CLIENTS" -n 100000 -d "$BENCH_SOAK_S" -p "$SPID" \
+		-o "$RAW/serve-soak.tsv" -s "$RAW/serve-soak-rss.tsv" -T "$RAW/serve-soak-procs.tsv" \
+		"${IMGS[@]}"
+	hwm soak
+	alive soak || return
+	say "serve: soak check: is every acknowledged upload done?"
+	logcmd "soak check" python3 "$ROOT/bench/soakcheck.py" "$url" "$RAW/serve-soak.tsv" \
+		"$RAW/soak-not-done.tsv" > "$RAW/soak-check.txt" ||
+		fail "soak: acknowledged uploads lost: $(cat "$RAW/soak-check.txt")"
+	echo "   soak check: $(cat "$RAW/soak-check.txt")" >&2
+	curl -sf "$url/metrics" > "$RAW/soak-metrics-after.txt" ||
+		fail "soak: GET /metrics after"
+	tail -n +"$((base + 1))" "$err" | grep -E 'image helper [0-9]+: ' |
+		head -n 1000 > "$RAW/soak-helper-log.txt"
+	say "serve: $(wc -l < "$RAW/soak-helper-log.txt") helper death(s) logged during the soak"
+}
+
 part_serve() {
 	local cap n rate f
 	say "serve: imgpipe serve --workers 2"
 	start_imgpipe serve-w2 serve 2 || return
-	lg warm -m closed -c 1 -n 2 "${IMGS[@]}"
+	# -p: the server and its helpers sampled (peak RSS of the tree)
+	lg warm -m closed -c 1 -n 2 -p "$SPID" -T "$RAW/serve-warm-procs.tsv" "${IMGS[@]}"
 	say "serve: low load (1 client, one upload at a time)"
-	lg low -m closed -c 1 -n $((NIMG * BENCH_LOW_ROUNDS)) -d 600 -p "$SPID" -o "$RAW/serve-low.tsv" "${IMGS[@]}"
+	lg low -m closed -c 1 -n $((NIMG * BENCH_LOW_ROUNDS)) -d 600 -p "$SPID" -o "$RAW/serve-low.tsv" \
+		-T "$RAW/serve-low-procs.tsv" "${IMGS[@]}"
 	say "serve: saturation ($BENCH_SAT_CLIENTS clients)"
-	lg sat-w2 -m closed -c "$BENCH_SAT_CLIENTS" -n $((NIMG * BENCH_SAT_ROUNDS)) -d 600 -p "$SPID" -o "$RAW/serve-sat-w2.tsv" "${IMGS[@]}"
+	lg sat-w2 -m closed -c "$BENCH_SAT_CLIENTS" -n $((NIMG * BENCH_SAT_ROUNDS)) -d 600 -p "$SPID" \
+		-o "$RAW/serve-sat-w2.tsv" -T "$RAW/serve-sat-w2-procs.tsv" "${IMGS[@]}"
 	cap=$(kv ips "$LGLINE")
 	hwm corpus
 	if ! alive "low load and saturation"; then
@@ -402,18 +468,7 @@ part_serve() {
 		fail "serve: no saturation figure, sweep skipped"
 	fi
 	if [ "$BENCH_SOAK_S" -gt 0 ] && alive sweep; then
-		say "serve: RSS soak, $BENCH_SOAK_S s at saturation"
-		lg soak -m closed -c "$BENCH_SAT_CLIENTS" -n 100000 -d "$BENCH_SOAK_S" -p "$SPID" -s "$RAW/serve-soak-rss.tsv" "${IMGS[@]}"
-		hwm soak
-		# liborc SIMD is on by default since image work moved into
-		# helpers (docs/IMAGES.md): a crash costs one retried job, and
-		# this counts them over the whole 2-worker run.  The 30-minute
-		# soak of the issue: BENCH_SOAK_S=1800 make bench (not in CI).
-		printf 'helper crashes (serve, 2 workers, %s s soak)\t%s\n' \
-			"$BENCH_SOAK_S" \
-			"$(grep -c 'image helper .*crashed' "$WORK/serve-w2.err" || true)" \
-			> "$RAW/serve-helper-crashes.tsv"
-		say "serve: $(cut -f2 "$RAW/serve-helper-crashes.tsv") helper crash(es) during the run"
+		soak
 	fi
 	alive soak && stop_pid "$SPID"
 	say "serve: imgpipe serve --workers 1"
@@ -442,7 +497,54 @@ part_serve() {
 	done
 }
 
-# ---- Part 4: ingest against nginx --------------------------------------------
+# ---- Part 4: memory per image --------------------------------------------------
+# Issue 12's two 10000x10000 images (a progressive 4:4:4 JPEG, an
+# interlaced PNG: decoders that hold the whole image) and two 100 MP images
+# within the limits (a sequential JPEG, a plain PNG), made by
+# bench/memimages.py (the same bytes each run;
+# cached in bench/out/memory-images/).  Each goes to a fresh `imgpipe
+# serve` with its default settings (BENCH_MEM_LIMIT aside) so that the
+# helper's VmHWM is that image's alone; loadgen samples the server's tree
+# and keeps the refusal's message or the record's outcome.
+part_memory() {
+	local dir=$ROOT/bench/out/memory-images/$BENCH_MEM_SIDE f name line stamp e=()
+	[ "$BENCH_MEM_LIMIT" = default ] || e=(IMGPIPE_LIMITS_MAX_IMAGE_MEMORY="$BENCH_MEM_LIMIT")
+	stamp=$(sha256sum "$ROOT/bench/memimages.py" | cut -c1-16)
+	if [ "$(cat "$dir/stamp" 2>/dev/null)" != "$stamp" ]; then
+		say "memory: making the ${BENCH_MEM_SIDE}x$BENCH_MEM_SIDE images (bench/memimages.py)"
+		rm -rf "$dir"
+		mkdir -p "$dir"
+		if ! logcmd "memory images" /usr/bin/python3 "$ROOT/bench/memimages.py" \
+			"$BENCH_MEM_SIDE" "$dir" > "$dir/sizes.tsv"; then
+			fail "memory: bench/memimages.py"
+			return
+		fi
+		echo "$stamp" > "$dir/stamp"
+	fi
+	cp "$dir/sizes.tsv" "$RAW/memory-images.tsv"
+	env "${e[@]}" "$BIN" config --set "watermark.image=$WM" 2>/dev/null |
+		awk '/^\[/{s=$0} s=="[limits]" && $1=="max_image_memory"{print $3}' > "$RAW/memory-limit.txt"
+	for f in progressive-444.jpg interlaced.png baseline.jpg plain.png; do
+		name=${f%.*}
+		say "memory: $f (${BENCH_MEM_SIDE}x$BENCH_MEM_SIDE) on a fresh imgpipe serve"
+		start_imgpipe "mem-$name" serve "$NCPU" "${e[@]}" || continue
+		# a 422 is an outcome here, not a failure: loadgen's exit
+		# status is not looked at, its summary line must be there
+		line=$(logcmd "loadgen memory" "$LG" -u "http://127.0.0.1:$SPORT" -P "mem-$name" \
+			-m closed -c 1 -n 1 -d 600 -p "$SPID" -o "$RAW/memory-$name.tsv" \
+			-T "$RAW/memory-$name-procs.tsv" "$dir/$f" 2>> "$WORK/lg.err")
+		if [ -n "$line" ]; then
+			printf '%s\t%s\n' "$name" "$line" >> "$RAW/memory.tsv"
+			echo "   $name: $(cut -f 4,9,13 "$RAW/memory-$name.tsv" | tr '\t' ' ' | cut -c1-140)" >&2
+		else
+			fail "memory: loadgen $f: $(tail -c 300 "$WORK/lg.err" | tr '\n' ' ')"
+		fi
+		alive "memory $f" && stop_pid "$SPID"
+		rm -rf "$WORK/mem-$name"
+	done
+}
+
+# ---- Part 5: ingest against nginx --------------------------------------------
 NPID= NPORT=
 start_nginx() {
 	local d=$WORK/nginx
@@ -544,10 +646,15 @@ say "imgpipe bench$([ "$SMOKE" = 1 ] && echo ' (smoke)'): $NIMG photos, parts: $
 [ -n "$PEERS" ] || echo "peers: ${BENCH_PEERS:-../shared/peers/bench} not found: no peer figures" >> "$RAW/skipped.txt"
 T_START=$(ms)
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+# the settings every imgpipe of the run starts from (worker.helper_jobs,
+# limits.max_image_memory... are read from here by summarize.py)
+"$BIN" config --set "watermark.image=$WM" > "$RAW/imgpipe-config.txt" 2>&1 ||
+	fail "imgpipe config"
 for part in $BENCH_PARTS; do
 	case $part in
 	fn) peers_setup; part_fn ;;
 	serve) part_serve ;;
+	memory) part_memory ;;
 	ingest) part_ingest ;;
 	ondemand) . "$ROOT/bench/ondemand.sh"; part_ondemand ;;
 	*) fail "unknown part $part" ;;
@@ -566,7 +673,7 @@ echo "run took: $(( ($(ms) - T_START) / 1000 )) s" >> "$RAW/machine.txt"
 	for k in BENCH_PARTS BENCH_IMAGES BENCH_TOOLS BENCH_LAT_ROUNDS BENCH_TP_ROUNDS \
 		BENCH_LOW_ROUNDS BENCH_SAT_CLIENTS BENCH_SAT_ROUNDS BENCH_SWEEP \
 		BENCH_SWEEP_S BENCH_SOAK_S BENCH_INGEST_N BENCH_INGEST_CLIENTS \
-		BENCH_INGEST_ROUNDS BENCH_INGEST_FILE; do
+		BENCH_INGEST_ROUNDS BENCH_INGEST_FILE BENCH_MEM_SIDE BENCH_MEM_LIMIT; do
 		echo "$k: ${!k}"
 	done
 } > "$RAW/knobs.txt"
@@ -575,10 +682,10 @@ for f in "${FAILED[@]}"; do echo "FAILED: $f"; done > "$RAW/failed.txt"
 say "summary: $DEST/RESULTS.md"
 python3 "$ROOT/bench/summarize.py" "$RAW" "$DEST" > "$DEST/RESULTS.md" ||
 	fail "summarize.py"
-if [ -s "$RAW/sweep.dat" ]; then
+if grep -qv '^#' "$RAW/sweep.dat" 2>/dev/null; then
 	gnuplot -e "datafile='$RAW/sweep.dat'; outfile='$DEST/latency.png'; cap='$(cat "$RAW/capacity.txt" 2>/dev/null || echo 0)'" \
 		"$ROOT/bench/latency.gp" 2> "$RAW/gnuplot.log" || fail "gnuplot"
-else
+elif [[ " $BENCH_PARTS " == *" serve "* ]]; then
 	fail "no sweep data: no plot"
 fi
 sed -n '/^## Headline/,/^## /p' "$DEST/RESULTS.md" | sed '$d' >&2

@@ -33,7 +33,6 @@
 
 #include <errno.h>
 #include <glib.h>
-#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -709,24 +708,6 @@ usage(FILE *f)
 }
 
 /*
- * glibc's defaults suit imgpipe badly: every thread (HTTP connections,
- * workers, libvips) gets its own arena, and the mmap threshold grows after
- * the first large frees, so decode buffers end up in arenas that never
- * shrink.  Measured over the corpus with 4 clients and 2 workers: peak RSS
- * 491 MB by default, 206 MB with 2 arenas, 164 MB with 2 arenas and a
- * fixed 256 KiB mmap threshold (jemalloc: 243 MB).  The environment
- * (MALLOC_ARENA_MAX, MALLOC_MMAP_THRESHOLD_) still wins.
- */
-static void
-tune_malloc(void)
-{
-	if (getenv("MALLOC_ARENA_MAX") == NULL)
-		mallopt(M_ARENA_MAX, 2);
-	if (getenv("MALLOC_MMAP_THRESHOLD_") == NULL)
-		mallopt(M_MMAP_THRESHOLD, 256 * 1024);
-}
-
-/*
  * The Lambda package (scripts/lambda-package.sh, docs/AWS.md) carries its
  * own fonts and libvips modules next to `bootstrap`, and Lambda gives no
  * shell to set the environment, so the binary does it before libvips and
@@ -762,7 +743,7 @@ main(int argc, char **argv)
 {
 	int rc = 2;
 
-	tune_malloc();
+	util_tune_malloc();
 	log_route_glib();
 
 	{

@@ -24,6 +24,13 @@ int64_t util_mono_us(void);
  * container's cpuset), at least 1. */
 int util_cores(void);
 
+/* glibc's allocator as every imgpipe process runs it (main.c calls this
+ * first; helpers are imgpipe processes): 2 arenas, a fixed 256 KiB mmap
+ * threshold, for a low peak RSS; MALLOC_ARENA_MAX and
+ * MALLOC_MMAP_THRESHOLD_ in the environment win.  Call before any thread
+ * starts. */
+void util_tune_malloc(void);
+
 /* RFC 3339 UTC with milliseconds: "2026-01-01T00:00:00.000Z".
  * buf needs 25 bytes.  Returns buf. */
 char *util_rfc3339(int64_t ms, char *buf, size_t len);
@@ -53,6 +60,9 @@ bool util_request_id_ok(const char *s);
  * /proc/PID/stat), or -1 if there is no such process.  With the pid, it
  * names a process for good: a reused pid has another start time. */
 long long util_proc_start(long pid);
+/* Its parent's pid and its start time as above (fields 4 and 22):
+ * 0, or -1 if there is no such process. */
+int util_proc_stat(long pid, long *ppid, long long *start);
 
 /* Lower-case hex of n bytes into out (2n+1 bytes). */
 void util_hex(const unsigned char *in, size_t n, char *out);

@@ -3,7 +3,7 @@
 # decode floor, in one run on this machine (issues 4 and 12;
 # docs/BENCHMARKS.md).
 #
-# Parts (BENCH_PARTS, default "fn serve memory ingest"):
+# Parts (BENCH_PARTS, default "fn serve memory ingest ondemand"):
 #   fn      the function (build/bench/fn_bench) and the peer tools of
 #           ../shared/peers/bench (worker.sh), interleaved round by round:
 #           ms/image, images/s with 1 and 2 workers, peak RSS; with

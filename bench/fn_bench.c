@@ -43,8 +43,8 @@
  *             record done.  Each file is first committed with ingest_commit
  *             (as an upload is), untimed; the event is taken from the queue.
  *
- * -A: glibc's allocator as imgpipe's processes (helpers included) run it,
- * util_tune_malloc(); without it glibc's defaults.
+ * -A: glibc's allocator as imgpipe's image helpers run it,
+ * util_tune_malloc(true); without it glibc's defaults.
  *
  * The configuration is config_defaults() (three variants, watermark on
  * two, strip, JPEG q82), then IMGPIPE_* variables, then -s options.
@@ -613,7 +613,7 @@ main(int argc, char **argv)
 	if (strcmp(argv[1], "tp") != 0)
 		b.threads = 1;
 	if (b.tune_malloc)
-		util_tune_malloc(); /* before libvips and any thread */
+		util_tune_malloc(true); /* before libvips and any thread */
 	rc = bench_open(&b, &err);
 	if (rc != IP_OK) {
 		fprintf(stderr, "fn_bench: %s\n", err.msg);

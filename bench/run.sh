@@ -198,9 +198,9 @@ imgs_for() { # djpeg decodes JPEGs only
 	done
 }
 # imgpipe's rows: fn_bench options for each.  imgpipe-a is the function
-# with the allocator settings of imgpipe's own processes (-A: main.c's
-# util_tune_malloc, which every helper runs with), the others glibc's
-# defaults.
+# with the allocator settings of imgpipe's image helpers (-A:
+# util_tune_malloc(true), as main.c calls it for `__helper`), the others
+# glibc's defaults.
 fn_opts() {
 	case $1 in
 	imgpipe) echo "-m imgproc" ;;

@@ -743,7 +743,6 @@ main(int argc, char **argv)
 {
 	int rc = 2;
 
-	util_tune_malloc();
 	log_route_glib();
 
 	{
@@ -752,6 +751,7 @@ main(int argc, char **argv)
 		/* provided.al2023 runs the function as `bootstrap`. */
 		if (strcmp(base != NULL ? base + 1 : argv[0], "bootstrap") ==
 		    0) {
+			util_tune_malloc(false);
 			packaged_env();
 			rc = cmd_lambda(argc, argv);
 			free_options();
@@ -761,8 +761,11 @@ main(int argc, char **argv)
 	/* Hidden: an image helper started by the host (imgproc_helper.h);
 	 * `__helper probe` is the gateway's, named so for ps. */
 	if ((argc == 2 || (argc == 3 && strcmp(argv[2], "probe") == 0)) &&
-	    strcmp(argv[1], "__helper") == 0)
+	    strcmp(argv[1], "__helper") == 0) {
+		util_tune_malloc(true);
 		imgproc_helper_main();
+	}
+	util_tune_malloc(false);
 	imgproc_helper_set_exe("/proc/self/exe");
 	if (argc < 2) {
 		usage(stderr);

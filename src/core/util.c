@@ -51,11 +51,11 @@ util_cores(void)
  * bench` times the function both ways).
  */
 void
-util_tune_malloc(void)
+util_tune_malloc(bool image_work)
 {
 	if (getenv("MALLOC_ARENA_MAX") == NULL)
 		mallopt(M_ARENA_MAX, 2);
-	if (getenv("MALLOC_MMAP_THRESHOLD_") == NULL)
+	if (!image_work && getenv("MALLOC_MMAP_THRESHOLD_") == NULL)
 		mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 }
 

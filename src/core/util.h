@@ -24,12 +24,16 @@ int64_t util_mono_us(void);
  * container's cpuset), at least 1. */
 int util_cores(void);
 
-/* glibc's allocator as every imgpipe process runs it (main.c calls this
- * first; helpers are imgpipe processes): 2 arenas, a fixed 256 KiB mmap
- * threshold, for a low peak RSS; MALLOC_ARENA_MAX and
+/* glibc's allocator as imgpipe processes run it (main.c calls this
+ * first): 2 arenas (few address-space reservations, which RLIMIT_AS
+ * counts), and for a long-lived process (!image_work) a fixed 256 KiB
+ * mmap threshold, for a low peak RSS.  An image helper (image_work) keeps
+ * glibc's dynamic threshold: libvips' large buffers stay off
+ * mmap/munmap, which cost it about a third more CPU, and the helper gives
+ * its memory back between jobs (malloc_trim).  MALLOC_ARENA_MAX and
  * MALLOC_MMAP_THRESHOLD_ in the environment win.  Call before any thread
  * starts. */
-void util_tune_malloc(void);
+void util_tune_malloc(bool image_work);
 
 /* RFC 3339 UTC with milliseconds: "2026-01-01T00:00:00.000Z".
  * buf needs 25 bytes.  Returns buf. */

@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <glib.h>
 #include <locale.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -271,6 +272,11 @@ imgproc_helper_main(void)
 		    (h.type == HELPER_JOB ? serve_job(img, cfg, job, fd)
 					  : serve_probe(img, job, fd)) != 0)
 			break;
+		/* The job's buffers back to the system between jobs: the
+		 * helper runs with glibc's dynamic mmap threshold
+		 * (util_tune_malloc), so large ones were heap, kept after
+		 * free() otherwise. */
+		malloc_trim(0);
 	}
 	/* No atexit work: it may need calls the filter forbids. */
 	_exit(0);

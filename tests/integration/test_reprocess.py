@@ -18,6 +18,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 import harness  # noqa: E402
+from test_openapi import validate  # noqa: E402
 
 PHOTOS = ["wine.jpg", "bridge.jpg", "dragonfly.jpg", "sunset-exif6.jpg",
           "seeding.jpg", "life.webp"]
@@ -243,6 +244,11 @@ class BackfillTest(ReprocessCase):
 
 class RouteTest(ReprocessCase):
 
+    def assertDocumented(self, body):
+        """The body has docs/openapi.yaml's ReprocessResult schema."""
+        self.assertEqual(validate(body, {
+            "$ref": "#/components/schemas/ReprocessResult"}), [])
+
     def test_route_statuses(self):
         ids = self.upload(PHOTOS[:2])
         self.restart()
@@ -251,6 +257,7 @@ class RouteTest(ReprocessCase):
         self.assertEqual(r.status, 202, r)
         self.assertEqual(r.json(), {"id": ids[0], "variants": ["hero"],
                                     "links": {"self": f"/v1/images/{ids[0]}"}})
+        self.assertDocumented(r.json())
         self.assertOneHero(self.wait_hero(ids[:1])[ids[0]])
         r = self.server.request("POST", path)
         self.assertEqual(r.status, 200, r)
@@ -284,6 +291,7 @@ class RouteTest(ReprocessCase):
         r = self.server.request("POST", f"/v1/images/{ids[0]}/reprocess")
         self.assertEqual(r.status, 200, r)
         body = r.json()
+        self.assertDocumented(body)
         self.assertEqual(body["variants"], ["hero"])
         self.assertOneHero(body["record"])
         self.assertOneHero(self.record(ids[0]))

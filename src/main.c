@@ -11,6 +11,7 @@
  *   imgpipe keys create|list|revoke  API keys in the table
  *   imgpipe sign PATH          a signed URL for a bytes route
  *   imgpipe doctor [--repair] [--orphans] [--adopt] [--json]
+ *   imgpipe reprocess (--all | --since ID | ID...)   remake stale presets
  *   imgpipe --version | --help
  */
 #include "core/config.h"
@@ -23,6 +24,7 @@
 #include "imgproc/imgproc_helper.h"
 #include "objstore/objstore.h"
 #include "app/admin.h"
+#include "app/backfill.h"
 #include "app/doctor.h"
 #include "app/app.h"
 #include "app/server.h"
@@ -136,6 +138,34 @@ static const GOptionEntry doctor_entries[] = {
      "print the report as one JSON document", NULL},
     {NULL, 0, 0, 0, NULL, NULL, NULL}};
 
+static gchar **opt_variant;
+static gchar *opt_since;
+static gint opt_max_queued;
+static gboolean opt_dry_run;
+static gboolean opt_restart;
+
+static const GOptionEntry reprocess_entries[] = {
+    {"variant", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt_variant,
+     "only this preset (repeatable, or a,b; default: every preset)", "NAME"},
+    {"all", 'a', 0, G_OPTION_ARG_NONE, &opt_all, "every image", NULL},
+    {"since", 0, 0, G_OPTION_ARG_STRING, &opt_since,
+     "the images whose id is ID or later (ids sort by upload time)", "ID"},
+    {"max-queued", 0, 0, G_OPTION_ARG_INT, &opt_max_queued,
+     "queue a reprocess only while the queue holds fewer than N "
+     "messages, so uploads wait behind at most N (default 4)",
+     "N"},
+    {"jobs", 'j', 0, G_OPTION_ARG_INT, &opt_jobs,
+     "without a queue (storage.events = store): images made at once "
+     "(default 1)",
+     "N"},
+    {"dry-run", 'n', 0, G_OPTION_ARG_NONE, &opt_dry_run,
+     "count what would be remade; change nothing", NULL},
+    {"json", 0, 0, G_OPTION_ARG_NONE, &opt_json,
+     "print the summary as one JSON object", NULL},
+    {"restart", 0, 0, G_OPTION_ARG_NONE, &opt_restart,
+     "ignore the checkpoint of an interrupted run; start over", NULL},
+    {NULL, 0, 0, 0, NULL, NULL, NULL}};
+
 static const GOptionEntry sign_entries[] = {
     {"expires", 'e', 0, G_OPTION_ARG_STRING, &opt_expires,
      "the link's lifetime (default 1h; at most 30d)", "WHEN"},
@@ -154,6 +184,8 @@ free_options(void)
 	g_free(opt_listen);
 	g_free(opt_output);
 	g_strfreev(opt_include);
+	g_strfreev(opt_variant);
+	g_free(opt_since);
 }
 
 /* Defaults, then file, then environment, then flags (DESIGN §7). */
@@ -663,6 +695,84 @@ cmd_doctor(int argc, char **argv)
 	return doctor_run(&cfg, &o, stdout);
 }
 
+/* `imgpipe reprocess`: remake the presets existing images lack or hold
+ * changed (app/backfill.h). */
+static int
+cmd_reprocess(int argc, char **argv)
+{
+	struct backfill_opts o = {0};
+	struct ip_error err;
+	struct config cfg;
+	gchar *variants;
+	int ways;
+	int rc;
+
+	if (parse_args(
+		"reprocess", "(--all | --since ID | ID...)",
+		"Make again, for existing images, the presets they lack or "
+		"hold with\n"
+		"another definition (docs/OPERATIONS.md, \"Backfill\").  "
+		"With a queue, only\n"
+		"queues them (the workers make them), throttled by "
+		"--max-queued; with\n"
+		"storage.events = store, makes them here.  An interrupted run "
+		"resumes\n"
+		"where it stopped when run again (DATA/reprocess.state).\n"
+		"Exit status: 0 all current, queued or made; 1 some image "
+		"failed;\n"
+		"2 usage (an unknown preset...).",
+		reprocess_entries, &argc, &argv) != 0)
+		return 2;
+	ways = (opt_all != 0) + (opt_since != NULL) + (argc > 1);
+	if (ways != 1) {
+		fprintf(stderr, "imgpipe reprocess: give one of --all, --since "
+				"ID or IDs (try --help)\n");
+		return 2;
+	}
+	for (int i = 1; i < argc; i++)
+		if (!util_id_valid(argv[i])) {
+			fprintf(stderr,
+				"imgpipe reprocess: '%.40s' is not an image "
+				"id\n",
+				argv[i]);
+			return 2;
+		}
+	if (opt_since != NULL && !util_id_valid(opt_since)) {
+		fprintf(stderr,
+			"imgpipe reprocess: --since '%.40s' is not an "
+			"image id\n",
+			opt_since);
+		return 2;
+	}
+	if (opt_max_queued < 0 || opt_max_queued > BACKFILL_MAX_QUEUED_MAX ||
+	    opt_jobs < 0 || opt_jobs > BACKFILL_JOBS_MAX) {
+		fprintf(stderr,
+			"imgpipe reprocess: give --max-queued 1 to %d and "
+			"--jobs 1 to %d\n",
+			BACKFILL_MAX_QUEUED_MAX, BACKFILL_JOBS_MAX);
+		return 2;
+	}
+	if (load_config(&cfg, &err) != IP_OK) {
+		fprintf(stderr, "imgpipe: %s\n", err.msg);
+		return 2;
+	}
+	variants =
+	    opt_variant != NULL ? g_strjoinv(",", opt_variant) : g_strdup("");
+	o.variants = variants;
+	o.all = opt_all;
+	o.since = opt_since;
+	o.ids = argv + 1;
+	o.n_ids = (size_t)(argc - 1);
+	o.max_queued = opt_max_queued;
+	o.jobs = opt_jobs;
+	o.dry_run = opt_dry_run;
+	o.json = opt_json;
+	o.restart = opt_restart;
+	rc = backfill_run(&cfg, &o);
+	g_free(variants);
+	return rc;
+}
+
 static const struct {
 	const char *name;
 	int (*run)(int argc, char **argv);
@@ -681,6 +791,8 @@ static const struct {
     {"sign", cmd_sign, "print a signed URL for a bytes route"},
     {"doctor", cmd_doctor,
      "check (and --repair) the stores against each other"},
+    {"reprocess", cmd_reprocess,
+     "remake missing or changed presets of existing images"},
 };
 
 /* "imgpipe 0.1.0 (objstore: fs s3; table: sqlite dynamodb; queue: sqlite

@@ -423,7 +423,7 @@ depth_fits(struct app *app, struct ip_error *err)
 	int64_t inflight = 0;
 	struct ip_error qerr;
 
-	if (app->queue == NULL || app->cfg.events == EVENTS_STORE)
+	if (!ingest_queues(&app->ingest))
 		return IP_OK;
 	if (queue_depth(app->queue, &visible, &inflight, &qerr) != IP_OK) {
 		log_warn("admission: queue depth: %s", qerr.msg);

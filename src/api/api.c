@@ -26,6 +26,7 @@
 #include "api/metrics.h"
 #include "api/openapi.h"
 #include "api/reply.h"
+#include "api/reprocess_api.h"
 #include "api/upload.h"
 #include "api/uploads.h"
 #include "api/webui.h"
@@ -47,6 +48,7 @@ static const struct route_handler route_handlers[ROUTE_COUNT] = {
     [ROUTE_WEB_PAGE] = {webui_page, NULL, NULL},
     [ROUTE_WEB_ASSET] = {webui_asset, NULL, NULL},
     [ROUTE_OPENAPI] = {openapi_serve, NULL, NULL},
+    [ROUTE_IMAGE_REPROCESS] = {reprocess_api_post, NULL, NULL},
 };
 
 const struct route_handler *

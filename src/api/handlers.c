@@ -702,3 +702,10 @@ handlers_metrics(struct api_request *rq)
 	reply_add_header(rq, "Cache-Control", "no-store");
 	return reply_queue(rq, 200, true);
 }
+
+bool
+handlers_load_record(struct api_request *rq, struct record *rec,
+		     enum api_next *ret)
+{
+	return load_record(rq, rec, ret);
+}

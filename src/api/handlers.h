@@ -12,6 +12,7 @@
 #ifndef IMGPIPE_API_HANDLERS_H
 #define IMGPIPE_API_HANDLERS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <jansson.h>
@@ -29,6 +30,11 @@ enum api_next handlers_image_variant(struct api_request *rq);
 enum api_next handlers_healthz(struct api_request *rq);
 enum api_next handlers_readyz(struct api_request *rq);
 enum api_next handlers_metrics(struct api_request *rq);
+
+/* Read the record of the route's {id} into rec: true, or false once
+ * answered (404 for no such image, the table's error). */
+bool handlers_load_record(struct api_request *rq, struct record *rec,
+			  enum api_next *ret);
 
 /* The record as the API shows it: record_to_json plus "links" {self,
  * original, variants{name: url}}.  New reference, NULL on OOM. */

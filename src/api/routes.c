@@ -36,6 +36,8 @@ static const struct route route_table[] = {
     {"GET", "/", ROUTE_WEB_PAGE, false, false, APIKEY_NONE},
     {"GET", "/ui/{file}", ROUTE_WEB_ASSET, false, true, APIKEY_NONE},
     {"GET", "/openapi.json", ROUTE_OPENAPI, false, false, APIKEY_NONE},
+    {"POST", "/v1/images/{id}/reprocess", ROUTE_IMAGE_REPROCESS, false, false,
+     APIKEY_ADMIN},
 };
 
 struct path_segments {

@@ -40,6 +40,7 @@ enum route_id {
 	ROUTE_WEB_PAGE, /* GET    / (the web page, webui.h) */
 	ROUTE_WEB_ASSET, /* GET    /ui/{file} */
 	ROUTE_OPENAPI, /* GET    /openapi.json (docs/openapi.yaml) */
+	ROUTE_IMAGE_REPROCESS, /* POST   /v1/images/{id}/reprocess */
 	ROUTE_COUNT
 };
 

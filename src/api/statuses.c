@@ -32,6 +32,8 @@ static const int status_rows[ROUTE_COUNT][STATUSES_MAX] = {
     [ROUTE_OPENAPI] = {200, 304, 400, 500},
     [ROUTE_WEB_PAGE] = {200, 304, 400, 404, 500},
     [ROUTE_WEB_ASSET] = {200, 304, 400, 404, 500},
+    [ROUTE_IMAGE_REPROCESS] = {200, 202, 400, 401, 403, 404, 409, 429, 500, 503,
+			       507},
 };
 
 static const int options_row[] = {204, 400, 403, 500, 0};

@@ -589,6 +589,12 @@ not_done(const struct record *r, struct ip_error *err)
 			    record_status_name(r->status));
 }
 
+int
+function_not_done(const struct record *r, struct ip_error *err)
+{
+	return not_done(r, err);
+}
+
 /* Store what res made and write it into the record (re-read and merged
  * again on a conflicting write).  *before keeps the record as first
  * read, for delete_dropped. */

@@ -209,6 +209,11 @@ int function_make_variants(struct function *p, const char *id,
 			   const struct function_variant_job *jobs, size_t n,
 			   struct record *out, struct ip_error *err);
 
+/* IP_ECONFLICT with the message of a record that is not done: "image
+ * is still processing (status pending)", or why it failed.  The 409 of
+ * every route that needs a done record. */
+int function_not_done(const struct record *r, struct ip_error *err);
+
 /* The presets of p->cfg that the done record r lacks or holds with
  * another fingerprint, limited to the comma-separated names in only
  * ("" or NULL = every preset), into jobs (room for CONFIG_VARIANTS_MAX);

@@ -178,6 +178,44 @@ ingest_announce(struct ingest *in, const struct record *r, struct ip_error *err)
 	return rc;
 }
 
+bool
+ingest_queues(const struct ingest *in)
+{
+	return in->queue != NULL && in->cfg->events == EVENTS_GATEWAY;
+}
+
+int
+ingest_announce_reprocess(struct ingest *in, const struct record *r,
+			  const char *variants, struct ip_error *err)
+{
+	char id[RECORD_ID_MAX];
+	char sha[SHA256_HEX_SIZE];
+	char dedup[RECORD_ID_MAX + 32];
+	char *ev;
+	int rc;
+
+	if (function_key_id(r->input_key, id) != IP_OK ||
+	    strcmp(id, r->id) != 0)
+		return ip_error_set(err, IP_EINVAL,
+				    "image %s: its original s3://%s/%s was "
+				    "not uploaded through imgpipe, so an "
+				    "event cannot name it",
+				    r->id, r->input_bucket, r->input_key);
+	ev = event_build_reprocess(in->cfg->aws_region, r->input_bucket,
+				   r->input_key, r->bytes, r->sha256,
+				   r->uploaded_at, variants);
+	if (ev == NULL)
+		return ip_error_set(err, IP_EINVAL,
+				    "not a list of variant names: '%.64s'",
+				    variants);
+	/* By image and names: another list is another request. */
+	util_sha256_hex(variants, strlen(variants), sha);
+	snprintf(dedup, sizeof(dedup), "%s:reprocess:%.16s", r->id, sha);
+	rc = queue_send(in->queue, ev, strlen(ev), dedup, 0, err);
+	free(ev);
+	return rc;
+}
+
 /* Delete every object under "{id}/" in bucket: in the output bucket the
  * variants the record names and any a worker wrote after we read the
  * record; in the input bucket the original of a damaged record. */

@@ -13,6 +13,7 @@
 #ifndef IMGPIPE_INGEST_H
 #define IMGPIPE_INGEST_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -63,6 +64,22 @@ int ingest_commit(struct ingest *in, const struct ingest_upload *up,
  * gateway's commit, start-up recovery and `imgpipe doctor --repair`. */
 int ingest_announce(struct ingest *in, const struct record *r,
 		    struct ip_error *err);
+
+/* Whether this process announces objects through its queue (a queue is
+ * open and storage.events = gateway); otherwise the store announces them
+ * (storage.events = store, the Lambda host), or nothing does. */
+bool ingest_queues(const struct ingest *in);
+
+/* Queue a reprocess event (event_build_reprocess) for r's original,
+ * naming the presets to remake in variants ("a,b"), deduplicated by
+ * r->id and those names: a second request for the same image and
+ * names while the first is queued adds nothing.  IP_EINVAL when r's
+ * input key does not name r (an object that reached the bucket
+ * without the gateway: its event would name another image) or
+ * variants is not a list of names; the queue's codes otherwise.  Used
+ * by `imgpipe reprocess` and POST /v1/images/{id}/reprocess. */
+int ingest_announce_reprocess(struct ingest *in, const struct record *r,
+			      const char *variants, struct ip_error *err);
 
 /* Remove variants, original and record of id.  IP_ENOTFOUND if no such
  * record.  A damaged record (IP_EDAMAGED from table_get) is removed too,

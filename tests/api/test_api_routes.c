@@ -204,6 +204,16 @@ static const struct api_case cases[] = {
      {NULL}, BODY_TEXT, 415, "unsupported_media_type", EXPECT_ERROR, {NULL}},
     {"400 query", NO_ROUTE, "GET", "/v1/images", "limit=1&limit=2", {NULL},
      BODY_NONE, 400, "invalid_request", EXPECT_ERROR, {NULL}},
+    /* Every preset of the image is current: nothing queued. */
+    {"reprocess current", ROUTE_IMAGE_REPROCESS, "POST",
+     "/v1/images/{id}/reprocess", "variant=thumb", {NULL}, BODY_NONE, 200,
+     NULL, EXPECT_SAME, {"Content-Type", "Cache-Control"}},
+    {"reprocess not a preset", ROUTE_IMAGE_REPROCESS, "POST",
+     "/v1/images/{id}/reprocess", "variant=nope", {NULL}, BODY_NONE, 400,
+     "invalid_request", EXPECT_ERROR, {NULL}},
+    {"reprocess unknown", ROUTE_IMAGE_REPROCESS, "POST",
+     "/v1/images/01JABCDEFGHJKMNPQRSTVWXYZ0/reprocess", NULL, {NULL},
+     BODY_NONE, 404, "not_found", EXPECT_ERROR, {NULL}},
 };
 /* clang-format on */
 

@@ -255,6 +255,12 @@ class OpenApiLiveTest(harness.ServerTest):
         check("GET", thumb, headers={"If-None-Match": r.header("ETag")}, status=304)
         check("GET", thumb, headers={"Range": "bytes=%d-" % (len(r.body) + 1)}, status=416)
         check("GET", "/v1/images/%s/variants/poster" % done["id"], status=404)
+        # every preset is current: nothing to queue
+        rep = "/v1/images/%s/reprocess" % done["id"]
+        check("POST", rep, status=200)
+        check("POST", rep + "?variant=poster", status=400)
+        check("POST", "/v1/images/01JABCDEFGHJKMNPQRSTVWXYZ0/reprocess",
+              status=404)
 
         check("POST", "/v1/uploads", b'{"name":"a.jpg","bytes":10}',
               {"Content-Type": "application/json"}, status=501)

@@ -135,7 +135,7 @@ check_variants(struct imgtest *t, const struct imgproc_result *res, bool keep)
 	for (size_t i = 0; i < res->n; i++) {
 		const struct imgproc_variant *v = &res->variants[i];
 		char path[512];
-		char name[64];
+		char name[CONFIG_VARIANT_NAME_MAX + 16];
 		char *dump;
 		int fd;
 

@@ -598,7 +598,9 @@ EOF
 part_ingest() {
 	local r c order tgt file=$CORPUS/$BENCH_INGEST_FILE
 	say "ingest: imgpipe gateway (no workers) and nginx WebDAV, $BENCH_INGEST_FILE"
-	start_imgpipe ingest gateway 0 || return
+	# no workers: the queue only grows, so its admission bounds are lifted
+	start_imgpipe ingest gateway 0 IMGPIPE_LIMITS_MAX_QUEUED=1000000 \
+		IMGPIPE_LIMITS_MAX_QUEUED_PIXELS=1000000000000000 || return
 	local IPORT=$SPORT IPID=$SPID
 	start_nginx || { stop_pid "$IPID"; return; }
 	cp "$WORK/nginx/nginx.conf" "$RAW/nginx.conf.txt"

@@ -30,7 +30,7 @@ int util_cores(void);
  * mmap threshold, for a low peak RSS.  An image helper (image_work) keeps
  * glibc's dynamic threshold: libvips' large buffers stay off
  * mmap/munmap, which cost it about a third more CPU, and the helper gives
- * its memory back between jobs (malloc_trim).  MALLOC_ARENA_MAX and
+ * its memory back when idle (malloc_trim, helper_child.c).  MALLOC_ARENA_MAX and
  * MALLOC_MMAP_THRESHOLD_ in the environment win.  Call before any thread
  * starts. */
 void util_tune_malloc(bool image_work);

@@ -580,8 +580,8 @@ delete_dropped(struct function *p, const struct record *before,
 	}
 }
 
-static int
-not_done(const struct record *r, struct ip_error *err)
+int
+function_not_done(const struct record *r, struct ip_error *err)
 {
 	if (r->status == RECORD_FAILED)
 		return ip_error_set(err, IP_ECONFLICT,
@@ -589,12 +589,6 @@ not_done(const struct record *r, struct ip_error *err)
 	return ip_error_set(err, IP_ECONFLICT,
 			    "image is still processing (status %s)",
 			    record_status_name(r->status));
-}
-
-int
-function_not_done(const struct record *r, struct ip_error *err)
-{
-	return not_done(r, err);
 }
 
 /* Store what res made and write it into the record (re-read and merged
@@ -629,7 +623,7 @@ store_and_merge(struct function *p, const struct function_variant_job *jobs,
 			if (rc != IP_OK)
 				break;
 			if (r->status != RECORD_DONE) {
-				rc = not_done(r, err);
+				rc = function_not_done(r, err);
 				break;
 			}
 			*before = *r;
@@ -682,7 +676,7 @@ function_make_variants(struct function *p, const char *id,
 	}
 	rc = table_get(p->table, id, out, err);
 	if (rc == IP_OK && out->status != RECORD_DONE)
-		rc = not_done(out, err);
+		rc = function_not_done(out, err);
 	if (rc == IP_OK && too_many_variants(out, jobs, n))
 		rc = ip_error_set(err, IP_ETOOBIG,
 				  "image %s would have more than %d variants",

@@ -38,6 +38,11 @@
  * tree_rss_max_kib), and each process's VmHWM as last read (the sum over
  * the processes alive at a sample, maximised, is tree_hwm_bound_kib: an
  * upper bound of the true peak of the sum, which sampling may miss).
+ * VmRSS counts a shared library's pages in every process that maps it
+ * (libvips and its ~150 libraries: ~36 MB in each helper), so the tree's
+ * sum counts them once per process; the sum of Pss (/proc/N/smaps_rollup:
+ * each shared page divided among the processes that map it) is what the
+ * tree uses together, its maximum tree_pss_max_kib.
  * -s writes each sample; -T one line per process seen (role, first and
  * last seen, VmHWM; past LG_PROCS_MAX, processes that have gone make
  * room, procs_forgotten counts them).  One more sample is taken after the last answer.
@@ -145,6 +150,7 @@ struct lg_tree {
 	long helper_hwm_kib; /* the largest VmHWM of a job helper */
 	long probe_hwm_kib; /* of the probe helper */
 	long rss_max_kib; /* max over samples of the sum of VmRSS */
+	long pss_max_kib; /* max over samples of the sum of Pss */
 	long hwm_bound_kib; /* max over samples of the sum of VmHWM */
 };
 
@@ -516,6 +522,28 @@ read_mem(long pid, long *rss_kib, long *hwm_kib)
 	return 0;
 }
 
+/* Pss of pid in KiB (smaps_rollup), -1 when unknown. */
+static long
+read_pss(long pid)
+{
+	char path[64];
+	char line[256];
+	long kib = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%ld/smaps_rollup", pid);
+	f = fopen(path, "r");
+	if (f == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (strncmp(line, "Pss:", 4) == 0) {
+			kib = strtol(line + 4, NULL, 10);
+			break;
+		}
+	fclose(f);
+	return kib;
+}
+
 /* "helper" or "probe" for `imgpipe __helper [probe]`, else "other". */
 static const char *
 proc_role(long pid)
@@ -637,7 +665,7 @@ tree_scan(struct lg_tree *t, double now_s)
 static long
 tree_sample(struct lg_tree *t, double now_s, long *root_rss, int *alive)
 {
-	long rss_sum = 0, hwm_sum = 0;
+	long rss_sum = 0, hwm_sum = 0, pss_sum = 0;
 	int count = 0;
 
 	*root_rss = -1;
@@ -649,7 +677,7 @@ tree_sample(struct lg_tree *t, double now_s, long *root_rss, int *alive)
 	}
 	for (int i = 0; i < t->n; i++) {
 		struct lg_proc *p = &t->procs[i];
-		long rss, hwm;
+		long rss, hwm, pss;
 
 		if (!p->alive)
 			continue;
@@ -670,6 +698,7 @@ tree_sample(struct lg_tree *t, double now_s, long *root_rss, int *alive)
 			*root_rss = rss;
 		rss_sum += rss;
 		hwm_sum += hwm > rss ? hwm : rss;
+		pss_sum += (pss = read_pss(p->pid)) > 0 ? pss : rss;
 		count++;
 	}
 	if (*root_rss < 0)
@@ -677,6 +706,8 @@ tree_sample(struct lg_tree *t, double now_s, long *root_rss, int *alive)
 	t->samples++;
 	if (rss_sum > t->rss_max_kib)
 		t->rss_max_kib = rss_sum;
+	if (pss_sum > t->pss_max_kib)
+		t->pss_max_kib = pss_sum;
 	if (hwm_sum > t->hwm_bound_kib)
 		t->hwm_bound_kib = hwm_sum;
 	if (count > t->procs_max)
@@ -858,11 +889,12 @@ report_tree(struct lg *g)
 	}
 	read_mem(g->pid, &rss, &hwm);
 	printf(" rss_max_kib=%ld hwm_kib=%ld tree_rss_max_kib=%ld "
+	       "tree_pss_max_kib=%ld "
 	       "tree_hwm_bound_kib=%ld helper_hwm_max_kib=%ld "
 	       "probe_hwm_kib=%ld helpers=%d procs_max=%d samples=%d "
 	       "procs_forgotten=%d",
-	       g->rss_max_kib, hwm, t->rss_max_kib, t->hwm_bound_kib,
-	       t->helper_hwm_kib > 0 ? t->helper_hwm_kib : -1,
+	       g->rss_max_kib, hwm, t->rss_max_kib, t->pss_max_kib,
+	       t->hwm_bound_kib, t->helper_hwm_kib > 0 ? t->helper_hwm_kib : -1,
 	       t->probe_hwm_kib > 0 ? t->probe_hwm_kib : -1, t->helpers,
 	       t->procs_max, t->samples, t->forgotten);
 }

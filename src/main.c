@@ -591,6 +591,9 @@ cmd_lambda(int argc, char **argv)
 		       "called `bootstrap`.",
 		       NULL, &argc, &argv) != 0)
 		return 2;
+	/* One invocation at a time, its image work in this process. */
+	util_tune_malloc(true);
+	imgproc_vips_one_job();
 	if (load_config(&cfg, &err) != IP_OK) {
 		lambda_init_error(err.msg);
 		fprintf(stderr, "imgpipe: %s\n", err.msg);
@@ -863,7 +866,6 @@ main(int argc, char **argv)
 		/* provided.al2023 runs the function as `bootstrap`. */
 		if (strcmp(base != NULL ? base + 1 : argv[0], "bootstrap") ==
 		    0) {
-			util_tune_malloc(false);
 			packaged_env();
 			rc = cmd_lambda(argc, argv);
 			free_options();

@@ -26,12 +26,12 @@ int util_cores(void);
 
 /* glibc's allocator as imgpipe processes run it (main.c calls this
  * first): 2 arenas (few address-space reservations, which RLIMIT_AS
- * counts), and for a long-lived process (!image_work) a fixed 256 KiB
- * mmap threshold, for a low peak RSS.  An image helper (image_work) keeps
- * glibc's dynamic threshold: libvips' large buffers stay off
- * mmap/munmap, which cost it about a third more CPU, and the helper gives
- * its memory back when idle (malloc_trim, helper_child.c).  MALLOC_ARENA_MAX and
- * MALLOC_MMAP_THRESHOLD_ in the environment win.  Call before any thread
+ * counts); for a long-lived process (!image_work) a fixed 256 KiB mmap
+ * threshold, for a low peak RSS; for image work (a helper, the Lambda
+ * function) freed memory stays in the heap for the next buffer (no trim
+ * below 1 GiB; buffers of 4 MiB and more mapped) and the process gives it
+ * back when idle (malloc_trim).  MALLOC_ARENA_MAX, MALLOC_MMAP_THRESHOLD_ and
+ * MALLOC_TRIM_THRESHOLD_ in the environment win.  Call before any thread
  * starts. */
 void util_tune_malloc(bool image_work);
 

@@ -220,8 +220,11 @@ serve_probe(struct imgproc *img, const struct helper_job *job, int fd)
 	return reply(HELPER_RESULT, rc, &err, &res);
 }
 
-/* How long a helper idles before it gives its memory back. */
-#define HELPER_IDLE_TRIM_MS 200
+/* How long a helper idles before it gives its memory back: long enough
+ * that a steady trickle of uploads (one every few hundred ms, each then
+ * on a warm heap) does not pay for faulting it in again, short enough
+ * that an idle server is small within a second. */
+#define HELPER_IDLE_TRIM_MS 1000
 
 _Noreturn void
 imgproc_helper_main(void)
@@ -258,9 +261,13 @@ imgproc_helper_main(void)
 	 * string, so glibc reads no zone file at all. */
 	setenv("TZ", "UTC0", 1);
 	tzset();
+	imgproc_vips_one_job();
 	rc = imgproc_vips_open(cfg, &img, &err);
 	if (rc == IP_OK)
 		rc = warm_up(img, cfg, &err);
+	/* What the warm-up's encoders freed (an AVIF encode's buffers are
+	 * tens of MB) back to the system before the first job. */
+	malloc_trim(0);
 	if (rc == IP_OK)
 		rc = helper_confine(cfg, &err);
 	if (reply(HELPER_READY, rc, &err, NULL) != 0 || rc != IP_OK)
@@ -271,9 +278,9 @@ imgproc_helper_main(void)
 		int fd = -1;
 
 		/* The last job's memory back to the system once no job has
-		 * come for HELPER_IDLE_TRIM_MS: the helper runs with glibc's
-		 * dynamic mmap threshold (util_tune_malloc), so its large
-		 * buffers stay in the heap after free().  Not after every
+		 * come for HELPER_IDLE_TRIM_MS: the helper keeps what it frees
+		 * in its heap (util_tune_malloc), so its large buffers stay
+		 * after free().  Not after every
 		 * job: faulting those pages in again cost about 80 ms of a
 		 * 250 ms photo when jobs come back to back. */
 		if (!trimmed && poll(&idle, 1, HELPER_IDLE_TRIM_MS) == 0) {

@@ -119,6 +119,12 @@ int imgproc_threads(int vips_threads, int busy);
  * the jobs that follow instead of its own count. */
 void imgproc_vips_job_threads(int n);
 
+/* This process runs one image job at a time from now on (an image
+ * helper, the Lambda function): libvips' worker threads may then decode
+ * while others resize, and what any thread says during a job is that
+ * job's (vipsmsg.h).  Before the first job. */
+void imgproc_vips_one_job(void);
+
 static inline void
 imgproc_close(struct imgproc *p)
 {

@@ -673,10 +673,21 @@ decode_base(struct imgproc_vips *p, int fd, struct job *job, int base_w,
 			      "cannot convert image");
 		goto out;
 	}
-	/* On this thread, so the decoder's messages are this job's. */
-	mem = vipsutil_pull(sized, &job->deadline);
-	if (mem != NULL)
-		vipsutil_deadline_attach(&job->deadline, mem);
+	/* One job at a time in this process (a helper): libvips' threads
+	 * decode and resize at once, the decoder on one, the resize and
+	 * colour work on the others (about 15% off a photo on two cores),
+	 * and every thread's messages are this job's (vipsmsg.h).  Jobs
+	 * sharing the process: on this thread, so that the decoder's
+	 * messages are said where this job's capture is. */
+	if (vipsmsg_is_exclusive()) {
+		vipsutil_deadline_attach(&job->deadline, sized);
+		mem = to_memory(job, sized);
+		vipsutil_deadline_detach(&job->deadline, sized);
+	} else {
+		mem = vipsutil_pull(sized, &job->deadline);
+		if (mem != NULL)
+			vipsutil_deadline_attach(&job->deadline, mem);
+	}
 	if (mem == NULL) {
 		rc = job_fail(job, err, IP_EUNPROCESSABLE,
 			      "cannot decode image");
@@ -1116,6 +1127,12 @@ void
 imgproc_vips_job_threads(int n)
 {
 	atomic_store(&vips_job_threads, n);
+}
+
+void
+imgproc_vips_one_job(void)
+{
+	vipsmsg_exclusive();
 }
 
 static int

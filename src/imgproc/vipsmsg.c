@@ -34,6 +34,33 @@
 #include "core/util.h"
 
 static _Thread_local struct vipsmsg *vipsmsg_tls;
+/* One job at a time in this process (vipsmsg_exclusive): its capture also
+ * takes what libvips' worker threads say.  lock guards every capture's
+ * lines, since then more than one thread writes them. */
+static bool vipsmsg_one_job;
+static struct vipsmsg *vipsmsg_job;
+static pthread_mutex_t vipsmsg_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* The capture a line said on this thread belongs to, with the lock held
+ * (vipsmsg_release), or NULL (nothing held). */
+static struct vipsmsg *
+capture_hold(void)
+{
+	struct vipsmsg *m = vipsmsg_tls;
+
+	pthread_mutex_lock(&vipsmsg_lock);
+	if (m == NULL && vipsmsg_one_job)
+		m = vipsmsg_job;
+	if (m == NULL)
+		pthread_mutex_unlock(&vipsmsg_lock);
+	return m;
+}
+
+static void
+capture_release(void)
+{
+	pthread_mutex_unlock(&vipsmsg_lock);
+}
 
 typedef void (*verror_fn)(const char *, const char *, va_list);
 static pthread_once_t verror_once = PTHREAD_ONCE_INIT;
@@ -91,7 +118,7 @@ add_line(struct vipsmsg *m, char lines[][VIPSMSG_LEN], int *n, const char *text)
 void
 vips_verror(const char *domain, const char *fmt, va_list ap)
 {
-	struct vipsmsg *m = vipsmsg_tls;
+	struct vipsmsg *m = capture_hold();
 	char text[512];
 	char line[600];
 
@@ -107,13 +134,14 @@ vips_verror(const char *domain, const char *fmt, va_list ap)
 	else
 		snprintf(line, sizeof(line), "%s", text);
 	add_line(m, m->errors, &m->n_errors, line);
+	capture_release();
 }
 
 static void
 on_log(const gchar *domain, GLogLevelFlags level, const gchar *message,
        gpointer user)
 {
-	struct vipsmsg *m = vipsmsg_tls;
+	struct vipsmsg *m = capture_hold();
 	long count;
 	char tail;
 
@@ -122,18 +150,15 @@ on_log(const gchar *domain, GLogLevelFlags level, const gchar *message,
 		g_log_default_handler(domain, level, message, NULL);
 		return;
 	}
-	if (m->skip_dump) {
+	if (m->skip_dump)
 		m->skip_dump = false;
-		return;
-	}
-	if (sscanf(message, "read gave %ld warnings%c", &count, &tail) == 1) {
+	else if (sscanf(message, "read gave %ld warnings%c", &count, &tail) ==
+		 1)
 		m->skip_dump = true;
-		return;
-	}
 	/* libvips' note of which tile failed says nothing to a user. */
-	if (strncmp(message, "error in tile ", 14) == 0)
-		return;
-	add_line(m, m->warnings, &m->n_warnings, message);
+	else if (strncmp(message, "error in tile ", 14) != 0)
+		add_line(m, m->warnings, &m->n_warnings, message);
+	capture_release();
 }
 
 void
@@ -144,11 +169,29 @@ vipsmsg_init(void)
 }
 
 void
+vipsmsg_exclusive(void)
+{
+	vipsmsg_one_job = true;
+}
+
+bool
+vipsmsg_is_exclusive(void)
+{
+	return vipsmsg_one_job;
+}
+
+void
 vipsmsg_begin(struct vipsmsg *m)
 {
 	memset(m, 0, sizeof(*m));
 	m->prev = vipsmsg_tls;
 	vipsmsg_tls = m;
+	if (!vipsmsg_one_job)
+		return;
+	pthread_mutex_lock(&vipsmsg_lock);
+	if (vipsmsg_job == NULL)
+		vipsmsg_job = m;
+	pthread_mutex_unlock(&vipsmsg_lock);
 }
 
 void
@@ -156,6 +199,12 @@ vipsmsg_end(struct vipsmsg *m)
 {
 	if (vipsmsg_tls == m)
 		vipsmsg_tls = m->prev;
+	if (!vipsmsg_one_job)
+		return;
+	pthread_mutex_lock(&vipsmsg_lock);
+	if (vipsmsg_job == m)
+		vipsmsg_job = NULL;
+	pthread_mutex_unlock(&vipsmsg_lock);
 }
 
 bool
@@ -190,26 +239,32 @@ vipsmsg_take(char *buf, size_t size)
 		vips_error_clear();
 		return;
 	}
+	pthread_mutex_lock(&vipsmsg_lock);
 	for (int i = 0; i < m->n_errors; i++)
 		join(buf, size, &n, m->errors[i]);
 	for (int i = 0; i < m->n_warnings; i++)
 		join(buf, size, &n, m->warnings[i]);
 	m->n_errors = 0;
+	pthread_mutex_unlock(&vipsmsg_lock);
 }
 
 void
 vipsmsg_clear(void)
 {
-	if (vipsmsg_tls != NULL)
+	if (vipsmsg_tls != NULL) {
+		pthread_mutex_lock(&vipsmsg_lock);
 		vipsmsg_tls->n_errors = 0;
-	else
+		pthread_mutex_unlock(&vipsmsg_lock);
+	} else
 		vips_error_clear();
 }
 
 void
 vipsmsg_errors_to_warnings(struct vipsmsg *m)
 {
+	pthread_mutex_lock(&vipsmsg_lock);
 	for (int i = 0; i < m->n_errors; i++)
 		add_line(m, m->warnings, &m->n_warnings, m->errors[i]);
 	m->n_errors = 0;
+	pthread_mutex_unlock(&vipsmsg_lock);
 }

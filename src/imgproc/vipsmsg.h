@@ -12,11 +12,15 @@
  *   buffer (vipsmsg.c interposes vips_verror, which libvips calls through
  *   its PLT);
  * - "VIPS" warnings and messages go to the capture's `warnings`.
- * The decode runs on the job's thread (vipsutil_pull), so a decoder's
- * messages are said on the thread whose capture is installed.  Lines
- * from libvips' own worker threads (the variants' encoders) reach no
- * capture: they go to the shared buffer and the log as before, and a
- * record never reads them.
+ * Where jobs share a process (in-process workers), the decode runs on
+ * the job's thread (vipsutil_pull), so a decoder's messages are said on
+ * the thread whose capture is installed; lines from libvips' own worker
+ * threads (the variants' encoders) reach no capture: they go to the
+ * shared buffer and the log as before, and a record never reads them.
+ * A process that runs one job at a time (an image helper, the Lambda
+ * function) says so with vipsmsg_exclusive: its job's capture then also
+ * takes the lines of every other thread, and the decode may run on
+ * libvips' worker threads (imgproc_vips.c).
  *
  * Thread-safety: a capture belongs to one thread; the install is
  * thread-local.  vipsmsg_init is called once per process (pthread_once
@@ -46,6 +50,11 @@ struct vipsmsg {
 /* Route "VIPS" log lines to the thread's capture (others: GLib's default
  * handler).  Once per process. */
 void vipsmsg_init(void);
+
+/* This process runs one job at a time from now on (see above).  Before
+ * the first job. */
+void vipsmsg_exclusive(void);
+bool vipsmsg_is_exclusive(void);
 
 /* Install m (zeroed here) as this thread's capture until vipsmsg_end. */
 void vipsmsg_begin(struct vipsmsg *m);

@@ -877,7 +877,7 @@ main(int argc, char **argv)
 	if ((argc == 2 || (argc == 3 && strcmp(argv[2], "probe") == 0)) &&
 	    strcmp(argv[1], "__helper") == 0) {
 		util_tune_malloc(true);
-		imgproc_helper_main();
+		imgproc_helper_main(argc == 3);
 	}
 	util_tune_malloc(false);
 	imgproc_helper_set_exe("/proc/self/exe");

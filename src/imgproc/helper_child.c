@@ -7,9 +7,12 @@
  * Warm-up matters because confinement forbids opening files: everything
  * libvips, GLib, fontconfig/Pango and the codecs load lazily (modules,
  * fonts, the watermark, ICC profiles, codec plugins) must be loaded
- * first.  So the helper encodes a tiny image in every format it can save
- * and runs each through the configured variants plus one variant per
+ * first.  So a job helper encodes a tiny image in every format it can
+ * save and runs each through the configured variants plus one variant per
  * output format, which touches every loader, saver and the watermark.
+ * The gateway's probe helper only ever reads headers: it probes a smaller
+ * image in each format, and so never holds the savers' and the
+ * watermark's memory (about 15 MB of RSS less).
  */
 #include "imgproc/helper_child.h"
 
@@ -34,6 +37,9 @@
  * (watermark.c skips marks narrower than 8 pixels). */
 #define WARM_W 320
 #define WARM_H 240
+/* The probe helper's: any size does. */
+#define WARM_PROBE_W 16
+#define WARM_PROBE_H 12
 /* The formats warmed up, as libvips' save suffixes. */
 static const char *const warm_suffixes[] = {".jpg", ".png",  ".webp",
 					    ".gif", ".avif", ".tif"};
@@ -63,39 +69,49 @@ on_glib_log(const gchar *domain, GLogLevelFlags level, const gchar *msg,
 	g_log_default_handler(domain, level, msg, NULL);
 }
 
-/* One tiny image through a spec list, from an encoded buffer. */
+/* One tiny image through a spec list (or its header only: n == 0), from
+ * an encoded buffer. */
 static void
 warm_one(struct imgproc *img, const void *buf, size_t len,
 	 const struct variant_spec *specs, size_t n)
 {
 	struct imgproc_result res;
+	struct image_info info;
 	struct ip_error err;
 	int fd = memfd_create("warm", MFD_CLOEXEC);
 
 	if (fd < 0)
 		return;
-	if (util_write_all(fd, buf, len) == 0 &&
-	    imgproc_process(img, fd, specs, n, &res, &err) == IP_OK)
-		imgproc_result_clear(&res);
+	if (util_write_all(fd, buf, len) == 0) {
+		if (n == 0)
+			(void)imgproc_probe(img, fd, &info, &err);
+		else if (imgproc_process(img, fd, specs, n, &res, &err) ==
+			 IP_OK)
+			imgproc_result_clear(&res);
+	}
 	close(fd);
 }
 
+/* probe: the header of each format only (the probe helper). */
 static int
-warm_up(struct imgproc *img, const struct config *cfg, struct ip_error *err)
+warm_up(struct imgproc *img, const struct config *cfg, bool probe,
+	struct ip_error *err)
 {
 	struct variant_spec specs[RECORD_VARIANTS_MAX];
-	size_t n = cfg->n_variants;
+	size_t n = probe ? 0 : cfg->n_variants;
+	size_t n_cfg = n;
 	VipsImage *base = NULL, *alpha = NULL;
 	int rc = IP_OK;
 
 	memcpy(specs, cfg->variants, n * sizeof(specs[0]));
-	for (int f = FORMAT_JPEG; f < FORMAT_AUTO && n < RECORD_VARIANTS_MAX;
-	     f++) {
+	for (int f = FORMAT_JPEG;
+	     !probe && f < FORMAT_AUTO && n < RECORD_VARIANTS_MAX; f++) {
 		config_variant_init(&specs[n], "warm", WARM_W / 2, WARM_W / 2,
 				    FIT_COVER, true);
 		specs[n++].format = (enum out_format)f;
 	}
-	if (vips_xyz(&base, WARM_W, WARM_H, NULL) != 0 ||
+	if (vips_xyz(&base, probe ? WARM_PROBE_W : WARM_W,
+		     probe ? WARM_PROBE_H : WARM_H, NULL) != 0 ||
 	    vips_bandjoin_const1(base, &alpha, 255, NULL) != 0) {
 		rc = ip_error_set(err, IP_EIO, "warm-up: %s",
 				  vips_error_buffer());
@@ -113,17 +129,15 @@ warm_up(struct imgproc *img, const struct config *cfg, struct ip_error *err)
 		}
 		/* Every saver once (the first input), every loader with the
 		 * configured variants: an AVIF encode is the slow part. */
-		warm_one(img, buf, len, specs, i == 0 ? n : cfg->n_variants);
+		warm_one(img, buf, len, specs, i == 0 ? n : n_cfg);
 		g_free(buf);
 	}
 	/* The gated loaders, when open: librsvg and poppler load their
 	 * own libraries and data on first use. */
 	if (cfg->allow_svg)
-		warm_one(img, warm_svg, sizeof(warm_svg) - 1, specs,
-			 cfg->n_variants);
+		warm_one(img, warm_svg, sizeof(warm_svg) - 1, specs, n_cfg);
 	if (cfg->allow_pdf)
-		warm_one(img, warm_pdf, sizeof(warm_pdf) - 1, specs,
-			 cfg->n_variants);
+		warm_one(img, warm_pdf, sizeof(warm_pdf) - 1, specs, n_cfg);
 out:
 	vips_error_clear();
 	if (alpha != NULL)
@@ -227,7 +241,7 @@ serve_probe(struct imgproc *img, const struct helper_job *job, int fd)
 #define HELPER_IDLE_TRIM_MS 1000
 
 _Noreturn void
-imgproc_helper_main(void)
+imgproc_helper_main(bool probe)
 {
 	struct config *cfg = malloc(sizeof(*cfg));
 	struct helper_job *job = malloc(sizeof(*job));
@@ -264,7 +278,7 @@ imgproc_helper_main(void)
 	imgproc_vips_one_job();
 	rc = imgproc_vips_open(cfg, &img, &err);
 	if (rc == IP_OK)
-		rc = warm_up(img, cfg, &err);
+		rc = warm_up(img, cfg, probe, &err);
 	/* What the warm-up's encoders freed (an AVIF encode's buffers are
 	 * tens of MB) back to the system before the first job. */
 	malloc_trim(0);
@@ -288,7 +302,8 @@ imgproc_helper_main(void)
 			trimmed = true;
 		}
 		if (helper_recv_hdr(HELPER_FD, &h, &fd, 0) != 0 ||
-		    (h.type != HELPER_JOB && h.type != HELPER_PROBE) ||
+		    (h.type != HELPER_PROBE &&
+		     (h.type != HELPER_JOB || probe)) ||
 		    h.len != sizeof(*job) ||
 		    helper_recv_body(HELPER_FD, job, sizeof(*job), 0) != 0 ||
 		    (h.type == HELPER_JOB ? serve_job(img, cfg, job, fd)

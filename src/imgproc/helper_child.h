@@ -6,15 +6,18 @@
 #ifndef IMGPIPE_HELPER_CHILD_H
 #define IMGPIPE_HELPER_CHILD_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "core/config.h"
 #include "core/error.h"
 
-/* The helper's side: the `imgpipe __helper` hidden command.  Reads its
- * configuration from HELPER_FD, warms up, confines itself and serves jobs
- * until the host closes the socket.  Does not return. */
-_Noreturn void imgproc_helper_main(void);
+/* The helper's side: the `imgpipe __helper [probe]` hidden command.
+ * Reads its configuration from HELPER_FD, warms up, confines itself and
+ * serves jobs until the host closes the socket.  A probe helper (the
+ * gateway's) warms up for headers only and serves probes only.  Does not
+ * return. */
+_Noreturn void imgproc_helper_main(bool probe);
 
 /* A helper's exit status when an allocation failed (RLIMIT_AS). */
 #define HELPER_EXIT_OOM 3

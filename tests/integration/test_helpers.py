@@ -215,5 +215,40 @@ class HelperRecycleTest(harness.ServerTest):
                              alive_after[4]), 3, alive_after)
 
 
+def environ_of(pid):
+    with open(f"/proc/{pid}/environ", "rb") as f:
+        return [v.decode() for v in f.read().split(b"\0") if v]
+
+
+class HelperEnvironmentTest(harness.ServerTest):
+    """Helpers run malloc in transparent huge pages (docs/ARCHITECTURE.md,
+    "A helper's allocator"): the host adds glibc's tunable to their
+    environment, and an operator's own GLIBC_TUNABLES wins."""
+    server_args = ("--workers", "1")
+
+    def helper_environ(self, server):
+        r = server.put("env.jpg", PHOTO, wait=60)
+        self.assertEqual(r.json()["status"], "done", r)
+        (pid,) = helper_pids(server.proc.pid)
+        (probe,) = helper_pids(server.proc.pid, probe=True)
+        return environ_of(pid), environ_of(probe)
+
+    def test_helpers_get_the_tunable(self):
+        for env in self.helper_environ(self.server):
+            self.assertIn("GLIBC_TUNABLES=glibc.malloc.hugetlb=1", env)
+        # the server's own environment is not changed
+        self.assertNotIn("GLIBC_TUNABLES=glibc.malloc.hugetlb=1",
+                         environ_of(self.server.proc.pid))
+
+    def test_operator_tunables_win(self):
+        own = harness.Server(args=self.server_args,
+                             env={"GLIBC_TUNABLES": "glibc.malloc.hugetlb=0"})
+        self.addCleanup(own.cleanup)
+        own.start()
+        for env in self.helper_environ(own):
+            tunables = [v for v in env if v.startswith("GLIBC_TUNABLES=")]
+            self.assertEqual(tunables, ["GLIBC_TUNABLES=glibc.malloc.hugetlb=0"])
+
+
 if __name__ == "__main__":
     harness.main()

@@ -543,7 +543,7 @@ if ip_ms and fl_ms:
 da, d1 = mean_ms("imgpipe"), ips("tp1", "imgpipe")
 if SUBJ == "imgpipe-a" and ip_ms and da:
     P(f"- imgpipe's helpers' allocator settings (`util_tune_malloc(true)`: 2 arenas, "
-      f"glibc's dynamic mmap threshold, memory trimmed between jobs) "
+      f"no heap trim, mmap from 4 MiB, malloc in transparent huge pages, memory trimmed after 1 s idle) "
       f"against glibc's defaults, same rounds: {ip_ms:.0f} against {da:.0f} ms/image "
       f"({100 * (ip_ms / da - 1):+.0f}%)"
       + (f", {ip1:.2f} against {d1:.2f} images/s on one core" if ip1 and d1 else "") + ".")

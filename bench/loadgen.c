@@ -698,7 +698,8 @@ tree_sample(struct lg_tree *t, double now_s, long *root_rss, int *alive)
 			*root_rss = rss;
 		rss_sum += rss;
 		hwm_sum += hwm > rss ? hwm : rss;
-		pss_sum += (pss = read_pss(p->pid)) > 0 ? pss : rss;
+		pss = read_pss(p->pid);
+		pss_sum += pss > 0 ? pss : rss;
 		count++;
 	}
 	if (*root_rss < 0)

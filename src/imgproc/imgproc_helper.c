@@ -38,12 +38,12 @@
 #include "imgproc/imgproc_helper.h"
 
 #include <errno.h>
-#include <stdbool.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,10 +114,11 @@ helper_cast(struct imgproc *p)
 
 /* A helper's environment: the host's, plus glibc's transparent huge pages
  * for malloc (glibc >= 2.35; the kernel's THP mode "madvise" or
- * "always").  A photo's large buffers (a progressive JPEG's coefficients,
- * the decoded image: 4 to 32 MB each) are mapped per job; in 2 MiB pages
- * they take one fault each instead of 512, which on a virtualised MMU was
- * a fifth of a photo's time (docs/ARCHITECTURE.md, "Image helpers").
+ * "always").  A photo's buffers of 4 MiB and more (a progressive JPEG's
+ * coefficients, the decoded image) are mapped per job (util_tune_malloc);
+ * in 2 MiB pages they take one fault per 2 MiB instead of 512, which on a
+ * virtualised MMU was a fifth of a photo's time (docs/ARCHITECTURE.md,
+ * "A helper's allocator").
  * GLIBC_TUNABLES already in the environment wins.  Built once, before the
  * first spawn; never freed. */
 static char **helper_envp;
